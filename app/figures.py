@@ -1,0 +1,182 @@
+"""Pure figure builders: arrays in, plotly figures out. Nothing here imports Dash or touches state."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+# Colour-blind-safe pairing: blues for correct predictions (diagonal), oranges for mistakes.
+# The diagonal scale starts at mid-blue so its white numbers stay readable; the error scale ends at a
+# mid orange so black numbers do.
+CORRECT_SCALE = [[0, "#6baed6"], [1, "#08519c"]]
+WRONG_SCALE = [[0, "#ffffff"], [0.02, "#feedde"], [0.5, "#fdae6b"], [1, "#e6550d"]]
+MARGIN_SCALE = [[0, "#eeeeee"], [1, "#eeeeee"]]
+POSITIVE, NEGATIVE, MUTED = "#542788", "#e08214", "#bbbbbb"
+FONT = dict(family="Inter, system-ui, -apple-system, Segoe UI, sans-serif", size=12, color="#222")
+
+
+def empty_figure(message: str) -> go.Figure:
+    """A blank plot that says why there is nothing to draw yet."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                       font=dict(size=14, color="#555"))
+    fig.update_layout(font=FONT, height=360, margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor="white",
+                      paper_bgcolor="white", xaxis=dict(visible=False), yaxis=dict(visible=False))
+    return fig
+
+
+def row_percentages(confusion: np.ndarray) -> np.ndarray:
+    """Each row as percentages of that class's samples (0 for a class with no samples)."""
+    counts = np.asarray(confusion, dtype=np.float64)
+    totals = counts.sum(1, keepdims=True)
+    return np.divide(counts * 100, totals, out=np.zeros_like(counts), where=totals > 0)
+
+
+def confusion_figure(confusion: np.ndarray, classes: Sequence[str], normalize: bool = False,
+                     precision: Optional[np.ndarray] = None, recall: Optional[np.ndarray] = None,
+                     top_images: Optional[Sequence[Sequence[Optional[str]]]] = None,
+                     selected: Optional[tuple[int, int]] = None) -> go.Figure:
+    """The confusion matrix, rows actual and columns predicted, with recall and precision margins.
+
+    A click reports a cell by its axis labels (class names; "recall"/"precision" for the margins).
+    `top_images[i][j]` (an image URI or None) draws that cell's most confident sample in it.
+    """
+    counts = np.asarray(confusion, dtype=np.int64)
+    k = len(classes)
+    margins = precision is not None and recall is not None
+    n = k + 1 if margins else k  # one more row (precision) and column (recall) for the margins
+    labels = [str(c) for c in classes]
+    xs = labels + (["recall"] if margins else [])
+    ys = labels + (["precision"] if margins else [])
+    pct = row_percentages(counts)
+    value = pct if normalize else counts.astype(np.float64)
+
+    def grid(fill=np.nan, dtype=np.float64):
+        return np.full((n, n), fill, dtype=dtype)
+
+    custom = np.full((n, n, 4), None, dtype=object)
+    rows, cols = np.indices((k, k))
+    custom[:k, :k] = np.dstack([rows, cols, counts, np.round(pct, 1)])
+    text = grid("", object)
+    if top_images is None:
+        text[:k, :k] = [[f"{pct[i, j]:.1f}%" if normalize else f"{counts[i, j]}" for j in range(k)]
+                        for i in range(k)]
+    hover = ("actual <b>%{y}</b>, predicted <b>%{x}</b><br>%{customdata[2]} images"
+             "<br>%{customdata[3]}% of actual %{y}<extra></extra>")
+    fig = go.Figure()
+    diag = np.eye(k, dtype=bool)
+    for mask, scale, name, color in ((diag, CORRECT_SCALE, "correct", "white"),
+                                     (~diag, WRONG_SCALE, "wrong", "#222")):
+        z = grid()
+        z[:k, :k] = np.where(mask, value, np.nan)
+        trace_text = grid("", object)
+        trace_text[:k, :k] = np.where(mask, text[:k, :k], "")
+        zmax = float(np.nanmax(z)) if np.any(mask & (value > 0)) else 1.0
+        fig.add_trace(go.Heatmap(
+            z=z, x=xs, y=ys, customdata=custom, text=trace_text, texttemplate="%{text}", textfont=dict(color=color),
+            hovertemplate=hover, colorscale=scale, zmin=0, zmax=zmax, showscale=False, xgap=2, ygap=2,
+            name=name, hoverongaps=False))
+    if margins:
+        fig.add_trace(_margin_trace(xs, ys, np.asarray(precision, dtype=float), np.asarray(recall, dtype=float),
+                                    float(np.trace(counts) / max(1, counts.sum()))))
+    if top_images is not None:
+        fig.update_layout(images=[
+            dict(source=uri, xref="x", yref="y", x=j, y=i, sizex=0.8, sizey=0.8, xanchor="center",
+                 yanchor="middle", sizing="contain", layer="above")
+            for i, row in enumerate(top_images) for j, uri in enumerate(row) if uri])
+    if selected is not None:
+        i, j = selected
+        fig.add_shape(type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, xref="x", yref="y",
+                      line=dict(color="#111", width=3), fillcolor="rgba(0,0,0,0)")
+    fig.update_layout(
+        font=FONT, margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor="white", paper_bgcolor="white",
+        clickmode="event", dragmode=False, height=max(380, 38 * n + 110),
+        xaxis=dict(title="predicted class", type="category", tickangle=-35 if max(map(len, labels)) > 3 else 0,
+                   fixedrange=True, showgrid=False, categoryorder="array", categoryarray=xs),
+        yaxis=dict(title="actual class", type="category", autorange="reversed", fixedrange=True,
+                   showgrid=False, categoryorder="array", categoryarray=ys))
+    return fig
+
+
+def _margin_trace(xs, ys, precision: np.ndarray, recall: np.ndarray, accuracy: float) -> go.Heatmap:
+    """Recall down the last column, precision along the last row, overall accuracy in the corner."""
+    k = len(precision)
+    z = np.full((k + 1, k + 1), np.nan)
+    z[:k, k], z[k, :k], z[k, k] = recall, precision, accuracy
+    text = np.full((k + 1, k + 1), "", dtype=object)
+    tips = np.full((k + 1, k + 1), "", dtype=object)
+    for i in range(k + 1):
+        for j in range(k + 1):
+            v = z[i, j]
+            if i < k and j < k:
+                continue
+            text[i, j] = "–" if np.isnan(v) else f"{100 * v:.0f}%"
+            if j == k and i < k:
+                tips[i, j] = f"recall of {ys[i]}: {text[i, j]} of actual {ys[i]} predicted right"
+            elif i == k and j < k:
+                tips[i, j] = f"precision of {xs[j]}: {text[i, j]} of predicted {xs[j]} were right"
+            else:
+                tips[i, j] = f"accuracy: {100 * v:.2f}% of all test images right"
+    shown = np.where(np.isnan(z), np.nan, 0.0)
+    shown[:k, :k] = np.nan
+    return go.Heatmap(z=shown, x=xs, y=ys, text=text, texttemplate="%{text}", hovertext=tips,
+                      hovertemplate="%{hovertext}<extra></extra>", colorscale=MARGIN_SCALE, zmin=0, zmax=1,
+                      showscale=False, xgap=2, ygap=2, name="margins", hoverongaps=False,
+                      textfont=dict(color="#333"))
+
+
+def probability_figure(probs: np.ndarray, classes: Sequence[str], actual: int, title: str = "") -> go.Figure:
+    """Horizontal bars of one image's probability for every class; the top class coloured by right/wrong."""
+    probs = np.asarray(probs, dtype=float)
+    predicted = int(np.argmax(probs))
+    colors = [MUTED] * len(classes)
+    colors[predicted] = "#08519c" if predicted == actual else NEGATIVE
+    labels = [f"{c} (actual)" if i == actual else str(c) for i, c in enumerate(classes)]
+    fig = go.Figure(go.Bar(x=probs, y=labels, orientation="h", marker_color=colors,
+                           text=[f"{100 * p:.1f}%" for p in probs], textposition="outside", cliponaxis=False,
+                           hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
+    fig.update_layout(font=FONT, title=dict(text=title, font=dict(size=13), x=0, xanchor="left"),
+                      margin=dict(l=10, r=40, t=30 if title else 8, b=8), height=60 + 22 * len(classes),
+                      plot_bgcolor="white", paper_bgcolor="white", dragmode=False,
+                      xaxis=dict(range=[0, 1], tickformat=".0%", fixedrange=True, gridcolor="#eee"),
+                      yaxis=dict(autorange="reversed", fixedrange=True))
+    return fig
+
+
+def output_weights_figure(weights: np.ndarray, classes: Sequence[str],
+                          highlight: Sequence[int] = ()) -> go.Figure:
+    """One small bar chart per class: its output weight from each hidden unit (the ml4a weights demo).
+
+    Bars above zero mean the unit's activity raises that class's score. Classes in `highlight`
+    (a selected cell's actual and predicted class) stay vivid; the others fade.
+    """
+    w = np.asarray(weights, dtype=float)
+    k, hidden = w.shape
+    cols = 5
+    rows = -(-k // cols)
+    titles = [str(c) for c in classes]
+    for pos, role in zip(highlight, ("actual", "predicted")):
+        if 0 <= pos < k:
+            titles[pos] = f"<b>{classes[pos]}</b> ({role})" if titles[pos] == str(classes[pos]) \
+                else f"<b>{classes[pos]}</b> (actual = predicted)"
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, shared_yaxes=True,
+                        horizontal_spacing=0.02, vertical_spacing=0.16)
+    limit = float(np.abs(w).max()) * 1.05 if w.size else 1.0
+    units = [str(u + 1) for u in range(hidden)]
+    for c in range(k):
+        faded = bool(highlight) and c not in highlight
+        fig.add_trace(go.Bar(
+            x=units, y=w[c], marker_color=[POSITIVE if v >= 0 else NEGATIVE for v in w[c]],
+            opacity=0.3 if faded else 1.0, name=str(classes[c]), showlegend=False,
+            hovertemplate=f"class {classes[c]}<br>hidden unit %{{x}}: weight %{{y:.3f}}<extra></extra>"),
+            row=c // cols + 1, col=c % cols + 1)
+    fig.update_yaxes(range=[-limit, limit], fixedrange=True, zeroline=True, zerolinecolor="#888",
+                     gridcolor="#f0f0f0", showticklabels=False)
+    fig.update_yaxes(showticklabels=True, col=1)
+    fig.update_xaxes(fixedrange=True, tickfont=dict(size=9), title_text="", type="category")
+    fig.update_annotations(font=dict(size=12))
+    fig.update_layout(font=FONT, height=150 * rows + 40, margin=dict(l=10, r=10, t=30, b=10),
+                      plot_bgcolor="white", paper_bgcolor="white", bargap=0.15, dragmode=False)
+    return fig

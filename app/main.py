@@ -1,0 +1,50 @@
+"""The app shell: builds the page from its panels, wires their callbacks, and exposes the WSGI server."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import diskcache
+from dash import Dash, DiskcacheManager, html
+
+from models.config import Settings
+
+from .panels import confusion, model, samples, weights
+from .service import Service
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+DEFAULT_DATASET, DEFAULT_ARCH = "mnist", "linear"
+
+
+def layout() -> html.Div:
+    return html.Div(className="page", children=[
+        html.Header(className="header", children=[
+            html.Div(className="title", children=[
+                html.H1("Looking Inside"),
+                html.P("Open up a small neural network: see what it learned and where it fails.",
+                       className="subtitle")]),
+            model.controls(DEFAULT_DATASET, DEFAULT_ARCH),
+        ]),
+        model.training_box(),
+        html.Main(className="grid", children=[confusion.layout(), samples.layout(), weights.layout()]),
+        html.Footer(className="footer", children=(
+            "After the chapter “Looking inside neural nets” of Machine Learning for Artists (ml4a). "
+            "All numbers are on the test split, which the networks never trained on.")),
+        *model.stores(), *samples.stores(),
+    ])
+
+
+def create_app(settings: Settings) -> Dash:
+    """One Dash app for these settings; callbacks share nothing mutable, so any number of workers agree."""
+    jobs = Path(os.environ.get("LOOKINSIDE_JOBS_DIR") or Path(tempfile.gettempdir()) / "lookinside-jobs")
+    manager = DiskcacheManager(diskcache.Cache(str(jobs)))
+    app = Dash(__name__, title="Looking Inside", assets_folder=str(ASSETS), background_callback_manager=manager,
+               update_title=None)
+    app.layout = layout
+    service = Service(settings)
+    model.register(app, service, manager)
+    confusion.register(app, service)
+    samples.register(app, service)
+    weights.register(app, service)
+    return app

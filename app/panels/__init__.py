@@ -1,0 +1,1 @@
+"""Dashboard panels: each module offers `layout()` and `register(app, service)`."""

@@ -1,0 +1,85 @@
+"""The confusion heatmap: where the network is right (blue) and wrong (orange); a click selects a cell."""
+from __future__ import annotations
+
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
+
+from models.datasets import DATASETS
+
+from .. import figures, ids
+from ..service import Service
+
+
+def layout() -> html.Section:
+    return html.Section(className="card card-confusion", children=[
+        html.Div(className="card-head", children=[
+            html.H2("Where it fails"),
+            html.Div(className="toggles", children=[
+                dcc.RadioItems(id=ids.CONFUSION_MODE, value="counts", inline=True, className="toggle",
+                               options=[{"label": "Counts", "value": "counts"},
+                                        {"label": "Row %", "value": "percent"}]),
+                dcc.RadioItems(id=ids.CONFUSION_VIEW, value="numbers", inline=True, className="toggle",
+                               options=[{"label": "Numbers", "value": "numbers"},
+                                        {"label": "Top image", "value": "images"}]),
+            ]),
+        ]),
+        html.P(className="explain", children=[
+            "Each row is the true class of the test images, each column what the network said. ",
+            html.Span("Blue", className="key-correct"), " cells on the diagonal are right, ",
+            html.Span("orange", className="key-wrong"), " cells are its mistakes: the darker, the more. "
+            "The margins give each class's recall (row) and precision (column). Click a cell to see its images."]),
+        html.Div(id=ids.STATUS, className="status"),
+        dcc.Graph(id=ids.CONFUSION, className="confusion-graph", config={"displayModeBar": False},
+                  figure=figures.empty_figure("Loading…")),
+    ])
+
+
+def parse_cell(cell, k: int):
+    """A {"actual", "predicted"} pair inside a k x k matrix, or None for anything else."""
+    try:
+        actual, predicted = int(cell["actual"]), int(cell["predicted"])
+    except (TypeError, KeyError, ValueError):
+        return None
+    if 0 <= actual < k and 0 <= predicted < k:
+        return {"actual": actual, "predicted": predicted}
+    return None
+
+
+def parse_click(click, classes) -> dict | None:
+    """The cell a heatmap click names, or None for the margins and anything malformed.
+
+    dcc.Graph reports a heatmap point by its axis labels (x, y); it drops a heatmap's customdata.
+    """
+    try:
+        point = click["points"][0]
+        actual, predicted = classes.index(str(point["y"])), classes.index(str(point["x"]))
+    except (TypeError, KeyError, IndexError, ValueError, AttributeError):
+        return None
+    return {"actual": actual, "predicted": predicted}
+
+
+def register(app: Dash, service: Service) -> None:
+    @app.callback(Output(ids.CONFUSION, "figure"),
+                  Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"),
+                  Input(ids.CONFUSION_MODE, "value"), Input(ids.CONFUSION_VIEW, "value"),
+                  Input(ids.STATE_CELL, "data"), State(ids.DATASET, "value"), State(ids.ARCH, "value"))
+    def heatmap(resolved, trained, mode, view_mode, cell, dataset, arch):
+        view, st = service.ready_view(resolved, trained, dataset, arch)
+        if view is None:
+            failed = st is not None and st.get("status") == "error"
+            return figures.empty_figure("Nothing to show: see the message above" if failed
+                                        else "Preparing the network…")
+        ev = view.evaluation
+        selected = parse_cell(cell, len(ev.classes))
+        top = service.top_image_uris(ev) if view_mode == "images" else None
+        return figures.confusion_figure(
+            ev.confusion, ev.classes, normalize=(mode == "percent"), precision=ev.precision, recall=ev.recall,
+            top_images=top, selected=(selected["actual"], selected["predicted"]) if selected else None)
+
+    @app.callback(Output(ids.STATE_CELL, "data"),
+                  Input(ids.CONFUSION, "clickData"), Input(ids.DATASET, "value"), Input(ids.ARCH, "value"))
+    def select_cell(click, dataset, arch):
+        if ctx.triggered_id != ids.CONFUSION:
+            return None  # a new dataset or network: the old cell means nothing there
+        spec = DATASETS.get(dataset) if isinstance(dataset, str) else None
+        cell = parse_click(click, list(spec.classes)) if spec else None
+        return cell if cell is not None else no_update

@@ -1,0 +1,99 @@
+"""What the network learned: class templates (linear), hidden filters and output weights (mlp), filters (cnn)."""
+from __future__ import annotations
+
+from dash import Dash, Input, Output, State, dcc, html
+
+from models.datasets import DATASETS
+
+from .. import figures, ids
+from ..images import colorize, png_data_uri
+from ..service import Service, weights_arrays
+from .confusion import parse_cell
+
+EXPLAIN = {
+    "linear": ("Each class score is a weighted sum of the pixels: b + Σ w·x. These are the weights w of each "
+               "class, drawn as images. Purple pixels raise the class's score when they are bright, orange "
+               "ones lower it: a template of what the class looks like, and of what it must not look like."),
+    "mlp": ("The 10 hidden units each take a weighted sum of the pixels (their filters, first row); each class "
+            "then adds up the hidden units with its own output weights (the bars: purple pushes the class up, "
+            "orange down). A class is recognised by the combination of units it relies on."),
+    "cnn": ("The first convolution's filters: small patterns slid over the whole image. Later layers combine "
+            "their responses, so these show only the first step of what the convnet looks for."),
+}
+
+
+def layout() -> html.Section:
+    return html.Section(className="card card-weights", children=[
+        html.Div(className="card-head", children=[
+            html.H2("What it learned"),
+            dcc.RadioItems(id=ids.WEIGHTS_COLORMAP, value="diverging", inline=True, className="toggle",
+                           options=colormap_options(None)),
+        ]),
+        html.Div(id=ids.WEIGHTS, className="weights", children=html.P("Loading…", className="hint")),
+    ])
+
+
+def colormap_options(dataset) -> list[dict]:
+    colour = isinstance(dataset, str) and dataset in DATASETS and DATASETS[dataset].shape[0] == 3
+    return [{"label": "Signed (purple +, orange −)", "value": "diverging"},
+            {"label": "Grayscale (the chapter's)", "value": "grayscale"},
+            {"label": "Colour", "value": "rgb", "disabled": not colour}]
+
+
+def register(app: Dash, service: Service) -> None:
+    @app.callback(Output(ids.WEIGHTS_COLORMAP, "options"), Output(ids.WEIGHTS_COLORMAP, "value"),
+                  Input(ids.DATASET, "value"), State(ids.WEIGHTS_COLORMAP, "value"))
+    def colormap_choices(dataset, current):
+        options = colormap_options(dataset)
+        colour = not options[-1]["disabled"]
+        if colour:  # colour data: its templates are most readable in colour
+            return options, "rgb"
+        return options, "diverging" if current == "rgb" or current is None else current
+
+    @app.callback(Output(ids.WEIGHTS, "children"),
+                  Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"),
+                  Input(ids.WEIGHTS_COLORMAP, "value"), Input(ids.STATE_CELL, "data"),
+                  State(ids.DATASET, "value"), State(ids.ARCH, "value"))
+    def weights(resolved, trained, colormap, cell, dataset, arch):
+        view, st = service.ready_view(resolved, trained, dataset, arch)
+        if view is None:
+            failed = st is not None and st.get("status") == "error"
+            return html.P("No weights to show for this dataset." if failed else "Preparing the network…",
+                          className="hint")
+        ckpt = view.checkpoint
+        colormap = colormap if colormap in ("diverging", "grayscale", "rgb") else "diverging"
+        cell = parse_cell(cell, len(ckpt.classes))
+        marks = {} if cell is None else {cell["predicted"]: "predicted", cell["actual"]: "actual"}
+        if cell is not None and cell["actual"] == cell["predicted"]:
+            marks = {cell["actual"]: "actual = predicted"}
+        arrays = weights_arrays(ckpt)
+        children = [html.P(EXPLAIN[ckpt.arch], className="explain")]
+        if ckpt.arch == "linear":
+            children.append(_tiles(arrays["templates"], colormap, list(ckpt.classes), marks))
+        elif ckpt.arch == "mlp":
+            children.append(html.H3("Hidden units' filters", className="sub"))
+            children.append(_tiles(arrays["hidden_filters"], colormap,
+                                   [f"unit {u + 1}" for u in range(len(arrays["hidden_filters"]))], {}))
+            children.append(html.H3("Output weights of each class over the hidden units", className="sub"))
+            highlight = [] if cell is None else [cell["actual"], cell["predicted"]]
+            children.append(dcc.Graph(id=ids.WEIGHTS_BARS, config={"displayModeBar": False},
+                                      figure=figures.output_weights_figure(arrays["output_weights"],
+                                                                           ckpt.classes, highlight)))
+        else:
+            filters = arrays["first_layer_filters"]
+            children.append(_tiles(filters, colormap, [f"{f + 1}" for f in range(len(filters))], {},
+                                   small=True))
+        return children
+
+
+def _tiles(weights, colormap: str, labels: list[str], marks: dict[int, str], small: bool = False) -> html.Div:
+    """A grid of weight images on one shared scale; marked tiles get a role label and an outline."""
+    images = colorize(weights, colormap)
+    tiles = []
+    for i, (img, label) in enumerate(zip(images, labels)):
+        role = marks.get(i)
+        cls = "weight-tile" + (f" mark-{role.split(' ')[0]}" if role else "") + (" faded" if marks and not role else "")
+        tiles.append(html.Figure(className=cls, children=[
+            html.Img(src=png_data_uri(img), className="weight-img", alt=f"weights of {label}"),
+            html.Figcaption([label, html.Span(f" ({role})", className="role") if role else None])]))
+    return html.Div(tiles, className="weight-grid small" if small else "weight-grid")

@@ -1,0 +1,123 @@
+"""What the dashboard asks of the backend. Holds only settings; caches are read-only and keyed by identity."""
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import dataclass, replace
+from typing import Callable, Optional
+
+import numpy as np
+
+from models import datasets, nets
+from models.checkpoint import Checkpoint
+from models.config import Settings
+from models.errors import CheckpointError, DataError, LookInsideError
+from models.evaluate import Evaluation
+from models.train import Progress
+from models.zoo import Zoo
+
+from .images import png_data_uri, to_display
+
+READY, UNTRAINED, ERROR = "ready", "untrained", "error"
+DATASET_LABELS = {name: spec.title for name, spec in datasets.DATASETS.items()}
+ARCH_LABELS = {"linear": "1-layer (linear)", "mlp": "2-layer (10 hidden units)", "cnn": "Convnet"}
+
+
+def state(dataset: str, arch: str, status: str, message: str = "", checkpoint: str = "") -> dict:
+    """The small JSON a page keeps about the chosen pair."""
+    return {"dataset": dataset, "arch": arch, "status": status, "message": message, "checkpoint": checkpoint}
+
+
+def current(resolved: Optional[dict], trained: Optional[dict], dataset: str, arch: str) -> Optional[dict]:
+    """The state for the pair on screen: a ready state first, else a finished job's, else the first look."""
+    matching = [s for s in (trained, resolved)
+                if isinstance(s, dict) and s.get("dataset") == dataset and s.get("arch") == arch]
+    ready = [s for s in matching if s.get("status") == READY]
+    return (ready or matching or [None])[0]
+
+
+def valid_pair(dataset, arch) -> bool:
+    return isinstance(dataset, str) and isinstance(arch, str) and dataset in datasets.DATASETS \
+        and arch in nets.ARCHS
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything the panels draw for one ready pair."""
+    checkpoint: Checkpoint
+    evaluation: Evaluation
+    images: datasets.ImageSet  # the test split, raw uint8
+
+
+class Service:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.zoo = Zoo(settings)
+        # Reading on behalf of a page never downloads: that happens only in a training job.
+        self.local = replace(settings, offline=True)
+
+    def resolve(self, dataset: str, arch: str) -> dict:
+        """Fast look: ready to draw, needs a job (download, training or evaluation), or cannot be had."""
+        if not valid_pair(dataset, arch):
+            return state(str(dataset)[:40], str(arch)[:40], ERROR, "unknown dataset or model")
+        try:
+            datasets.load(dataset, False, self.local)
+        except DataError as e:
+            if self.settings.offline:
+                return state(dataset, arch, ERROR, str(e))
+            return state(dataset, arch, UNTRAINED, f"{DATASET_LABELS[dataset]} will be downloaded first")
+        try:
+            ckpt = self.zoo.load(dataset, arch)
+        except CheckpointError as e:
+            note = "" if not self.zoo.has_checkpoint(dataset, arch) else f"{e}; it will be retrained"
+            return state(dataset, arch, UNTRAINED, note)
+        if self.zoo.cached_evaluation(ckpt) is None:
+            return state(dataset, arch, UNTRAINED, "evaluating the test set", ckpt.id)
+        return state(dataset, arch, READY, checkpoint=ckpt.id)
+
+    def prepare(self, dataset: str, arch: str, on_progress: Optional[Callable[[Progress], None]] = None,
+                cancel: Optional[threading.Event] = None) -> dict:
+        """Slow path, run as a background job: download, train and evaluate as needed."""
+        if not valid_pair(dataset, arch):
+            return state(str(dataset)[:40], str(arch)[:40], ERROR, "unknown dataset or model")
+        try:
+            ev = self.zoo.evaluation(dataset, arch, on_progress=on_progress, cancel=cancel)
+        except LookInsideError as e:
+            return state(dataset, arch, ERROR, str(e))
+        return state(dataset, arch, READY, checkpoint=ev.checkpoint_id)
+
+    def view(self, dataset: str, arch: str) -> View:
+        """The checkpoint, evaluation and test images of a pair that resolved as ready."""
+        ckpt = self.zoo.load(dataset, arch)
+        ev = self.zoo.cached_evaluation(ckpt)
+        if ev is None:
+            raise CheckpointError(f"{dataset}/{arch} has no evaluation yet")
+        return View(ckpt, ev, datasets.load(dataset, False, self.local))
+
+    def ready_view(self, resolved, trained, dataset, arch) -> tuple[Optional[View], Optional[dict]]:
+        """The view to draw if the pair on screen is ready, with the state that explains it if not."""
+        st = current(resolved, trained, dataset, arch)
+        if st is None or st.get("status") != READY or not valid_pair(dataset, arch):
+            return None, st
+        try:
+            return self.view(dataset, arch), st
+        except LookInsideError as e:
+            return None, state(dataset, arch, ERROR, str(e))
+
+    def sample_uri(self, dataset: str, index: int) -> str:
+        return _sample_uri(self.local, dataset, int(index))
+
+    def top_image_uris(self, ev: Evaluation) -> list[list[Optional[str]]]:
+        top = ev.top_per_cell()
+        return [[self.sample_uri(ev.dataset, n) if n >= 0 else None for n in row] for row in top]
+
+
+@functools.lru_cache(maxsize=20000)
+def _sample_uri(settings: Settings, dataset: str, index: int) -> str:
+    # Encoded once per image and process: a cell click only looks these up.
+    images = datasets.load(dataset, False, settings).images
+    return png_data_uri(to_display(images[index].numpy()))
+
+
+def weights_arrays(ckpt: Checkpoint) -> dict[str, np.ndarray]:
+    return {name: t.cpu().numpy() for name, t in ckpt.model.visuals().items()}

@@ -1,0 +1,114 @@
+"""Self-describing checkpoints: saved atomically, loaded with weights_only=True, checked before use."""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+import torchvision
+from torch import nn
+
+from . import nets
+from .errors import CheckpointError
+from .train import Normalization, TrainConfig
+
+FORMAT = 1
+_REQUIRED = ("format", "id", "arch", "arch_args", "dataset", "classes", "in_shape", "normalization",
+             "train", "metrics", "versions", "state_dict")
+
+
+@dataclass
+class Checkpoint:
+    """A trained network and everything needed to rebuild, evaluate and describe it."""
+    id: str  # fresh for every training run; evaluation caches are keyed by it
+    arch: str
+    dataset: str
+    classes: tuple[str, ...]
+    model: nn.Module
+    normalization: Normalization
+    config: TrainConfig
+    metrics: dict[str, Any]
+    created: str = ""
+    versions: dict[str, str] | None = None
+
+
+def save(path: Path, arch: str, dataset: str, classes, model: nn.Module, norm: Normalization,
+         config: TrainConfig, metrics: dict) -> Checkpoint:
+    """Write a checkpoint through a temporary file and a rename, so a crash never leaves half a file."""
+    ckpt = Checkpoint(id=uuid.uuid4().hex, arch=arch, dataset=dataset, classes=tuple(classes),
+                      model=model, normalization=norm, config=config, metrics=dict(metrics),
+                      created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                      versions={"torch": str(torch.__version__), "torchvision": str(torchvision.__version__)})
+    train = asdict(config)
+    train["arch_args"] = _plain(train["arch_args"])
+    payload = {
+        "format": FORMAT, "id": ckpt.id, "created": ckpt.created, "arch": arch,
+        "arch_args": _plain(config.arch_args), "dataset": dataset, "classes": list(classes),
+        "in_shape": list(model.in_shape), "normalization": {"mean": list(norm.mean), "std": list(norm.std)},
+        "train": train, "metrics": dict(metrics), "versions": ckpt.versions,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return ckpt
+
+
+def load(path: Path, dataset: str | None = None, arch: str | None = None, device: str = "cpu") -> Checkpoint:
+    """Read and rebuild a checkpoint; anything wrong with it becomes one CheckpointError line."""
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"no checkpoint at {path}") from None
+    except pickle.UnpicklingError:
+        raise CheckpointError(f"checkpoint {path} holds objects other than plain weights and settings; "
+                              "it was not loaded (only weights_only checkpoints are)") from None
+    except Exception as e:  # torch raises many types for damaged files; all mean the same here
+        raise CheckpointError(f"checkpoint {path} is unreadable ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0] if str(e) else 'damaged'})") from None
+    if not isinstance(payload, dict) or any(k not in payload for k in _REQUIRED):
+        raise CheckpointError(f"checkpoint {path} is not a Looking Inside checkpoint (fields missing)")
+    if payload["format"] != FORMAT:
+        raise CheckpointError(f"checkpoint {path} has format {payload['format']}, expected {FORMAT}")
+    for key, want in (("dataset", dataset), ("arch", arch)):
+        if want is not None and payload[key] != want:
+            raise CheckpointError(f"checkpoint {path} is for {key} {payload[key]!r}, not {want!r}")
+    try:
+        model = nets.build(payload["arch"], payload["in_shape"], len(payload["classes"]),
+                           **_tuples(payload["arch_args"]))
+        model.load_state_dict(payload["state_dict"], strict=True)
+        norm = Normalization(tuple(payload["normalization"]["mean"]), tuple(payload["normalization"]["std"]))
+        train = dict(payload["train"])
+        train["arch_args"] = _tuples(train.get("arch_args", {}))
+        config = TrainConfig(**train)
+    except (ValueError, TypeError, KeyError, RuntimeError) as e:
+        raise CheckpointError(f"checkpoint {path} does not match its network "
+                              f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    model.to(device).eval()
+    return Checkpoint(id=str(payload["id"]), arch=payload["arch"], dataset=payload["dataset"],
+                      classes=tuple(payload["classes"]), model=model, normalization=norm, config=config,
+                      metrics=dict(payload["metrics"]), created=str(payload.get("created", "")),
+                      versions=dict(payload["versions"]))
+
+
+def _plain(args: dict) -> dict:
+    # weights_only loading accepts lists but not tuples' provenance: store lists, rebuild tuples.
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}
+
+
+def _tuples(args: dict) -> dict:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}

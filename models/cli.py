@@ -1,0 +1,134 @@
+"""Command line: `python -m models train|evaluate|table`; user errors end in one line on stderr."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Optional, Sequence
+
+import torch
+from tqdm import tqdm
+
+from . import datasets, nets
+from .config import Settings
+from .errors import LookInsideError
+from .train import Progress, default_config
+from .zoo import Zoo
+
+# The issue's targets (accuracy, seconds on 2 CPU cores); `table` prints them beside what it measures.
+TARGETS = {("mnist", "linear"): (0.925, 5), ("mnist", "mlp"): (0.94, 15), ("mnist", "cnn"): (0.99, 120),
+           ("cifar10", "linear"): (0.40, 10), ("cifar10", "mlp"): (0.42, 20), ("cifar10", "cnn"): (0.75, 600)}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not usage plus a message
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m models", description="Train and evaluate the Looking Inside networks.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    common = _Parser(add_help=False)
+    common.add_argument("--data-dir", help="dataset root (default: $LOOKINSIDE_DATA_DIR, else ./data)")
+    common.add_argument("--model-dir", help="checkpoint folder (default: $LOOKINSIDE_MODEL_DIR, else ./checkpoints)")
+    common.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    common.add_argument("--offline", action="store_true", help="never download; report missing data instead")
+    pair = _Parser(add_help=False)
+    pair.add_argument("--dataset", required=True, choices=list(datasets.DATASETS))
+    pair.add_argument("--arch", required=True, choices=list(nets.ARCHS))
+
+    train = sub.add_parser("train", parents=[common, pair], help="train a network and save its checkpoint")
+    train.add_argument("--epochs", type=int, help="override the default number of epochs")
+    train.add_argument("--seed", type=int, help="random seed (default 0)")
+    evaluate = sub.add_parser("evaluate", parents=[common, pair],
+                              help="evaluate on the test split (trains first if there is no checkpoint)")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    table = sub.add_parser("table", parents=[common], help="retrain every pair and print a results table")
+    table.add_argument("--datasets", nargs="+", choices=list(datasets.DATASETS),
+                       default=["mnist", "fashion-mnist", "kmnist", "cifar10"])
+    table.add_argument("--archs", nargs="+", choices=list(nets.ARCHS), default=list(nets.ARCHS))
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        settings = Settings.resolve(args.data_dir, args.model_dir, args.offline, args.device)
+        zoo = Zoo(settings)
+        if args.command == "train":
+            if args.epochs is not None and args.epochs < 1:
+                raise LookInsideError("--epochs must be at least 1")
+            config = default_config(datasets.get_spec(args.dataset).family, args.arch,
+                                    epochs=args.epochs, seed=args.seed)
+            with ProgressBar(f"{args.dataset}/{args.arch}") as bar:
+                ckpt = zoo.train(args.dataset, args.arch, config, on_progress=bar.update)
+            print(f"{args.dataset}/{args.arch}: {100 * ckpt.metrics['test_accuracy']:.2f}% test accuracy, "
+                  f"trained in {ckpt.metrics['train_seconds']:.1f}s -> {zoo.checkpoint_path(args.dataset, args.arch)}")
+        elif args.command == "evaluate":
+            with ProgressBar(f"{args.dataset}/{args.arch}") as bar:
+                ev = zoo.evaluation(args.dataset, args.arch, on_progress=bar.update)
+            if args.json:
+                print(json.dumps(ev.summary()))
+            else:
+                _print_evaluation(ev)
+        else:
+            print(_table(zoo, args.datasets, args.archs))
+    except LookInsideError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+class ProgressBar:
+    """A tqdm bar on stderr, created on the first progress report (none appears when nothing trains)."""
+
+    def __init__(self, label: str):
+        self.label, self.bar = label, None
+
+    def update(self, p: Progress) -> None:
+        if self.bar is None:
+            # disable=None: a bar on a terminal, silence in logs and pipes
+            self.bar = tqdm(total=p.total_steps, desc=f"training {self.label}", unit="step", file=sys.stderr,
+                            disable=None)
+        self.bar.set_postfix(epoch=f"{p.epoch}/{p.epochs}", loss=f"{p.loss:.3f}", acc=f"{p.accuracy:.3f}",
+                             refresh=False)
+        self.bar.update(p.step - self.bar.n)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _print_evaluation(ev) -> None:
+    print(f"{ev.dataset}/{ev.arch}: accuracy {100 * ev.accuracy:.2f}% on {ev.n} test images")
+    width = max(len(c) for c in ev.classes)
+    print(f"{'class':>{width}}  precision  recall")
+    for name, p, r in zip(ev.classes, ev.precision, ev.recall):
+        print(f"{name:>{width}}  {100 * p:8.2f}%  {100 * r:5.2f}%")
+
+
+def _table(zoo: Zoo, names: Sequence[str], archs: Sequence[str]) -> str:
+    """Retrain each pair with its defaults; rows for data that cannot be had say so instead."""
+    rows = [f"Measured on {torch.get_num_threads()} CPU threads, torch {torch.__version__}.", "",
+            "| dataset | arch | test accuracy | training time | target |", "|---|---|---|---|---|"]
+    for name in names:
+        for arch in archs:
+            target = TARGETS.get((name, arch))
+            goal = f">= {100 * target[0]:.1f}% in <= {target[1]} s" if target else "report"
+            try:
+                with ProgressBar(f"{name}/{arch}") as bar:
+                    ckpt = zoo.train(name, arch, on_progress=bar.update)
+            except LookInsideError as e:
+                rows.append(f"| {name} | {arch} | not available: {str(e).split(' (')[0]} | | {goal} |")
+                continue
+            m = ckpt.metrics
+            rows.append(f"| {name} | {arch} | {100 * m['test_accuracy']:.2f}% | {m['train_seconds']:.1f} s | {goal} |")
+    return "\n".join(rows)

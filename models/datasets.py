@@ -1,0 +1,224 @@
+"""Dataset adapters: one per family, each returning raw uint8 images in a fixed order with one clear error."""
+from __future__ import annotations
+
+import functools
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.error import URLError
+
+import numpy as np
+import torch
+from torchvision import datasets as tvd
+from torchvision.datasets.utils import check_integrity, extract_archive
+
+from .config import Settings
+from .errors import DataError
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """A split held in memory: raw images for display and training, labels, class names."""
+    images: torch.Tensor  # uint8, (N, C, H, W): kept raw, normalization is applied per batch
+    labels: torch.Tensor  # int64, (N,)
+    classes: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+class SafeCIFAR10(tvd.CIFAR10):
+    """torchvision's CIFAR10 (files, checksums, download) with its pickle.load replaced by a restricted one."""
+
+    def __init__(self, root: str, train: bool = True, download: bool = False) -> None:
+        tvd.VisionDataset.__init__(self, root)
+        self.train = train
+        if download:
+            self.download()
+        files = self.train_list if train else self.test_list
+        self._check_files(files + [[self.meta["filename"], self.meta["md5"]]])
+        chunks, labels = [], []
+        for name, _ in files:
+            entry = load_cifar_pickle(os.path.join(self.root, self.base_folder, name))
+            data, batch_labels = entry.get("data"), entry.get("labels")
+            if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
+                    or data.shape[1] != 3 * 32 * 32 or not isinstance(batch_labels, list) \
+                    or len(batch_labels) != len(data):
+                raise DataError(f"{name} in {self.root}/{self.base_folder} is not a CIFAR-10 batch "
+                                "(unexpected contents); delete it and prepare or download the data again")
+            chunks.append(data)
+            labels.extend(batch_labels)
+        self.data = np.concatenate(chunks).reshape(-1, 3, 32, 32)  # kept channel-first
+        self.targets = labels
+        meta = load_cifar_pickle(os.path.join(self.root, self.base_folder, self.meta["filename"]))
+        self.classes = list(meta.get(self.meta["key"], []))
+
+    def _check_files(self, files: list) -> None:
+        """Missing files read as 'not found', files that fail their checksum as corrupt."""
+        paths = [(name, os.path.join(self.root, self.base_folder, name), md5) for name, md5 in files]
+        missing = [name for name, path, _ in paths if not os.path.exists(path)]
+        if missing:
+            raise FileNotFoundError("missing: " + ", ".join(missing))
+        bad = [name for name, path, md5 in paths if not check_integrity(path, md5)]
+        if bad:
+            raise ValueError("wrong checksum: " + ", ".join(bad))
+
+
+# What the real batch files reference, and nothing more. An array's pickle names its rebuild
+# function after numpy's module layout, which moved from numpy.core to numpy._core in numpy 2.
+_RECONSTRUCT = np.ndarray.__reduce__(np.zeros(0))[0]
+_PICKLE_ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+}
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickler that can build plain containers and numpy arrays and nothing else: no code runs."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _PICKLE_ALLOWED:
+            raise pickle.UnpicklingError(f"refused to load {module}.{name}")
+        return _PICKLE_ALLOWED[(module, name)]
+
+
+def load_cifar_pickle(path: str) -> dict:
+    """Read one CIFAR-10 batch or meta file with the restricted unpickler; keys come back as str."""
+    try:
+        with open(path, "rb") as f:
+            entry = _BatchUnpickler(f, encoding="latin1").load()
+    except FileNotFoundError:
+        raise DataError(f"{path} is missing; prepare or download CIFAR-10 again") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as e:
+        raise DataError(f"{path} is not a valid CIFAR-10 file ({e}); "
+                        "delete it and prepare or download the data again") from None
+    if not isinstance(entry, dict):
+        raise DataError(f"{path} is not a valid CIFAR-10 file (not a dictionary)")
+    return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in entry.items()}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset's facts: the torchvision class that owns its files and checksums, and its classes."""
+    name: str
+    title: str
+    source: type  # a torchvision dataset class; its class attributes name the files and mirrors
+    classes: tuple[str, ...]
+    shape: tuple[int, int, int]  # C, H, W
+
+    @property
+    def family(self) -> str:
+        return "cifar" if issubclass(self.source, tvd.CIFAR10) else "mnist"
+
+    def folder(self, root: Path) -> Path:
+        if self.family == "cifar":
+            return root / self.source.base_folder
+        return root / self.source.__name__ / "raw"
+
+    def expected_files(self) -> list[str]:
+        if self.family == "cifar":
+            names = [n for n, _ in self.source.train_list + self.source.test_list]
+            return names + [self.source.meta["filename"]]
+        return [name for name, _ in self.source.resources]
+
+
+DIGITS = tuple(str(d) for d in range(10))
+DATASETS: dict[str, DatasetSpec] = {
+    "mnist": DatasetSpec("mnist", "MNIST", tvd.MNIST, DIGITS, (1, 28, 28)),
+    "fashion-mnist": DatasetSpec("fashion-mnist", "Fashion-MNIST", tvd.FashionMNIST, (
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"), (1, 28, 28)),
+    "kmnist": DatasetSpec("kmnist", "KMNIST", tvd.KMNIST, (
+        "o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"), (1, 28, 28)),
+    "cifar10": DatasetSpec("cifar10", "CIFAR-10", SafeCIFAR10, (
+        "airplane", "automobile", "bird", "cat", "deer",
+        "dog", "frog", "horse", "ship", "truck"), (3, 32, 32)),
+}
+
+
+def get_spec(name: str) -> DatasetSpec:
+    try:
+        return DATASETS[name]
+    except (KeyError, TypeError):
+        raise DataError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}") from None
+
+
+def load(name: str, train: bool, settings: Settings) -> ImageSet:
+    """The train or test split of a dataset, in torchvision's order, loaded once per process."""
+    return _load(name, bool(train), Path(settings.data_dir), bool(settings.offline))
+
+
+@functools.lru_cache(maxsize=None)
+def _load(name: str, train: bool, root: Path, offline: bool) -> ImageSet:
+    spec = get_spec(name)
+    if spec.family == "mnist" and offline:
+        _unpack_local(spec, root)
+    try:
+        ds = spec.source(str(root), train=train, download=not offline)
+    except DataError:
+        raise
+    except (URLError, OSError) as e:
+        raise _unavailable(spec, root, offline, str(e)) from None
+    except RuntimeError as e:
+        if "not found" in str(e).lower() or "download" in str(e).lower():
+            raise _unavailable(spec, root, offline, str(e)) from None
+        raise _corrupt(spec, root, str(e)) from None
+    except (AssertionError, ValueError, IndexError, TypeError) as e:
+        raise _corrupt(spec, root, str(e) or type(e).__name__) from None
+    images = torch.as_tensor(np.asarray(ds.data)).reshape(-1, *spec.shape)
+    labels = torch.as_tensor(np.asarray(ds.targets), dtype=torch.int64)
+    if images.dtype != torch.uint8 or len(images) != len(labels) or len(labels) == 0 \
+            or int(labels.min()) < 0 or int(labels.max()) >= len(spec.classes):
+        raise _corrupt(spec, root, "images and labels do not match")
+    return ImageSet(images.contiguous(), labels, spec.classes)
+
+
+def _unpack_local(spec: DatasetSpec, root: Path) -> None:
+    """Offline: unpack the MNIST-family .gz files already on disk, after checking their checksums."""
+    raw = spec.folder(root)
+    missing = []
+    for filename, md5 in spec.source.resources:
+        packed, unpacked = raw / filename, raw / filename.removesuffix(".gz")
+        if unpacked.exists():
+            continue
+        if not packed.exists():
+            missing.append(filename)
+        elif not check_integrity(str(packed), md5):
+            raise _corrupt(spec, root, f"{filename} has the wrong checksum")
+        else:
+            extract_archive(str(packed), str(raw))
+    if missing:
+        raise _unavailable(spec, root, True, "missing: " + ", ".join(missing))
+
+
+def _unavailable(spec: DatasetSpec, root: Path, offline: bool, cause: str) -> DataError:
+    first = cause.strip().splitlines()[0] if cause.strip() else "not found"
+    how = ("run without --offline to download it" if offline
+           else "check the network connection, or copy the files there yourself")
+    return DataError(f"{spec.title} data is not available in {spec.folder(root)} ({first}). "
+                     f"Expected files: {', '.join(spec.expected_files())}. "
+                     f"Fix: {how}, or point --data-dir (or LOOKINSIDE_DATA_DIR) at a folder that has them.")
+
+
+def _corrupt(spec: DatasetSpec, root: Path, cause: str) -> DataError:
+    first = cause.strip().splitlines()[0] if cause.strip() else "unreadable"
+    return DataError(f"{spec.title} data in {spec.folder(root)} is corrupt ({first}). "
+                     f"Fix: delete the damaged files and download or copy them again "
+                     f"({', '.join(spec.expected_files())}), or use --data-dir with a good copy.")
+
+
+def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of uint8 images on the 0..1 scale, in chunks to keep memory flat."""
+    total = torch.zeros(images.shape[1], dtype=torch.float64)
+    total_sq = torch.zeros_like(total)
+    for chunk in images.split(8192):
+        x = chunk.to(torch.float64).div_(255).transpose(0, 1).reshape(images.shape[1], -1)
+        total += x.sum(1)
+        total_sq += (x * x).sum(1)
+    count = images.numel() / images.shape[1]
+    mean = total / count
+    std = (total_sq / count - mean * mean).clamp_min(1e-12).sqrt()
+    return mean.tolist(), std.tolist()

@@ -1,0 +1,21 @@
+"""Errors a user can cause; each carries one line that says what went wrong and how to fix it."""
+
+
+class LookInsideError(Exception):
+    """Base for errors shown to the user as a single line, never as a traceback."""
+
+
+class DataError(LookInsideError):
+    """A dataset is missing, corrupt, or cannot be downloaded."""
+
+
+class CheckpointError(LookInsideError):
+    """A checkpoint is unreadable, corrupt, or does not match what was asked for."""
+
+
+class ConfigError(LookInsideError):
+    """A setting is invalid: unknown name, unusable directory, unavailable device."""
+
+
+class TrainingCancelled(LookInsideError):
+    """Training was stopped from another thread before it finished."""

@@ -1,0 +1,189 @@
+"""A fast, seeded training loop over in-memory uint8 tensors, with progress callbacks and cancellation."""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from . import nets
+from .datasets import ImageSet
+from .errors import TrainingCancelled
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Per-channel mean and std (0..1 scale) applied to uint8 images on the fly."""
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def apply(self, images: torch.Tensor) -> torch.Tensor:
+        shape = (1, -1, 1, 1)
+        mean = torch.tensor(self.mean, device=images.device).view(shape)
+        std = torch.tensor(self.std, device=images.device).view(shape)
+        return (images.float().div_(255) - mean) / std
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings; every checkpoint records them so a run can be repeated exactly."""
+    epochs: int = 5
+    batch_size: int = 128
+    optimizer: str = "adam"  # "adam" or "sgd" (Nesterov momentum 0.9)
+    lr: float = 1e-3  # peak learning rate: it warms up over the first 10% of steps, then decays linearly to 0
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
+    augment: bool = False  # random 4-pixel shifts and horizontal flips (CIFAR-10 only: digits must not flip)
+    bf16: bool = False  # bfloat16 autocast: about 2x faster convolutions on CPUs with AVX-512 BF16
+    seed: int = 0
+    arch_args: dict = field(default_factory=dict)  # passed to the network's constructor
+
+
+# Chosen by measuring on the real data (see README): the settings that reach the targets fastest.
+DEFAULTS: dict[tuple[str, str], TrainConfig] = {
+    ("mnist", "linear"): TrainConfig(epochs=15, batch_size=256, lr=4e-3, weight_decay=1e-4),
+    # relu beat gelu, tanh and sigmoid here (94.4%, 94.1%, 92.6%, 91.8% on MNIST)
+    ("mnist", "mlp"): TrainConfig(epochs=20, batch_size=64, lr=4e-3, arch_args={"activation": "relu"}),
+    ("mnist", "cnn"): TrainConfig(epochs=3, batch_size=128, optimizer="sgd", lr=0.1, weight_decay=5e-4,
+                                  label_smoothing=0.1, bf16=True, arch_args={"widths": (32, 64, 128)}),
+    ("cifar", "linear"): TrainConfig(epochs=6, batch_size=256, lr=1e-3, weight_decay=1e-3),
+    ("cifar", "mlp"): TrainConfig(epochs=15, batch_size=128, lr=3e-3, arch_args={"activation": "relu"}),
+    ("cifar", "cnn"): TrainConfig(epochs=8, batch_size=256, optimizer="sgd", lr=0.2, weight_decay=5e-4,
+                                  label_smoothing=0.1, augment=True, bf16=True,
+                                  arch_args={"widths": (32, 64, 128, 256)}),
+}
+
+
+def default_config(family: str, arch: str, **overrides) -> TrainConfig:
+    """The measured defaults for a dataset family and arch, with any settings replaced."""
+    if (family, arch) not in DEFAULTS:
+        raise ValueError(f"no training defaults for arch {arch!r} on {family} data")
+    base = asdict(DEFAULTS[(family, arch)])
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig(**base)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report: the CLI draws a bar from it, the dashboard a progress bar."""
+    epoch: int  # 1-based
+    epochs: int
+    step: int  # batches done so far, over all epochs
+    total_steps: int
+    loss: float  # mean loss over this epoch so far
+    accuracy: float  # training accuracy over this epoch so far
+    seconds: float
+
+    @property
+    def fraction(self) -> float:
+        return self.step / max(1, self.total_steps)
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass
+class TrainReport:
+    seconds: float
+    history: list[dict]  # one entry per epoch: loss and training accuracy
+
+
+def fit(arch: str, data: ImageSet, norm: Normalization, cfg: TrainConfig, device: str = "cpu",
+        on_progress: Optional[ProgressFn] = None, cancel: Optional[threading.Event] = None,
+        report_every: int = 20) -> tuple[nn.Module, TrainReport]:
+    """Build `arch` from the seed and train it on `data`; raises TrainingCancelled if `cancel` is set."""
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    model = nets.build(arch, data.images.shape[1:], len(data.classes), **cfg.arch_args).to(device)
+    memory_format = torch.channels_last if arch == "cnn" else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
+    images, labels = data.images.to(device), data.labels.to(device)
+    n = len(labels)
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    opt, sched = _optimizer(model, cfg, total)
+    use_bf16 = cfg.bf16 and torch.device(device).type in ("cpu", "cuda")
+    start, history, step = time.perf_counter(), [], 0
+    model.train()
+    for epoch in range(1, cfg.epochs + 1):
+        order = torch.randperm(n, generator=gen).to(device)
+        loss_sum, correct, seen = 0.0, 0, 0
+        for batch in order.split(cfg.batch_size):
+            if cancel is not None and cancel.is_set():
+                raise TrainingCancelled(f"training of {arch} cancelled after {step} of {total} steps")
+            x = images[batch]
+            if cfg.augment:
+                x = augment(x, gen)
+            x = norm.apply(x).contiguous(memory_format=memory_format)
+            y = labels[batch]
+            with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=use_bf16):
+                logits = model(x)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            loss_sum += loss.item() * len(y)
+            correct += int((logits.argmax(1) == y).sum())
+            seen += len(y)
+            if on_progress is not None and (step % report_every == 0 or seen == n):
+                on_progress(Progress(epoch, cfg.epochs, step, total, loss_sum / seen, correct / seen,
+                                     time.perf_counter() - start))
+        history.append({"epoch": epoch, "loss": loss_sum / seen, "train_accuracy": correct / seen})
+    model.eval()
+    return model, TrainReport(time.perf_counter() - start, history)
+
+
+def _optimizer(model: nn.Module, cfg: TrainConfig, total_steps: int):
+    # No weight decay on biases and norm parameters: it only slows them down.
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    rest = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    if cfg.optimizer == "adam":
+        opt = torch.optim.AdamW(groups, lr=cfg.lr)
+    elif cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, nesterov=True)
+    else:
+        raise ValueError(f"unknown optimizer {cfg.optimizer!r}: use 'adam' or 'sgd'")
+    warmup = max(1, total_steps // 10)
+
+    def shape(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, shape)
+
+
+def augment(images: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Tensor:
+    """Random shifts of up to `pad` pixels (zero fill) and horizontal flips, one draw per image."""
+    b, c, h, w = images.shape
+    padded = F.pad(images, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=gen).to(images.device)
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=gen).to(images.device)
+    flip = torch.rand(b, generator=gen).to(images.device) < 0.5
+    cols = torch.arange(w, device=images.device).expand(b, w)
+    cols = torch.where(flip[:, None], w - 1 - cols, cols) + dx[:, None]
+    rows = torch.arange(h, device=images.device)[None] + dy[:, None]
+    idx_b = torch.arange(b, device=images.device)[:, None, None, None]
+    idx_c = torch.arange(c, device=images.device)[None, :, None, None]
+    return padded[idx_b, idx_c, rows[:, None, :, None], cols[:, None, None, :]]
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, images: torch.Tensor, norm: Normalization, device: str = "cpu",
+                  batch_size: int = 1000) -> np.ndarray:
+    """Class probabilities for uint8 images, in their given order, as float32 (N, classes)."""
+    model.eval()
+    out = []
+    for chunk in images.split(batch_size):
+        x = norm.apply(chunk.to(device))
+        out.append(torch.softmax(model(x).float(), dim=1).cpu())
+    return torch.cat(out).numpy().astype(np.float32)

@@ -1,0 +1,71 @@
+"""Take a screenshot of a running dashboard in headless Chromium, after clicking a heatmap cell.
+
+Usage: python scripts/screenshot.py URL OUT.png [--dataset D] [--arch A] [--cell I J] [--width W --height H]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+
+def chrome(width: int, height: int) -> webdriver.Chrome:
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", f"--window-size={width},{height}", "--hide-scrollbars"):
+        opts.add_argument(flag)
+    return webdriver.Chrome(options=opts, service=Service("/usr/bin/chromedriver"))
+
+
+def choose(driver, dropdown_id: str, label: str) -> None:
+    driver.find_element(By.CSS_SELECTOR, f"#{dropdown_id}").click()
+    option = WebDriverWait(driver, 10).until(EC.element_to_be_clickable(
+        (By.XPATH, f"//*[@id='{dropdown_id}']//*[normalize-space(text())='{label}'] | "
+                   f"//*[contains(@class,'option')][normalize-space(.)='{label}']")))
+    option.click()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("url")
+    p.add_argument("out")
+    p.add_argument("--cell", nargs=2, type=int)
+    p.add_argument("--width", type=int, default=1280)
+    p.add_argument("--height", type=int, default=800)
+    p.add_argument("--full", action="store_true", help="capture the whole page height")
+    p.add_argument("--script", help="JavaScript to run before the screenshot")
+    args = p.parse_args()
+    driver = chrome(args.width, args.height)
+    try:
+        driver.get(args.url)
+        WebDriverWait(driver, 60).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#confusion-graph .heatmaplayer")))
+        if args.cell:
+            i, j = args.cell
+            driver.execute_script(
+                "const gd = document.querySelector('#confusion-graph .js-plotly-plot');"
+                f"const pt = {{curveNumber: {0 if i == j else 1}, pointNumber: [{i}, {j}],"
+                f" customdata: [{i}, {j}], x: '', y: ''}};"
+                "gd.emit('plotly_click', {points: [pt]});")
+            WebDriverWait(driver, 30).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#cell-samples img")))
+        if args.script:
+            driver.execute_script(args.script)
+        time.sleep(1.5)
+        if args.full:
+            height = driver.execute_script("return document.documentElement.scrollHeight")
+            driver.set_window_size(args.width, height)
+            time.sleep(0.5)
+        driver.save_screenshot(args.out)
+        print(f"saved {args.out}; page width {driver.execute_script('return document.documentElement.scrollWidth')}")
+    finally:
+        driver.quit()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Checkpoints round-trip, are written atomically, and broken ones are reported and retrained."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from models import checkpoint, datasets
+from models.errors import CheckpointError
+from models.train import TrainConfig
+from models.zoo import Zoo
+
+QUICK = TrainConfig(epochs=1, batch_size=32, lr=5e-3)
+
+
+@pytest.fixture
+def zoo(synth_settings, monkeypatch):
+    # Keep the zoo's trainings quick: every pair trains with one short epoch.
+    monkeypatch.setattr("models.zoo.default_config", lambda family, arch: TrainConfig(
+        epochs=1, batch_size=32, lr=5e-3, arch_args={"widths": (8, 16)} if arch == "cnn" else {}))
+    return Zoo(synth_settings)
+
+
+def test_round_trip_rebuilds_the_same_network(zoo, synth_settings):
+    saved = zoo.train("mnist", "mlp", QUICK)
+    loaded = checkpoint.load(zoo.checkpoint_path("mnist", "mlp"))
+    assert loaded.id == saved.id and loaded.classes == datasets.DATASETS["mnist"].classes
+    assert loaded.config == QUICK and loaded.normalization == saved.normalization
+    assert set(loaded.metrics) >= {"test_accuracy", "train_seconds", "history"}
+    assert loaded.versions["torch"] == torch.__version__
+    x = torch.randn(4, 1, 28, 28)
+    assert torch.equal(loaded.model(x), saved.model(x))
+    assert not list(synth_settings.model_dir.glob("*.tmp"))
+
+
+def test_cnn_arch_args_survive_weights_only_loading(zoo):
+    zoo.train("cifar10", "cnn", TrainConfig(epochs=1, batch_size=64, arch_args={"widths": (8, 16)}))
+    loaded = checkpoint.load(zoo.checkpoint_path("cifar10", "cnn"))
+    assert loaded.config.arch_args == {"widths": (8, 16)}
+    assert loaded.model.first_layer_filters().shape == (8, 3, 5, 5)
+
+
+@pytest.mark.parametrize("damage", [b"", b"garbage bytes, not a zip", None])
+def test_damaged_checkpoint_is_one_line_error(zoo, damage):
+    zoo.train("mnist", "linear", QUICK)
+    path = zoo.checkpoint_path("mnist", "linear")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if damage is None else damage)
+    with pytest.raises(CheckpointError) as err:
+        checkpoint.load(path)
+    assert "\n" not in str(err.value) and str(path) in str(err.value)
+
+
+def test_mismatched_checkpoint_is_rejected(zoo):
+    zoo.train("mnist", "linear", QUICK)
+    with pytest.raises(CheckpointError, match="for dataset 'mnist', not 'cifar10'"):
+        checkpoint.load(zoo.checkpoint_path("mnist", "linear"), dataset="cifar10")
+    payload = torch.load(zoo.checkpoint_path("mnist", "linear"), weights_only=True)
+    payload["state_dict"]["fc.weight"] = torch.zeros(3, 3)
+    torch.save(payload, zoo.checkpoint_path("mnist", "linear"))
+    with pytest.raises(CheckpointError, match="does not match its network"):
+        checkpoint.load(zoo.checkpoint_path("mnist", "linear"))
+
+
+def test_ensure_retrains_a_corrupt_checkpoint_and_refreshes_the_evaluation(zoo, caplog):
+    first = zoo.ensure("mnist", "linear")
+    ev_first = zoo.evaluation("mnist", "linear")
+    assert ev_first.checkpoint_id == first.id
+    zoo.checkpoint_path("mnist", "linear").write_bytes(b"corrupt")
+    with caplog.at_level("WARNING", logger="lookinside"):
+        second = zoo.ensure("mnist", "linear")
+    assert second.id != first.id
+    assert any("unreadable" in r.message and "retraining" in r.message for r in caplog.records)
+    ev_second = zoo.evaluation("mnist", "linear")
+    assert ev_second.checkpoint_id == second.id
+
+
+def test_evaluation_is_cached_on_disk_and_matches_the_model(zoo, synth_settings):
+    ckpt = zoo.ensure("mnist", "linear")
+    ev = zoo.evaluation("mnist", "linear")
+    test = datasets.load("mnist", False, synth_settings)
+    logits = ckpt.model(ckpt.normalization.apply(test.images))
+    assert np.array_equal(ev.preds, logits.argmax(1).numpy())
+    assert (synth_settings.model_dir / "mnist-linear.eval.npz").exists()
+    assert ev.accuracy == pytest.approx(ckpt.metrics["test_accuracy"])

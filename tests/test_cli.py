@@ -1,0 +1,105 @@
+"""The command line, in-process on synthetic data and as a real subprocess on the real datasets."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from models import checkpoint, cli, datasets
+from models.config import Settings
+from models.evaluate import Evaluation
+from tests.conftest import real_data_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _args(settings, *extra):
+    return ["--data-dir", str(settings.data_dir), "--model-dir", str(settings.model_dir), "--offline", *extra]
+
+
+def test_evaluate_json_trains_first_then_prints_one_object(synth_settings, capsys):
+    rc = cli.main(["evaluate", "--dataset", "mnist", "--arch", "linear", "--json", *_args(synth_settings)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    result = json.loads(out)  # exactly one JSON object: json.loads rejects anything around it
+    assert set(result) == {"dataset", "arch", "split", "n", "accuracy", "classes", "confusion", "precision",
+                           "recall"}
+    labels = datasets.load("mnist", False, synth_settings).labels
+    assert [sum(r) for r in result["confusion"]] == torch.bincount(labels, minlength=10).tolist()
+    assert (synth_settings.model_dir / "mnist-linear.pt").exists()
+
+
+def test_train_with_epochs_and_seed(synth_settings, capsys):
+    rc = cli.main(["train", "--dataset", "mnist", "--arch", "mlp", "--epochs", "1", "--seed", "7",
+                   *_args(synth_settings)])
+    assert rc == 0 and "test accuracy" in capsys.readouterr().out
+    ckpt = checkpoint.load(synth_settings.model_dir / "mnist-mlp.pt")
+    assert ckpt.config.epochs == 1 and ckpt.config.seed == 7
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["evaluate", "--dataset", "svhn", "--arch", "linear"], "invalid choice: 'svhn'"),
+    (["evaluate", "--dataset", "mnist", "--arch", "resnet"], "invalid choice: 'resnet'"),
+    (["train", "--dataset", "mnist", "--arch", "linear", "--device", "tpu"], "device 'tpu'"),
+    (["train", "--dataset", "mnist", "--arch", "linear", "--epochs", "0"], "--epochs must be at least 1"),
+])
+def test_bad_input_is_one_line_on_stderr(argv, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) if "invalid choice" in message else contextlib.nullcontext():
+        rc = cli.main(argv + ["--model-dir", str(tmp_path)])
+        assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_missing_data_offline_and_unwritable_model_dir(tmp_path, capsys):
+    rc = cli.main(["evaluate", "--dataset", "cifar10", "--arch", "linear", "--offline",
+                   "--data-dir", str(tmp_path), "--model-dir", str(tmp_path / "m")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "CIFAR-10 data is not available" in err and len(err.splitlines()) == 1
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    rc = cli.main(["train", "--dataset", "mnist", "--arch", "linear", "--model-dir", str(blocker / "sub")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "cannot create model dir" in err
+
+
+def _run_cli(*argv, env_extra=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "models", *argv], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_real_mnist_linear_through_the_cli(tmp_path):
+    data = real_data_dir()
+    proc = _run_cli("evaluate", "--dataset", "mnist", "--arch", "linear", "--json", "--offline",
+                    "--data-dir", str(data), "--model-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["n"] == 10000 and result["accuracy"] >= 0.92
+    mnist_test_counts = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert [sum(r) for r in result["confusion"]] == mnist_test_counts
+
+
+def _shipped():
+    return sorted((ROOT / "checkpoints").glob("*.pt"))
+
+
+@pytest.mark.parametrize("path", _shipped(), ids=lambda p: p.stem)
+def test_shipped_checkpoint_reproduces_its_recorded_accuracy(path):
+    data = real_data_dir()
+    ckpt = checkpoint.load(path)
+    settings = Settings(data_dir=data, offline=True)
+    try:
+        test = datasets.load(ckpt.dataset, False, settings)
+    except datasets.DataError:
+        pytest.skip(f"{ckpt.dataset} data is not in {data}")
+    from models.train import predict_proba
+    probs = predict_proba(ckpt.model, test.images, ckpt.normalization)
+    ev = Evaluation(ckpt.dataset, ckpt.arch, ckpt.classes, ckpt.id, test.labels.numpy(), probs)
+    assert ev.accuracy == pytest.approx(ckpt.metrics["test_accuracy"], abs=0.002)
