@@ -12,6 +12,7 @@ CONFUSION_VIEW = "confusion-view"  # numbers or the top image of each cell
 SAMPLES = "cell-samples"
 SAMPLES_MORE = "samples-more"
 SAMPLE_PROBS = "sample-probs"
+SAMPLE_PROBS_BOX = "sample-probs-box"  # shown once an image is selected
 SAMPLE_TILE = "sample-tile"  # pattern-matching type: {"type": SAMPLE_TILE, "index": test-set index}
 
 WEIGHTS = "weights-panel"

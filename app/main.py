@@ -43,8 +43,7 @@ def create_app(settings: Settings) -> Dash:
                update_title=None)
     app.layout = layout
     service = Service(settings)
-    model.register(app, service, manager)
-    confusion.register(app, service)
-    samples.register(app, service)
-    weights.register(app, service)
+    # The registered functions, kept so tests can call each callback directly.
+    app.lookinside_callbacks = {**model.register(app, service, manager), **confusion.register(app, service),
+                                **samples.register(app, service), **weights.register(app, service)}
     return app

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -22,10 +23,8 @@ def _fresh_dataset_cache():
     datasets._load.cache_clear()
 
 
-@pytest.fixture
-def synth_root(tmp_path, monkeypatch) -> Path:
-    """A data dir holding synthetic MNIST (.gz) and CIFAR-10 (pickles) whose checksums torchvision accepts."""
-    root = tmp_path / "data"
+def make_synthetic_root(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Synthetic MNIST (.gz) and CIFAR-10 (pickles) in `root`, with torchvision's checksums pointed at them."""
     synthetic.write_mnist(root / "MNIST" / "raw")
     monkeypatch.setattr(tvd.MNIST, "resources", synthetic.mnist_resources(root / "MNIST" / "raw"))
     folder = root / "cifar-10-batches-py"
@@ -33,6 +32,11 @@ def synth_root(tmp_path, monkeypatch) -> Path:
     for name, value in synthetic.cifar_lists(folder).items():
         monkeypatch.setattr(datasets.SafeCIFAR10, name, value)
     return root
+
+
+@pytest.fixture
+def synth_root(tmp_path, monkeypatch) -> Path:
+    return make_synthetic_root(tmp_path / "data", monkeypatch)
 
 
 @pytest.fixture
@@ -46,3 +50,45 @@ def real_data_dir() -> Path:
     if not value or not (Path(value) / "MNIST" / "raw").is_dir():
         pytest.skip("LOOKINSIDE_DATA_DIR does not point at a prepared copy of the real datasets")
     return Path(value)
+
+
+# --- browser tests (dash_duo in headless Chromium) -----------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+SCREENSHOTS = Path(os.environ.get("LOOKINSIDE_SCREENSHOT_DIR", Path(__file__).resolve().parent.parent / "screenshots"))
+
+
+def pytest_setup_options():
+    """Chromium flags for this sandbox: no background network, a fixed 1280x800 window."""
+    from selenium.webdriver.chrome.options import Options
+    options = Options()
+    if CHROMIUM:
+        options.binary_location = CHROMIUM
+    for flag in ("--headless", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--window-size=1280,800"):
+        options.add_argument(flag)
+    return options
+
+
+def pytest_collection_modifyitems(config, items):
+    # Without a browser these tests skip, except where LOOKINSIDE_REQUIRE_BROWSER=1 (CI): there they run
+    # and fail, so a broken install can never pass as "skipped".
+    if (CHROMIUM and CHROMEDRIVER) or os.environ.get("LOOKINSIDE_REQUIRE_BROWSER") == "1":
+        return
+    skip = pytest.mark.skip(reason="Debian's chromium and chromium-driver are not installed")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call" and report.failed and "dash_duo" in getattr(item, "funcargs", {}):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        try:
+            item.funcargs["dash_duo"].driver.save_screenshot(str(SCREENSHOTS / f"{item.name}.png"))
+        except Exception:  # a dead browser must not hide the test's own failure
+            pass
+    return report

@@ -57,7 +57,7 @@ def parse_click(click, classes) -> dict | None:
     return {"actual": actual, "predicted": predicted}
 
 
-def register(app: Dash, service: Service) -> None:
+def register(app: Dash, service: Service) -> dict:
     @app.callback(Output(ids.CONFUSION, "figure"),
                   Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"),
                   Input(ids.CONFUSION_MODE, "value"), Input(ids.CONFUSION_VIEW, "value"),
@@ -83,3 +83,5 @@ def register(app: Dash, service: Service) -> None:
         spec = DATASETS.get(dataset) if isinstance(dataset, str) else None
         cell = parse_click(click, list(spec.classes)) if spec else None
         return cell if cell is not None else no_update
+
+    return {"heatmap": heatmap, "select_cell": select_cell}

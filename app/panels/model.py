@@ -37,7 +37,7 @@ def stores() -> list:
             dcc.Store(id=ids.STATE_TRAIN_REQUEST)]
 
 
-def register(app: Dash, service: Service, manager) -> None:
+def register(app: Dash, service: Service, manager) -> dict:
     @app.callback(Output(ids.STATE_RESOLVED, "data"), Output(ids.STATE_TRAIN_REQUEST, "data"),
                   Input(ids.DATASET, "value"), Input(ids.ARCH, "value"))
     def resolve(dataset, arch):
@@ -80,3 +80,5 @@ def register(app: Dash, service: Service, manager) -> None:
         correct = int(ev.confusion.trace())
         return (html.Span([html.B(f"{100 * ev.accuracy:.2f}%"), f" accuracy ({correct:,} of {ev.n:,} test images)"]),
                 "", "status")
+
+    return {"resolve": resolve, "train": train, "status": status}

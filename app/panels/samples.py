@@ -20,8 +20,9 @@ def layout() -> html.Section:
         html.Div(id=ids.SAMPLES, className="samples",
                  children=html.P("Click a cell of the heatmap to see its images.", className="hint")),
         html.Button(f"Show {PAGE} more", id=ids.SAMPLES_MORE, className="more-button hidden", n_clicks=0),
-        dcc.Graph(id=ids.SAMPLE_PROBS, className="sample-probs hidden", config={"displayModeBar": False},
-                  figure=figures.empty_figure("")),
+        # dcc.Graph ignores className updates after it mounts, so a plain box does the hiding.
+        html.Div(id=ids.SAMPLE_PROBS_BOX, className="sample-probs hidden", children=dcc.Graph(
+            id=ids.SAMPLE_PROBS, config={"displayModeBar": False}, figure=figures.empty_figure(""))),
     ])
 
 
@@ -29,7 +30,7 @@ def stores() -> list:
     return [dcc.Store(id=ids.STATE_CELL), dcc.Store(id=ids.STATE_SHOWN, data=PAGE), dcc.Store(id=ids.STATE_SAMPLE)]
 
 
-def register(app: Dash, service: Service) -> None:
+def register(app: Dash, service: Service) -> dict:
     @app.callback(Output(ids.STATE_SHOWN, "data"),
                   Input(ids.SAMPLES_MORE, "n_clicks"), Input(ids.STATE_CELL, "data"), State(ids.STATE_SHOWN, "data"))
     def shown(_, __, current):
@@ -82,7 +83,7 @@ def register(app: Dash, service: Service) -> None:
         more = "more-button" if len(indices) > count and count < MAX_SHOWN else hidden
         return [heading, html.Div(tiles, className="tiles")], more
 
-    @app.callback(Output(ids.SAMPLE_PROBS, "figure"), Output(ids.SAMPLE_PROBS, "className"),
+    @app.callback(Output(ids.SAMPLE_PROBS, "figure"), Output(ids.SAMPLE_PROBS_BOX, "className"),
                   Input(ids.STATE_SAMPLE, "data"),
                   State(ids.STATE_RESOLVED, "data"), State(ids.STATE_TRAINED, "data"),
                   State(ids.DATASET, "value"), State(ids.ARCH, "value"))
@@ -93,6 +94,9 @@ def register(app: Dash, service: Service) -> None:
         ev = view.evaluation
         title = f"Test image #{index}: actual {ev.classes[ev.labels[index]]}"
         return figures.probability_figure(ev.probs[index], ev.classes, int(ev.labels[index]), title), "sample-probs"
+
+    return {"shown": shown, "select_sample": select_sample, "mark_selected": mark_selected, "samples": samples,
+            "probabilities": probabilities}
 
 
 def _tile(service: Service, ev, index: int, selected: bool) -> html.Button:

@@ -40,7 +40,7 @@ def colormap_options(dataset) -> list[dict]:
             {"label": "Colour", "value": "rgb", "disabled": not colour}]
 
 
-def register(app: Dash, service: Service) -> None:
+def register(app: Dash, service: Service) -> dict:
     @app.callback(Output(ids.WEIGHTS_COLORMAP, "options"), Output(ids.WEIGHTS_COLORMAP, "value"),
                   Input(ids.DATASET, "value"), State(ids.WEIGHTS_COLORMAP, "value"))
     def colormap_choices(dataset, current):
@@ -84,6 +84,8 @@ def register(app: Dash, service: Service) -> None:
             children.append(_tiles(filters, colormap, [f"{f + 1}" for f in range(len(filters))], {},
                                    small=True))
         return children
+
+    return {"colormap_choices": colormap_choices, "weights": weights}
 
 
 def _tiles(weights, colormap: str, labels: list[str], marks: dict[int, str], small: bool = False) -> html.Div:

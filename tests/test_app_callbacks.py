@@ -1,0 +1,197 @@
+"""Every dashboard callback called directly, on synthetic data with quickly trained networks."""
+from __future__ import annotations
+
+from contextvars import copy_context
+
+import numpy as np
+import pytest
+from dash import html, no_update
+from dash._callback_context import context_value
+from dash._utils import AttributeDict
+
+from app.main import create_app
+from app.panels import samples as samples_panel
+from models.config import Settings
+from models.train import TrainConfig
+from models.zoo import Zoo
+from tests.conftest import make_synthetic_root
+
+
+def quick_config(family, arch):
+    return TrainConfig(epochs=2, batch_size=32, lr=5e-3, arch_args={"widths": (8, 16)} if arch == "cnn" else {})
+
+
+@pytest.fixture(scope="module")
+def cb(tmp_path_factory):
+    """The app's callbacks over three quickly trained pairs; mnist/cnn and cifar10/mlp stay untrained."""
+    tmp = tmp_path_factory.mktemp("app")
+    with pytest.MonkeyPatch.context() as mp:
+        settings = Settings(data_dir=make_synthetic_root(tmp / "data", mp), model_dir=tmp / "models", offline=True)
+        mp.setattr("models.zoo.default_config", quick_config)
+        mp.setenv("LOOKINSIDE_JOBS_DIR", str(tmp / "jobs"))
+        zoo = Zoo(settings)
+        for dataset, arch in (("mnist", "linear"), ("mnist", "mlp"), ("cifar10", "cnn")):
+            zoo.evaluation(dataset, arch)
+        callbacks = dict(create_app(settings).lookinside_callbacks, zoo=zoo)
+        yield callbacks
+
+
+def triggered(fn, prop_id, value, *args):
+    """Run a callback as if `prop_id` (an 'id.property' string) had just changed to `value`."""
+    def run():
+        context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": value}]))
+        return fn(*args)
+    return copy_context().run(run)
+
+
+def find(component, kind):
+    """All components of a type in a Dash component tree."""
+    found = [component] if isinstance(component, kind) else []
+    children = getattr(component, "children", None) if not isinstance(component, list) else component
+    for child in children if isinstance(children, list) else [children]:
+        if child is not None and not isinstance(child, (str, int, float)):
+            found += find(child, kind)
+    return found
+
+
+def text_of(component) -> str:
+    if isinstance(component, (str, int, float)):
+        return str(component)
+    if isinstance(component, list):
+        return "".join(text_of(c) for c in component)
+    children = getattr(component, "children", None)
+    return "" if children is None else text_of(children)
+
+
+def ready(cb, dataset="mnist", arch="linear"):
+    return cb["resolve"](dataset, arch)[0]
+
+
+def test_resolve_ready_untrained_missing_and_forged(cb):
+    assert ready(cb)["status"] == "ready"
+    st, request = cb["resolve"]("cifar10", "mlp")
+    assert st["status"] == "untrained" and request == st
+    st, request = cb["resolve"]("fashion-mnist", "linear")  # not in the synthetic data dir, and offline
+    assert st["status"] == "error" and "Fashion-MNIST data is not available" in st["message"]
+    assert request is no_update
+    for forged in (("../../etc/passwd", "linear"), ("mnist", {"x": 1}), (None, None), ("mnist", "a" * 10_000)):
+        st, _ = cb["resolve"](*forged)
+        assert st["status"] == "error" and len(st["dataset"]) <= 40 and len(st["arch"]) <= 40
+
+
+def test_status_shows_accuracy_and_errors(cb):
+    ev = cb["zoo"].evaluation("mnist", "linear")
+    accuracy, message, cls = cb["status"](ready(cb), None, "mnist", "linear")
+    assert f"{100 * ev.accuracy:.2f}%" in text_of(accuracy) and message == ""
+    err = cb["resolve"]("fashion-mnist", "linear")[0]
+    _, message, cls = cb["status"](err, None, "fashion-mnist", "linear")
+    assert "not available" in message and "status-error" in cls
+
+
+def test_heatmap_draws_the_evaluation(cb):
+    ev = cb["zoo"].evaluation("mnist", "linear")
+    fig = cb["heatmap"](ready(cb), None, "counts", "numbers", None, "mnist", "linear")
+    z = np.nan_to_num(np.array(fig.data[0].z, dtype=float)[:10, :10]) + \
+        np.nan_to_num(np.array(fig.data[1].z, dtype=float)[:10, :10])
+    assert np.array_equal(z, ev.confusion)
+    pct = cb["heatmap"](ready(cb), None, "percent", "numbers", None, "mnist", "linear")
+    assert pct.data[0].text[0][0].endswith("%")
+    images = cb["heatmap"](ready(cb), None, "counts", "images", {"actual": 1, "predicted": 1}, "mnist", "linear")
+    assert len(images.layout.images) == int((ev.confusion > 0).sum()) and len(images.layout.shapes) == 1
+    stale = cb["heatmap"](ready(cb), None, "counts", "numbers", None, "mnist", "mlp")  # state of another pair
+    assert not any(t.type == "heatmap" for t in stale.data)
+
+
+def test_select_cell_validates_clicks(cb):
+    click = {"points": [{"x": "5", "y": "3", "curveNumber": 1}]}
+    assert triggered(cb["select_cell"], "confusion-graph.clickData", click, click, "mnist", "linear") == \
+        {"actual": 3, "predicted": 5}
+    margin = {"points": [{"x": "recall", "y": "3"}]}
+    assert triggered(cb["select_cell"], "confusion-graph.clickData", margin, margin, "mnist", "linear") is no_update
+    for forged in ({"points": [{"x": "../../etc/passwd", "y": 1}]}, {"points": []}, "junk", None,
+                   {"points": [{"x": "5", "y": "3"}]} | {"extra": "x" * 1000}):
+        result = triggered(cb["select_cell"], "confusion-graph.clickData", forged, forged, "mnist", "linear")
+        assert result is no_update or result == {"actual": 3, "predicted": 5}
+    assert triggered(cb["select_cell"], "dataset-dropdown.value", "cifar10", click, "cifar10", "linear") is None
+
+
+def test_show_more_grows_and_resets(cb):
+    assert triggered(cb["shown"], "samples-more.n_clicks", 1, 1, None, 24) == 48
+    assert triggered(cb["shown"], "samples-more.n_clicks", 2, 2, None, samples_panel.MAX_SHOWN) == \
+        samples_panel.MAX_SHOWN
+    assert triggered(cb["shown"], "state-cell.data", {}, 0, {"actual": 1, "predicted": 1}, 96) == 24
+    assert triggered(cb["shown"], "samples-more.n_clicks", 1, 1, None, "forged") == 24
+
+
+def test_samples_most_confident_first_with_indices(cb):
+    ev = cb["zoo"].evaluation("mnist", "linear")
+    a, p = np.unravel_index(np.argmax(ev.confusion), ev.confusion.shape)
+    children, more = cb["samples"]({"actual": int(a), "predicted": int(p)}, 24, None, ready(cb), None,
+                                   "mnist", "linear")
+    heading = text_of(children[0])
+    assert heading.startswith(f"actual {a}, predicted {p}: {ev.confusion[a, p]} images")
+    imgs = find(children, html.Img)
+    shown = [int(img.to_plotly_json()["props"]["data-index"]) for img in imgs]
+    # Oracle: this cell's samples sorted by predicted probability, highest first.
+    members = [n for n in range(ev.n) if ev.labels[n] == a and ev.probs[n].argmax() == p]
+    expected = sorted(members, key=lambda n: (-ev.probs[n, p], n))[:24]
+    assert shown == expected
+    assert ("hidden" in more) == (len(members) <= 24)
+
+
+def test_empty_cell_says_so(cb):
+    ev = cb["zoo"].evaluation("mnist", "linear")
+    empty = np.argwhere(ev.confusion == 0)
+    a, p = (int(v) for v in empty[0])
+    children, _ = cb["samples"]({"actual": a, "predicted": p}, 24, None, ready(cb), None, "mnist", "linear")
+    assert "0 images" in text_of(children[0]) and "this cell is empty" in text_of(children)
+    nothing, _ = cb["samples"]({"actual": 99, "predicted": -1}, 24, None, ready(cb), None, "mnist", "linear")
+    assert "Click a cell" in text_of(nothing)
+
+
+def test_selecting_a_sample_and_its_probabilities(cb):
+    tile = '{"index":7,"type":"sample-tile"}.n_clicks'
+    assert triggered(cb["select_sample"], tile, 1, [0, 1], None) == 7
+    assert triggered(cb["select_sample"], tile, 0, [0, 0], None) is no_update  # tile just rendered
+    assert triggered(cb["select_sample"], "state-cell.data", {}, [1], {"actual": 1, "predicted": 1}) is None
+    assert cb["mark_selected"](7, [{"index": 3}, {"index": 7}]) == ["tile", "tile selected"]
+    ev = cb["zoo"].evaluation("mnist", "linear")
+    fig, cls = cb["probabilities"](7, ready(cb), None, "mnist", "linear")
+    assert np.allclose(list(fig.data[0].x), ev.probs[7]) and cls == "sample-probs"
+    for forged in (-1, 10 ** 9, "7", None):
+        assert cb["probabilities"](forged, ready(cb), None, "mnist", "linear")[1] == "sample-probs hidden"
+
+
+def test_weights_for_each_network(cb):
+    linear = cb["weights"](ready(cb), None, "diverging", {"actual": 3, "predicted": 5}, "mnist", "linear")
+    tiles = find(linear, html.Figure)
+    assert len(tiles) == 10
+    assert "mark-actual" in tiles[3].className and "mark-predicted" in tiles[5].className
+    assert "faded" in tiles[0].className
+    mlp = cb["weights"](ready(cb, arch="mlp"), None, "grayscale", None, "mnist", "mlp")
+    assert len(find(mlp, html.Figure)) == 10 and "Output weights" in text_of(mlp)
+    cnn = cb["weights"](ready(cb, "cifar10", "cnn"), None, "rgb", None, "cifar10", "cnn")
+    assert len(find(cnn, html.Figure)) == 8  # the synthetic convnet's 8 first-layer filters
+    waiting = cb["weights"](cb["resolve"]("cifar10", "mlp")[0], None, "diverging", None, "cifar10", "mlp")
+    assert "Preparing" in text_of(waiting)
+
+
+def test_colormap_follows_the_data(cb):
+    options, value = cb["colormap_choices"]("cifar10", "diverging")
+    assert value == "rgb" and not options[-1]["disabled"]
+    options, value = cb["colormap_choices"]("mnist", "rgb")
+    assert value == "diverging" and options[-1]["disabled"]
+    assert cb["colormap_choices"]("mnist", "grayscale")[1] == "grayscale"
+
+
+def test_background_training_reports_progress_and_makes_the_pair_ready(cb):
+    request = cb["resolve"]("mnist", "cnn")[1]
+    reports = []
+    result = cb["train"](reports.append, request)
+    assert result["status"] == "ready" and result["checkpoint"]
+    assert reports[0][2].startswith("Preparing") and any("epoch" in r[2] for r in reports)
+    steps = [int(r[0]) for r in reports[1:]]
+    assert steps == sorted(steps) and steps[-1] == int(reports[-1][1])
+    assert ready(cb, "mnist", "cnn")["status"] == "ready"
+    assert cb["train"](reports.append, "forged") is no_update
+    assert cb["train"](reports.append, {"dataset": "nope", "arch": "cnn"})["status"] == "error"

@@ -1,0 +1,160 @@
+"""The real page in headless Chromium (dash_duo): load, click a cell, switch data and network, toggle."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+from app.main import create_app
+from models.config import Settings
+from models.train import TrainConfig
+from models.zoo import Zoo
+from tests.conftest import make_synthetic_root
+
+pytestmark = pytest.mark.browser
+
+
+def quick_config(family, arch):
+    return TrainConfig(epochs=2, batch_size=32, lr=5e-3, arch_args={"widths": (8, 16)} if arch == "cnn" else {})
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Synthetic MNIST and CIFAR-10 with linear and mlp trained; convnets train when asked for."""
+    tmp = tmp_path_factory.mktemp("browser")
+    with pytest.MonkeyPatch.context() as mp:
+        settings = Settings(data_dir=make_synthetic_root(tmp / "data", mp), model_dir=tmp / "models", offline=True)
+        mp.setattr("models.zoo.default_config", quick_config)
+        mp.setenv("LOOKINSIDE_JOBS_DIR", str(tmp / "jobs"))
+        zoo = Zoo(settings)
+        for dataset in ("mnist", "cifar10"):
+            for arch in ("linear", "mlp"):
+                zoo.evaluation(dataset, arch)
+        yield settings, zoo
+
+
+@pytest.fixture
+def page(dash_duo, trained):
+    settings, zoo = trained
+    dash_duo.start_server(create_app(settings))
+    dash_duo.wait_for_element("#confusion-graph .heatmaplayer", timeout=30)
+    return dash_duo, zoo
+
+
+def texts(dash_duo, selector: str) -> list[str]:
+    """Text of every match, read in one script call so a redraw cannot leave stale element handles."""
+    return dash_duo.driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0])).map(e => e.textContent)", selector)
+
+
+def tick_labels(dash_duo, axis: str) -> list[str]:
+    return texts(dash_duo, f"#confusion-graph .{axis}tick text")
+
+
+def cell_texts(dash_duo) -> list[str]:
+    return [t for t in texts(dash_duo, "#confusion-graph .heatmaplayer text") if t]
+
+
+def click_cell(dash_duo, actual: int, predicted: int) -> None:
+    """A real mouse click at the centre of a heatmap cell, located through plotly's own axes."""
+    graph = dash_duo.find_element("#confusion-graph .js-plotly-plot")
+    x, y = dash_duo.driver.execute_script("""
+        const gd = arguments[0], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        gd.scrollIntoView({block: "center"});
+        const box = gd.getBoundingClientRect();
+        return [box.left + xa._offset + xa.d2p(arguments[2]), box.top + ya._offset + ya.d2p(arguments[1])];
+    """, graph, actual, predicted)
+    actions = ActionBuilder(dash_duo.driver)
+    actions.pointer_action.move_to_location(int(x), int(y)).click()
+    actions.perform()
+
+
+def wait_until(condition, timeout=20, what="condition"):
+    end = time.time() + timeout
+    while time.time() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def choose(dash_duo, dropdown: str, label: str) -> None:
+    dash_duo.select_dcc_dropdown(f"#{dropdown}", value=label)
+
+
+def test_page_loads_with_a_clean_console(page):
+    dash_duo, zoo = page
+    ev = zoo.evaluation("mnist", "linear")
+    dash_duo.wait_for_contains_text("#accuracy", f"{100 * ev.accuracy:.2f}%", timeout=20)
+    assert tick_labels(dash_duo, "x")[:10] == [str(d) for d in range(10)]
+    assert len(dash_duo.find_elements("#weights-panel img")) == 10
+    assert dash_duo.get_logs() == []
+
+
+def test_cell_click_lists_images_most_confident_first(page):
+    dash_duo, zoo = page
+    ev = zoo.evaluation("mnist", "linear")
+    a, p = (int(v) for v in np.unravel_index(np.argmax(ev.confusion), ev.confusion.shape))
+    click_cell(dash_duo, a, p)
+    dash_duo.wait_for_contains_text("#cell-samples", f"actual {a}, predicted {p}: {ev.confusion[a, p]} images",
+                                    timeout=20)
+    shown = [int(img.get_attribute("data-index")) for img in dash_duo.find_elements("#cell-samples img")]
+    expected = sorted(ev.cell(a, p).tolist(), key=lambda n: (-ev.probs[n, p], n))[:24]
+    assert shown == expected
+    probs = [float(t.text.rstrip("%")) for t in dash_duo.find_elements("#cell-samples .tile-prob")]
+    assert probs == sorted(probs, reverse=True)
+    # The weights panel highlights the cell's classes.
+    assert dash_duo.find_elements("#weights-panel .mark-actual, #weights-panel .mark-predicted")
+    # Selecting an image draws its probabilities.
+    dash_duo.find_elements("#cell-samples .tile")[0].click()
+    wait_until(lambda: "hidden" not in dash_duo.find_element("#sample-probs-box").get_attribute("class"),
+               what="the probability chart")
+    assert dash_duo.get_logs() == []
+
+
+def test_switching_dataset_changes_labels_and_weights(page):
+    dash_duo, _ = page
+    before = dash_duo.find_element("#weights-panel img").get_attribute("src")
+    choose(dash_duo, "dataset-dropdown", "CIFAR-10")
+    wait_until(lambda: "airplane" in tick_labels(dash_duo, "x"), what="CIFAR-10 labels")
+    wait_until(lambda: dash_duo.find_element("#weights-panel img").get_attribute("src") != before,
+               what="new weights")
+    assert "cat" in tick_labels(dash_duo, "y")
+    choose(dash_duo, "dataset-dropdown", "Fashion-MNIST")  # not in the synthetic data dir, offline
+    dash_duo.wait_for_contains_text("#model-status", "Fashion-MNIST data is not available", timeout=20)
+    choose(dash_duo, "dataset-dropdown", "MNIST")  # the others keep working
+    wait_until(lambda: tick_labels(dash_duo, "x")[:1] == ["0"], what="MNIST labels again")
+
+
+def test_switching_to_the_mlp_shows_filters_and_bars(page):
+    dash_duo, _ = page
+    choose(dash_duo, "model-dropdown", "2-layer (10 hidden units)")
+    dash_duo.wait_for_contains_text("#weights-panel", "Output weights", timeout=20)
+    assert len(dash_duo.find_elements("#weights-panel .weight-tile img")) == 10
+    wait_until(lambda: len(dash_duo.find_elements("#weights-bars .bars .point")) >= 100, what="100 output bars")
+    assert dash_duo.get_logs() == []
+
+
+def test_normalization_toggle_changes_the_numbers(page):
+    dash_duo, _ = page
+    counts = cell_texts(dash_duo)
+    assert counts and not any(t.endswith("%") for t in counts[:100] if t[0].isdigit() and len(t) < 5)
+    dash_duo.find_element("#confusion-mode input[value='percent']").click()
+    wait_until(lambda: sum(t.endswith(".0%") or "." in t for t in cell_texts(dash_duo)) >= 10,
+               what="row percentages")
+    assert cell_texts(dash_duo) != counts
+
+
+def test_untrained_network_trains_in_the_background_with_progress(page):
+    dash_duo, zoo = page
+    choose(dash_duo, "model-dropdown", "Convnet")
+    dash_duo.wait_for_element("#train-box.active", timeout=20)
+    assert "Preparing" in dash_duo.find_element("#train-label").text or \
+        "Training" in dash_duo.find_element("#train-label").text
+    dash_duo.wait_for_contains_text("#weights-panel", "first convolution", timeout=120)
+    wait_until(lambda: not dash_duo.find_elements("#train-box.active"), what="the progress box to close")
+    assert zoo.has_checkpoint("mnist", "cnn")
+    assert dash_duo.get_logs() == []
