@@ -8,7 +8,7 @@ import threading
 from dataclasses import replace
 
 from models import datasets, nets
-from models.cli import ProgressBar
+from models.cli import OneLineParser, ProgressBar
 from models.config import Settings
 from models.errors import CheckpointError, LookInsideError
 from models.zoo import Zoo
@@ -18,13 +18,8 @@ from .main import DEFAULT_ARCH, DEFAULT_DATASET, create_app
 log = logging.getLogger("lookinside")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def parse_args(argv=None) -> argparse.Namespace:
-    p = _Parser(prog="python -m app", description="Serve the Looking Inside dashboard.")
+    p = OneLineParser(prog="python -m app", description="Serve the Looking Inside dashboard.")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8050, help="port (default 8050)")
     p.add_argument("--data-dir", help="dataset root (default: $LOOKINSIDE_DATA_DIR, else ./data)")

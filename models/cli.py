@@ -21,20 +21,22 @@ TARGETS = {("mnist", "linear"): (0.925, 5), ("mnist", "mlp"): (0.94, 15), ("mnis
            ("cifar10", "linear"): (0.40, 10), ("cifar10", "mlp"): (0.42, 20), ("cifar10", "cnn"): (0.75, 600)}
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, not usage plus a message
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line, not a usage block plus a message."""
+
+    def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m models", description="Train and evaluate the Looking Inside networks.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    common = _Parser(add_help=False)
+    parser = OneLineParser(prog="python -m models", description="Train and evaluate the Looking Inside networks.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    common = OneLineParser(add_help=False)
     common.add_argument("--data-dir", help="dataset root (default: $LOOKINSIDE_DATA_DIR, else ./data)")
     common.add_argument("--model-dir", help="checkpoint folder (default: $LOOKINSIDE_MODEL_DIR, else ./checkpoints)")
     common.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     common.add_argument("--offline", action="store_true", help="never download; report missing data instead")
-    pair = _Parser(add_help=False)
+    pair = OneLineParser(add_help=False)
     pair.add_argument("--dataset", required=True, choices=list(datasets.DATASETS))
     pair.add_argument("--arch", required=True, choices=list(nets.ARCHS))
 
@@ -48,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--datasets", nargs="+", choices=list(datasets.DATASETS),
                        default=["mnist", "fashion-mnist", "kmnist", "cifar10"])
     table.add_argument("--archs", nargs="+", choices=list(nets.ARCHS), default=list(nets.ARCHS))
+    table.add_argument("--existing", action="store_true",
+                       help="report the checkpoints already in the model dir instead of retraining")
     return parser
 
 
@@ -74,7 +78,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             else:
                 _print_evaluation(ev)
         else:
-            print(_table(zoo, args.datasets, args.archs))
+            print(_table(zoo, args.datasets, args.archs, retrain=not args.existing))
     except LookInsideError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -115,8 +119,8 @@ def _print_evaluation(ev) -> None:
         print(f"{name:>{width}}  {100 * p:8.2f}%  {100 * r:5.2f}%")
 
 
-def _table(zoo: Zoo, names: Sequence[str], archs: Sequence[str]) -> str:
-    """Retrain each pair with its defaults; rows for data that cannot be had say so instead."""
+def _table(zoo: Zoo, names: Sequence[str], archs: Sequence[str], retrain: bool = True) -> str:
+    """Retrain each pair with its defaults (or read its checkpoint); rows that cannot be had say why."""
     rows = [f"Measured on {torch.get_num_threads()} CPU threads, torch {torch.__version__}.", "",
             "| dataset | arch | test accuracy | training time | target |", "|---|---|---|---|---|"]
     for name in names:
@@ -124,8 +128,11 @@ def _table(zoo: Zoo, names: Sequence[str], archs: Sequence[str]) -> str:
             target = TARGETS.get((name, arch))
             goal = f">= {100 * target[0]:.1f}% in <= {target[1]} s" if target else "report"
             try:
-                with ProgressBar(f"{name}/{arch}") as bar:
-                    ckpt = zoo.train(name, arch, on_progress=bar.update)
+                if retrain:
+                    with ProgressBar(f"{name}/{arch}") as bar:
+                        ckpt = zoo.train(name, arch, on_progress=bar.update)
+                else:
+                    ckpt = zoo.load(name, arch)
             except LookInsideError as e:
                 rows.append(f"| {name} | {arch} | not available: {str(e).split(' (')[0]} | | {goal} |")
                 continue

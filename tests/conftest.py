@@ -1,9 +1,11 @@
 """Shared fixtures: synthetic datasets in the real formats, with torchvision's checksums pointed at them."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import torch
@@ -11,6 +13,8 @@ from torchvision import datasets as tvd
 
 from models import datasets
 from models.config import Settings
+from models.train import TrainConfig
+from models.zoo import Zoo
 from tests import synthetic
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -37,6 +41,24 @@ def make_synthetic_root(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def synth_root(tmp_path, monkeypatch) -> Path:
     return make_synthetic_root(tmp_path / "data", monkeypatch)
+
+
+def quick_config(family: str, arch: str) -> TrainConfig:
+    """Training settings that take seconds on the synthetic data, for every pair."""
+    return TrainConfig(epochs=2, batch_size=32, lr=5e-3, arch_args={"widths": (8, 16)} if arch == "cnn" else {})
+
+
+@contextlib.contextmanager
+def quick_trained(tmp: Path, pairs) -> Iterator[tuple[Settings, Zoo]]:
+    """Synthetic data with `pairs` trained and evaluated; any other pair trains quickly when asked for."""
+    with pytest.MonkeyPatch.context() as mp:
+        settings = Settings(data_dir=make_synthetic_root(tmp / "data", mp), model_dir=tmp / "models", offline=True)
+        mp.setattr("models.zoo.default_config", quick_config)
+        mp.setenv("LOOKINSIDE_JOBS_DIR", str(tmp / "jobs"))
+        zoo = Zoo(settings)
+        for dataset, arch in pairs:
+            zoo.evaluation(dataset, arch)
+        yield settings, zoo
 
 
 @pytest.fixture

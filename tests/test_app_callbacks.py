@@ -11,29 +11,15 @@ from dash._utils import AttributeDict
 
 from app.main import create_app
 from app.panels import samples as samples_panel
-from models.config import Settings
-from models.train import TrainConfig
-from models.zoo import Zoo
-from tests.conftest import make_synthetic_root
-
-
-def quick_config(family, arch):
-    return TrainConfig(epochs=2, batch_size=32, lr=5e-3, arch_args={"widths": (8, 16)} if arch == "cnn" else {})
+from tests.conftest import quick_trained
 
 
 @pytest.fixture(scope="module")
 def cb(tmp_path_factory):
     """The app's callbacks over three quickly trained pairs; mnist/cnn and cifar10/mlp stay untrained."""
-    tmp = tmp_path_factory.mktemp("app")
-    with pytest.MonkeyPatch.context() as mp:
-        settings = Settings(data_dir=make_synthetic_root(tmp / "data", mp), model_dir=tmp / "models", offline=True)
-        mp.setattr("models.zoo.default_config", quick_config)
-        mp.setenv("LOOKINSIDE_JOBS_DIR", str(tmp / "jobs"))
-        zoo = Zoo(settings)
-        for dataset, arch in (("mnist", "linear"), ("mnist", "mlp"), ("cifar10", "cnn")):
-            zoo.evaluation(dataset, arch)
-        callbacks = dict(create_app(settings).lookinside_callbacks, zoo=zoo)
-        yield callbacks
+    pairs = (("mnist", "linear"), ("mnist", "mlp"), ("cifar10", "cnn"))
+    with quick_trained(tmp_path_factory.mktemp("app"), pairs) as (settings, zoo):
+        yield dict(create_app(settings).lookinside_callbacks, zoo=zoo)
 
 
 def triggered(fn, prop_id, value, *args):

@@ -8,31 +8,17 @@ import pytest
 from selenium.webdriver.common.actions.action_builder import ActionBuilder
 
 from app.main import create_app
-from models.config import Settings
-from models.train import TrainConfig
-from models.zoo import Zoo
-from tests.conftest import make_synthetic_root
+from tests.conftest import quick_trained
 
 pytestmark = pytest.mark.browser
-
-
-def quick_config(family, arch):
-    return TrainConfig(epochs=2, batch_size=32, lr=5e-3, arch_args={"widths": (8, 16)} if arch == "cnn" else {})
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Synthetic MNIST and CIFAR-10 with linear and mlp trained; convnets train when asked for."""
-    tmp = tmp_path_factory.mktemp("browser")
-    with pytest.MonkeyPatch.context() as mp:
-        settings = Settings(data_dir=make_synthetic_root(tmp / "data", mp), model_dir=tmp / "models", offline=True)
-        mp.setattr("models.zoo.default_config", quick_config)
-        mp.setenv("LOOKINSIDE_JOBS_DIR", str(tmp / "jobs"))
-        zoo = Zoo(settings)
-        for dataset in ("mnist", "cifar10"):
-            for arch in ("linear", "mlp"):
-                zoo.evaluation(dataset, arch)
-        yield settings, zoo
+    pairs = [(d, a) for d in ("mnist", "cifar10") for a in ("linear", "mlp")]
+    with quick_trained(tmp_path_factory.mktemp("browser"), pairs) as trained:
+        yield trained
 
 
 @pytest.fixture
