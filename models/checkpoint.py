@@ -74,9 +74,11 @@ def load(path: Path, dataset: str | None = None, arch: str | None = None, device
         payload = torch.load(path, map_location=device, weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint at {path}") from None
-    except pickle.UnpicklingError:
-        raise CheckpointError(f"checkpoint {path} holds objects other than plain weights and settings; "
-                              "it was not loaded (only weights_only checkpoints are)") from None
+    except pickle.UnpicklingError as e:
+        if "unsupported global" in str(e).lower():  # a well-formed file that asks to build arbitrary objects
+            raise CheckpointError(f"checkpoint {path} holds objects other than plain weights and settings; "
+                                  "it was not loaded (only weights_only checkpoints are)") from None
+        raise CheckpointError(f"checkpoint {path} is unreadable (not a checkpoint file)") from None
     except Exception as e:  # torch raises many types for damaged files; all mean the same here
         raise CheckpointError(f"checkpoint {path} is unreadable ({type(e).__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else 'damaged'})") from None

@@ -51,6 +51,21 @@ def test_damaged_checkpoint_is_one_line_error(zoo, damage):
     assert "\n" not in str(err.value) and str(path) in str(err.value)
 
 
+class _Payload:
+    """Any object a plain pickle would rebuild by running code."""
+
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_checkpoint_with_foreign_objects_is_refused(zoo, capsys):
+    zoo.train("mnist", "linear", QUICK)
+    torch.save({"format": 1, "state_dict": _Payload()}, zoo.checkpoint_path("mnist", "linear"))
+    with pytest.raises(CheckpointError, match="objects other than plain weights"):
+        checkpoint.load(zoo.checkpoint_path("mnist", "linear"))
+    assert "this must never run" not in capsys.readouterr().out
+
+
 def test_mismatched_checkpoint_is_rejected(zoo):
     zoo.train("mnist", "linear", QUICK)
     with pytest.raises(CheckpointError, match="for dataset 'mnist', not 'cifar10'"):
@@ -66,7 +81,7 @@ def test_ensure_retrains_a_corrupt_checkpoint_and_refreshes_the_evaluation(zoo, 
     first = zoo.ensure("mnist", "linear")
     ev_first = zoo.evaluation("mnist", "linear")
     assert ev_first.checkpoint_id == first.id
-    zoo.checkpoint_path("mnist", "linear").write_bytes(b"corrupt")
+    zoo.checkpoint_path("mnist", "linear").write_bytes(b"\x00not a checkpoint")
     with caplog.at_level("WARNING", logger="lookinside"):
         second = zoo.ensure("mnist", "linear")
     assert second.id != first.id
