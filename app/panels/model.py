@@ -1,8 +1,6 @@
 """Choosing a dataset and a network, and making that pair ready (training it in a background job)."""
 from __future__ import annotations
 
-import threading
-
 from dash import Dash, Input, Output, dcc, html, no_update
 
 from .. import ids
@@ -62,7 +60,8 @@ def register(app: Dash, service: Service, manager) -> dict:
                           f"Training {title}: epoch {p.epoch}/{p.epochs}, loss {p.loss:.3f}, "
                           f"training accuracy {100 * p.accuracy:.1f}%"))
 
-        return service.prepare(dataset, arch, on_progress=on_progress, cancel=threading.Event())
+        # When the page asks for another pair, Dash ends this job's process; checkpoint saves are atomic.
+        return service.prepare(dataset, arch, on_progress=on_progress)
 
     @app.callback(Output(ids.ACCURACY, "children"), Output(ids.STATUS, "children"),
                   Output(ids.STATUS, "className"),
