@@ -10,6 +10,7 @@ from dash import Dash, DiskcacheManager, html
 
 from models.config import Settings
 
+from . import security
 from .panels import confusion, model, samples, weights
 from .service import Service
 
@@ -40,7 +41,8 @@ def create_app(settings: Settings) -> Dash:
     jobs = Path(os.environ.get("LOOKINSIDE_JOBS_DIR") or Path(tempfile.gettempdir()) / "lookinside-jobs")
     manager = DiskcacheManager(diskcache.Cache(str(jobs)))
     app = Dash(__name__, title="Looking Inside", assets_folder=str(ASSETS), background_callback_manager=manager,
-               update_title=None)
+               update_title=None, on_error=security.log_callback_error)
+    security.harden(app)
     app.layout = layout
     service = Service(settings)
     # The registered functions, kept so tests can call each callback directly.

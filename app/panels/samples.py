@@ -53,7 +53,8 @@ def register(app: Dash, service: Service) -> dict:
     @app.callback(Output({"type": ids.SAMPLE_TILE, "index": ALL}, "className"),
                   Input(ids.STATE_SAMPLE, "data"), State({"type": ids.SAMPLE_TILE, "index": ALL}, "id"))
     def mark_selected(selected, tile_ids):
-        return ["tile selected" if t.get("index") == selected else "tile" for t in tile_ids]
+        return ["tile selected" if isinstance(t, dict) and t.get("index") == selected else "tile"
+                for t in tile_ids or []]
 
     @app.callback(Output(ids.SAMPLES, "children"), Output(ids.SAMPLES_MORE, "className"),
                   Input(ids.STATE_CELL, "data"), Input(ids.STATE_SHOWN, "data"),

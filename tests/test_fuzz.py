@@ -1,0 +1,146 @@
+"""Forged callback requests against a live server: 4xx or an unchanged page, never a 500 or a traceback."""
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from werkzeug.serving import make_server
+
+from app.main import create_app
+from tests.conftest import quick_trained
+
+N_EXAMPLES = 1000
+NASTY = ["../../etc/passwd", "/etc/passwd", "..\\..\\windows\\win.ini", "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+         "mnist", "cifar10", "kmnist", "linear", "mlp", "cnn", "<script>alert(1)</script>", "", "\x00", "ready",
+         "sample-tile", "state-cell", "9" * 400]
+SCALARS = (st.none() | st.booleans() | st.integers(-2 ** 63, 2 ** 63) | st.floats(allow_nan=True)
+           | st.text(max_size=40) | st.sampled_from(NASTY))
+VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=6)
+                      | st.dictionaries(st.sampled_from(["dataset", "arch", "status", "actual", "predicted",
+                                                         "points", "x", "y", "index", "checkpoint", "message"])
+                                        | st.text(max_size=8), inner, max_size=6), max_leaves=25)
+HUGE = st.lists(st.integers(-10, 10 ** 6), min_size=500, max_size=3000)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    pairs = [(d, a) for d in ("mnist", "cifar10") for a in ("linear", "mlp", "cnn")]
+    with quick_trained(tmp_path_factory.mktemp("fuzz"), pairs) as (settings_, _):
+        app = create_app(settings_)
+        server = make_server("127.0.0.1", 0, app.server, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        port = server.server_port
+        deps = json.loads(_request(port, "GET", "/_dash-dependencies")[1])
+        # Background callbacks start a job per request; they get their own targeted test below.
+        plain = [d for d in deps if not d.get("background") and not d["output"].startswith("state-trained")]
+        yield port, plain, deps
+        server.shutdown()
+
+
+def _request(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        return response.status, response.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def _assert_safe(status: int, text: str) -> None:
+    assert status in (200, 204) or 400 <= status < 500, (status, text[:500])
+    assert "Traceback" not in text and 'File "' not in text, text[:500]
+    assert "root:x:0:0" not in text  # nothing from /etc/passwd ever comes back
+
+
+def _output_spec(output: str):
+    """The `outputs` field the renderer sends for a callback's output string."""
+    def one(text):
+        ident, prop = text.rsplit(".", 1)
+        if ident.startswith("{"):  # pattern-matching ALL: one entry per matching component (none here)
+            return []
+        return {"id": ident, "property": prop}
+    if output.startswith(".."):
+        return [one(part) for part in output[2:-2].split("...")]
+    return one(output)
+
+
+@st.composite
+def payloads(draw, deps):
+    dep = draw(st.sampled_from(deps))
+
+    def prop(spec):
+        if isinstance(spec["id"], str) and spec["id"].startswith("{"):  # a pattern-matching ALL input
+            return draw(st.lists(st.fixed_dictionaries({
+                "id": st.fixed_dictionaries({"type": st.just("sample-tile"), "index": VALUES}),
+                "property": st.just(spec["property"]), "value": VALUES}), max_size=5))
+        return {"id": spec["id"], "property": spec["property"], "value": draw(VALUES | HUGE)}
+
+    body = {"output": dep["output"], "outputs": _output_spec(dep["output"]), "inputs": [prop(i) for i in dep["inputs"]],
+            "state": [prop(s) for s in dep["state"]], "changedPropIds": [f"{i['id']}.{i['property']}"
+                                                                        for i in dep["inputs"][:1]]}
+    mutation = draw(st.sampled_from(["none", "none", "none", "output", "drop", "types", "bytes"]))
+    if mutation == "output":
+        body["output"] = draw(st.sampled_from(NASTY) | st.text(max_size=30))
+    elif mutation == "drop":
+        body.pop(draw(st.sampled_from(sorted(body))))
+    elif mutation == "types":
+        body[draw(st.sampled_from(sorted(body)))] = draw(VALUES)
+    raw = json.dumps(body, allow_nan=True).encode()
+    if mutation == "bytes":
+        raw = draw(st.sampled_from([raw[: len(raw) // 2], b"{", b"not json", b"[]", b"null", b"\xff\xfe"]))
+    return raw
+
+
+def test_forged_callback_requests_never_break_the_server(live):
+    port, deps, _ = live
+    sent = []
+
+    @settings(max_examples=N_EXAMPLES, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(payloads(deps))
+    def check(raw):
+        status, text = _request(port, "POST", "/_dash-update-component", raw)
+        sent.append(status)
+        _assert_safe(status, text)
+
+    check()
+    assert len(sent) >= N_EXAMPLES
+    assert any(s == 200 for s in sent) and any(400 <= s < 500 for s in sent)  # both paths were exercised
+
+
+def test_huge_and_malformed_bodies(live):
+    port, _, _ = live
+    status, text = _request(port, "POST", "/_dash-update-component", b"[" + b"1," * 400_000 + b"1]")
+    assert status == 413
+    for raw in (b"", b"{", b'{"output": "../../etc/passwd", "inputs": [], "state": []}',
+                b'{"output": "confusion-graph.figure", "inputs": "x"}'):
+        status, text = _request(port, "POST", "/_dash-update-component", raw)
+        assert 400 <= status < 500
+        _assert_safe(status, text)
+
+
+def test_background_training_request_is_validated(live):
+    port, _, deps = live
+    dep = next(d for d in deps if d["output"].startswith("state-trained"))
+    for value in ("../../etc/passwd", {"dataset": "../../etc", "arch": "cnn"}, [1, 2], None):
+        body = {"output": dep["output"], "outputs": {"id": "state-trained", "property": "data"},
+                "inputs": [{"id": "state-train-request", "property": "data", "value": value}],
+                "state": [], "changedPropIds": ["state-train-request.data"]}
+        status, text = _request(port, "POST", "/_dash-update-component", json.dumps(body).encode())
+        _assert_safe(status, text)
+
+
+def test_security_headers(live):
+    port, _, _ = live
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/")
+    response = conn.getresponse()
+    response.read()
+    assert response.getheader("X-Content-Type-Options") == "nosniff"
+    assert "frame-ancestors 'self'" in response.getheader("Content-Security-Policy")
