@@ -1,0 +1,161 @@
+"""Serving for real: gunicorn workers agree, one training run per pair across processes, crash-safe saves."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from models import datasets
+from models.config import Settings
+from models.train import TrainConfig
+from models.zoo import Zoo
+from tests.conftest import make_synthetic_root
+from tests.test_app_main import _free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def mnist_only(tmp_path, monkeypatch):
+    """Synthetic MNIST, unpacked, so that child processes (without this test's checksum patches) read it."""
+    root = make_synthetic_root(tmp_path / "data", monkeypatch)
+    settings = Settings(data_dir=root, model_dir=tmp_path / "models", offline=True)
+    datasets.load("mnist", False, settings)  # unpacks the .gz files
+    env = {**os.environ, "LOOKINSIDE_DATA_DIR": str(root), "LOOKINSIDE_MODEL_DIR": str(settings.model_dir),
+           "LOOKINSIDE_OFFLINE": "1", "LOOKINSIDE_JOBS_DIR": str(tmp_path / "jobs"), "PYTHONUNBUFFERED": "1"}
+    return settings, env
+
+
+def _post(port: int, body: dict) -> dict:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/_dash-update-component", json.dumps(body).encode(),
+                                 {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def _resolve(port: int) -> dict:
+    body = {"output": "..state-resolved.data...state-train-request.data..",
+            "outputs": [{"id": "state-resolved", "property": "data"}, {"id": "state-train-request", "property": "data"}],
+            "inputs": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
+                       {"id": "model-dropdown", "property": "value", "value": "linear"}],
+            "state": [], "changedPropIds": ["dataset-dropdown.value"]}
+    return _post(port, body)["response"]["state-resolved"]["data"]
+
+
+def _samples(port: int, resolved: dict) -> dict:
+    body = {"output": "..cell-samples.children...samples-more.className..",
+            "outputs": [{"id": "cell-samples", "property": "children"}, {"id": "samples-more", "property": "className"}],
+            "inputs": [{"id": "state-cell", "property": "data", "value": {"actual": 3, "predicted": 3}},
+                       {"id": "state-shown", "property": "data", "value": 24}],
+            "state": [{"id": "state-sample", "property": "data", "value": None},
+                      {"id": "state-resolved", "property": "data", "value": resolved},
+                      {"id": "state-trained", "property": "data", "value": None},
+                      {"id": "dataset-dropdown", "property": "value", "value": "mnist"},
+                      {"id": "model-dropdown", "property": "value", "value": "linear"}],
+            "changedPropIds": ["state-cell.data"]}
+    return _post(port, body)["response"]
+
+
+@pytest.fixture
+def gunicorn(mnist_only, tmp_path):
+    settings, env = mnist_only
+    Zoo(settings).train("mnist", "linear", TrainConfig(epochs=2, batch_size=32))
+    port = _free_port()
+    log = tmp_path / "access.log"
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "3", "--bind", f"127.0.0.1:{port}",
+                             "--access-logfile", str(log), "--access-logformat", "%(p)s %(r)s", "app:server"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read()
+            break
+        except OSError:
+            assert proc.poll() is None and time.time() < deadline, proc.stdout.read() if proc.poll() else "timeout"
+            time.sleep(0.3)
+    yield port, settings, log
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def test_three_gunicorn_workers_give_the_same_answers(gunicorn):
+    port, settings, log = gunicorn
+    states = [_resolve(port) for _ in range(30)]
+    assert all(s == states[0] for s in states) and states[0]["status"] == "ready"
+    pages = [_samples(port, states[0]) for _ in range(30)]
+    assert all(p == pages[0] for p in pages)
+    pids = {line.split()[0] for line in log.read_text().splitlines() if "_dash-update-component" in line}
+    assert len(pids) >= 2, "all requests went to one worker; the test proves nothing"
+    # A new checkpoint (trained by another process) is picked up by every worker.
+    new = Zoo(settings).train("mnist", "linear", TrainConfig(epochs=1, batch_size=64, seed=3))
+    assert {_resolve(port)["checkpoint"] for _ in range(30)} == {new.id}
+
+
+ENSURE = """
+import os, sys, time
+from models.config import Settings
+from models.zoo import Zoo
+zoo = Zoo(Settings.resolve(offline=True))
+print("ready", flush=True)
+while not os.path.exists(sys.argv[1]):  # a start line, so both ask at the same moment
+    time.sleep(0.001)
+print(zoo.ensure("mnist", "mlp").id, flush=True)
+"""
+
+
+def test_two_processes_asking_at_once_train_once(mnist_only, tmp_path):
+    settings, env = mnist_only
+    go = tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", ENSURE, str(go)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for p in procs:
+        assert p.stdout.readline().strip() == "ready"
+    go.touch()
+    ids = [p.communicate(timeout=300)[0].strip() for p in procs]
+    # Without the lock both would miss the checkpoint, train, and each report its own id.
+    assert ids[0] == ids[1] and ids[0]
+
+
+SAVE_FOREVER = """
+import sys, torch
+from models import checkpoint, nets
+from models.train import Normalization, TrainConfig
+path = sys.argv[1]
+model = nets.build("cnn", (3, 32, 32), 10, widths=(64, 128, 256, 512))  # ~18 MB: saving takes a while
+norm = Normalization((0.5,) * 3, (0.25,) * 3)
+cfg = TrainConfig(arch_args={"widths": (64, 128, 256, 512)})
+n = 0
+while True:
+    checkpoint.save(__import__("pathlib").Path(path), "cnn", "cifar10", [str(i) for i in range(10)], model, norm,
+                    cfg, {"round": n})
+    print(n, flush=True)
+    n += 1
+"""
+
+
+def test_sigkill_in_the_middle_of_saving_leaves_the_previous_checkpoint(tmp_path):
+    from models import checkpoint
+    path = tmp_path / "cifar10-cnn.pt"
+    proc = subprocess.Popen([sys.executable, "-c", SAVE_FOREVER, str(path)], cwd=ROOT, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout.readline().strip() == "0"  # one complete save exists
+        deadline = time.time() + 60
+        while not list(tmp_path.glob("*.tmp")):  # wait until a later save is under way
+            assert time.time() < deadline, "never caught a save in progress"
+            time.sleep(0.001)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert list(tmp_path.glob("*.tmp")), "the kill did not land mid-save"
+    loaded = checkpoint.load(path)
+    assert loaded.arch == "cnn" and isinstance(loaded.metrics["round"], int)
