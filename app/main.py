@@ -1,16 +1,13 @@
 """The app shell: builds the page from its panels, wires their callbacks, and exposes the WSGI server."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
-import diskcache
-from dash import Dash, DiskcacheManager, html
+from dash import Dash, html
 
 from models.config import Settings
 
-from . import security
+from . import jobs, security
 from .panels import confusion, model, samples, weights
 from .service import Service
 
@@ -38,8 +35,7 @@ def layout() -> html.Div:
 
 def create_app(settings: Settings) -> Dash:
     """One Dash app for these settings; callbacks share nothing mutable, so any number of workers agree."""
-    jobs = Path(os.environ.get("LOOKINSIDE_JOBS_DIR") or Path(tempfile.gettempdir()) / "lookinside-jobs")
-    manager = DiskcacheManager(diskcache.Cache(str(jobs)))
+    manager = jobs.make_manager()
     app = Dash(__name__, title="Looking Inside", assets_folder=str(ASSETS), background_callback_manager=manager,
                update_title=None, on_error=security.log_callback_error)
     security.harden(app)

@@ -4,6 +4,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
 from typing import Iterator
 
@@ -27,9 +31,9 @@ def _fresh_dataset_cache():
     datasets._load.cache_clear()
 
 
-def make_synthetic_root(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def make_synthetic_root(root: Path, monkeypatch: pytest.MonkeyPatch, n_train: int = synthetic.N_TRAIN) -> Path:
     """Synthetic MNIST (.gz) and CIFAR-10 (pickles) in `root`, with torchvision's checksums pointed at them."""
-    synthetic.write_mnist(root / "MNIST" / "raw")
+    synthetic.write_mnist(root / "MNIST" / "raw", n_train)
     monkeypatch.setattr(tvd.MNIST, "resources", synthetic.mnist_resources(root / "MNIST" / "raw"))
     folder = root / "cifar-10-batches-py"
     synthetic.write_cifar(folder)
@@ -64,6 +68,45 @@ def quick_trained(tmp: Path, pairs) -> Iterator[tuple[Settings, Zoo]]:
 @pytest.fixture
 def synth_settings(synth_root, tmp_path) -> Settings:
     return Settings(data_dir=synth_root, model_dir=tmp_path / "models", offline=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Until `url` answers; fails early, with the process's output, if the process dies."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"the server exited: {proc.stdout.read() if proc.stdout else ''}")
+            if time.time() > deadline:
+                pytest.fail(f"{url} did not answer within {timeout} s")
+            time.sleep(0.3)
+
+
+def make_mnist_only(tmp_path: Path, monkeypatch, n_train: int = synthetic.N_TRAIN) -> tuple[Settings, dict]:
+    """Synthetic MNIST, unpacked, so child processes (without this test's checksum patches) can read it.
+
+    Returns the settings and the environment a child process needs to use them.
+    """
+    root = make_synthetic_root(tmp_path / "data", monkeypatch, n_train)
+    settings = Settings(data_dir=root, model_dir=tmp_path / "models", offline=True)
+    datasets.load("mnist", False, settings)  # unpacks the .gz files
+    env = {**os.environ, "LOOKINSIDE_DATA_DIR": str(root), "LOOKINSIDE_MODEL_DIR": str(settings.model_dir),
+           "LOOKINSIDE_OFFLINE": "1", "LOOKINSIDE_JOBS_DIR": str(tmp_path / "jobs"), "PYTHONUNBUFFERED": "1"}
+    return settings, env
+
+
+@pytest.fixture
+def mnist_only(tmp_path, monkeypatch):
+    return make_mnist_only(tmp_path, monkeypatch)
 
 
 def real_data_dir() -> Path:

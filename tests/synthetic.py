@@ -35,10 +35,10 @@ def md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
-def write_mnist(raw: Path) -> dict[str, np.ndarray]:
+def write_mnist(raw: Path, n_train: int = N_TRAIN) -> dict[str, np.ndarray]:
     """Writes the four .gz files of an MNIST-family set into `raw`; returns the arrays written."""
     raw.mkdir(parents=True, exist_ok=True)
-    train_x, train_y = make_images(N_TRAIN, (1, 28, 28), 1)
+    train_x, train_y = make_images(n_train, (1, 28, 28), 1)
     test_x, test_y = make_images(N_TEST, (1, 28, 28), 2)
     arrays = {"train-images-idx3-ubyte": train_x[:, 0], "train-labels-idx1-ubyte": train_y,
               "t10k-images-idx3-ubyte": test_x[:, 0], "t10k-labels-idx1-ubyte": test_y}

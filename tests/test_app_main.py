@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from flask import Flask
 from app.__main__ import parse_args, warm_default
 from models.train import TrainConfig
 from models.zoo import Zoo
-from tests.conftest import real_data_dir
+from tests.conftest import free_port, real_data_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,15 +63,9 @@ def test_wsgi_entry_is_a_flask_app(tmp_path, monkeypatch):
         app._default_app.cache_clear()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_python_m_app_serves_the_page_on_real_data(tmp_path):
     data = real_data_dir()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "LOOKINSIDE_JOBS_DIR": str(tmp_path / "jobs"), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), "--offline", "--data-dir", str(data),
                              "--model-dir", str(tmp_path / "models")], cwd=ROOT, env=env,

@@ -8,29 +8,16 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from models import datasets
-from models.config import Settings
 from models.train import TrainConfig
 from models.zoo import Zoo
-from tests.conftest import make_synthetic_root
-from tests.test_app_main import _free_port
+from tests.conftest import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def mnist_only(tmp_path, monkeypatch):
-    """Synthetic MNIST, unpacked, so that child processes (without this test's checksum patches) read it."""
-    root = make_synthetic_root(tmp_path / "data", monkeypatch)
-    settings = Settings(data_dir=root, model_dir=tmp_path / "models", offline=True)
-    datasets.load("mnist", False, settings)  # unpacks the .gz files
-    env = {**os.environ, "LOOKINSIDE_DATA_DIR": str(root), "LOOKINSIDE_MODEL_DIR": str(settings.model_dir),
-           "LOOKINSIDE_OFFLINE": "1", "LOOKINSIDE_JOBS_DIR": str(tmp_path / "jobs"), "PYTHONUNBUFFERED": "1"}
-    return settings, env
 
 
 def _post(port: int, body: dict) -> dict:
@@ -67,19 +54,12 @@ def _samples(port: int, resolved: dict) -> dict:
 def gunicorn(mnist_only, tmp_path):
     settings, env = mnist_only
     Zoo(settings).train("mnist", "linear", TrainConfig(epochs=2, batch_size=32))
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "access.log"
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "3", "--bind", f"127.0.0.1:{port}",
                              "--access-logfile", str(log), "--access-logformat", "%(p)s %(r)s", "app:server"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read()
-            break
-        except OSError:
-            assert proc.poll() is None and time.time() < deadline, proc.stdout.read() if proc.poll() else "timeout"
-            time.sleep(0.3)
+    wait_for_http(f"http://127.0.0.1:{port}/", proc)
     yield port, settings, log
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
@@ -87,9 +67,11 @@ def gunicorn(mnist_only, tmp_path):
 
 def test_three_gunicorn_workers_give_the_same_answers(gunicorn):
     port, settings, log = gunicorn
-    states = [_resolve(port) for _ in range(30)]
-    assert all(s == states[0] for s in states) and states[0]["status"] == "ready"
-    pages = [_samples(port, states[0]) for _ in range(30)]
+    # Concurrent requests: a sync worker serves one at a time, so the others must take some.
+    with ThreadPoolExecutor(6) as pool:
+        states = list(pool.map(lambda _: _resolve(port), range(30)))
+        assert all(s == states[0] for s in states) and states[0]["status"] == "ready"
+        pages = list(pool.map(lambda _: _samples(port, states[0]), range(30)))
     assert all(p == pages[0] for p in pages)
     pids = {line.split()[0] for line in log.read_text().splitlines() if "_dash-update-component" in line}
     assert len(pids) >= 2, "all requests went to one worker; the test proves nothing"
@@ -159,3 +141,29 @@ def test_sigkill_in_the_middle_of_saving_leaves_the_previous_checkpoint(tmp_path
     assert list(tmp_path.glob("*.tmp")), "the kill did not land mid-save"
     loaded = checkpoint.load(path)
     assert loaded.arch == "cnn" and isinstance(loaded.metrics["round"], int)
+
+
+def test_corrupt_checkpoint_is_logged_retrained_and_served(mnist_only, caplog):
+    from app.main import create_app
+    settings, _ = mnist_only
+    zoo = Zoo(settings)
+    zoo.train("mnist", "linear", TrainConfig(epochs=1, batch_size=32))
+    zoo.checkpoint_path("mnist", "linear").write_bytes(b"\x00 half a checkpoint")
+    cb = create_app(settings).lookinside_callbacks
+    state, request = cb["resolve"]("mnist", "linear")
+    assert state["status"] == "untrained" and "unreadable" in state["message"] and request == state
+    with caplog.at_level("WARNING", logger="lookinside"):
+        done = cb["train"](lambda progress: None, request)
+    assert done["status"] == "ready"
+    assert any("unreadable" in r.message and "retraining" in r.message for r in caplog.records)
+    assert cb["resolve"]("mnist", "linear")[0]["status"] == "ready"
+
+
+def test_clients_that_hang_up_do_not_take_the_server_down(gunicorn):
+    import socket
+    port, _, _ = gunicorn
+    for i in range(50):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"POST /_dash-update-component HTTP/1.1\r\nHost: x\r\nContent-Length: 9000\r\n\r\n{\"o"
+                      if i % 2 else b"GET /_dash-layout HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert _resolve(port)["status"] == "ready"

@@ -1,0 +1,1 @@
+"""Benchmarks that print numbers; they run outside the test suite."""

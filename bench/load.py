@@ -1,0 +1,224 @@
+"""Load test: simulated visitors drive a gunicorn-served dashboard; prints latency per callback and RSS.
+
+    python -m bench.load [--visitors 20] [--seconds 60] [--workers 3] [--threads 4] [--json FILE]
+
+Starts gunicorn on a free port with the current LOOKINSIDE_* settings (or uses --url), and each
+visitor loops: load the page, choose a random trained pair, draw the heatmap, click a random cell,
+open one of its images, draw the weights. Only pairs that already have a checkpoint are chosen,
+so no request starts a training run. After the flood, 200 clients hang up mid-request and a
+second, shorter flood runs: the server's memory after each shows whether it keeps growing.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import psutil
+
+from models.datasets import DATASETS
+from models.nets import ARCHS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Client:
+    """One visitor's keep-alive connection; records each request's latency under a name."""
+
+    def __init__(self, base: str, record):
+        parts = urlsplit(base)
+        self.host, self.port, self.record = parts.hostname, parts.port, record
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+
+    def request(self, name: str, method: str, path: str, body: dict | None = None):
+        data = json.dumps(body).encode() if body is not None else None
+        start = time.perf_counter()
+        try:
+            self.conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+            response = self.conn.getresponse()
+            payload = response.read()
+            ok = response.status in (200, 204)
+        except (OSError, http.client.HTTPException):
+            self.conn.close()
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+            payload, ok = b"", False
+        self.record(name, time.perf_counter() - start, ok)
+        return json.loads(payload) if ok and payload and method == "POST" else None
+
+    def callback(self, name: str, outputs: list[tuple[str, str]], inputs: list[tuple[str, str, object]],
+                 state: list[tuple[str, str, object]] = ()):
+        output = ("..." .join(f"{i}.{p}" for i, p in outputs))
+        body = {"output": f"..{output}.." if len(outputs) > 1 else output,
+                "outputs": [{"id": i, "property": p} for i, p in outputs] if len(outputs) > 1
+                else {"id": outputs[0][0], "property": outputs[0][1]},
+                "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+                "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
+                "changedPropIds": [f"{inputs[0][0]}.{inputs[0][1]}"]}
+        reply = self.request(name, "POST", "/_dash-update-component", body)
+        return (reply or {}).get("response", {})
+
+
+def resolve(client: Client, dataset: str, arch: str) -> dict | None:
+    reply = client.callback("switch (resolve)", [("state-resolved", "data"), ("state-train-request", "data")],
+                            [("dataset-dropdown", "value", dataset), ("model-dropdown", "value", arch)])
+    return reply.get("state-resolved", {}).get("data")
+
+
+def visit(client: Client, pairs: list[tuple[str, str]], rng: random.Random) -> None:
+    client.request("page /", "GET", "/")
+    client.request("page layout", "GET", "/_dash-layout")
+    dataset, arch = rng.choice(pairs)
+    state = resolve(client, dataset, arch)
+    pair = [("dataset-dropdown", "value", dataset), ("model-dropdown", "value", arch)]
+    k = len(DATASETS[dataset].classes)
+    mode = rng.choice(["counts", "percent"])
+    view = rng.choice(["numbers", "numbers", "images"])
+    cell = {"actual": rng.randrange(k), "predicted": rng.randrange(k)}
+    client.callback("heatmap", [("confusion-graph", "figure")],
+                    [("state-resolved", "data", state), ("state-trained", "data", None),
+                     ("confusion-mode", "value", mode), ("confusion-view", "value", view),
+                     ("state-cell", "data", cell)], [("dataset-dropdown", "value", dataset),
+                                                     ("model-dropdown", "value", arch)])
+    client.callback("status", [("accuracy", "children"), ("model-status", "children"),
+                               ("model-status", "className")],
+                    [("state-resolved", "data", state), ("state-trained", "data", None)] + pair)
+    labels = list(DATASETS[dataset].classes)
+    click = {"points": [{"x": labels[cell["predicted"]], "y": labels[cell["actual"]]}]}
+    client.callback("cell click (select)", [("state-cell", "data")],
+                    [("confusion-graph", "clickData", click)] + pair)
+    client.callback("cell click (images)", [("cell-samples", "children"), ("samples-more", "className")],
+                    [("state-cell", "data", cell), ("state-shown", "data", 24)],
+                    [("state-sample", "data", None), ("state-resolved", "data", state),
+                     ("state-trained", "data", None)] + [(i, p, v) for i, p, v in pair])
+    client.callback("image probabilities", [("sample-probs", "figure"), ("sample-probs-box", "className")],
+                    [("state-sample", "data", rng.randrange(10000))],
+                    [("state-resolved", "data", state), ("state-trained", "data", None)] + pair)
+    client.callback("weights", [("weights-panel", "children")],
+                    [("state-resolved", "data", state), ("state-trained", "data", None),
+                     ("weights-colormap", "value", "diverging"), ("state-cell", "data", cell)], pair)
+
+
+def server_rss(pid: int) -> float:
+    """Resident memory of a server and all its workers, in MB."""
+    proc = psutil.Process(pid)
+    return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)]) / 2 ** 20
+
+
+def disconnect_storm(base: str, n: int = 200) -> None:
+    """Clients that send half a request, or a request, and hang up before the answer."""
+    parts = urlsplit(base)
+    for i in range(n):
+        with socket.create_connection((parts.hostname, parts.port), timeout=5) as s:
+            if i % 2:
+                s.sendall(b"POST /_dash-update-component HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{\"out")
+            else:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+
+
+def run(base: str, visitors: int, seconds: float, server_pid: int | None) -> dict:
+    lat, errors, lock = defaultdict(list), defaultdict(int), threading.Lock()
+
+    def record(name, dt, ok):
+        with lock:
+            lat[name].append(dt)
+            errors[name] += 0 if ok else 1
+
+    probe = Client(base, lambda *a: None)
+    pairs = [(d, a) for d in DATASETS for a in ARCHS if (resolve(probe, d, a) or {}).get("status") == "ready"]
+    if not pairs:
+        raise SystemExit("no trained pair is ready on the server: start it with checkpoints and data")
+    rss_before = server_rss(server_pid) if server_pid else None
+    stop = time.time() + seconds
+
+    def visitor(seed):
+        client, rng = Client(base, record), random.Random(seed)
+        while time.time() < stop:
+            visit(client, pairs, rng)
+
+    def flood():
+        threads = [threading.Thread(target=visitor, args=(i,)) for i in range(visitors)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    flood()
+    after_load = server_rss(server_pid) if server_pid else None
+    # Then clients that hang up mid-request, and a second flood: memory must level off, not keep growing.
+    disconnect_storm(base)
+    stop = time.time() + seconds / 2
+    flood()
+    after_second = server_rss(server_pid) if server_pid else None
+    per = {name: {"requests": len(v), "errors": errors[name],
+                  **{f"p{q}_ms": round(float(np.percentile(v, q)) * 1000, 1) for q in (50, 95, 99)}}
+           for name, v in sorted(lat.items())}
+    return {"visitors": visitors, "seconds": seconds, "pairs": [f"{d}/{a}" for d, a in pairs],
+            "requests": sum(len(v) for v in lat.values()), "errors": sum(errors.values()),
+            "rss_mb_before": rss_before and round(rss_before), "rss_mb_after_load": after_load and round(after_load),
+            "rss_mb_after_disconnects_and_second_load": after_second and round(after_second),
+            "per_callback": per}
+
+
+def table(result: dict) -> str:
+    lines = [f"{result['visitors']} visitors for {result['seconds']:.0f} s, then 200 clients that hang up "
+             f"mid-request and {result['seconds'] / 2:.0f} s more, over {', '.join(result['pairs'])}: "
+             f"{result['requests']} requests, {result['errors']} errors. Server RSS (gunicorn and its workers): "
+             f"{result['rss_mb_before']} MB at start, {result['rss_mb_after_load']} MB after the first flood, "
+             f"{result['rss_mb_after_disconnects_and_second_load']} MB after the rest.",
+             "", "| request | count | errors | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|---|---|"]
+    for name, r in result["per_callback"].items():
+        lines.append(f"| {name} | {r['requests']} | {r['errors']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.splitlines()[0])
+    p.add_argument("--url", help="an already running server; default: start gunicorn here")
+    p.add_argument("--visitors", type=int, default=20)
+    p.add_argument("--seconds", type=float, default=60)
+    p.add_argument("--workers", type=int, default=3)
+    p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--json", help="also write the result here")
+    args = p.parse_args(argv)
+    proc = None
+    base = args.url
+    if base is None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        base = f"http://127.0.0.1:{port}"
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--threads",
+                                 str(args.threads), "--bind", f"127.0.0.1:{port}", "--timeout", "120",
+                                 "app:server"], cwd=ROOT, env=os.environ.copy(), start_new_session=True)
+        for _ in range(240):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.25)
+    try:
+        result = run(base, args.visitors, args.seconds, proc.pid if proc else None)
+    finally:
+        if proc:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+    print(table(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 1 if result["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""What can be checked of the deployment here, where no Docker engine runs, and the load script's shape."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+README = (ROOT / "README.md").read_text()
+
+
+def test_dockerfile_is_slim_cpu_only_non_root_and_healthchecked():
+    assert re.search(r"^FROM python:3\.\d+-slim", DOCKERFILE, re.M)
+    assert "download.pytorch.org/whl/cpu" in DOCKERFILE
+    user = re.findall(r"^USER (\S+)", DOCKERFILE, re.M)
+    assert user and user[-1] not in ("root", "0")
+    assert "HEALTHCHECK" in DOCKERFILE and 'VOLUME ["/data", "/models"]' in DOCKERFILE
+
+
+def test_dockerfile_copies_what_exists_and_serves_the_readme_command():
+    for src in re.findall(r"^COPY (\S+)", DOCKERFILE, re.M):
+        assert list(ROOT.glob(src.rstrip("/"))), f"COPY {src}: nothing there"
+    assert "gunicorn --workers" in DOCKERFILE and "app:server" in DOCKERFILE
+    served = re.search(r"gunicorn --workers \S+ --threads 4 --bind 0.0.0.0:8050 --timeout 120 app:server", DOCKERFILE)
+    assert served and "gunicorn --workers 3 --threads 4 --bind 0.0.0.0:8050 --timeout 120 app:server" in README
+    assert "celery -A app.worker worker" in README and "docker build -t looking-inside ." in README
