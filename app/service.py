@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
@@ -49,12 +50,41 @@ class View:
     images: datasets.ImageSet  # the test split, raw uint8
 
 
+class Memo:
+    """A bounded, thread-safe memo of results keyed by checkpoint identity and view options.
+
+    A result for a key never changes (a new checkpoint has a new id), so every worker that computes
+    one computes the same; this only saves rebuilding figures and image lists on every click.
+    """
+
+    def __init__(self, size: int = 512):
+        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key, build):
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        value = build()
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return value
+
+
 class Service:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.zoo = Zoo(settings)
         # Reading on behalf of a page never downloads: that happens only in a training job.
         self.local = replace(settings, offline=True)
+        self.memo = Memo()
+
+    def cached(self, view: View, kind: str, options: tuple, build):
+        """`build()` once per checkpoint, kind of output and options."""
+        return self.memo.get((view.checkpoint.dataset, view.checkpoint.arch, view.checkpoint.id, kind, options),
+                             build)
 
     def resolve(self, dataset: str, arch: str) -> dict:
         """Fast look: ready to draw, needs a job (download, training or evaluation), or cannot be had."""

@@ -1,6 +1,7 @@
 """A fast, seeded training loop over in-memory uint8 tensors, with progress callbacks and cancellation."""
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -24,10 +25,14 @@ class Normalization:
     std: tuple[float, ...]
 
     def apply(self, images: torch.Tensor) -> torch.Tensor:
-        shape = (1, -1, 1, 1)
-        mean = torch.tensor(self.mean, device=images.device).view(shape)
-        std = torch.tensor(self.std, device=images.device).view(shape)
-        return (images.float().div_(255) - mean) / std
+        scale, shift = self.affine(images.device)
+        return images.float().mul_(scale).sub_(shift)
+
+    def affine(self, device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(scale, shift) with x_normalized = x_uint8 * scale - shift: two in-place ops per batch."""
+        std = torch.tensor(self.std, device=device).view(1, -1, 1, 1)
+        mean = torch.tensor(self.mean, device=device).view(1, -1, 1, 1)
+        return 1 / (255 * std), mean / std
 
 
 @dataclass(frozen=True)
@@ -48,8 +53,9 @@ class TrainConfig:
 # Chosen by measuring on the real data (see README): the settings that reach the targets fastest.
 DEFAULTS: dict[tuple[str, str], TrainConfig] = {
     ("mnist", "linear"): TrainConfig(epochs=15, batch_size=256, lr=4e-3, weight_decay=1e-4),
-    # relu beat gelu, tanh and sigmoid here (94.4%, 94.1%, 92.6%, 91.8% on MNIST)
-    ("mnist", "mlp"): TrainConfig(epochs=20, batch_size=64, lr=4e-3, arch_args={"activation": "relu"}),
+    # relu beat gelu, tanh and sigmoid here (94.4%, 94.1%, 92.6%, 91.8% on MNIST at batch 64); batch 256
+    # with a higher rate then reached 94.6% in less time than batch 64 (fewer, larger steps).
+    ("mnist", "mlp"): TrainConfig(epochs=40, batch_size=256, lr=1e-2, arch_args={"activation": "relu"}),
     ("mnist", "cnn"): TrainConfig(epochs=3, batch_size=128, optimizer="sgd", lr=0.1, weight_decay=5e-4,
                                   label_smoothing=0.1, bf16=True, arch_args={"widths": (32, 64, 128)}),
     ("cifar", "linear"): TrainConfig(epochs=6, batch_size=256, lr=1e-3, weight_decay=1e-3),
@@ -109,20 +115,25 @@ def fit(arch: str, data: ImageSet, norm: Normalization, cfg: TrainConfig, device
     total = steps_per_epoch * cfg.epochs
     opt, sched = _optimizer(model, cfg, total)
     use_bf16 = cfg.bf16 and torch.device(device).type in ("cpu", "cuda")
+    # Entering a disabled autocast still costs a little on every step; skip it when it does nothing.
+    autocast = (lambda: torch.autocast(torch.device(device).type, dtype=torch.bfloat16)) if use_bf16 \
+        else contextlib.nullcontext
+    scale, shift = norm.affine(device)
     start, history, step = time.perf_counter(), [], 0
     model.train()
     for epoch in range(1, cfg.epochs + 1):
         order = torch.randperm(n, generator=gen).to(device)
-        loss_sum, correct, seen = 0.0, 0, 0
+        # Running sums stay tensors: reading them forces a sync, so that happens only when reporting.
+        loss_sum, correct, seen = torch.zeros((), device=device), torch.zeros((), device=device), 0
         for batch in order.split(cfg.batch_size):
             if cancel is not None and cancel.is_set():
                 raise TrainingCancelled(f"training of {arch} cancelled after {step} of {total} steps")
             x = images[batch]
             if cfg.augment:
                 x = augment(x, gen)
-            x = norm.apply(x).contiguous(memory_format=memory_format)
+            x = x.float().mul_(scale).sub_(shift).contiguous(memory_format=memory_format)
             y = labels[batch]
-            with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=use_bf16):
+            with autocast():
                 logits = model(x)
             loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
@@ -130,13 +141,13 @@ def fit(arch: str, data: ImageSet, norm: Normalization, cfg: TrainConfig, device
             opt.step()
             sched.step()
             step += 1
-            loss_sum += loss.item() * len(y)
-            correct += int((logits.argmax(1) == y).sum())
+            loss_sum += loss.detach() * len(y)
+            correct += (logits.argmax(1) == y).sum()
             seen += len(y)
             if on_progress is not None and (step % report_every == 0 or seen == n):
-                on_progress(Progress(epoch, cfg.epochs, step, total, loss_sum / seen, correct / seen,
+                on_progress(Progress(epoch, cfg.epochs, step, total, float(loss_sum) / seen, float(correct) / seen,
                                      time.perf_counter() - start))
-        history.append({"epoch": epoch, "loss": loss_sum / seen, "train_accuracy": correct / seen})
+        history.append({"epoch": epoch, "loss": float(loss_sum) / seen, "train_accuracy": float(correct) / seen})
     model.eval()
     return model, TrainReport(time.perf_counter() - start, history)
 
@@ -147,7 +158,8 @@ def _optimizer(model: nn.Module, cfg: TrainConfig, total_steps: int):
     rest = [p for p in model.parameters() if p.ndim <= 1]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}]
     if cfg.optimizer == "adam":
-        opt = torch.optim.AdamW(groups, lr=cfg.lr)
+        # fused: one kernel per step instead of a dozen small ones (the step dominates for small nets)
+        opt = torch.optim.AdamW(groups, lr=cfg.lr, fused=True)
     elif cfg.optimizer == "sgd":
         opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, nesterov=True)
     else:

@@ -1,9 +1,11 @@
 """Every dashboard callback called directly, on synthetic data with quickly trained networks."""
 from __future__ import annotations
 
+import base64
 from contextvars import copy_context
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 from dash import html, no_update
 from dash._callback_context import context_value
@@ -49,6 +51,15 @@ def text_of(component) -> str:
     return "" if children is None else text_of(children)
 
 
+def array(value) -> np.ndarray:
+    """A figure array, whether plain or in plotly's base64 typed-array form (what to_dict() produces)."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = value.get("shape")
+        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
+    return np.array(value, dtype=float)
+
+
 def ready(cb, dataset="mnist", arch="linear"):
     return cb["resolve"](dataset, arch)[0]
 
@@ -76,15 +87,15 @@ def test_status_shows_accuracy_and_errors(cb):
 
 def test_heatmap_draws_the_evaluation(cb):
     ev = cb["zoo"].evaluation("mnist", "linear")
-    fig = cb["heatmap"](ready(cb), None, "counts", "numbers", None, "mnist", "linear")
-    z = np.nan_to_num(np.array(fig.data[0].z, dtype=float)[:10, :10]) + \
-        np.nan_to_num(np.array(fig.data[1].z, dtype=float)[:10, :10])
+    fig = go.Figure(cb["heatmap"](ready(cb), None, "counts", "numbers", None, "mnist", "linear"))
+    z = np.nan_to_num(array(fig.data[0].z)[:10, :10]) + np.nan_to_num(array(fig.data[1].z)[:10, :10])
     assert np.array_equal(z, ev.confusion)
-    pct = cb["heatmap"](ready(cb), None, "percent", "numbers", None, "mnist", "linear")
+    pct = go.Figure(cb["heatmap"](ready(cb), None, "percent", "numbers", None, "mnist", "linear"))
     assert pct.data[0].text[0][0].endswith("%")
-    images = cb["heatmap"](ready(cb), None, "counts", "images", {"actual": 1, "predicted": 1}, "mnist", "linear")
+    images = go.Figure(cb["heatmap"](ready(cb), None, "counts", "images", {"actual": 1, "predicted": 1},
+                                     "mnist", "linear"))
     assert len(images.layout.images) == int((ev.confusion > 0).sum()) and len(images.layout.shapes) == 1
-    stale = cb["heatmap"](ready(cb), None, "counts", "numbers", None, "mnist", "mlp")  # state of another pair
+    stale = go.Figure(cb["heatmap"](ready(cb), None, "counts", "numbers", None, "mnist", "mlp"))  # another pair
     assert not any(t.type == "heatmap" for t in stale.data)
 
 

@@ -70,10 +70,15 @@ def register(app: Dash, service: Service) -> dict:
                                         else "Preparing the network…")
         ev = view.evaluation
         selected = parse_cell(cell, len(ev.classes))
-        top = service.top_image_uris(ev) if view_mode == "images" else None
-        return figures.confusion_figure(
-            ev.confusion, ev.classes, normalize=(mode == "percent"), precision=ev.precision, recall=ev.recall,
-            top_images=top, selected=(selected["actual"], selected["predicted"]) if selected else None)
+        selected = (selected["actual"], selected["predicted"]) if selected else None
+        normalize, images = mode == "percent", view_mode == "images"
+
+        def build():
+            top = service.top_image_uris(ev) if images else None
+            return figures.confusion_figure(ev.confusion, ev.classes, normalize=normalize, precision=ev.precision,
+                                            recall=ev.recall, top_images=top, selected=selected).to_dict()
+
+        return service.cached(view, "heatmap", (normalize, images, selected), build)
 
     @app.callback(Output(ids.STATE_CELL, "data"),
                   Input(ids.CONFUSION, "clickData"), Input(ids.DATASET, "value"), Input(ids.ARCH, "value"))

@@ -80,9 +80,10 @@ def register(app: Dash, service: Service) -> dict:
             note = (f"No test image of class {ev.classes[a]} was predicted as {ev.classes[p]}: "
                     "this cell is empty.")
             return [heading, html.P(note, className="hint empty-cell")], hidden
-        tiles = [_tile(service, ev, int(n), int(n) == selected) for n in indices[:count]]
+        tiles = service.cached(view, "tiles", (a, p, count, selected), lambda: html.Div(
+            [_tile(service, ev, int(n), int(n) == selected) for n in indices[:count]], className="tiles"))
         more = "more-button" if len(indices) > count and count < MAX_SHOWN else hidden
-        return [heading, html.Div(tiles, className="tiles")], more
+        return [heading, tiles], more
 
     @app.callback(Output(ids.SAMPLE_PROBS, "figure"), Output(ids.SAMPLE_PROBS_BOX, "className"),
                   Input(ids.STATE_SAMPLE, "data"),

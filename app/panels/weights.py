@@ -60,32 +60,37 @@ def register(app: Dash, service: Service) -> dict:
             failed = st is not None and st.get("status") == "error"
             return html.P("No weights to show for this dataset." if failed else "Preparing the network…",
                           className="hint")
-        ckpt = view.checkpoint
         colormap = colormap if colormap in ("diverging", "grayscale", "rgb") else "diverging"
-        cell = parse_cell(cell, len(ckpt.classes))
-        marks = {} if cell is None else {cell["predicted"]: "predicted", cell["actual"]: "actual"}
-        if cell is not None and cell["actual"] == cell["predicted"]:
-            marks = {cell["actual"]: "actual = predicted"}
-        arrays = weights_arrays(ckpt)
-        children = [html.P(EXPLAIN[ckpt.arch], className="explain")]
-        if ckpt.arch == "linear":
-            children.append(_tiles(arrays["templates"], colormap, list(ckpt.classes), marks))
-        elif ckpt.arch == "mlp":
-            children.append(html.H3("Hidden units' filters", className="sub"))
-            children.append(_tiles(arrays["hidden_filters"], colormap,
-                                   [f"unit {u + 1}" for u in range(len(arrays["hidden_filters"]))], {}))
-            children.append(html.H3("Output weights of each class over the hidden units", className="sub"))
-            highlight = [] if cell is None else [cell["actual"], cell["predicted"]]
-            children.append(dcc.Graph(id=ids.WEIGHTS_BARS, config={"displayModeBar": False},
-                                      figure=figures.output_weights_figure(arrays["output_weights"],
-                                                                           ckpt.classes, highlight)))
-        else:
-            filters = arrays["first_layer_filters"]
-            children.append(_tiles(filters, colormap, [f"{f + 1}" for f in range(len(filters))], {},
-                                   small=True))
-        return children
+        cell = parse_cell(cell, len(view.checkpoint.classes))
+        key = (colormap, None if cell is None else (cell["actual"], cell["predicted"]))
+        return service.cached(view, "weights", key, lambda: _panel(view.checkpoint, colormap, cell))
 
     return {"colormap_choices": colormap_choices, "weights": weights}
+
+
+def _panel(ckpt, colormap: str, cell) -> list:
+    """The weights panel's children for one checkpoint, colour map and selected cell."""
+    marks = {} if cell is None else {cell["predicted"]: "predicted", cell["actual"]: "actual"}
+    if cell is not None and cell["actual"] == cell["predicted"]:
+        marks = {cell["actual"]: "actual = predicted"}
+    arrays = weights_arrays(ckpt)
+    children = [html.P(EXPLAIN[ckpt.arch], className="explain")]
+    if ckpt.arch == "linear":
+        children.append(_tiles(arrays["templates"], colormap, list(ckpt.classes), marks))
+    elif ckpt.arch == "mlp":
+        children.append(html.H3("Hidden units' filters", className="sub"))
+        children.append(_tiles(arrays["hidden_filters"], colormap,
+                               [f"unit {u + 1}" for u in range(len(arrays["hidden_filters"]))], {}))
+        children.append(html.H3("Output weights of each class over the hidden units", className="sub"))
+        highlight = [] if cell is None else [cell["actual"], cell["predicted"]]
+        children.append(dcc.Graph(id=ids.WEIGHTS_BARS, config={"displayModeBar": False},
+                                  figure=figures.output_weights_figure(arrays["output_weights"],
+                                                                       ckpt.classes, highlight)))
+    else:
+        filters = arrays["first_layer_filters"]
+        children.append(_tiles(filters, colormap, [f"{f + 1}" for f in range(len(filters))], {},
+                               small=True))
+    return children
 
 
 def _tiles(weights, colormap: str, labels: list[str], marks: dict[int, str], small: bool = False) -> html.Div:

@@ -1,0 +1,119 @@
+"""`python -m bench`: every benchmark in one run; writes BENCHMARKS.md and a JSON file with the same figures.
+
+    python -m bench [--data-dir DIR] [--model-dir DIR] [--out BENCHMARKS.md] [--json benchmarks.json] [--quick]
+
+--quick trains only MNIST's linear net for the time-to-accuracy table and runs fewer requests:
+a smoke run. Comparisons are measured side by side in the same run, because these machines are noisy.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import psutil
+import torch
+
+from models import datasets
+from models.config import Settings
+from models.nets import ARCHS
+
+from . import browser, serving, training
+from .report import render
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTIONS = ["trainer", "table", "cold", "memory", "latency", "bytes", "browser"]
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "memory_gb": round(psutil.virtual_memory().total / 2 ** 30, 1), "torch": torch.__version__,
+            "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
+
+
+def ready_pairs(settings: Settings, model_dir: Path) -> list[tuple[str, str]]:
+    local = replace(settings, offline=True)
+    pairs = []
+    for name in datasets.DATASETS:
+        try:
+            datasets.load(name, False, local)
+        except datasets.DataError:
+            continue
+        pairs += [(name, a) for a in ARCHS if (model_dir / f"{name}-{a}.pt").exists()]
+    return pairs
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir")
+    p.add_argument("--model-dir", default=str(ROOT / "checkpoints"), help="checkpoints to serve (copied first)")
+    p.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    p.add_argument("--json", default=str(ROOT / "benchmarks.json"))
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS,
+                   help="run only these sections (the report then shows only them)")
+    args = p.parse_args(argv)
+    settings = Settings.resolve(args.data_dir, None, True)
+    work = Path(tempfile.mkdtemp(prefix="lookinside-bench-"))
+    served = work / "models"
+    served.mkdir()
+    for ckpt in Path(args.model_dir).glob("*.pt"):
+        shutil.copy(ckpt, served)
+    env = {**os.environ, "LOOKINSIDE_DATA_DIR": str(settings.data_dir), "LOOKINSIDE_MODEL_DIR": str(served),
+           "LOOKINSIDE_OFFLINE": "1", "LOOKINSIDE_JOBS_DIR": str(work / "jobs")}
+    result = {"machine": machine(), "quick": args.quick}
+
+    only = set(args.only)
+    if "trainer" in only:
+        step("trainer against the conventional DataLoader loop")
+        result["trainer"] = training.trainer_comparison(settings, epochs=1 if args.quick else None)
+    if "table" in only:
+        step("time to accuracy")
+        pairs = [("mnist", "linear")] if args.quick else [(d, a) for d in datasets.DATASETS for a in ARCHS]
+        result["time_to_accuracy"] = training.time_to_accuracy(replace(settings, model_dir=work / "scratch"), pairs)
+    if "cold" in only:
+        step("cold start")
+        result["cold_start"] = {"shipped_checkpoints_first_start": serving.cold_start(env, served),
+                                "shipped_checkpoints_second_start": serving.cold_start(env, served),
+                                "empty_model_dir": serving.cold_start(env, work / "empty")}
+    if "memory" in only:
+        step("memory")
+        result["memory"] = serving.memory(env, served)
+    if only & {"latency", "bytes", "browser"}:
+        port = serving.free_port()
+        cmd = [sys.executable, "-m", "gunicorn", "--workers", "3", "--threads", "4", "--bind",
+               f"127.0.0.1:{port}", "--timeout", "120", "app:server"]
+        with serving.serve(cmd, env, port) as (proc, _):
+            serving.wait_200(port, proc)
+            if "latency" in only:
+                step("callback latency")
+                result["latency"] = serving.latency(port, ready_pairs(settings, served), n=40 if args.quick else 200)
+            if "bytes" in only:
+                step("bytes")
+                result["bytes"] = serving.wire_bytes(port, ("mnist", "linear"))
+            if "browser" in only:
+                step("browser")
+                result["browser"] = browser.measure(f"http://127.0.0.1:{port}/", clicks=3 if args.quick else 10)
+    shutil.rmtree(work, ignore_errors=True)
+    Path(args.json).write_text(json.dumps(result, indent=2))
+    Path(args.out).write_text(render(result))
+    print(f"wrote {args.out} and {args.json}")
+    return 0
+
+
+def step(what: str) -> None:
+    print(f"[bench] {what}…", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""BENCHMARKS.md from one benchmark run's figures, with each target and whether it was met."""
+from __future__ import annotations
+
+
+def _mark(ok) -> str:
+    return "–" if ok is None else ("met" if ok else "**missed**")
+
+
+def render(r: dict) -> str:
+    m = r["machine"]
+    out = ["# Benchmarks", "",
+           f"One run of `python -m bench`{' --quick (a smoke run: numbers not representative)' if r['quick'] else ''}"
+           f" on {m['date']}: {m['cpu']}, {m['cores']} cores ({m['torch_threads']} torch threads), "
+           f"{m['memory_gb']} GiB, Python {m['python']}, torch {m['torch']}. Comparisons were measured side by "
+           "side in this one run.", ""]
+
+    if "trainer" in r:
+        out += _trainer(r)
+    if "time_to_accuracy" in r:
+        out += _table(r)
+    if "cold_start" in r:
+        out += _cold(r)
+    if "latency" in r:
+        out += _latency(r)
+    if "browser" in r:
+        out += _browser(r)
+    if "memory" in r:
+        out += _memory(r)
+    if "bytes" in r:
+        out += _bytes(r)
+    return "\n".join(out + [""])
+
+
+def _trainer(r: dict) -> list[str]:
+    out = ["## Training speed against the conventional loop", "",
+            "The PyTorch MNIST example's data path (torchvision dataset, `ToTensor()` + `Normalize`, a "
+            "`DataLoader` with batch size 64) against the project's trainer (uint8 tensors in memory, batches "
+            "indexed out and normalised on the fly), on MNIST with the same model, the same epochs (the project's "
+            "default for the net), optimiser and schedule. *Ours, batch 64* isolates the data path; *ours, default "
+            "batch* is the trainer as it ships.",
+            "", "| net | epochs | conventional s/epoch | ours, batch 64 | ours, default batch | speed-up (batch 64) "
+                "| speed-up (default) | accuracy conv. / ours 64 / ours default | target ≥ 30× at ≥ accuracy |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for row in r["trainer"]:
+        c, o, d = row["conventional"], row["ours_batch64"], row["ours_default_batch"]
+        ok = row["speedup_default"] >= 30 and d["accuracy"] >= c["accuracy"] - 1e-9
+        out.append(f"| {row['arch']} | {row['epochs']} | {c['seconds_per_epoch']:.2f} | {o['seconds_per_epoch']:.3f}"
+                   f" | {d['seconds_per_epoch']:.3f} (batch {d['batch_size']}) | {row['speedup_batch64']:.0f}× | "
+                   f"{row['speedup_default']:.0f}× | {100 * c['accuracy']:.2f}% / {100 * o['accuracy']:.2f}% / "
+                   f"{100 * d['accuracy']:.2f}% | {_mark(ok)} |")
+    return out
+
+
+def _table(r: dict) -> list[str]:
+    out = ["", "## Time to accuracy (default settings, test split)", "",
+            "| dataset | net | accuracy | training time | target | |", "|---|---|---|---|---|---|"]
+    for row in r["time_to_accuracy"]:
+        goal = (f"≥ {100 * row['target_accuracy']:.1f}% in ≤ {row['target_seconds']} s"
+                if row.get("target_accuracy") else "report")
+        if "error" in row:
+            out.append(f"| {row['dataset']} | {row['arch']} | not available: {row['error']} | | {goal} | |")
+        else:
+            out.append(f"| {row['dataset']} | {row['arch']} | {100 * row['accuracy']:.2f}% | {row['seconds']:.1f} s "
+                       f"| {goal} | {_mark(row.get('meets_target'))} |")
+    return out
+
+
+def _cold(r: dict) -> list[str]:
+    cs = r["cold_start"]
+    first, second, empty = (cs["shipped_checkpoints_first_start"], cs["shipped_checkpoints_second_start"],
+                            cs["empty_model_dir"])
+    return ["", "## Cold start (`python -m app`, process start to first HTTP 200 on `/`)", "",
+            "| model dir | first 200 | default pair ready | target |", "|---|---|---|---|",
+            f"| shipped checkpoints, first start (evaluations computed) | {first['first_200_s']:.1f} s | "
+            f"{first['dashboard_ready_s']:.1f} s | |",
+            f"| shipped checkpoints, evaluations cached | {second['first_200_s']:.1f} s | "
+            f"{second['dashboard_ready_s']:.1f} s | ≤ 6 s: {_mark(second['first_200_s'] <= 6)} |",
+            f"| empty (downloads nothing here, trains mnist/linear) | {empty['first_200_s']:.1f} s | "
+            f"{empty['dashboard_ready_s']:.1f} s | |"]
+
+
+def _latency(r: dict) -> list[str]:
+    out = ["", "## Callback latency (server side, through HTTP to gunicorn: 3 workers × 4 threads)", "",
+            "A switch is what the page asks after a dropdown change: resolve, heatmap and weights, one after "
+            "another.", "", "| interaction | clients | n | p50 | p95 | target |", "|---|---|---|---|---|---|"]
+    targets = {"cell click": ("concurrent", 30), "dataset switch": ("", 150)}
+    for mode, rows in r["latency"].items():
+        for name, v in rows.items():
+            goal = ""
+            if name in targets and targets[name][0] in mode:
+                goal = f"p95 ≤ {targets[name][1]} ms: {_mark(v['p95_ms'] <= targets[name][1])}"
+            out.append(f"| {name} | {mode} | {v['n']} | {v['p50_ms']} ms | {v['p95_ms']} ms | {goal} |")
+    return out
+
+
+def _browser(r: dict) -> list[str]:
+    b = r["browser"]
+    return ["", "## In a real browser (headless Chromium)", "",
+                f"- navigation to a painted heatmap: {b['navigation_to_heatmap_ms']} ms (median of 3)",
+                f"- cell click to painted images: median {b['click_to_images_ms_median']} ms, worst "
+                f"{b['click_to_images_ms_max']} ms over {b['clicks']} clicks (target ≤ 300 ms: "
+            f"{_mark(b['click_to_images_ms_median'] <= 300)})"]
+
+
+def _memory(r: dict) -> list[str]:
+    mem = r["memory"]
+    return ["", "## Memory", "",
+            f"`python -m app` with {', '.join(mem['datasets_loaded'])} loaded: {mem['server_rss_mb']} MB resident; "
+            f"a bare `import torch`: {mem['bare_torch_rss_mb']} MB; difference {mem['difference_mb']} MB "
+            f"(target ≤ 600 MB: {_mark(mem['difference_mb'] <= 600)})."]
+
+
+def _bytes(r: dict) -> list[str]:
+    by = r["bytes"]
+    return ["", "## Bytes on the wire", "",
+            f"- initial page load: {by['page_load_bytes'] / 1024:.0f} KiB in {by['page_load_files']} responses "
+            f"(encodings: {', '.join(by['page_encodings'])})",
+            f"- one cell click ({by['cell_click_images']} images): {by['cell_click_bytes'] / 1024:.1f} KiB as sent "
+            f"({by['cell_click_encoding']}), {by['cell_click_uncompressed_bytes'] / 1024:.1f} KiB uncompressed "
+            f"(target ≤ 100 KB: {_mark(by['cell_click_bytes'] <= 100_000)})"]

@@ -1,0 +1,246 @@
+"""Serving benchmarks through HTTP: cold start, callback latency, server memory, bytes on the wire."""
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+from models.datasets import DATASETS
+
+from .load import Client
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(port: int, path: str, gzip_ok: bool = False) -> tuple[int, bytes, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Accept-Encoding": "gzip"} if gzip_ok else {})
+        r = conn.getresponse()
+        return r.status, r.read(), dict(r.getheaders())
+    finally:
+        conn.close()
+
+
+@contextmanager
+def serve(cmd: list[str], env: dict, port: int):
+    """Start a server process group; yield it with its start time; stop it afterwards."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        yield proc, start
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def wait_200(port: int, proc, timeout: float = 600) -> float:
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the server exited before answering")
+        try:
+            if _get(port, "/")[0] == 200:
+                return time.perf_counter()
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError("the server never answered")
+
+
+def _resolve_ready(port: int, dataset="mnist", arch="linear") -> dict | None:
+    client = Client(f"http://127.0.0.1:{port}", lambda *a: None)
+    reply = client.callback("resolve", [("state-resolved", "data"), ("state-train-request", "data")],
+                            [("dataset-dropdown", "value", dataset), ("model-dropdown", "value", arch)])
+    return reply.get("state-resolved", {}).get("data")
+
+
+def cold_start(env: dict, model_dir: Path) -> dict:
+    """`python -m app` from process start to the first 200 on /, and to the default pair ready."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "app", "--port", str(port), "--offline", "--model-dir", str(model_dir)]
+    with serve(cmd, env, port) as (proc, start):
+        first = wait_200(port, proc) - start
+        while (_resolve_ready(port) or {}).get("status") != "ready":
+            time.sleep(0.05)
+        ready = time.perf_counter() - start
+    return {"first_200_s": first, "dashboard_ready_s": ready}
+
+
+class Page:
+    """The callback requests one page makes, over one keep-alive connection, timed by name."""
+
+    def __init__(self, port: int, record):
+        self.client = Client(f"http://127.0.0.1:{port}", lambda *a: None)
+        self.record = record
+
+    def resolve(self, dataset: str, arch: str) -> dict:
+        reply = self.client.callback("resolve", [("state-resolved", "data"), ("state-train-request", "data")],
+                                     [("dataset-dropdown", "value", dataset), ("model-dropdown", "value", arch)])
+        return reply.get("state-resolved", {}).get("data")
+
+    def heatmap(self, state: dict, mode: str) -> None:
+        self.client.callback("heatmap", [("confusion-graph", "figure")],
+                             [("state-resolved", "data", state), ("state-trained", "data", None),
+                              ("confusion-mode", "value", mode), ("confusion-view", "value", "numbers"),
+                              ("state-cell", "data", None)],
+                             [("dataset-dropdown", "value", state["dataset"]),
+                              ("model-dropdown", "value", state["arch"])])
+
+    def weights(self, state: dict) -> None:
+        self.client.callback("weights", [("weights-panel", "children")],
+                             [("state-resolved", "data", state), ("state-trained", "data", None),
+                              ("weights-colormap", "value", "diverging"), ("state-cell", "data", None)],
+                             [("dataset-dropdown", "value", state["dataset"]),
+                              ("model-dropdown", "value", state["arch"])])
+
+    def cell_click(self, state: dict, cell: dict) -> bytes:
+        pair = [("dataset-dropdown", "value", state["dataset"]), ("model-dropdown", "value", state["arch"])]
+        return self.client.callback("cell click", [("cell-samples", "children"), ("samples-more", "className")],
+                                    [("state-cell", "data", cell), ("state-shown", "data", 24)],
+                                    [("state-sample", "data", None), ("state-resolved", "data", state),
+                                     ("state-trained", "data", None)] + pair)
+
+    def timed(self, name: str, action) -> None:
+        start = time.perf_counter()
+        action()
+        self.record(name, time.perf_counter() - start)
+
+    def switch(self, dataset: str, arch: str) -> None:
+        """A dropdown change: the pair is resolved, then the heatmap and weights are drawn."""
+        state = self.resolve(dataset, arch)
+        self.heatmap(state, "counts")
+        self.weights(state)
+
+
+def latency(port: int, pairs: list[tuple[str, str]], n: int = 200, clients: int = 20) -> dict:
+    """p50/p95 of each interaction, over n requests one at a time and then from `clients` at once."""
+    datasets_ready = sorted({d for d, _ in pairs})
+    archs = {d: sorted(a for dd, a in pairs if dd == d) for d in datasets_ready}
+    results = {}
+    for label, workers in (("sequential", 1), (f"{clients} concurrent", clients)):
+        times, lock = {}, threading.Lock()
+
+        def record(name, dt):
+            with lock:
+                times.setdefault(name, []).append(dt)
+
+        def drive(seed: int, count: int):
+            rng, page = random.Random(seed), Page(port, record)
+            states = {p: page.resolve(*p) for p in pairs}
+            for i in range(count):
+                dataset = rng.choice(datasets_ready)
+                arch = rng.choice(archs[dataset])
+                state = states[(dataset, arch)]
+                k = len(DATASETS[dataset].classes)
+                cell = {"actual": rng.randrange(k), "predicted": rng.randrange(k)}
+                page.timed("cell click", lambda: page.cell_click(state, cell))
+                page.timed("normalization toggle", lambda: page.heatmap(state, ("counts", "percent")[i % 2]))
+                other = datasets_ready[(datasets_ready.index(dataset) + 1) % len(datasets_ready)]
+                arch_there = arch if arch in archs[other] else archs[other][0]
+                page.timed("dataset switch", lambda: page.switch(other, arch_there))
+                other_arch = archs[dataset][(archs[dataset].index(arch) + 1) % len(archs[dataset])]
+                page.timed("model switch", lambda: page.switch(dataset, other_arch))
+
+        per = max(1, n // workers)
+        threads = [threading.Thread(target=drive, args=(s, per)) for s in range(workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        results[label] = {name: {"n": len(v), "p50_ms": round(float(np.percentile(v, 50)) * 1000, 1),
+                                 "p95_ms": round(float(np.percentile(v, 95)) * 1000, 1)}
+                          for name, v in sorted(times.items())}
+    return results
+
+
+def wire_bytes(port: int, pair: tuple[str, str]) -> dict:
+    """The initial page load as served (gzip asked for), and one cell click's response."""
+    total, encodings = 0, set()
+    status, body, headers = _get(port, "/", gzip_ok=True)
+    paths = ["/", "/_dash-layout", "/_dash-dependencies"]
+    html = gzip.decompress(body).decode() if headers.get("Content-Encoding") == "gzip" else body.decode()
+    for token in html.split('"'):
+        if token.startswith("/_dash-component-suites/") or token.startswith("/assets/"):
+            paths.append(token)
+    for path in paths:
+        _, data, headers = _get(port, path, gzip_ok=True)
+        total += len(data)
+        encodings.add(headers.get("Content-Encoding", "identity"))
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    page = Page(port, lambda *a: None)
+    state = page.resolve(*pair)
+    body = {"output": "..cell-samples.children...samples-more.className..",
+            "outputs": [{"id": "cell-samples", "property": "children"},
+                        {"id": "samples-more", "property": "className"}],
+            "inputs": [{"id": "state-cell", "property": "data", "value": {"actual": 5, "predicted": 3}},
+                       {"id": "state-shown", "property": "data", "value": 24}],
+            "state": [{"id": "state-sample", "property": "data", "value": None},
+                      {"id": "state-resolved", "property": "data", "value": state},
+                      {"id": "state-trained", "property": "data", "value": None},
+                      {"id": "dataset-dropdown", "property": "value", "value": pair[0]},
+                      {"id": "model-dropdown", "property": "value", "value": pair[1]}],
+            "changedPropIds": ["state-cell.data"]}
+    conn.request("POST", "/_dash-update-component", json.dumps(body),
+                 {"Content-Type": "application/json", "Accept-Encoding": "gzip"})
+    r = conn.getresponse()
+    click = r.read()
+    click_encoding = r.getheader("Content-Encoding", "identity")
+    raw = gzip.decompress(click) if click_encoding == "gzip" else click
+    conn.close()
+    return {"page_load_bytes": total, "page_load_files": len(paths), "page_encodings": sorted(encodings),
+            "cell_click_bytes": len(click), "cell_click_uncompressed_bytes": len(raw),
+            "cell_click_images": raw.count(b"base64,"), "cell_click_encoding": click_encoding}
+
+
+def bare_torch_rss() -> float:
+    """Resident memory of a Python process that only imported torch, in MB."""
+    code = "import torch, psutil, os; print(psutil.Process(os.getpid()).memory_info().rss)"
+    return int(subprocess.check_output([sys.executable, "-c", code], cwd=ROOT)) / 2 ** 20
+
+
+def memory(env: dict, model_dir: Path) -> dict:
+    """One `python -m app` process after every dataset was asked for, against a bare torch import."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "app", "--port", str(port), "--offline", "--model-dir", str(model_dir)]
+    with serve(cmd, env, port) as (proc, _):
+        wait_200(port, proc)
+        page = Page(port, lambda *a: None)
+        loaded = []
+        for name in DATASETS:
+            # The server evaluates its checkpoints in the background at start; wait for each.
+            deadline = time.time() + 180
+            while (state := page.resolve(name, "linear") or {}).get("status") == "untrained" \
+                    and time.time() < deadline:
+                time.sleep(0.5)
+            if state.get("status") == "ready":
+                page.heatmap(state, "counts")
+                page.cell_click(state, {"actual": 1, "predicted": 1})
+                loaded.append(name)
+        time.sleep(1)
+        rss = psutil.Process(proc.pid).memory_info().rss / 2 ** 20
+    torch_only = bare_torch_rss()
+    return {"server_rss_mb": round(rss), "bare_torch_rss_mb": round(torch_only),
+            "difference_mb": round(rss - torch_only), "datasets_loaded": loaded}
