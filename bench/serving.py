@@ -195,7 +195,7 @@ def wire_bytes(port: int, pair: tuple[str, str]) -> dict:
     body = {"output": "..cell-samples.children...samples-more.className..",
             "outputs": [{"id": "cell-samples", "property": "children"},
                         {"id": "samples-more", "property": "className"}],
-            "inputs": [{"id": "state-cell", "property": "data", "value": {"actual": 5, "predicted": 3}},
+            "inputs": [{"id": "state-cell", "property": "data", "value": {"actual": 1, "predicted": 1}},
                        {"id": "state-shown", "property": "data", "value": 24}],
             "state": [{"id": "state-sample", "property": "data", "value": None},
                       {"id": "state-resolved", "property": "data", "value": state},
