@@ -6,7 +6,7 @@ DATA_DIR ?= $(or $(LOOKINSIDE_DATA_DIR),$(CURDIR)/data)
 SHARED ?= ../shared/datasets
 export LOOKINSIDE_DATA_DIR := $(abspath $(DATA_DIR))
 
-.PHONY: run test data table pretrained clean
+.PHONY: run test data table pretrained bench load clean
 
 $(BIN)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ table: $(BIN)/.runtime data
 # Regenerate the shipped checkpoints (fixed seeds and settings) and print their table.
 pretrained: $(BIN)/.runtime data
 	$(BIN)/python -m models table --model-dir checkpoints --offline --datasets mnist fashion-mnist cifar10
+
+# Every benchmark in one run (about 20 minutes): writes BENCHMARKS.md and benchmarks.json.
+bench: $(BIN)/.dev data
+	$(BIN)/python -m bench
+
+# 20 simulated visitors for 60 s against gunicorn; prints latency per callback and server memory.
+load: $(BIN)/.dev data
+	LOOKINSIDE_OFFLINE=1 $(BIN)/python -m bench.load
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -45,4 +45,8 @@ def create_app(settings: Settings) -> Dash:
     # The registered functions, kept so tests can call each callback directly.
     app.lookinside_callbacks = {**model.register(app, service, manager), **confusion.register(app, service),
                                 **samples.register(app, service), **weights.register(app, service)}
+    # Dash records which component libraries it may serve only while rendering the index page. Under
+    # gunicorn a worker can be asked for a library's script before it ever rendered the index, and
+    # would refuse it: render it once here, in every process that builds the app.
+    app.server.test_client().get("/")
     return app

@@ -25,6 +25,7 @@ import torch
 from models import datasets
 from models.config import Settings
 from models.nets import ARCHS
+from models.zoo import Zoo
 
 from . import browser, serving, training
 from .report import render
@@ -74,22 +75,35 @@ def main(argv=None) -> int:
     result = {"machine": machine(), "quick": args.quick}
 
     only = set(args.only)
+
+    def save():  # after every section, so a failure late in a long run loses nothing measured
+        Path(args.json).write_text(json.dumps(result, indent=2))
+        Path(args.out).write_text(render(result))
+
     if "trainer" in only:
         step("trainer against the conventional DataLoader loop")
         result["trainer"] = training.trainer_comparison(settings, epochs=1 if args.quick else None)
+        save()
     if "table" in only:
         step("time to accuracy")
         pairs = [("mnist", "linear")] if args.quick else [(d, a) for d in datasets.DATASETS for a in ARCHS]
         result["time_to_accuracy"] = training.time_to_accuracy(replace(settings, model_dir=work / "scratch"), pairs)
+        save()
     if "cold" in only:
         step("cold start")
         result["cold_start"] = {"shipped_checkpoints_first_start": serving.cold_start(env, served),
                                 "shipped_checkpoints_second_start": serving.cold_start(env, served),
                                 "empty_model_dir": serving.cold_start(env, work / "empty")}
+        save()
     if "memory" in only:
         step("memory")
         result["memory"] = serving.memory(env, served)
+        save()
     if only & {"latency", "bytes", "browser"}:
+        # Steady state: every served checkpoint evaluated before the server starts.
+        zoo = Zoo(replace(settings, model_dir=served))
+        for name, arch in ready_pairs(settings, served):
+            zoo.evaluate(zoo.load(name, arch))
         port = serving.free_port()
         cmd = [sys.executable, "-m", "gunicorn", "--workers", "3", "--threads", "4", "--bind",
                f"127.0.0.1:{port}", "--timeout", "120", "app:server"]
@@ -98,15 +112,19 @@ def main(argv=None) -> int:
             if "latency" in only:
                 step("callback latency")
                 result["latency"] = serving.latency(port, ready_pairs(settings, served), n=40 if args.quick else 200)
+                save()
             if "bytes" in only:
                 step("bytes")
                 result["bytes"] = serving.wire_bytes(port, ("mnist", "linear"))
+                save()
             if "browser" in only:
                 step("browser")
-                result["browser"] = browser.measure(f"http://127.0.0.1:{port}/", clicks=3 if args.quick else 10)
+                try:
+                    result["browser"] = browser.measure(f"http://127.0.0.1:{port}/", clicks=3 if args.quick else 10)
+                except Exception as e:  # a browser that fails must not cost the other numbers
+                    result["browser_error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
     shutil.rmtree(work, ignore_errors=True)
-    Path(args.json).write_text(json.dumps(result, indent=2))
-    Path(args.out).write_text(render(result))
+    save()
     print(f"wrote {args.out} and {args.json}")
     return 0
 

@@ -46,6 +46,7 @@ def measure(url: str, clicks: int = 10) -> dict:
             actual = predicted = i % 10  # diagonal cells always hold images (24 of them, on real data)
             x, y = driver.execute_script("""
                 const gd = document.querySelector('#confusion-graph .js-plotly-plot');
+                gd.scrollIntoView({block: "center"});
                 const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
                 return [box.left + xa._offset + xa.d2p(arguments[1]), box.top + ya._offset + ya.d2p(arguments[0])];
             """, actual, predicted)

@@ -24,6 +24,8 @@ def render(r: dict) -> str:
         out += _latency(r)
     if "browser" in r:
         out += _browser(r)
+    elif "browser_error" in r:
+        out += ["", "## In a real browser (headless Chromium)", "", f"Not measured: {r['browser_error']}"]
     if "memory" in r:
         out += _memory(r)
     if "bytes" in r:

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -172,3 +173,40 @@ def test_clients_that_hang_up_do_not_take_the_server_down(gunicorn):
             s.sendall(b"POST /_dash-update-component HTTP/1.1\r\nHost: x\r\nContent-Length: 9000\r\n\r\n{\"o"
                       if i % 2 else b"GET /_dash-layout HTTP/1.1\r\nHost: x\r\n\r\n")
     assert _resolve(port)["status"] == "ready"
+
+
+def test_fresh_workers_serve_the_page_scripts_on_their_first_request(mnist_only):
+    """A worker's first request may be for a script (a browser fetches them in parallel): it must not fail."""
+    import socket
+    from app.main import create_app
+    settings, env = mnist_only
+    index = create_app(settings).server.test_client().get("/").get_data(as_text=True)
+    scripts = [p for p in index.split('"') if p.startswith("/_dash-component-suites/")]
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "3", "--threads", "4", "--bind",
+                             f"127.0.0.1:{port}", "app:server"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while True:  # wait for the port to open, without sending a request that would warm a worker
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.time() < deadline and proc.poll() is None
+                time.sleep(0.1)
+        time.sleep(3)  # let every worker finish booting
+
+        def fetch(path):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as r:
+                    return r.status
+            except urllib.error.HTTPError as e:
+                return e.code
+
+        with ThreadPoolExecutor(12) as pool:
+            statuses = list(pool.map(fetch, scripts * 2))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert scripts and statuses == [200] * len(statuses)
