@@ -70,20 +70,14 @@ def wait_200(port: int, proc, timeout: float = 600) -> float:
     raise RuntimeError("the server never answered")
 
 
-def _resolve_ready(port: int, dataset="mnist", arch="linear") -> dict | None:
-    client = Client(f"http://127.0.0.1:{port}", lambda *a: None)
-    reply = client.callback("resolve", [("state-resolved", "data"), ("state-train-request", "data")],
-                            [("dataset-dropdown", "value", dataset), ("model-dropdown", "value", arch)])
-    return reply.get("state-resolved", {}).get("data")
-
-
 def cold_start(env: dict, model_dir: Path) -> dict:
     """`python -m app` from process start to the first 200 on /, and to the default pair ready."""
     port = free_port()
     cmd = [sys.executable, "-m", "app", "--port", str(port), "--offline", "--model-dir", str(model_dir)]
     with serve(cmd, env, port) as (proc, start):
         first = wait_200(port, proc) - start
-        while (_resolve_ready(port) or {}).get("status") != "ready":
+        page = Page(port, lambda *a: None)
+        while (page.resolve("mnist", "linear") or {}).get("status") != "ready":
             time.sleep(0.05)
         ready = time.perf_counter() - start
     return {"first_200_s": first, "dashboard_ready_s": ready}

@@ -38,7 +38,8 @@ def main() -> None:
     driver = chrome(args.width, args.height)
     try:
         driver.get(args.url)
-        WebDriverWait(driver, 60).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#confusion-graph .heatmaplayer")))
+        heatmap = (By.CSS_SELECTOR, "#confusion-graph .heatmaplayer")
+        WebDriverWait(driver, 60).until(EC.presence_of_element_located(heatmap))
         if args.cell:
             i, j = args.cell
             x, y = driver.execute_script("""

@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import functools
-import gzip
 import http.server
 import pickle
-import shutil
 import threading
 
 import numpy as np

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -30,7 +29,8 @@ def _post(port: int, body: dict) -> dict:
 
 def _resolve(port: int) -> dict:
     body = {"output": "..state-resolved.data...state-train-request.data..",
-            "outputs": [{"id": "state-resolved", "property": "data"}, {"id": "state-train-request", "property": "data"}],
+            "outputs": [{"id": "state-resolved", "property": "data"},
+                        {"id": "state-train-request", "property": "data"}],
             "inputs": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
                        {"id": "model-dropdown", "property": "value", "value": "linear"}],
             "state": [], "changedPropIds": ["dataset-dropdown.value"]}
@@ -39,7 +39,8 @@ def _resolve(port: int) -> dict:
 
 def _samples(port: int, resolved: dict) -> dict:
     body = {"output": "..cell-samples.children...samples-more.className..",
-            "outputs": [{"id": "cell-samples", "property": "children"}, {"id": "samples-more", "property": "className"}],
+            "outputs": [{"id": "cell-samples", "property": "children"},
+                        {"id": "samples-more", "property": "className"}],
             "inputs": [{"id": "state-cell", "property": "data", "value": {"actual": 3, "predicted": 3}},
                        {"id": "state-shown", "property": "data", "value": 24}],
             "state": [{"id": "state-sample", "property": "data", "value": None},
