@@ -1,5 +1,6 @@
 """Looking Inside's Dash dashboard. `app.server` is the WSGI entry (settings from LOOKINSIDE_* variables)."""
 import functools
+import os
 
 
 @functools.lru_cache(maxsize=1)
@@ -7,7 +8,7 @@ def _default_app():
     from models.config import Settings
 
     from .main import create_app
-    offline = __import__("os").environ.get("LOOKINSIDE_OFFLINE", "") not in ("", "0", "false")
+    offline = os.environ.get("LOOKINSIDE_OFFLINE", "") not in ("", "0", "false")
     return create_app(Settings.resolve(offline=offline))
 
 
