@@ -16,6 +16,4 @@ def __getattr__(name):
     # Built on first use, so `python -m app` can apply its flags before any app exists.
     if name == "server":
         return _default_app().server
-    if name == "dash_app":
-        return _default_app()
     raise AttributeError(name)

@@ -98,9 +98,9 @@ def _latency(r: dict) -> list[str]:
 def _browser(r: dict) -> list[str]:
     b = r["browser"]
     return ["", "## In a real browser (headless Chromium)", "",
-                f"- navigation to a painted heatmap: {b['navigation_to_heatmap_ms']} ms (median of 3)",
-                f"- cell click to painted images: median {b['click_to_images_ms_median']} ms, worst "
-                f"{b['click_to_images_ms_max']} ms over {b['clicks']} clicks (target ≤ 300 ms: "
+            f"- navigation to a painted heatmap: {b['navigation_to_heatmap_ms']} ms (median of 3)",
+            f"- cell click to painted images: median {b['click_to_images_ms_median']} ms, worst "
+            f"{b['click_to_images_ms_max']} ms over {b['clicks']} clicks (target ≤ 300 ms: "
             f"{_mark(b['click_to_images_ms_median'] <= 300)})"]
 
 

@@ -18,7 +18,6 @@ from .evaluate import Evaluation
 from .train import Normalization, ProgressFn, TrainConfig, default_config, fit, predict_proba
 
 log = logging.getLogger("lookinside")
-ARCHS = tuple(nets.ARCHS)
 
 
 def check_names(dataset: str, arch: str) -> None:
