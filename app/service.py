@@ -30,11 +30,18 @@ def state(dataset: str, arch: str, status: str, message: str = "", checkpoint: s
 
 
 def current(resolved: Optional[dict], trained: Optional[dict], dataset: str, arch: str) -> Optional[dict]:
-    """The state for the pair on screen: a ready state first, else a finished job's, else the first look."""
-    matching = [s for s in (trained, resolved)
-                if isinstance(s, dict) and s.get("dataset") == dataset and s.get("arch") == arch]
-    ready = [s for s in matching if s.get("status") == READY]
+    """The state for the pair on screen: a ready state first, else a finished job's, else the first look.
+
+    States come back from the browser, so anything not shaped like one of ours is ignored.
+    """
+    matching = [s for s in (trained, resolved) if _is_state(s) and s["dataset"] == dataset and s["arch"] == arch]
+    ready = [s for s in matching if s["status"] == READY]
     return (ready or matching or [None])[0]
+
+
+def _is_state(value) -> bool:
+    return isinstance(value, dict) and value.get("status") in (READY, UNTRAINED, ERROR) \
+        and all(isinstance(value.get(k), str) for k in ("dataset", "arch", "message", "checkpoint"))
 
 
 def valid_pair(dataset, arch) -> bool:

@@ -76,6 +76,13 @@ def test_resolve_ready_untrained_missing_and_forged(cb):
         assert st["status"] == "error" and len(st["dataset"]) <= 40 and len(st["arch"]) <= 40
 
 
+def test_forged_states_are_ignored(cb):
+    for forged in ({"dataset": "mnist", "arch": "linear"}, {"dataset": "mnist", "arch": "linear", "status": 1},
+                   {"dataset": "mnist", "arch": "linear", "status": "ready", "message": None, "checkpoint": ""}):
+        assert cb["status"](forged, forged, "mnist", "linear") == ("…", "", "status")
+        assert cb["weights"](forged, None, "diverging", None, "mnist", "linear") is not None
+
+
 def test_status_shows_accuracy_and_errors(cb):
     ev = cb["zoo"].evaluation("mnist", "linear")
     accuracy, message, cls = cb["status"](ready(cb), None, "mnist", "linear")
