@@ -180,3 +180,38 @@ def output_weights_figure(weights: np.ndarray, classes: Sequence[str],
     fig.update_layout(font=FONT, height=150 * rows + 40, margin=dict(l=10, r=10, t=30, b=10),
                       plot_bgcolor="white", paper_bgcolor="white", bargap=0.15, dragmode=False)
     return fig
+
+
+def activations_figure(activations: np.ndarray, highlight: Optional[int] = None) -> go.Figure:
+    """The 2-layer net's hidden activations for one image, one bar per unit; `highlight` outlined."""
+    acts = np.asarray(activations, dtype=float)
+    units = [f"unit {u + 1}" for u in range(len(acts))]
+    colors = [POSITIVE if u == highlight else "#9e9ac8" for u in range(len(acts))]
+    fig = go.Figure(go.Bar(x=units, y=acts, marker_color=colors, text=[f"{a:.2f}" for a in acts],
+                           textposition="outside", cliponaxis=False,
+                           hovertemplate="%{x}: activation %{y:.3f}<extra></extra>"))
+    fig.update_layout(font=FONT, title=dict(text="Hidden activations", font=dict(size=13), x=0, xanchor="left"),
+                      margin=dict(l=10, r=10, t=30, b=10), height=220, plot_bgcolor="white",
+                      paper_bgcolor="white", dragmode=False, showlegend=False,
+                      xaxis=dict(fixedrange=True, type="category"),
+                      yaxis=dict(fixedrange=True, gridcolor="#eee", zeroline=True, zerolinecolor="#888"))
+    return fig
+
+
+def unit_contributions_figure(predicted: np.ndarray, reference: np.ndarray, predicted_name: str,
+                              reference_name: str) -> go.Figure:
+    """Each hidden unit's share (activation x output weight) of two classes' logits, side by side."""
+    units = [f"unit {u + 1}" for u in range(len(predicted))]
+    fig = go.Figure([
+        go.Bar(x=units, y=np.asarray(predicted, float), name=predicted_name, marker_color=NEGATIVE,
+               hovertemplate=f"{predicted_name}<br>%{{x}}: %{{y:+.3f}}<extra></extra>"),
+        go.Bar(x=units, y=np.asarray(reference, float), name=reference_name, marker_color="#08519c",
+               hovertemplate=f"{reference_name}<br>%{{x}}: %{{y:+.3f}}<extra></extra>")])
+    fig.update_layout(font=FONT, barmode="group", height=240, plot_bgcolor="white", paper_bgcolor="white",
+                      title=dict(text="Each unit's share of the two scores (activation × output weight)",
+                                 font=dict(size=13), x=0, xanchor="left"),
+                      margin=dict(l=10, r=10, t=30, b=10), dragmode=False,
+                      legend=dict(orientation="h", x=1, xanchor="right", y=1.12),
+                      xaxis=dict(fixedrange=True, type="category"),
+                      yaxis=dict(fixedrange=True, gridcolor="#eee", zeroline=True, zerolinecolor="#888"))
+    return fig

@@ -11,9 +11,19 @@ CONFUSION_VIEW = "confusion-view"  # numbers or the top image of each cell
 
 SAMPLES = "cell-samples"
 SAMPLES_MORE = "samples-more"
-SAMPLE_PROBS = "sample-probs"
-SAMPLE_PROBS_BOX = "sample-probs-box"  # shown once an image is selected
+SAMPLES_SORT = "samples-sort"  # predicted-class probability, true-class probability or margin
+CELL_SUMMARY = "cell-summary"  # the cell's mean image beside the two classes' templates or means
 SAMPLE_TILE = "sample-tile"  # pattern-matching type: {"type": SAMPLE_TILE, "index": test-set index}
+
+EXPLAIN_CARD = "explain-card"  # shown once an image is selected
+EXPLAIN = "explain-panel"
+EXPLAIN_PROBS = "explain-probs"
+EXPLAIN_HIDDEN = "explain-hidden"  # the 2-layer net's hidden activations
+EXPLAIN_UNITS = "explain-units"  # each hidden unit's share of the predicted and compared logits
+
+SUSPECTS_BUTTON = "suspects-button"  # the list is computed only when asked for
+SUSPECTS = "suspects-list"
+SUSPECT_TILE = "suspect-tile"  # pattern-matching type, like SAMPLE_TILE
 
 WEIGHTS = "weights-panel"
 WEIGHTS_COLORMAP = "weights-colormap"

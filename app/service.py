@@ -9,11 +9,12 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from models import datasets, nets
+from models import datasets, explain, nets
 from models.checkpoint import Checkpoint
 from models.config import Settings
 from models.errors import CheckpointError, DataError, LookInsideError
 from models.evaluate import Evaluation
+from models.suspects import Suspect, likely_label_errors
 from models.train import Progress
 from models.zoo import Zoo
 
@@ -141,12 +142,66 @@ class Service:
         except LookInsideError as e:
             return None, state(dataset, arch, ERROR, str(e))
 
+    def explanation(self, view: View, index: int):
+        """Why the network on screen predicted what it did for test image `index` (memoised)."""
+        actual = int(view.evaluation.labels[index])
+        return self.cached(view, "explain", (index,), lambda: explain.explain(
+            view.checkpoint.model, view.images.images[index].numpy(), view.checkpoint.normalization, actual))
+
+    def cell_mean(self, view: View, actual: int, predicted: int) -> Optional[np.ndarray]:
+        """The mean (C, H, W) uint8 image of a cell, or None for an empty cell."""
+        def build():
+            indices = view.evaluation.cell(actual, predicted)
+            if len(indices) == 0:
+                return None
+            return mean_image(view.images.images, indices)
+        return self.cached(view, "cell-mean", (actual, predicted), build)
+
+    def class_means(self, dataset: str) -> np.ndarray:
+        """The mean test image of every class, (classes, C, H, W) uint8."""
+        return _class_means(self.local, dataset)
+
+    def suspects(self, dataset: str) -> tuple[list[str], list[Suspect]]:
+        """Likely label errors by every model of `dataset` that is trained and evaluated, and their names."""
+        evaluations = []
+        for arch in nets.ARCHS:
+            try:
+                ev = self.zoo.cached_evaluation(self.zoo.load(dataset, arch))
+            except LookInsideError:
+                continue
+            if ev is not None:
+                evaluations.append(ev)
+        if not evaluations:
+            return [], []
+        key = tuple(ev.checkpoint_id for ev in evaluations)
+        found = self.memo.get((dataset, "suspects", key), lambda: likely_label_errors(
+            evaluations[0].labels, [ev.probs for ev in evaluations], limit=SUSPECTS_SHOWN))
+        return [ev.arch for ev in evaluations], found
+
     def sample_uri(self, dataset: str, index: int) -> str:
         return _sample_uri(self.local, dataset, int(index))
 
     def top_image_uris(self, ev: Evaluation) -> list[list[Optional[str]]]:
         top = ev.top_per_cell()
         return [[self.sample_uri(ev.dataset, n) if n >= 0 else None for n in row] for row in top]
+
+
+SUSPECTS_SHOWN = 60  # the most suspicious images listed; a person reads the top of the list
+
+
+def mean_image(images, indices) -> np.ndarray:
+    """The pixel-wise mean of some uint8 images, rounded back to uint8."""
+    chosen = images[np.asarray(indices)].double()
+    return chosen.mean(0).round().to(dtype=images.dtype).numpy()
+
+
+@functools.lru_cache(maxsize=8)
+def _class_means(settings: Settings, dataset: str) -> np.ndarray:
+    test = datasets.load(dataset, False, settings)
+    k = len(test.classes)
+    means = [mean_image(test.images, np.flatnonzero(test.labels.numpy() == c)) if (test.labels == c).any()
+             else np.zeros(test.images.shape[1:], np.uint8) for c in range(k)]
+    return np.stack(means)
 
 
 @functools.lru_cache(maxsize=20000)

@@ -99,10 +99,11 @@ def visit(client: Client, pairs: list[tuple[str, str]], rng: random.Random) -> N
     client.callback("cell click (select)", [("state-cell", "data")],
                     [("confusion-graph", "clickData", click)] + pair)
     client.callback("cell click (images)", [("cell-samples", "children"), ("samples-more", "className")],
-                    [("state-cell", "data", cell), ("state-shown", "data", 24)],
+                    [("state-cell", "data", cell), ("state-shown", "data", 24),
+                     ("samples-sort", "value", "predicted")],
                     [("state-sample", "data", None), ("state-resolved", "data", state),
                      ("state-trained", "data", None)] + [(i, p, v) for i, p, v in pair])
-    client.callback("image probabilities", [("sample-probs", "figure"), ("sample-probs-box", "className")],
+    client.callback("image explanation", [("explain-panel", "children"), ("explain-card", "className")],
                     [("state-sample", "data", rng.randrange(10000))],
                     [("state-resolved", "data", state), ("state-trained", "data", None)] + pair)
     client.callback("weights", [("weights-panel", "children")],

@@ -113,7 +113,8 @@ class Page:
     def cell_click(self, state: dict, cell: dict) -> bytes:
         pair = [("dataset-dropdown", "value", state["dataset"]), ("model-dropdown", "value", state["arch"])]
         return self.client.callback("cell click", [("cell-samples", "children"), ("samples-more", "className")],
-                                    [("state-cell", "data", cell), ("state-shown", "data", 24)],
+                                    [("state-cell", "data", cell), ("state-shown", "data", 24),
+                                     ("samples-sort", "value", "predicted")],
                                     [("state-sample", "data", None), ("state-resolved", "data", state),
                                      ("state-trained", "data", None)] + pair)
 
@@ -190,7 +191,8 @@ def wire_bytes(port: int, pair: tuple[str, str]) -> dict:
             "outputs": [{"id": "cell-samples", "property": "children"},
                         {"id": "samples-more", "property": "className"}],
             "inputs": [{"id": "state-cell", "property": "data", "value": {"actual": 1, "predicted": 1}},
-                       {"id": "state-shown", "property": "data", "value": 24}],
+                       {"id": "state-shown", "property": "data", "value": 24},
+                       {"id": "samples-sort", "property": "value", "value": "predicted"}],
             "state": [{"id": "state-sample", "property": "data", "value": None},
                       {"id": "state-resolved", "property": "data", "value": state},
                       {"id": "state-trained", "property": "data", "value": None},

@@ -9,6 +9,9 @@ from pathlib import Path
 import numpy as np
 
 
+SORTS = ("predicted", "true", "margin")
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """Row i of every array is sample i of torchvision's test split."""
@@ -68,6 +71,27 @@ class Evaluation:
             raise IndexError(f"cell ({actual}, {predicted}) is outside the {k}x{k} matrix")
         c = actual * k + predicted
         return self._order[self._offsets[c]:self._offsets[c + 1]]
+
+    def sorted_cell(self, actual: int, predicted: int, by: str = "predicted") -> tuple[np.ndarray, np.ndarray]:
+        """A cell's indices in one of SORTS' orders, with the value each was sorted by; ties by index.
+
+        predicted: probability of the predicted class, highest first (the default view);
+        true: probability of the true class, lowest first (what the network was surest was not its label);
+        margin: top-1 minus top-2 probability, smallest first (the most ambiguous).
+        """
+        indices = self.cell(actual, predicted)
+        if by == "predicted":
+            return indices, self.confidence[indices]
+        if by == "true":
+            key = self.probs[indices, actual]
+            order = np.lexsort((indices, key))
+        elif by == "margin":
+            top2 = np.sort(self.probs[indices], axis=1)[:, -2:] if len(indices) else np.zeros((0, 2))
+            key = top2[:, 1] - top2[:, 0]
+            order = np.lexsort((indices, key))
+        else:
+            raise ValueError(f"unknown sort {by!r}: choose one of {', '.join(SORTS)}")
+        return indices[order], key[order]
 
     def top_per_cell(self) -> np.ndarray:
         """The most confident sample of every cell, (classes, classes), -1 where a cell is empty."""

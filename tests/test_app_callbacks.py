@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import base64
+import re
 from contextvars import copy_context
 
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-from dash import html, no_update
+from dash import dcc, html, no_update
 from dash._callback_context import context_value
 from dash._utils import AttributeDict
 
@@ -120,17 +121,18 @@ def test_select_cell_validates_clicks(cb):
 
 
 def test_show_more_grows_and_resets(cb):
-    assert triggered(cb["shown"], "samples-more.n_clicks", 1, 1, None, 24) == 48
-    assert triggered(cb["shown"], "samples-more.n_clicks", 2, 2, None, samples_panel.MAX_SHOWN) == \
+    assert triggered(cb["shown"], "samples-more.n_clicks", 1, 1, None, "predicted", 24) == 48
+    assert triggered(cb["shown"], "samples-more.n_clicks", 2, 2, None, "predicted", samples_panel.MAX_SHOWN) == \
         samples_panel.MAX_SHOWN
-    assert triggered(cb["shown"], "state-cell.data", {}, 0, {"actual": 1, "predicted": 1}, 96) == 24
-    assert triggered(cb["shown"], "samples-more.n_clicks", 1, 1, None, "forged") == 24
+    assert triggered(cb["shown"], "state-cell.data", {}, 0, {"actual": 1, "predicted": 1}, "predicted", 96) == 24
+    assert triggered(cb["shown"], "samples-sort.value", "margin", 3, None, "margin", 96) == 24
+    assert triggered(cb["shown"], "samples-more.n_clicks", 1, 1, None, "predicted", "forged") == 24
 
 
 def test_samples_most_confident_first_with_indices(cb):
     ev = cb["zoo"].evaluation("mnist", "linear")
     a, p = np.unravel_index(np.argmax(ev.confusion), ev.confusion.shape)
-    children, more = cb["samples"]({"actual": int(a), "predicted": int(p)}, 24, None, ready(cb), None,
+    children, more = cb["samples"]({"actual": int(a), "predicted": int(p)}, 24, "predicted", None, ready(cb), None,
                                    "mnist", "linear")
     heading = text_of(children[0])
     assert heading.startswith(f"actual {a}, predicted {p}: {ev.confusion[a, p]} images")
@@ -147,23 +149,83 @@ def test_empty_cell_says_so(cb):
     ev = cb["zoo"].evaluation("mnist", "linear")
     empty = np.argwhere(ev.confusion == 0)
     a, p = (int(v) for v in empty[0])
-    children, _ = cb["samples"]({"actual": a, "predicted": p}, 24, None, ready(cb), None, "mnist", "linear")
+    children, _ = cb["samples"]({"actual": a, "predicted": p}, 24, "predicted", None, ready(cb), None, "mnist", "linear")
     assert "0 images" in text_of(children[0]) and "this cell is empty" in text_of(children)
-    nothing, _ = cb["samples"]({"actual": 99, "predicted": -1}, 24, None, ready(cb), None, "mnist", "linear")
+    nothing, _ = cb["samples"]({"actual": 99, "predicted": -1}, 24, "margin", None, ready(cb), None, "mnist", "linear")
     assert "Click a cell" in text_of(nothing)
 
 
-def test_selecting_a_sample_and_its_probabilities(cb):
+def test_selecting_a_sample_from_a_cell_or_the_suspects(cb):
     tile = '{"index":7,"type":"sample-tile"}.n_clicks'
-    assert triggered(cb["select_sample"], tile, 1, [0, 1], None) == 7
-    assert triggered(cb["select_sample"], tile, 0, [0, 0], None) is no_update  # tile just rendered
-    assert triggered(cb["select_sample"], "state-cell.data", {}, [1], {"actual": 1, "predicted": 1}) is None
-    assert cb["mark_selected"](7, [{"index": 3}, {"index": 7}]) == ["tile", "tile selected"]
+    assert triggered(cb["select_sample"], tile, 1, [0, 1], [], None) == 7
+    assert triggered(cb["select_sample"], tile, 0, [0, 0], [], None) is no_update  # tile just rendered
+    suspect = '{"index":9,"type":"suspect-tile"}.n_clicks'
+    assert triggered(cb["select_sample"], suspect, 1, [], [1], None) == 9
+    assert triggered(cb["select_sample"], "state-cell.data", {}, [1], [], {"actual": 1, "predicted": 1}) is None
+    assert cb["mark_selected"](7, [{"index": 3}, {"index": 7}], [{"index": 7}]) == \
+        (["tile", "tile selected"], ["tile selected"])
+
+
+@pytest.mark.parametrize("arch", ["linear", "mlp"])
+def test_explanation_shows_exact_sums_that_match_the_logits(cb, arch):
+    ev = cb["zoo"].evaluation("mnist", arch)
+    wrong = np.flatnonzero(ev.preds != ev.labels)
+    index = int(wrong[0]) if len(wrong) else 0
+    children, cls = cb["explanation"](index, ready(cb, arch=arch), None, "mnist", arch)
+    assert cls == "card card-explain"
+    text = text_of(children)
+    assert f"Test image #{index}" in text and f"true class {ev.classes[ev.labels[index]]}" in text
+    probs = find(children, dcc.Graph)[0].figure
+    assert np.allclose(list(probs.data[0].x), ev.probs[index])
+    # Every score line shows the parts' sum and the network's own logit: they must agree to 3 decimals.
+    sums = re.findall(r"= (-?\d+\.\d{3}) \(network: (-?\d+\.\d{3})\)", text)
+    assert len(sums) == 2 and all(a == b for a, b in sums)
+    maps = [img for img in find(children, html.Img) if img.className == "map-img"]
+    assert len(maps) == (3 if arch == "linear" else 2)
+    if arch == "mlp":
+        assert "Hidden activations" in str(find(children, dcc.Graph)[1].figure.layout.title.text)
+
+
+def test_explanation_of_a_convnet_is_labelled_an_approximation(cb):
+    children, cls = cb["explanation"](3, ready(cb, "cifar10", "cnn"), None, "cifar10", "cnn")
+    assert "approximation" in text_of(children) and cls == "card card-explain"
+    assert len([img for img in find(children, html.Img) if img.className == "map-img"]) == 2
+
+
+def test_explanation_ignores_forged_indices(cb):
+    for forged in (-1, 10 ** 9, "7", None, True, [1]):
+        assert cb["explanation"](forged, ready(cb), None, "mnist", "linear") == (no_update, "card card-explain hidden")
+
+
+def test_sorting_and_the_cell_summary(cb):
     ev = cb["zoo"].evaluation("mnist", "linear")
-    fig, cls = cb["probabilities"](7, ready(cb), None, "mnist", "linear")
-    assert np.allclose(list(fig.data[0].x), ev.probs[7]) and cls == "sample-probs"
-    for forged in (-1, 10 ** 9, "7", None):
-        assert cb["probabilities"](forged, ready(cb), None, "mnist", "linear")[1] == "sample-probs hidden"
+    a = int(np.argmax(np.diag(ev.confusion)))
+    children, _ = cb["samples"]({"actual": a, "predicted": a}, 24, "true", None, ready(cb), None, "mnist", "linear")
+    shown = [int(img.to_plotly_json()["props"]["data-index"]) for img in find(children, html.Img)]
+    members = [n for n in range(ev.n) if ev.labels[n] == a and ev.probs[n].argmax() == a]
+    assert shown == sorted(members, key=lambda n: (ev.probs[n, a], n))[:24]
+    assert "lowest first" in text_of(children)
+    summary = cb["summary"]({"actual": a, "predicted": a}, ready(cb), None, "mnist", "linear")
+    captions = [text_of(f) for f in find(summary, html.Figcaption)]
+    assert captions[0] == f"mean of this cell ({len(members):,})" and captions[1] == f"template {a}"
+    wrong = np.argwhere((ev.confusion > 0) & ~np.eye(10, dtype=bool))
+    if len(wrong):
+        i, j = (int(v) for v in wrong[0])
+        summary = cb["summary"]({"actual": i, "predicted": j}, ready(cb, arch="mlp"), None, "mnist", "mlp")
+        assert [text_of(f) for f in find(summary, html.Figcaption)][1:] == \
+            [f"mean of all {i} (actual)", f"mean of all {j} (predicted)"]
+    assert cb["summary"](None, ready(cb), None, "mnist", "linear") is None
+
+
+def test_suspects_open_on_demand_and_name_the_models(cb):
+    assert cb["suspects"](0, "mnist", ready(cb), None, "linear") == (None, "Find them")
+    assert cb["suspects"](2, "mnist", ready(cb), None, "linear") == (None, "Find them")
+    listing, label = cb["suspects"](1, "mnist", ready(cb), None, "linear")
+    assert label == "Hide them"
+    text = text_of(listing)
+    assert "Based on" in text and "1-layer" in text and "2-layer" in text
+    for tile in find(listing, html.Button):
+        assert tile.id["type"] == "suspect-tile"
 
 
 def test_weights_for_each_network(cb):

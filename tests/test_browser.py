@@ -94,10 +94,32 @@ def test_cell_click_lists_images_most_confident_first(page):
     assert probs == sorted(probs, reverse=True)
     # The weights panel highlights the cell's classes.
     assert dash_duo.find_elements("#weights-panel .mark-actual, #weights-panel .mark-predicted")
-    # Selecting an image draws its probabilities.
-    dash_duo.find_elements("#cell-samples .tile")[0].click()
-    wait_until(lambda: "hidden" not in dash_duo.find_element("#sample-probs-box").get_attribute("class"),
-               what="the probability chart")
+    assert dash_duo.get_logs() == []
+
+
+def test_selecting_an_image_explains_it_with_maps(page):
+    dash_duo, zoo = page
+    ev = zoo.evaluation("mnist", "linear")
+    # A mistake if the quick network made one; else a correct cell, explained against the runner-up.
+    cells = np.argwhere((ev.confusion > 0) & ~np.eye(10, dtype=bool)).tolist() + [[1, 1]]
+    a, p = cells[0]
+    click_cell(dash_duo, a, p)
+    dash_duo.wait_for_contains_text("#cell-samples", f"actual {a}, predicted {p}", timeout=20)
+    first = dash_duo.find_elements("#cell-samples .tile")[0]
+    index = int(first.find_element("css selector", "img").get_attribute("data-index"))
+    first.click()
+    dash_duo.wait_for_element("#explain-card:not(.hidden) .map-img", timeout=20)
+    dash_duo.wait_for_contains_text("#explain-panel", f"Test image #{index}", timeout=20)
+    assert len(dash_duo.find_elements("#explain-panel .map-img")) == 3
+    assert "(network: " in dash_duo.find_element("#explain-panel").text
+    assert len(dash_duo.find_elements("#explain-probs .bars .point")) == 10
+    # The cell's mean image and the two templates sit beside the list.
+    assert len(dash_duo.find_elements("#cell-summary .summary-img")) == (2 if a == p else 3)
+    # Sorting by ambiguity reorders the tiles, closest call first.
+    dash_duo.find_element("#samples-sort input[value='margin']").click()
+    dash_duo.wait_for_contains_text("#cell-samples", "gap between the top two classes", timeout=20)
+    margins = [float(t.text.split()[1]) for t in dash_duo.find_elements("#cell-samples .tile-prob")]
+    assert margins == sorted(margins)
     assert dash_duo.get_logs() == []
 
 

@@ -85,3 +85,35 @@ def test_cache_round_trip_and_staleness(ev, tmp_path):
     path.write_bytes(b"not an npz")
     assert Evaluation.load(path, "id1") is None
     assert Evaluation.load(tmp_path / "absent.npz", "id1") is None
+
+
+def test_sort_orders_on_constructed_probabilities():
+    # Five images, all labelled 0 and predicted 1; the orders worked out by hand.
+    probs = np.array([[0.30, 0.60, 0.10],   # 0: margin .30
+                      [0.05, 0.90, 0.05],   # 1: the most confident, the least like its label
+                      [0.45, 0.50, 0.05],   # 2: the closest call
+                      [0.20, 0.60, 0.20],   # 3: ties 0 on predicted probability, margin .40
+                      [0.30, 0.40, 0.30]],  # 4: ties 0 on true-class probability, margin .10
+                     dtype=np.float32)
+    ev = Evaluation("mnist", "linear", ("a", "b", "c"), "id", np.zeros(5, dtype=np.int64), probs)
+    by_pred, keys = ev.sorted_cell(0, 1, "predicted")
+    assert by_pred.tolist() == [1, 0, 3, 2, 4] and np.allclose(keys, [0.9, 0.6, 0.6, 0.5, 0.4])
+    by_true, keys = ev.sorted_cell(0, 1, "true")
+    assert by_true.tolist() == [1, 3, 0, 4, 2] and np.allclose(keys, [0.05, 0.2, 0.3, 0.3, 0.45])
+    by_margin, keys = ev.sorted_cell(0, 1, "margin")
+    assert by_margin.tolist() == [2, 4, 0, 3, 1] and np.allclose(keys, [0.05, 0.1, 0.3, 0.4, 0.85])
+    empty, keys = ev.sorted_cell(2, 2, "margin")
+    assert len(empty) == 0 and len(keys) == 0
+    with pytest.raises(ValueError):
+        ev.sorted_cell(0, 1, "random")
+
+
+def test_sort_orders_agree_with_a_plain_sort(ev):
+    for a in range(K):
+        for p in range(K):
+            members = [n for n in range(ev.n) if ev.labels[n] == a and ev.probs[n].argmax() == p]
+            got, _ = ev.sorted_cell(a, p, "true")
+            assert got.tolist() == sorted(members, key=lambda n: (ev.probs[n, a], n))
+            top2 = {n: sorted(ev.probs[n])[-2:] for n in members}
+            got, _ = ev.sorted_cell(a, p, "margin")
+            assert got.tolist() == sorted(members, key=lambda n: (top2[n][1] - top2[n][0], n))

@@ -3,26 +3,39 @@ from __future__ import annotations
 
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
-from .. import figures, ids
-from ..service import Service
+from models.evaluate import SORTS
+
+from .. import ids
+from ..images import colorize, png_data_uri, to_display
+from ..service import Service, weights_arrays
 from .confusion import parse_cell
 
 PAGE = 24  # images shown per click of "show more"
 MAX_SHOWN = 480  # a cell can hold thousands of images: the page never asks for more than this
 
 
+SORT_OPTIONS = [{"label": "Most confident", "value": "predicted"},
+                {"label": "Least like its label", "value": "true"},
+                {"label": "Most ambiguous", "value": "margin"}]
+SORT_EXPLAIN = {"predicted": "probability of the predicted class, highest first",
+                "true": "probability of the true class, lowest first: the ones it was surest were not their label",
+                "margin": "gap between the top two classes, smallest first: the closest calls"}
+
+
 def layout() -> html.Section:
     return html.Section(className="card card-samples", children=[
-        html.H2("What it saw"),
+        html.Div(className="card-head", children=[
+            html.H2("What it saw"),
+            dcc.RadioItems(id=ids.SAMPLES_SORT, value="predicted", inline=True, className="toggle",
+                           options=SORT_OPTIONS),
+        ]),
         html.P(className="explain", children=(
-            "The images of the selected cell, the ones the network was most sure about first. "
-            "Off the diagonal these are its most confident mistakes. Click an image for its probabilities.")),
+            "The images of the selected cell, sorted as chosen above; by default the ones the network was "
+            "most sure about first, so off the diagonal its most confident mistakes. Click an image to see why.")),
+        html.Div(id=ids.CELL_SUMMARY, className="cell-summary"),
         html.Div(id=ids.SAMPLES, className="samples",
                  children=html.P("Click a cell of the heatmap to see its images.", className="hint")),
         html.Button(f"Show {PAGE} more", id=ids.SAMPLES_MORE, className="more-button hidden", n_clicks=0),
-        # dcc.Graph ignores className updates after it mounts, so a plain box does the hiding.
-        html.Div(id=ids.SAMPLE_PROBS_BOX, className="sample-probs hidden", children=dcc.Graph(
-            id=ids.SAMPLE_PROBS, config={"displayModeBar": False}, figure=figures.empty_figure(""))),
     ])
 
 
@@ -32,15 +45,17 @@ def stores() -> list:
 
 def register(app: Dash, service: Service) -> dict:
     @app.callback(Output(ids.STATE_SHOWN, "data"),
-                  Input(ids.SAMPLES_MORE, "n_clicks"), Input(ids.STATE_CELL, "data"), State(ids.STATE_SHOWN, "data"))
-    def shown(_, __, current):
+                  Input(ids.SAMPLES_MORE, "n_clicks"), Input(ids.STATE_CELL, "data"), Input(ids.SAMPLES_SORT, "value"),
+                  State(ids.STATE_SHOWN, "data"))
+    def shown(_, __, ___, current):
         if ctx.triggered_id != ids.SAMPLES_MORE or not isinstance(current, int):
             return PAGE
         return min(MAX_SHOWN, current + PAGE)
 
     @app.callback(Output(ids.STATE_SAMPLE, "data"),
-                  Input({"type": ids.SAMPLE_TILE, "index": ALL}, "n_clicks"), Input(ids.STATE_CELL, "data"))
-    def select_sample(_, __):
+                  Input({"type": ids.SAMPLE_TILE, "index": ALL}, "n_clicks"),
+                  Input({"type": ids.SUSPECT_TILE, "index": ALL}, "n_clicks"), Input(ids.STATE_CELL, "data"))
+    def select_sample(_, __, ___):
         if ctx.triggered_id == ids.STATE_CELL:
             return None  # a new cell clears the selection
         trigger = ctx.triggered_id
@@ -51,16 +66,20 @@ def register(app: Dash, service: Service) -> dict:
         return no_update  # tiles that just appeared (no clicks yet) change nothing
 
     @app.callback(Output({"type": ids.SAMPLE_TILE, "index": ALL}, "className"),
-                  Input(ids.STATE_SAMPLE, "data"), State({"type": ids.SAMPLE_TILE, "index": ALL}, "id"))
-    def mark_selected(selected, tile_ids):
-        return ["tile selected" if isinstance(t, dict) and t.get("index") == selected else "tile"
-                for t in tile_ids or []]
+                  Output({"type": ids.SUSPECT_TILE, "index": ALL}, "className"),
+                  Input(ids.STATE_SAMPLE, "data"), State({"type": ids.SAMPLE_TILE, "index": ALL}, "id"),
+                  State({"type": ids.SUSPECT_TILE, "index": ALL}, "id"))
+    def mark_selected(selected, tile_ids, suspect_ids):
+        def marks(found):
+            return ["tile selected" if isinstance(t, dict) and t.get("index") == selected else "tile"
+                    for t in found or []]
+        return marks(tile_ids), marks(suspect_ids)
 
     @app.callback(Output(ids.SAMPLES, "children"), Output(ids.SAMPLES_MORE, "className"),
-                  Input(ids.STATE_CELL, "data"), Input(ids.STATE_SHOWN, "data"),
+                  Input(ids.STATE_CELL, "data"), Input(ids.STATE_SHOWN, "data"), Input(ids.SAMPLES_SORT, "value"),
                   State(ids.STATE_SAMPLE, "data"), State(ids.STATE_RESOLVED, "data"),
                   State(ids.STATE_TRAINED, "data"), State(ids.DATASET, "value"), State(ids.ARCH, "value"))
-    def samples(cell, count, selected, resolved, trained, dataset, arch):
+    def samples(cell, count, sort, selected, resolved, trained, dataset, arch):
         view, _ = service.ready_view(resolved, trained, dataset, arch)
         hidden = "more-button hidden"
         if view is None:
@@ -69,8 +88,9 @@ def register(app: Dash, service: Service) -> dict:
         cell = parse_cell(cell, len(ev.classes))
         if cell is None:
             return html.P("Click a cell of the heatmap to see its images.", className="hint"), hidden
+        sort = sort if sort in SORTS else "predicted"
         a, p = cell["actual"], cell["predicted"]
-        indices = ev.cell(a, p)
+        indices, keys = ev.sorted_cell(a, p, sort)
         count = min(max(PAGE, count if isinstance(count, int) else PAGE), MAX_SHOWN)
         heading = html.H3(className="cell-heading", children=[
             f"actual {ev.classes[a]}, predicted {ev.classes[p]}: ",
@@ -80,33 +100,68 @@ def register(app: Dash, service: Service) -> dict:
             note = (f"No test image of class {ev.classes[a]} was predicted as {ev.classes[p]}: "
                     "this cell is empty.")
             return [heading, html.P(note, className="hint empty-cell")], hidden
-        tiles = service.cached(view, "tiles", (a, p, count, selected), lambda: html.Div(
-            [_tile(service, ev, int(n), int(n) == selected) for n in indices[:count]], className="tiles"))
+        order = html.P(f"Sorted by {SORT_EXPLAIN[sort]}. The number under each image is that value.",
+                       className="sort-note")
+        tiles = service.cached(view, "tiles", (a, p, count, selected, sort), lambda: html.Div(
+            [_tile(service, ev, int(n), float(v), sort, int(n) == selected)
+             for n, v in zip(indices[:count], keys[:count])], className="tiles"))
         more = "more-button" if len(indices) > count and count < MAX_SHOWN else hidden
-        return [heading, tiles], more
+        return [heading, order, tiles], more
 
-    @app.callback(Output(ids.SAMPLE_PROBS, "figure"), Output(ids.SAMPLE_PROBS_BOX, "className"),
-                  Input(ids.STATE_SAMPLE, "data"),
-                  State(ids.STATE_RESOLVED, "data"), State(ids.STATE_TRAINED, "data"),
-                  State(ids.DATASET, "value"), State(ids.ARCH, "value"))
-    def probabilities(index, resolved, trained, dataset, arch):
+    @app.callback(Output(ids.CELL_SUMMARY, "children"),
+                  Input(ids.STATE_CELL, "data"), State(ids.STATE_RESOLVED, "data"),
+                  State(ids.STATE_TRAINED, "data"), State(ids.DATASET, "value"), State(ids.ARCH, "value"))
+    def summary(cell, resolved, trained, dataset, arch):
         view, _ = service.ready_view(resolved, trained, dataset, arch)
-        if view is None or not isinstance(index, int) or not 0 <= index < view.evaluation.n:
-            return no_update, "sample-probs hidden"
-        ev = view.evaluation
-        title = f"Test image #{index}: actual {ev.classes[ev.labels[index]]}"
-        return figures.probability_figure(ev.probs[index], ev.classes, int(ev.labels[index]), title), "sample-probs"
+        cell = parse_cell(cell, len(view.evaluation.classes)) if view is not None else None
+        if cell is None:
+            return None
+        return service.cached(view, "summary", (cell["actual"], cell["predicted"]),
+                              lambda: _summary(service, view, cell["actual"], cell["predicted"]))
 
     return {"shown": shown, "select_sample": select_sample, "mark_selected": mark_selected, "samples": samples,
-            "probabilities": probabilities}
+            "summary": summary}
 
 
-def _tile(service: Service, ev, index: int, selected: bool) -> html.Button:
-    prob = float(ev.confidence[index])
+def _tile(service: Service, ev, index: int, key: float, sort: str, selected: bool) -> html.Button:
+    pred, actual = int(ev.preds[index]), int(ev.labels[index])
+    title = (f"test image #{index}: {100 * float(ev.probs[index, pred]):.1f}% {ev.classes[pred]} (predicted), "
+             f"{100 * float(ev.probs[index, actual]):.1f}% {ev.classes[actual]} (true class)")
+    shown = f"Δ {100 * key:.1f}" if sort == "margin" else f"{100 * key:.1f}%"
     return html.Button(
         id={"type": ids.SAMPLE_TILE, "index": index}, n_clicks=0,
-        className="tile selected" if selected else "tile", title=f"test image #{index}: {100 * prob:.1f}%",
+        className="tile selected" if selected else "tile", title=title,
         children=[html.Img(src=service.sample_uri(ev.dataset, index), className="tile-img",
                            alt=f"test image {index}", **{"data-index": str(index)}),
-                  html.Span(f"{100 * prob:.1f}%", className="tile-prob"),
+                  html.Span(shown, className="tile-prob"),
                   html.Span(f"#{index}", className="tile-index")])
+
+
+def _summary(service: Service, view, actual: int, predicted: int) -> list:
+    """The cell's mean image next to what the two classes look like to the network (or on average)."""
+    ev, ckpt = view.evaluation, view.checkpoint
+    mean = service.cell_mean(view, actual, predicted)
+    if mean is None:
+        return []
+    same = actual == predicted
+    tiles = [_figure(png_data_uri(to_display(mean)), f"mean of this cell ({len(ev.cell(actual, predicted)):,})")]
+    if ckpt.arch == "linear":
+        colour = ckpt.model.in_shape[0] == 3
+        templates = colorize(weights_arrays(ckpt)["templates"], "rgb" if colour else "diverging")
+        what = "template"
+        pictures = {c: png_data_uri(templates[c]) for c in (actual, predicted)}
+    else:
+        means = service.class_means(ckpt.dataset)
+        what = "mean of all"
+        pictures = {c: png_data_uri(to_display(means[c])) for c in (actual, predicted)}
+    tiles.append(_figure(pictures[actual], f"{what} {ev.classes[actual]}" + ("" if same else " (actual)")))
+    if not same:
+        tiles.append(_figure(pictures[predicted], f"{what} {ev.classes[predicted]} (predicted)"))
+    note = ("What the confused images share, beside the class templates the network compares them with."
+            if ckpt.arch == "linear" else "What the images of this cell share, beside the average image of each class.")
+    return [html.Div(tiles, className="summary-row"), html.P(note, className="summary-note")]
+
+
+def _figure(src: str, caption: str) -> html.Figure:
+    return html.Figure(className="summary-tile", children=[
+        html.Img(src=src, className="summary-img", alt=caption), html.Figcaption(caption)])

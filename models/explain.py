@@ -1,0 +1,134 @@
+"""Why a network predicted what it did: exact pixel and hidden-unit contributions, and gradient x input.
+
+The networks see normalised pixels, (x - mean) / std. Folding that affine step into the first layer's
+weights and bias gives the same logits from plain 0..1 intensities, so a black pixel contributes
+nothing and every score reads as the chapter writes it: z = b + sum(w * x).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from .nets import CNN, MLP, LinearNet
+from .train import Normalization
+
+
+@dataclass(frozen=True)
+class Contributions:
+    """z_c = bias[c] + maps[c].sum() for every class c, exactly (up to float rounding)."""
+    logits: np.ndarray  # (classes,) from the network's own forward pass
+    bias: np.ndarray  # (classes,) the bias on 0..1 pixels
+    maps: np.ndarray  # (classes, H, W): x * w_c, colour channels summed
+
+    def total(self, c: int) -> float:
+        return float(self.bias[c] + self.maps[c].sum(dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class HiddenContributions:
+    """The 2-layer net: z_c = out_bias[c] + sum_j unit_contributions[c, j], each term activation x weight."""
+    logits: np.ndarray  # (classes,)
+    activations: np.ndarray  # (hidden,) after the nonlinearity
+    pre_activations: np.ndarray  # (hidden,) = unit_bias[j] + unit_maps[j].sum()
+    unit_bias: np.ndarray  # (hidden,) on 0..1 pixels
+    unit_maps: np.ndarray  # (hidden, H, W): x * (unit j's filter)
+    out_bias: np.ndarray  # (classes,)
+    unit_contributions: np.ndarray  # (classes, hidden)
+
+    def total(self, c: int) -> float:
+        return float(self.out_bias[c] + self.unit_contributions[c].sum(dtype=np.float64))
+
+    def key_unit(self, predicted: int, reference: int) -> int:
+        """The hidden unit that pushes `predicted` furthest above `reference` (the confusion's main cause)."""
+        gap = self.unit_contributions[predicted] - self.unit_contributions[reference]
+        return int(np.argmax(gap))
+
+
+@dataclass(frozen=True)
+class Gradients:
+    """Gradient x input per class: a first-order approximation of each pixel's share of the logit."""
+    logits: np.ndarray
+    maps: dict  # class index -> (H, W), colour channels summed
+
+
+def to_unit(image: np.ndarray) -> np.ndarray:
+    """A (C, H, W) uint8 image as float64 intensities in 0..1."""
+    return np.asarray(image, dtype=np.float64) / 255.0
+
+
+def folded_first_layer(weight: torch.Tensor, bias: torch.Tensor, in_shape, norm: Normalization):
+    """First-layer weights and bias that act on 0..1 pixels instead of normalised ones (float64)."""
+    c = in_shape[0]
+    w = weight.detach().double().cpu().numpy().reshape(-1, *in_shape)
+    mean = np.asarray(norm.mean, dtype=np.float64).reshape(1, c, 1, 1)
+    std = np.asarray(norm.std, dtype=np.float64).reshape(1, c, 1, 1)
+    w_unit = w / std
+    b_unit = bias.detach().double().cpu().numpy() - (w * mean / std).reshape(len(w), -1).sum(1)
+    return w_unit, b_unit
+
+
+@torch.no_grad()
+def _logits(model: nn.Module, image: np.ndarray, norm: Normalization) -> np.ndarray:
+    device = next(model.parameters()).device
+    x = norm.apply(torch.as_tensor(np.ascontiguousarray(image))[None].to(device))
+    return model.eval()(x)[0].double().cpu().numpy()
+
+
+def linear(model: LinearNet, image: np.ndarray, norm: Normalization) -> Contributions:
+    """Every class's exact contribution map x * w_c for one uint8 image."""
+    w, b = folded_first_layer(model.fc.weight, model.fc.bias, model.in_shape, norm)
+    maps = (w * to_unit(image)[None]).sum(1)
+    return Contributions(_logits(model, image, norm), b, maps)
+
+
+def mlp(model: MLP, image: np.ndarray, norm: Normalization) -> HiddenContributions:
+    """Hidden activations, their share of each logit, and each unit's input map, for one uint8 image."""
+    w1, b1 = folded_first_layer(model.hidden.weight, model.hidden.bias, model.in_shape, norm)
+    unit_maps = (w1 * to_unit(image)[None]).sum(1)
+    pre = b1 + unit_maps.reshape(len(unit_maps), -1).sum(1)
+    with torch.no_grad():
+        act = model.act(torch.as_tensor(pre)).numpy()
+    w2 = model.out.weight.detach().double().cpu().numpy()
+    b2 = model.out.bias.detach().double().cpu().numpy()
+    return HiddenContributions(_logits(model, image, norm), act, pre, b1, unit_maps, b2, w2 * act[None])
+
+
+def gradient_x_input(model: nn.Module, image: np.ndarray, norm: Normalization, classes) -> Gradients:
+    """d z_c / d x * x on 0..1 pixels for each class in `classes`, by autograd (one backward pass each)."""
+    model.eval()
+    device = next(model.parameters()).device
+    x01 = torch.as_tensor(to_unit(image), dtype=torch.float32, device=device)[None].requires_grad_(True)
+    mean = torch.tensor(norm.mean, device=device).view(1, -1, 1, 1)
+    std = torch.tensor(norm.std, device=device).view(1, -1, 1, 1)
+    logits = model((x01 - mean) / std)[0]
+    maps = {}
+    for c in dict.fromkeys(int(c) for c in classes):
+        (grad,) = torch.autograd.grad(logits[c], x01, retain_graph=True)
+        maps[c] = (grad * x01).detach()[0].sum(0).double().cpu().numpy()
+    return Gradients(logits.detach().double().cpu().numpy(), maps)
+
+
+def reference_class(logits: np.ndarray, actual: Optional[int]) -> int:
+    """What a prediction is contrasted with: the true class if it was missed, else the runner-up."""
+    predicted = int(np.argmax(logits))
+    if actual is not None and actual != predicted:
+        return int(actual)
+    order = np.argsort(-np.asarray(logits), kind="stable")
+    return int(order[1])
+
+
+def explain(model: nn.Module, image: np.ndarray, norm: Normalization, actual: Optional[int] = None):
+    """The richest explanation each kind of network allows: exact for linear and mlp, approximate for cnn."""
+    if isinstance(model, LinearNet):
+        return linear(model, image, norm)
+    if isinstance(model, MLP):
+        return mlp(model, image, norm)
+    if isinstance(model, CNN):
+        logits = _logits(model, image, norm)
+        predicted = int(np.argmax(logits))
+        return gradient_x_input(model, image, norm, (predicted, reference_class(logits, actual)))
+    raise TypeError(f"no explanation for {type(model).__name__}")
