@@ -29,9 +29,21 @@ WEIGHTS = "weights-panel"
 WEIGHTS_COLORMAP = "weights-colormap"
 WEIGHTS_BARS = "weights-bars"
 
+TIMELINE_BOX = "timeline-box"
+TIMELINE = "timeline-slider"  # a position in the training timeline; the last is the final checkpoint
+TIMELINE_NOTE = "timeline-note"
+TIMELINE_PLAY = "timeline-play"
+TIMELINE_TICK = "timeline-tick"  # the interval that advances the slider while playing
+WATCH = "watch-button"  # retrain the pair from scratch and watch it learn
+
 TRAIN_BOX = "train-box"
 TRAIN_PROGRESS = "train-progress"
 TRAIN_LABEL = "train-label"
+LIVE_HEATMAP = "live-heatmap"  # the confusion matrix at each snapshot while a network trains
+LIVE_WEIGHTS = "live-weights"
+
+URL = "url"  # the address bar: dataset, model, view options, cell, sample and timeline position
+URL_SINK = "url-sink"  # the browser-side address writer's dummy output
 
 # Browser-side state (small JSON): no per-user state lives in the server process.
 STATE_RESOLVED = "state-resolved"  # what the server found for the chosen pair: ready, untrained or error

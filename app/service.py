@@ -114,33 +114,55 @@ class Service:
         return state(dataset, arch, READY, checkpoint=ckpt.id)
 
     def prepare(self, dataset: str, arch: str, on_progress: Optional[Callable[[Progress], None]] = None,
-                cancel: Optional[threading.Event] = None) -> dict:
-        """Slow path, run as a background job: download, train and evaluate as needed."""
+                cancel: Optional[threading.Event] = None, retrain: bool = False, on_snapshot=None) -> dict:
+        """Slow path, run as a background job: download, train (or train again) and evaluate as needed."""
         if not valid_pair(dataset, arch):
             return state(str(dataset)[:40], str(arch)[:40], ERROR, "unknown dataset or model")
         try:
-            ev = self.zoo.evaluation(dataset, arch, on_progress=on_progress, cancel=cancel)
+            if retrain:
+                ev = self.zoo.evaluate(self.zoo.retrain(dataset, arch, on_progress, cancel, on_snapshot))
+            else:
+                ev = self.zoo.evaluation(dataset, arch, on_progress=on_progress, cancel=cancel,
+                                         on_snapshot=on_snapshot)
         except LookInsideError as e:
             return state(dataset, arch, ERROR, str(e))
         return state(dataset, arch, READY, checkpoint=ev.checkpoint_id)
 
-    def view(self, dataset: str, arch: str) -> View:
-        """The checkpoint, evaluation and test images of a pair that resolved as ready."""
+    def view(self, dataset: str, arch: str, position=None) -> View:
+        """The checkpoint (or its snapshot at a timeline position), evaluation and test images of a ready pair."""
         ckpt = self.zoo.load(dataset, arch)
+        if isinstance(position, int) and not isinstance(position, bool):
+            ckpt = self.zoo.snapshot(ckpt, position)
         ev = self.zoo.cached_evaluation(ckpt)
+        if ev is None and ckpt.metrics.get("label"):  # a snapshot: evaluated on first view, then cached
+            ev = self.zoo.evaluate(ckpt)
         if ev is None:
             raise CheckpointError(f"{dataset}/{arch} has no evaluation yet")
         return View(ckpt, ev, datasets.load(dataset, False, self.local))
 
-    def ready_view(self, resolved, trained, dataset, arch) -> tuple[Optional[View], Optional[dict]]:
+    def ready_view(self, resolved, trained, dataset, arch, position=None) -> tuple[Optional[View], Optional[dict]]:
         """The view to draw if the pair on screen is ready, with the state that explains it if not."""
         st = current(resolved, trained, dataset, arch)
         if st is None or st.get("status") != READY or not valid_pair(dataset, arch):
             return None, st
         try:
-            return self.view(dataset, arch), st
+            return self.view(dataset, arch, position), st
         except LookInsideError as e:
             return None, state(dataset, arch, ERROR, str(e))
+
+    def timeline(self, dataset: str, arch: str) -> list[str]:
+        """Labels of the pair's timeline positions, the final checkpoint last; empty without a timeline."""
+        if not valid_pair(dataset, arch):
+            return []
+        try:
+            ckpt = self.zoo.load(dataset, arch)
+        except LookInsideError:
+            return []
+        snaps = self.zoo.timeline(ckpt)
+        if not snaps:
+            return []
+        epochs = ckpt.config.epochs
+        return [s.label for s in snaps] + [f"epoch {epochs} (final)"]
 
     def explanation(self, view: View, index: int):
         """Why the network on screen predicted what it did for test image `index` (memoised)."""

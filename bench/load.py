@@ -70,9 +70,13 @@ class Client:
         return (reply or {}).get("response", {})
 
 
+FINAL = ("timeline-slider", "value", None)  # the timeline's last position: the finished network
+
+
 def resolve(client: Client, dataset: str, arch: str) -> dict | None:
     reply = client.callback("switch (resolve)", [("state-resolved", "data"), ("state-train-request", "data")],
-                            [("dataset-dropdown", "value", dataset), ("model-dropdown", "value", arch)])
+                            [("dataset-dropdown", "value", dataset), ("model-dropdown", "value", arch),
+                             ("watch-button", "n_clicks", 0)])
     return reply.get("state-resolved", {}).get("data")
 
 
@@ -89,26 +93,26 @@ def visit(client: Client, pairs: list[tuple[str, str]], rng: random.Random) -> N
     client.callback("heatmap", [("confusion-graph", "figure")],
                     [("state-resolved", "data", state), ("state-trained", "data", None),
                      ("confusion-mode", "value", mode), ("confusion-view", "value", view),
-                     ("state-cell", "data", cell)], [("dataset-dropdown", "value", dataset),
-                                                     ("model-dropdown", "value", arch)])
+                     ("state-cell", "data", cell), FINAL], [("dataset-dropdown", "value", dataset),
+                                                            ("model-dropdown", "value", arch)])
     client.callback("status", [("accuracy", "children"), ("model-status", "children"),
                                ("model-status", "className")],
-                    [("state-resolved", "data", state), ("state-trained", "data", None)] + pair)
+                    [("state-resolved", "data", state), ("state-trained", "data", None)] + pair + [FINAL])
     labels = list(DATASETS[dataset].classes)
     click = {"points": [{"x": labels[cell["predicted"]], "y": labels[cell["actual"]]}]}
     client.callback("cell click (select)", [("state-cell", "data")],
                     [("confusion-graph", "clickData", click)] + pair)
     client.callback("cell click (images)", [("cell-samples", "children"), ("samples-more", "className")],
                     [("state-cell", "data", cell), ("state-shown", "data", 24),
-                     ("samples-sort", "value", "predicted")],
+                     ("samples-sort", "value", "predicted"), FINAL],
                     [("state-sample", "data", None), ("state-resolved", "data", state),
                      ("state-trained", "data", None)] + [(i, p, v) for i, p, v in pair])
     client.callback("image explanation", [("explain-panel", "children"), ("explain-card", "className")],
-                    [("state-sample", "data", rng.randrange(10000))],
+                    [("state-sample", "data", rng.randrange(10000)), FINAL],
                     [("state-resolved", "data", state), ("state-trained", "data", None)] + pair)
     client.callback("weights", [("weights-panel", "children")],
                     [("state-resolved", "data", state), ("state-trained", "data", None),
-                     ("weights-colormap", "value", "diverging"), ("state-cell", "data", cell)], pair)
+                     ("weights-colormap", "value", "diverging"), ("state-cell", "data", cell), FINAL], pair)
 
 
 def server_rss(pid: int) -> float:

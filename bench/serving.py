@@ -20,7 +20,7 @@ import psutil
 
 from models.datasets import DATASETS
 
-from .load import Client
+from .load import FINAL, Client
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,21 +92,22 @@ class Page:
 
     def resolve(self, dataset: str, arch: str) -> dict:
         reply = self.client.callback("resolve", [("state-resolved", "data"), ("state-train-request", "data")],
-                                     [("dataset-dropdown", "value", dataset), ("model-dropdown", "value", arch)])
+                                     [("dataset-dropdown", "value", dataset), ("model-dropdown", "value", arch),
+                                      ("watch-button", "n_clicks", 0)])
         return reply.get("state-resolved", {}).get("data")
 
     def heatmap(self, state: dict, mode: str) -> None:
         self.client.callback("heatmap", [("confusion-graph", "figure")],
                              [("state-resolved", "data", state), ("state-trained", "data", None),
                               ("confusion-mode", "value", mode), ("confusion-view", "value", "numbers"),
-                              ("state-cell", "data", None)],
+                              ("state-cell", "data", None), FINAL],
                              [("dataset-dropdown", "value", state["dataset"]),
                               ("model-dropdown", "value", state["arch"])])
 
     def weights(self, state: dict) -> None:
         self.client.callback("weights", [("weights-panel", "children")],
                              [("state-resolved", "data", state), ("state-trained", "data", None),
-                              ("weights-colormap", "value", "diverging"), ("state-cell", "data", None)],
+                              ("weights-colormap", "value", "diverging"), ("state-cell", "data", None), FINAL],
                              [("dataset-dropdown", "value", state["dataset"]),
                               ("model-dropdown", "value", state["arch"])])
 
@@ -114,7 +115,7 @@ class Page:
         pair = [("dataset-dropdown", "value", state["dataset"]), ("model-dropdown", "value", state["arch"])]
         return self.client.callback("cell click", [("cell-samples", "children"), ("samples-more", "className")],
                                     [("state-cell", "data", cell), ("state-shown", "data", 24),
-                                     ("samples-sort", "value", "predicted")],
+                                     ("samples-sort", "value", "predicted"), FINAL],
                                     [("state-sample", "data", None), ("state-resolved", "data", state),
                                      ("state-trained", "data", None)] + pair)
 
@@ -192,7 +193,8 @@ def wire_bytes(port: int, pair: tuple[str, str]) -> dict:
                         {"id": "samples-more", "property": "className"}],
             "inputs": [{"id": "state-cell", "property": "data", "value": {"actual": 1, "predicted": 1}},
                        {"id": "state-shown", "property": "data", "value": 24},
-                       {"id": "samples-sort", "property": "value", "value": "predicted"}],
+                       {"id": "samples-sort", "property": "value", "value": "predicted"},
+                       {"id": "timeline-slider", "property": "value", "value": None}],
             "state": [{"id": "state-sample", "property": "data", "value": None},
                       {"id": "state-resolved", "property": "data", "value": state},
                       {"id": "state-trained", "property": "data", "value": None},

@@ -92,6 +92,7 @@ class Progress:
 
 
 ProgressFn = Callable[[Progress], None]
+SnapshotFn = Callable[[int, nn.Module], None]  # (batches done, the model in eval mode)
 
 
 @dataclass
@@ -102,8 +103,13 @@ class TrainReport:
 
 def fit(arch: str, data: ImageSet, norm: Normalization, cfg: TrainConfig, device: str = "cpu",
         on_progress: Optional[ProgressFn] = None, cancel: Optional[threading.Event] = None,
-        report_every: int = 20) -> tuple[nn.Module, TrainReport]:
-    """Build `arch` from the seed and train it on `data`; raises TrainingCancelled if `cancel` is set."""
+        report_every: int = 20, on_snapshot: Optional[SnapshotFn] = None,
+        snapshot_steps: tuple[int, ...] = ()) -> tuple[nn.Module, TrainReport]:
+    """Build `arch` from the seed and train it on `data`; raises TrainingCancelled if `cancel` is set.
+
+    `on_snapshot(step, model)` runs after each step in `snapshot_steps` (0: before the first batch). The
+    time it takes is not counted as training time, and it must leave the weights as they are.
+    """
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     model = nets.build(arch, data.images.shape[1:], len(data.classes), **cfg.arch_args).to(device)
@@ -120,7 +126,20 @@ def fit(arch: str, data: ImageSet, norm: Normalization, cfg: TrainConfig, device
         else contextlib.nullcontext
     scale, shift = norm.affine(device)
     start, history, step = time.perf_counter(), [], 0
+    wanted, paused = set(snapshot_steps), 0.0
+
+    def snapshot() -> None:
+        nonlocal paused
+        if on_snapshot is None or step not in wanted:
+            return
+        began = time.perf_counter()
+        model.eval()
+        on_snapshot(step, model)
+        model.train()
+        paused += time.perf_counter() - began
+
     model.train()
+    snapshot()
     for epoch in range(1, cfg.epochs + 1):
         order = torch.randperm(n, generator=gen).to(device)
         # Running sums stay tensors: reading them forces a sync, so that happens only when reporting.
@@ -146,10 +165,11 @@ def fit(arch: str, data: ImageSet, norm: Normalization, cfg: TrainConfig, device
             seen += len(y)
             if on_progress is not None and (step % report_every == 0 or seen == n):
                 on_progress(Progress(epoch, cfg.epochs, step, total, float(loss_sum) / seen, float(correct) / seen,
-                                     time.perf_counter() - start))
+                                     time.perf_counter() - start - paused))
+            snapshot()
         history.append({"epoch": epoch, "loss": float(loss_sum) / seen, "train_accuracy": float(correct) / seen})
     model.eval()
-    return model, TrainReport(time.perf_counter() - start, history)
+    return model, TrainReport(time.perf_counter() - start - paused, history)
 
 
 def _optimizer(model: nn.Module, cfg: TrainConfig, total_steps: int):

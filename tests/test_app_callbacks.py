@@ -261,3 +261,93 @@ def test_background_training_reports_progress_and_makes_the_pair_ready(cb):
     assert ready(cb, "mnist", "cnn")["status"] == "ready"
     assert cb["train"](reports.append, "forged") is no_update
     assert cb["train"](reports.append, {"dataset": "nope", "arch": "cnn"})["status"] == "error"
+
+
+def test_timeline_slider_moves_every_panel(cb):
+    st = ready(cb)
+    last, marks, value, stopped, label, box = cb["timeline_control"](st, None, 0, 0, None, True, "mnist", "linear")
+    assert value == last and last >= 2 and stopped is True and box == "timeline"
+    assert marks[0] == "start" and marks[last] == "end"
+    assert "(final)" in cb["timeline_note"](last, last, "mnist", "linear")
+    assert cb["timeline_note"](0, last, "mnist", "linear").startswith("untrained")
+    start = go.Figure(cb["heatmap"](st, None, "counts", "numbers", None, "mnist", "linear", 0))
+    end = go.Figure(cb["heatmap"](st, None, "counts", "numbers", None, "mnist", "linear", last))
+    untrained = np.nan_to_num(array(start.data[0].z)[:10, :10]) + np.nan_to_num(array(start.data[1].z)[:10, :10])
+    trained = np.nan_to_num(array(end.data[0].z)[:10, :10]) + np.nan_to_num(array(end.data[1].z)[:10, :10])
+    assert untrained.sum() == trained.sum() and np.trace(untrained) < np.trace(trained)
+    accuracy, _, _ = cb["status"](st, None, "mnist", "linear", 0)
+    assert text_of(accuracy).startswith("untrained: ")
+    w0 = cb["weights"](st, None, "diverging", None, "mnist", "linear", 0)
+    w1 = cb["weights"](st, None, "diverging", None, "mnist", "linear", last)
+    assert find(w0, html.Img)[0].src != find(w1, html.Img)[0].src
+    # The selected cell's images follow the slider too.
+    cell = {"actual": 1, "predicted": 1}
+    early, _ = cb["samples"](cell, 24, "predicted", None, st, None, "mnist", "linear", 0)
+    late, _ = cb["samples"](cell, 24, "predicted", None, st, None, "mnist", "linear", last)
+    assert text_of(early[0]) != text_of(late[0]) or text_of(early) != text_of(late)
+
+
+def test_timeline_player_steps_and_stops(cb):
+    st = ready(cb)
+    last = cb["timeline_control"](st, None, 0, 0, None, True, "mnist", "linear")[0]
+    play = triggered(cb["timeline_control"], "timeline-play.n_clicks", 1, st, None, 1, 0, last, True, "mnist", "linear")
+    assert play[2] == 0 and play[3] is False and "Pause" in play[4]  # from the end it starts over
+    tick = triggered(cb["timeline_control"], "timeline-tick.n_intervals", 1, st, None, 1, 1, 0, False, "mnist", "linear")
+    assert tick[2] == 1 and tick[3] is False
+    end = triggered(cb["timeline_control"], "timeline-tick.n_intervals", 9, st, None, 1, 9, last - 1, False,
+                    "mnist", "linear")
+    assert end[2] == last and end[3] is True and "Play" in end[4]
+    pause = triggered(cb["timeline_control"], "timeline-play.n_clicks", 2, st, None, 2, 3, 2, False, "mnist", "linear")
+    assert pause[2] == 2 and pause[3] is True
+    forged = cb["timeline_control"](st, None, 0, 0, 10 ** 6, True, "mnist", "linear")
+    assert forged[2] == last
+
+
+def test_watch_it_train_retrains_live(cb):
+    st = ready(cb, "mnist", "mlp")
+    found, request = triggered(cb["resolve"], "watch-button.n_clicks", 1, "mnist", "mlp", 1)
+    assert request["retrain"] is True and found["status"] == "ready"
+    before = cb["zoo"].load("mnist", "mlp").id
+    reports = []
+    result = cb["train"](reports.append, request)
+    assert result["status"] == "ready" and result["checkpoint"] != before
+    frames = [r for r in reports if isinstance(r[3], dict) and r[3].get("data")]
+    assert len(frames) >= 3  # one heatmap per snapshot, as they arrive
+    assert len(frames[-1][4]) == 11  # a caption and the ten hidden filters
+    assert st["checkpoint"] != result["checkpoint"]
+
+
+def test_address_is_parsed_strictly():
+    from app.panels.address import parse
+    assert parse("?dataset=cifar10&model=mlp&counts=percent&view=images&sort=margin&cell=3-5&sample=42&t=2") == {
+        "dataset": "cifar10", "arch": "mlp", "mode": "percent", "view": "images", "sort": "margin",
+        "cell": {"actual": 3, "predicted": 5}, "sample": 42, "position": 2}
+    assert parse("") == {} and parse(None) == {} and parse("?" + "x" * 600) == {}
+    for forged in ("?dataset=../../etc", "?model=evil", "?cell=3", "?cell=-1-2", "?cell=a-b", "?sample=1e9",
+                   "?t=-3", "?sample=99999999999", "?counts=<script>"):
+        assert parse(forged) == {}, forged
+
+
+def test_address_restores_the_view(cb):
+    search = "?dataset=cifar10&model=cnn&counts=percent&view=images&sort=true&cell=2-3&sample=7&t=1"
+    assert cb["from_address"](search, "mnist", "linear", "counts", "numbers", "predicted") == \
+        ("cifar10", "cnn", "percent", "images", "true")
+    # Only what differs is set again.
+    assert cb["from_address"]("?dataset=mnist&model=linear", "mnist", "linear", "counts", "numbers", "predicted") \
+        == (no_update,) * 5
+    url = "url.search"
+    assert triggered(cb["select_cell"], url, search, None, "cifar10", "cnn", search) == {"actual": 2, "predicted": 3}
+    assert triggered(cb["select_cell"], url, "?cell=12-3", None, "mnist", "linear", "?cell=12-3",
+                     {"actual": 1, "predicted": 1}) is None  # outside the matrix: no cell
+    assert triggered(cb["select_sample"], url, search, [], [], None, search) == 7
+    st = ready(cb)
+    control = triggered(cb["timeline_control"], url, search, st, None, 0, 0, None, True, "mnist", "linear", search)
+    assert control[2] == 1
+    last = cb["timeline_control"](st, None, 0, 0, None, True, "mnist", "linear")[0]
+    beyond = triggered(cb["timeline_control"], url, "?t=99", st, None, 0, 0, 0, True, "mnist", "linear", "?t=99")
+    assert beyond[2] == last  # past the end: the final network
+    same = triggered(cb["timeline_control"], url, "?t=1", st, None, 0, 0, 1, True, "mnist", "linear", "?t=1")
+    assert same == (no_update,) * 6  # the address caught up with the page: nothing to redo
+    assert triggered(cb["select_cell"], url, search, None, "cifar10", "cnn", search, {"actual": 2, "predicted": 3}) \
+        is no_update
+    assert triggered(cb["select_sample"], url, search, [], [], None, search, 7) is no_update

@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pytest
 from selenium.webdriver.common.actions.action_builder import ActionBuilder
+from selenium.webdriver.common.keys import Keys
 
 from app.main import create_app
 from tests.conftest import quick_trained
@@ -165,4 +166,40 @@ def test_untrained_network_trains_in_the_background_with_progress(page):
     dash_duo.wait_for_contains_text("#weights-panel", "first convolution", timeout=120)
     wait_until(lambda: not dash_duo.find_elements("#train-box.active"), what="the progress box to close")
     assert zoo.has_checkpoint("mnist", "cnn")
+    assert dash_duo.get_logs() == []
+
+
+def test_timeline_slider_moves_the_heatmap(page):
+    dash_duo, zoo = page
+    final = cell_texts(dash_duo)
+    handle = dash_duo.find_element("#timeline-slider [role='slider']")
+    handle.send_keys(Keys.HOME)  # the first snapshot: the network before any training
+    dash_duo.wait_for_contains_text("#timeline-note", "untrained", timeout=20)
+    dash_duo.wait_for_contains_text("#accuracy", "untrained:", timeout=20)
+    wait_until(lambda: cell_texts(dash_duo) != final, what="the heatmap of the untrained network")
+    handle.send_keys(Keys.END)
+    dash_duo.wait_for_contains_text("#timeline-note", "(final)", timeout=20)
+    wait_until(lambda: cell_texts(dash_duo) == final, what="the final heatmap again")
+    assert dash_duo.get_logs() == []
+
+
+def test_a_copied_address_restores_the_view_and_back_works(dash_duo, trained):
+    settings, zoo = trained
+    dash_duo.start_server(create_app(settings))
+    ev = zoo.evaluation("mnist", "mlp")
+    sample = int(ev.cell(2, 2)[0])
+    dash_duo.driver.get(f"{dash_duo.server_url}/?dataset=mnist&model=mlp&counts=percent&cell=2-2&sample={sample}&t=0")
+    dash_duo.wait_for_contains_text("#cell-samples", "actual 2, predicted 2", timeout=30)
+    dash_duo.wait_for_contains_text("#timeline-note", "untrained", timeout=20)
+    dash_duo.wait_for_contains_text("#explain-panel", f"Test image #{sample}", timeout=20)
+    assert dash_duo.find_element("#model-dropdown").text.startswith("2-layer")
+    assert dash_duo.find_element("#confusion-mode input[value='percent']").is_selected()
+    # A click on another cell becomes a new address; back returns to the shared one.
+    shared = dash_duo.driver.current_url
+    click_cell(dash_duo, 3, 3)
+    dash_duo.wait_for_contains_text("#cell-samples", "actual 3, predicted 3", timeout=20)
+    wait_until(lambda: "cell=3-3" in dash_duo.driver.current_url, what="the address to follow the click")
+    dash_duo.driver.back()
+    dash_duo.wait_for_contains_text("#cell-samples", "actual 2, predicted 2", timeout=20)
+    assert dash_duo.driver.current_url == shared
     assert dash_duo.get_logs() == []

@@ -87,7 +87,15 @@ def test_real_mnist_linear_through_the_cli(tmp_path):
 
 
 def _shipped():
-    return sorted((ROOT / "checkpoints").glob("*.pt"))
+    return sorted(p for p in (ROOT / "checkpoints").glob("*.pt") if not p.name.endswith(".timeline.pt"))
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "checkpoints").glob("*.timeline.pt")), ids=lambda p: p.stem)
+def test_shipped_timeline_belongs_to_its_checkpoint(path):
+    from models import timeline
+    ckpt = checkpoint.load(path.with_name(path.name.replace(".timeline.pt", ".pt")))
+    snaps = timeline.load(path, ckpt.id)
+    assert snaps and snaps[0].step == 0 and [s.step for s in snaps] == sorted(s.step for s in snaps)
 
 
 @pytest.mark.parametrize("path", _shipped(), ids=lambda p: p.stem)

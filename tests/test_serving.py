@@ -32,7 +32,8 @@ def _resolve(port: int) -> dict:
             "outputs": [{"id": "state-resolved", "property": "data"},
                         {"id": "state-train-request", "property": "data"}],
             "inputs": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
-                       {"id": "model-dropdown", "property": "value", "value": "linear"}],
+                       {"id": "model-dropdown", "property": "value", "value": "linear"},
+                       {"id": "watch-button", "property": "n_clicks", "value": 0}],
             "state": [], "changedPropIds": ["dataset-dropdown.value"]}
     return _post(port, body)["response"]["state-resolved"]["data"]
 
@@ -43,7 +44,8 @@ def _samples(port: int, resolved: dict) -> dict:
                         {"id": "samples-more", "property": "className"}],
             "inputs": [{"id": "state-cell", "property": "data", "value": {"actual": 3, "predicted": 3}},
                        {"id": "state-shown", "property": "data", "value": 24},
-                       {"id": "samples-sort", "property": "value", "value": "predicted"}],
+                       {"id": "samples-sort", "property": "value", "value": "predicted"},
+                       {"id": "timeline-slider", "property": "value", "value": None}],
             "state": [{"id": "state-sample", "property": "data", "value": None},
                       {"id": "state-resolved", "property": "data", "value": resolved},
                       {"id": "state-trained", "property": "data", "value": None},

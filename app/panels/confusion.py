@@ -7,6 +7,7 @@ from models.datasets import DATASETS
 
 from .. import figures, ids
 from ..service import Service
+from . import address, triggered_id, triggered_ids
 
 
 def layout() -> html.Section:
@@ -61,9 +62,10 @@ def register(app: Dash, service: Service) -> dict:
     @app.callback(Output(ids.CONFUSION, "figure"),
                   Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"),
                   Input(ids.CONFUSION_MODE, "value"), Input(ids.CONFUSION_VIEW, "value"),
-                  Input(ids.STATE_CELL, "data"), State(ids.DATASET, "value"), State(ids.ARCH, "value"))
-    def heatmap(resolved, trained, mode, view_mode, cell, dataset, arch):
-        view, st = service.ready_view(resolved, trained, dataset, arch)
+                  Input(ids.STATE_CELL, "data"), State(ids.DATASET, "value"), State(ids.ARCH, "value"),
+                  Input(ids.TIMELINE, "value"))
+    def heatmap(resolved, trained, mode, view_mode, cell, dataset, arch, position=None):
+        view, st = service.ready_view(resolved, trained, dataset, arch, position)
         if view is None:
             failed = st is not None and st.get("status") == "error"
             return figures.empty_figure("Nothing to show: see the message above" if failed
@@ -81,11 +83,16 @@ def register(app: Dash, service: Service) -> dict:
         return service.cached(view, "heatmap", (normalize, images, selected), build)
 
     @app.callback(Output(ids.STATE_CELL, "data"),
-                  Input(ids.CONFUSION, "clickData"), Input(ids.DATASET, "value"), Input(ids.ARCH, "value"))
-    def select_cell(click, dataset, arch):
-        if ctx.triggered_id != ids.CONFUSION:
-            return None  # a new dataset or network: the old cell means nothing there
+                  Input(ids.CONFUSION, "clickData"), Input(ids.DATASET, "value"), Input(ids.ARCH, "value"),
+                  Input(ids.URL, "search"), State(ids.STATE_CELL, "data"))
+    def select_cell(click, dataset, arch, search=None, current=None):
         spec = DATASETS.get(dataset) if isinstance(dataset, str) else None
+        if ids.URL in triggered_ids():
+            # A shared link or back/forward: the address names the cell (unchanged: nothing to do).
+            cell = parse_cell(address.parse(search).get("cell"), len(spec.classes)) if spec else None
+            return no_update if cell == current else cell
+        if triggered_id() != ids.CONFUSION:
+            return None  # a new dataset or network: the old cell means nothing there
         cell = parse_click(click, list(spec.classes)) if spec else None
         return cell if cell is not None else no_update
 

@@ -24,9 +24,10 @@ def layout() -> html.Section:
 def register(app: Dash, service: Service) -> dict:
     @app.callback(Output(ids.EXPLAIN, "children"), Output(ids.EXPLAIN_CARD, "className"),
                   Input(ids.STATE_SAMPLE, "data"), State(ids.STATE_RESOLVED, "data"),
-                  State(ids.STATE_TRAINED, "data"), State(ids.DATASET, "value"), State(ids.ARCH, "value"))
-    def explanation(index, resolved, trained, dataset, arch):
-        view, _ = service.ready_view(resolved, trained, dataset, arch)
+                  State(ids.STATE_TRAINED, "data"), State(ids.DATASET, "value"), State(ids.ARCH, "value"),
+                  Input(ids.TIMELINE, "value"))
+    def explanation(index, resolved, trained, dataset, arch, position=None):
+        view, _ = service.ready_view(resolved, trained, dataset, arch, position)
         if view is None or not isinstance(index, int) or isinstance(index, bool) \
                 or not 0 <= index < view.evaluation.n:
             return no_update, HIDDEN

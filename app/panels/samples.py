@@ -8,6 +8,7 @@ from models.evaluate import SORTS
 from .. import ids
 from ..images import colorize, png_data_uri, to_display
 from ..service import Service, weights_arrays
+from . import address, triggered_ids
 from .confusion import parse_cell
 
 PAGE = 24  # images shown per click of "show more"
@@ -54,8 +55,13 @@ def register(app: Dash, service: Service) -> dict:
 
     @app.callback(Output(ids.STATE_SAMPLE, "data"),
                   Input({"type": ids.SAMPLE_TILE, "index": ALL}, "n_clicks"),
-                  Input({"type": ids.SUSPECT_TILE, "index": ALL}, "n_clicks"), Input(ids.STATE_CELL, "data"))
-    def select_sample(_, __, ___):
+                  Input({"type": ids.SUSPECT_TILE, "index": ALL}, "n_clicks"), Input(ids.STATE_CELL, "data"),
+                  Input(ids.URL, "search"), State(ids.STATE_SAMPLE, "data"))
+    def select_sample(_, __, ___, search=None, current=None):
+        if ids.URL in triggered_ids():  # a shared link or back/forward names the image
+            index = address.parse(search).get("sample")
+            index = index if isinstance(index, int) and index < 1_000_000 else None
+            return no_update if index == current else index
         if ctx.triggered_id == ids.STATE_CELL:
             return None  # a new cell clears the selection
         trigger = ctx.triggered_id
@@ -78,9 +84,10 @@ def register(app: Dash, service: Service) -> dict:
     @app.callback(Output(ids.SAMPLES, "children"), Output(ids.SAMPLES_MORE, "className"),
                   Input(ids.STATE_CELL, "data"), Input(ids.STATE_SHOWN, "data"), Input(ids.SAMPLES_SORT, "value"),
                   State(ids.STATE_SAMPLE, "data"), State(ids.STATE_RESOLVED, "data"),
-                  State(ids.STATE_TRAINED, "data"), State(ids.DATASET, "value"), State(ids.ARCH, "value"))
-    def samples(cell, count, sort, selected, resolved, trained, dataset, arch):
-        view, _ = service.ready_view(resolved, trained, dataset, arch)
+                  State(ids.STATE_TRAINED, "data"), State(ids.DATASET, "value"), State(ids.ARCH, "value"),
+                  Input(ids.TIMELINE, "value"))
+    def samples(cell, count, sort, selected, resolved, trained, dataset, arch, position=None):
+        view, _ = service.ready_view(resolved, trained, dataset, arch, position)
         hidden = "more-button hidden"
         if view is None:
             return html.P("Click a cell of the heatmap to see its images.", className="hint"), hidden
@@ -110,9 +117,10 @@ def register(app: Dash, service: Service) -> dict:
 
     @app.callback(Output(ids.CELL_SUMMARY, "children"),
                   Input(ids.STATE_CELL, "data"), State(ids.STATE_RESOLVED, "data"),
-                  State(ids.STATE_TRAINED, "data"), State(ids.DATASET, "value"), State(ids.ARCH, "value"))
-    def summary(cell, resolved, trained, dataset, arch):
-        view, _ = service.ready_view(resolved, trained, dataset, arch)
+                  State(ids.STATE_TRAINED, "data"), State(ids.DATASET, "value"), State(ids.ARCH, "value"),
+                  Input(ids.TIMELINE, "value"))
+    def summary(cell, resolved, trained, dataset, arch, position=None):
+        view, _ = service.ready_view(resolved, trained, dataset, arch, position)
         cell = parse_cell(cell, len(view.evaluation.classes)) if view is not None else None
         if cell is None:
             return None

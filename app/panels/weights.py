@@ -53,9 +53,9 @@ def register(app: Dash, service: Service) -> dict:
     @app.callback(Output(ids.WEIGHTS, "children"),
                   Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"),
                   Input(ids.WEIGHTS_COLORMAP, "value"), Input(ids.STATE_CELL, "data"),
-                  State(ids.DATASET, "value"), State(ids.ARCH, "value"))
-    def weights(resolved, trained, colormap, cell, dataset, arch):
-        view, st = service.ready_view(resolved, trained, dataset, arch)
+                  State(ids.DATASET, "value"), State(ids.ARCH, "value"), Input(ids.TIMELINE, "value"))
+    def weights(resolved, trained, colormap, cell, dataset, arch, position=None):
+        view, st = service.ready_view(resolved, trained, dataset, arch, position)
         if view is None:
             failed = st is not None and st.get("status") == "error"
             return html.P("No weights to show for this dataset." if failed else "Preparing the network…",

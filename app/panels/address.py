@@ -1,0 +1,75 @@
+"""Shareable views: the address bar holds what is on screen, a copied link restores it, back and forward work.
+
+Reading is a server callback on the location's query; writing is a small browser-side function
+(assets/address.js) that pushes a history entry when the view settles, so nothing loops.
+"""
+from __future__ import annotations
+
+from typing import Optional
+from urllib.parse import parse_qs
+
+from dash import ClientsideFunction, Dash, Input, Output, State, dcc, no_update
+
+from models import datasets, nets
+from models.evaluate import SORTS
+
+from .. import ids
+
+MODES = {"counts": "counts", "percent": "percent"}
+VIEWS = {"numbers": "numbers", "images": "images"}
+
+
+def layout() -> list:
+    return [dcc.Location(id=ids.URL, refresh=False), dcc.Store(id=ids.URL_SINK)]
+
+
+def parse(search) -> dict:
+    """The view a query string asks for; keys that are missing or malformed are left out."""
+    if not isinstance(search, str) or len(search) > 500:
+        return {}
+    query = {k: v[-1] for k, v in parse_qs(search.lstrip("?"), max_num_fields=20).items()}
+    found: dict = {}
+    if query.get("dataset") in datasets.DATASETS:
+        found["dataset"] = query["dataset"]
+    if query.get("model") in nets.ARCHS:
+        found["arch"] = query["model"]
+    if query.get("counts") in MODES:
+        found["mode"] = query["counts"]
+    if query.get("view") in VIEWS:
+        found["view"] = query["view"]
+    if query.get("sort") in SORTS:
+        found["sort"] = query["sort"]
+    for key, name in (("cell", "cell"), ("sample", "sample"), ("t", "position")):
+        value = _ints(query.get(key), 2 if key == "cell" else 1)
+        if value is not None:
+            found[name] = {"actual": value[0], "predicted": value[1]} if key == "cell" else value[0]
+    return found
+
+
+def _ints(text, count: int) -> Optional[list[int]]:
+    parts = text.split("-") if isinstance(text, str) else []
+    if len(parts) != count or not all(p.isdigit() and len(p) <= 7 for p in parts):
+        return None
+    return [int(p) for p in parts]
+
+
+def register(app: Dash) -> dict:
+    @app.callback(Output(ids.DATASET, "value"), Output(ids.ARCH, "value"), Output(ids.CONFUSION_MODE, "value"),
+                  Output(ids.CONFUSION_VIEW, "value"), Output(ids.SAMPLES_SORT, "value"),
+                  Input(ids.URL, "search"),
+                  State(ids.DATASET, "value"), State(ids.ARCH, "value"), State(ids.CONFUSION_MODE, "value"),
+                  State(ids.CONFUSION_VIEW, "value"), State(ids.SAMPLES_SORT, "value"))
+    def from_address(search, *current):
+        wanted = parse(search)
+        keys = ("dataset", "arch", "mode", "view", "sort")
+        # Only what differs is set, so going back to a view changes no more than it must.
+        return tuple(no_update if wanted.get(k, now) == now else wanted[k] for k, now in zip(keys, current))
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="lookinside", function_name="writeAddress"),
+        Output(ids.URL_SINK, "data"),
+        Input(ids.DATASET, "value"), Input(ids.ARCH, "value"), Input(ids.CONFUSION_MODE, "value"),
+        Input(ids.CONFUSION_VIEW, "value"), Input(ids.SAMPLES_SORT, "value"), Input(ids.STATE_CELL, "data"),
+        Input(ids.STATE_SAMPLE, "data"), Input(ids.TIMELINE, "value"), State(ids.TIMELINE, "max"))
+
+    return {"from_address": from_address}

@@ -1,0 +1,83 @@
+"""The training timeline: a slider over the snapshots kept while the network trained, a player, and a retrain."""
+from __future__ import annotations
+
+from dash import Dash, Input, Output, State, dcc, html, no_update
+
+from .. import ids
+from ..service import Service
+from . import address, triggered_id, triggered_ids
+
+PLAY_MS = 900  # one snapshot per tick while playing
+
+
+def layout() -> html.Section:
+    return html.Section(id=ids.TIMELINE_BOX, className="timeline", children=[
+        html.Span("Training timeline", className="control-label timeline-title"),
+        html.Button("▶ Play", id=ids.TIMELINE_PLAY, className="more-button play-button", n_clicks=0,
+                    title="Replay training: step through the snapshots"),
+        html.Div(className="timeline-slider", children=dcc.Slider(
+            id=ids.TIMELINE, min=0, max=0, step=1, value=0, marks=None, included=True, updatemode="mouseup",
+            allow_direct_input=False)),
+        html.Span(id=ids.TIMELINE_NOTE, className="timeline-note"),
+        html.Button("Watch it train", id=ids.WATCH, className="more-button", n_clicks=0,
+                    title="Train this network again from scratch and watch the heatmap and weights change"),
+        dcc.Interval(id=ids.TIMELINE_TICK, interval=PLAY_MS, disabled=True),
+    ])
+
+
+def marks(labels: list[str]) -> dict:
+    """Slider marks: every snapshot gets a dot; the start, a few epochs and the end get words."""
+    epochs = [i for i, label in enumerate(labels) if label.startswith("epoch")]
+    named = set(epochs[:: max(1, len(epochs) // 6)]) | {0, len(labels) - 1}
+    short = {i: ("start" if i == 0 else "end" if i == len(labels) - 1 else labels[i].replace("epoch ", "e"))
+             for i in named}
+    return {i: short.get(i, "") for i in range(len(labels))}
+
+
+def register(app: Dash, service: Service) -> dict:
+    @app.callback(Output(ids.TIMELINE, "max"), Output(ids.TIMELINE, "marks"), Output(ids.TIMELINE, "value"),
+                  Output(ids.TIMELINE_TICK, "disabled"), Output(ids.TIMELINE_PLAY, "children"),
+                  Output(ids.TIMELINE_BOX, "className"),
+                  Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"),
+                  Input(ids.TIMELINE_PLAY, "n_clicks"), Input(ids.TIMELINE_TICK, "n_intervals"),
+                  State(ids.TIMELINE, "value"), State(ids.TIMELINE_TICK, "disabled"),
+                  State(ids.DATASET, "value"), State(ids.ARCH, "value"), Input(ids.URL, "search"))
+    def control(resolved, trained, _, __, value, stopped, dataset, arch, search=None):
+        view, _st = service.ready_view(resolved, trained, dataset, arch)
+        labels = service.timeline(dataset, arch) if view is not None else []
+        box = "timeline" + ("" if labels else " no-timeline") + ("" if view is not None else " hidden")
+        last = max(0, len(labels) - 1)
+        value = value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= last else last
+        trigger = triggered_id()
+        if trigger == ids.TIMELINE_PLAY and labels:
+            if stopped is False:  # pause where it is
+                return no_update, no_update, value, True, "▶ Play", box
+            return last, marks(labels), 0 if value >= last else value, False, "❚❚ Pause", box
+        if trigger == ids.TIMELINE_TICK and labels and stopped is False:
+            nxt = min(last, value + 1)
+            done = nxt >= last
+            return no_update, no_update, nxt, done, "▶ Play" if done else "❚❚ Pause", box
+        triggers = triggered_ids()
+        position = address.parse(search).get("position") if ids.URL in triggers else None
+        position = position if isinstance(position, int) and position <= last else None
+        if ids.URL in triggers and not triggers & {ids.STATE_RESOLVED, ids.STATE_TRAINED}:
+            # Back/forward within the same network (or the address catching up with the page).
+            wanted = last if position is None else position
+            return (no_update,) * 6 if wanted == value else (no_update, no_update, wanted, True, "▶ Play", box)
+        if position is not None:  # a shared link that also names the pair
+            return last, marks(labels), position, True, "▶ Play", box
+        # A new pair, or a new network for this pair: show the finished network.
+        return last, marks(labels), last, True, "▶ Play", box
+
+    @app.callback(Output(ids.TIMELINE_NOTE, "children"),
+                  Input(ids.TIMELINE, "value"), Input(ids.TIMELINE, "max"),
+                  State(ids.DATASET, "value"), State(ids.ARCH, "value"))
+    def note(value, _, dataset, arch):
+        labels = service.timeline(dataset, arch)
+        if not labels:
+            return "No timeline was recorded for this network. Watch it train to record one."
+        if not isinstance(value, int) or not 0 <= value < len(labels):
+            value = len(labels) - 1
+        return f"{labels[value]} ({value + 1} of {len(labels)} snapshots)"
+
+    return {"timeline_control": control, "timeline_note": note}

@@ -1,0 +1,53 @@
+// Writes the view on screen into the address bar (read back by app/panels/address.py).
+// A click sets off a cascade of callbacks; the address is written once it settles (a short
+// debounce), as a new history entry. While a page opens or back/forward restores a view, the
+// cascade only replaces the current entry, so history never fills with half-restored views;
+// a view that already matches the address writes nothing.
+(function () {
+  const SETTLE_MS = 400;
+  let timer = null;
+  let restoring = true; // until the first settled write after the page opens or back/forward
+  window.addEventListener("popstate", function () {
+    restoring = true;
+    // A restore that changes nothing on the page writes nothing; do not wait for it forever.
+    setTimeout(function () { restoring = false; }, 3000);
+  });
+
+  function query(dataset, arch, mode, view, sort, cell, sample, position, last) {
+    const parts = [];
+    const add = (key, value) => parts.push(key + "=" + encodeURIComponent(value));
+    if (dataset) add("dataset", dataset);
+    if (arch) add("model", arch);
+    if (mode && mode !== "counts") add("counts", mode);
+    if (view && view !== "numbers") add("view", view);
+    if (sort && sort !== "predicted") add("sort", sort);
+    if (cell && Number.isInteger(cell.actual) && Number.isInteger(cell.predicted)) {
+      add("cell", cell.actual + "-" + cell.predicted);
+    }
+    if (Number.isInteger(sample)) add("sample", sample);
+    if (Number.isInteger(position) && Number.isInteger(last) && position < last) add("t", position);
+    return parts.length ? "?" + parts.join("&") : "";
+  }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    lookinside: Object.assign({}, (window.dash_clientside || {}).lookinside, {
+      writeAddress: function (dataset, arch, mode, view, sort, cell, sample, position, last) {
+        const wanted = query(dataset, arch, mode, view, sort, cell, sample, position, last);
+        clearTimeout(timer);
+        timer = setTimeout(function () {
+          if (wanted !== window.location.search) {
+            const url = window.location.pathname + wanted;
+            if (restoring) window.history.replaceState(null, "", url);
+            else window.history.pushState(null, "", url);
+            // dcc.Location keeps its own copy of the address: bring it up to date, or a later back
+            // to this very address would look like no change to it. The callbacks that read the
+            // address find the view already matches and change nothing.
+            window.dispatchEvent(new CustomEvent("_dashprivate_pushstate"));
+          }
+          restoring = false;
+        }, SETTLE_MS);
+        return window.dash_clientside.no_update;
+      },
+    }),
+  });
+})();

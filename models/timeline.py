@@ -1,0 +1,72 @@
+"""Training timelines: the weights at a set of steps, saved beside their checkpoint so training can be replayed."""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+FORMAT = 1
+EARLY_STEPS = (0, 10, 25, 50, 100, 200, 500, 1000)  # the weights change fastest at the start
+MAX_EPOCH_SNAPSHOTS = 12
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The weights after `step` batches (`epoch` is fractional: steps / steps per epoch)."""
+    step: int
+    epoch: float
+    state_dict: dict  # name -> tensor, kept in float16 on disk (biases and BN statistics included)
+
+    @property
+    def label(self) -> str:
+        if self.step == 0:
+            return "untrained"
+        if float(self.epoch).is_integer():
+            return f"epoch {int(self.epoch)}"
+        return f"step {self.step}"
+
+
+def schedule(steps_per_epoch: int, epochs: int) -> list[int]:
+    """Steps after which a snapshot is kept: close together early on, then at epoch ends (about 12 at most)."""
+    total = steps_per_epoch * epochs
+    every = max(1, math.ceil(epochs / MAX_EPOCH_SNAPSHOTS))
+    ends = [e * steps_per_epoch for e in range(1, epochs + 1) if e % every == 0 or e == epochs]
+    return sorted({s for s in EARLY_STEPS if s < total} | set(ends))
+
+
+def capture(model: torch.nn.Module, step: int, steps_per_epoch: int) -> Snapshot:
+    """A detached, half-precision copy of the model's state (float16 halves the file; the final
+    position of a timeline is the checkpoint itself, at full precision)."""
+    state = {k: (v.detach().to("cpu", torch.float16, copy=True) if v.is_floating_point()
+                 else v.detach().to("cpu", copy=True)) for k, v in model.state_dict().items()}
+    return Snapshot(step, round(step / max(1, steps_per_epoch), 3), state)
+
+
+def save(path: Path, checkpoint_id: str, snapshots: list[Snapshot]) -> None:
+    """Write the timeline atomically, tagged with the checkpoint it leads to."""
+    payload = {"format": FORMAT, "checkpoint_id": checkpoint_id,
+               "snapshots": [{"step": s.step, "epoch": s.epoch, "state_dict": s.state_dict} for s in snapshots]}
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load(path: Path, checkpoint_id: str) -> Optional[list[Snapshot]]:
+    """The snapshots that led to this checkpoint, or None if there is no such timeline (or it is damaged)."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        if payload.get("format") != FORMAT or payload.get("checkpoint_id") != checkpoint_id:
+            return None
+        return [Snapshot(int(s["step"]), float(s["epoch"]), dict(s["state_dict"])) for s in payload["snapshots"]]
+    except Exception:  # missing, truncated or foreign: the checkpoint still works, without a timeline
+        return None
