@@ -215,3 +215,33 @@ def unit_contributions_figure(predicted: np.ndarray, reference: np.ndarray, pred
                       xaxis=dict(fixedrange=True, type="category"),
                       yaxis=dict(fixedrange=True, gridcolor="#eee", zeroline=True, zerolinecolor="#888"))
     return fig
+
+
+DIFF_SCALE = [[0, "#b35806"], [0.25, "#f1a340"], [0.5, "#f7f7f7"], [0.75, "#998ec3"], [1, "#542788"]]
+
+
+def difference_figure(diff: np.ndarray, classes: Sequence[str], name_a: str, name_b: str,
+                      selected: Optional[tuple[int, int]] = None) -> go.Figure:
+    """B's confusion minus A's on a diverging scale centred on zero: purple where B puts more images, orange
+    where fewer. Diagonal gains are B getting more right; off-diagonal gains are B's new mistakes."""
+    d = np.asarray(diff, dtype=np.int64)
+    labels = [str(c) for c in classes]
+    limit = max(1, int(np.abs(d).max()))
+    text = [[f"{v:+d}" if v else "0" for v in row] for row in d]
+    fig = go.Figure(go.Heatmap(
+        z=d, x=labels, y=labels, text=text, texttemplate="%{text}", colorscale=DIFF_SCALE, zmin=-limit,
+        zmax=limit, zmid=0, xgap=2, ygap=2, showscale=True, colorbar=dict(title=dict(text="B − A"), thickness=12),
+        hovertemplate=f"actual <b>%{{y}}</b>, predicted <b>%{{x}}</b><br>{name_b} minus {name_a}: "
+                      "%{z:+d} images<extra></extra>"))
+    if selected is not None:
+        i, j = selected
+        fig.add_shape(type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, xref="x", yref="y",
+                      line=dict(color="#111", width=3), fillcolor="rgba(0,0,0,0)")
+    k = len(labels)
+    fig.update_layout(
+        font=FONT, margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor="white", paper_bgcolor="white",
+        clickmode="event", dragmode=False, height=max(360, 36 * k + 110),
+        xaxis=dict(title="predicted class", type="category", fixedrange=True, showgrid=False,
+                   tickangle=-35 if max(map(len, labels)) > 3 else 0),
+        yaxis=dict(title="actual class", type="category", autorange="reversed", fixedrange=True, showgrid=False))
+    return fig

@@ -6,12 +6,20 @@ ACCURACY = "accuracy"
 STATUS = "model-status"
 
 CONFUSION = "confusion-graph"
+CONFUSION_KEYS = "confusion-keys"  # the focusable box around the heatmap, for keyboard use
 CONFUSION_MODE = "confusion-mode"  # counts or row-normalized percentages
 CONFUSION_VIEW = "confusion-view"  # numbers or the top image of each cell
+CONFUSION_CSV = "confusion-csv"  # download buttons
+CONFUSION_PNG = "confusion-png"
+CONFUSION_SVG = "confusion-svg"
+CONFUSION_DOWNLOAD = "confusion-download"
+CONFUSION_IMAGE_SINK = "confusion-image-sink"  # the browser-side image export's dummy output
 
 SAMPLES = "cell-samples"
 SAMPLES_MORE = "samples-more"
 SAMPLES_SORT = "samples-sort"  # predicted-class probability, true-class probability or margin
+SAMPLES_CSV = "samples-csv"
+SAMPLES_DOWNLOAD = "samples-download"
 CELL_SUMMARY = "cell-summary"  # the cell's mean image beside the two classes' templates or means
 SAMPLE_TILE = "sample-tile"  # pattern-matching type: {"type": SAMPLE_TILE, "index": test-set index}
 
@@ -20,6 +28,13 @@ EXPLAIN = "explain-panel"
 EXPLAIN_PROBS = "explain-probs"
 EXPLAIN_HIDDEN = "explain-hidden"  # the 2-layer net's hidden activations
 EXPLAIN_UNITS = "explain-units"  # each hidden unit's share of the predicted and compared logits
+
+COMPARE_A = "compare-a"  # values: "arch" (a finished network) or "arch@position" (a timeline snapshot)
+COMPARE_B = "compare-b"
+COMPARE_GRAPH = "compare-graph"
+COMPARE_LIST = "compare-list"
+COMPARE_NOTE = "compare-note"
+STATE_COMPARE_CELL = "state-compare-cell"
 
 SUSPECTS_BUTTON = "suspects-button"  # the list is computed only when asked for
 SUSPECTS = "suspects-list"

@@ -164,6 +164,37 @@ class Service:
         epochs = ckpt.config.epochs
         return [s.label for s in snaps] + [f"epoch {epochs} (final)"]
 
+    def models_of(self, dataset: str) -> list[tuple[str, str]]:
+        """(value, label) of every evaluated network of a dataset and of its timeline snapshots, to compare.
+
+        A value is "arch" for a finished network, "arch@position" for a snapshot.
+        """
+        found = []
+        if dataset not in datasets.DATASETS:
+            return found
+        for arch in nets.ARCHS:
+            try:
+                ckpt = self.zoo.load(dataset, arch)
+            except LookInsideError:
+                continue
+            if self.zoo.cached_evaluation(ckpt) is None:
+                continue
+            found.append((arch, f"{ARCH_LABELS[arch]}, trained"))
+            found += [(f"{arch}@{i}", f"{ARCH_LABELS[arch]}, {s.label}") for i, s in enumerate(self.zoo.timeline(ckpt))]
+        return found
+
+    def view_of(self, dataset: str, value) -> Optional[View]:
+        """The view a comparison value names ("arch" or "arch@position"), or None if it names nothing ready."""
+        if not isinstance(value, str) or len(value) > 40:
+            return None
+        arch, _, position = value.partition("@")
+        if not valid_pair(dataset, arch) or (position and not position.isdigit()):
+            return None
+        try:
+            return self.view(dataset, arch, int(position) if position else None)
+        except LookInsideError:
+            return None
+
     def explanation(self, view: View, index: int):
         """Why the network on screen predicted what it did for test image `index` (memoised)."""
         actual = int(view.evaluation.labels[index])

@@ -101,7 +101,8 @@ def visit(client: Client, pairs: list[tuple[str, str]], rng: random.Random) -> N
     labels = list(DATASETS[dataset].classes)
     click = {"points": [{"x": labels[cell["predicted"]], "y": labels[cell["actual"]]}]}
     client.callback("cell click (select)", [("state-cell", "data")],
-                    [("confusion-graph", "clickData", click)] + pair)
+                    [("confusion-graph", "clickData", click)] + pair + [("url", "search", "")],
+                    [("state-cell", "data", None)])
     client.callback("cell click (images)", [("cell-samples", "children"), ("samples-more", "className")],
                     [("state-cell", "data", cell), ("state-shown", "data", 24),
                      ("samples-sort", "value", "predicted"), FINAL],

@@ -351,3 +351,40 @@ def test_address_restores_the_view(cb):
     assert triggered(cb["select_cell"], url, search, None, "cifar10", "cnn", search, {"actual": 2, "predicted": 3}) \
         is no_update
     assert triggered(cb["select_sample"], url, search, [], [], None, search, 7) is no_update
+
+
+def test_compare_two_networks_and_the_images_that_moved(cb):
+    options, a, _, b = cb["compare_choices"]("mnist", None, None, None)
+    values = [o["value"] for o in options]
+    assert a == "linear" and b == "mlp" and "linear@0" in values  # snapshots can be compared too
+    fig, listing, note = cb["compare"]("linear", "mlp", None, "mnist", options)
+    la, lb = cb["zoo"].evaluation("mnist", "linear"), cb["zoo"].evaluation("mnist", "mlp")
+    assert np.array_equal(array(go.Figure(fig).data[0].z), lb.confusion - la.confusion)
+    changed = int((la.preds != lb.preds).sum())
+    assert "Click a cell" in text_of(listing) and f"{changed:,} of {la.n:,} test images change" in note
+    cell = triggered(cb["compare_select"], "compare-graph.clickData", {"points": [{"x": "2", "y": "1"}]},
+                     {"points": [{"x": "2", "y": "1"}]}, "mnist", "linear", "mlp")
+    assert cell == {"actual": 1, "predicted": 2}
+    _, listing, _ = cb["compare"]("linear@0", "linear", {"actual": 1, "predicted": 1}, "mnist", options)
+    into = [int(img.to_plotly_json()["props"]["data-index"]) for img in find(listing[1], html.Img)]
+    start = cb["zoo"].evaluate(cb["zoo"].snapshot(cb["zoo"].load("mnist", "linear"), 0))
+    expected = [n for n in range(la.n) if la.labels[n] == 1 and la.preds[n] == 1 and start.preds[n] != 1]
+    assert into == sorted(expected, key=lambda n: (-la.probs[n, 1], n))[:24]
+    for forged in ("../x", "linear@x", None, 5, "a" * 100):
+        assert cb["compare"](forged, "mlp", None, "mnist", options)[1] is None
+
+
+def test_downloads(cb):
+    st = ready(cb)
+    ev = cb["zoo"].evaluation("mnist", "linear")
+    sent = cb["confusion_csv"](1, st, None, "mnist", "linear", None)
+    assert sent["filename"] == "mnist-linear-confusion.csv" and sent["type"] == "text/csv"
+    rows = [r.split(",") for r in sent["content"].strip().split("\n")]
+    assert np.array_equal(np.array(rows[1:])[:, 1:].astype(int), ev.confusion)
+    early = cb["confusion_csv"](1, st, None, "mnist", "linear", 0)
+    assert early["filename"] == "mnist-linear-step0-confusion.csv"
+    listing = cb["samples_csv"](1, {"actual": 1, "predicted": 1}, "margin", st, None, "mnist", "linear", None)
+    indices = [int(r.split(",")[0]) for r in listing["content"].strip().split("\n")[1:]]
+    assert indices == ev.sorted_cell(1, 1, "margin")[0].tolist()
+    assert cb["samples_csv"](1, None, "margin", st, None, "mnist", "linear", None) is no_update
+    assert cb["confusion_csv"](0, st, None, "mnist", "linear", None) is no_update

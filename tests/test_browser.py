@@ -1,10 +1,14 @@
 """The real page in headless Chromium (dash_duo): load, click a cell, switch data and network, toggle."""
 from __future__ import annotations
 
+import csv
+import io
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.keys import Keys
 
@@ -202,4 +206,53 @@ def test_a_copied_address_restores_the_view_and_back_works(dash_duo, trained):
     dash_duo.driver.back()
     dash_duo.wait_for_contains_text("#cell-samples", "actual 2, predicted 2", timeout=20)
     assert dash_duo.driver.current_url == shared
+    assert dash_duo.get_logs() == []
+
+
+def test_arrow_keys_move_through_the_heatmap_and_enter_opens_a_cell(page):
+    dash_duo, _ = page
+    box = dash_duo.find_element("#confusion-keys")
+    dash_duo.driver.execute_script("arguments[0].focus()", box)
+    assert dash_duo.driver.switch_to.active_element == box
+    keys = ActionChains(dash_duo.driver)
+    for key in (Keys.ARROW_DOWN, Keys.ARROW_DOWN, Keys.ARROW_RIGHT, Keys.ARROW_UP, Keys.ARROW_RIGHT,
+                Keys.ARROW_RIGHT, Keys.ARROW_LEFT):
+        keys.send_keys(key)
+    keys.perform()
+    assert dash_duo.find_elements("#confusion-keys .cell-cursor")  # the cursor is drawn while focused
+    ActionChains(dash_duo.driver).send_keys(Keys.ENTER).perform()
+    dash_duo.wait_for_contains_text("#cell-samples", "actual 1, predicted 2", timeout=20)  # down 2, up 1; right 2
+    wait_until(lambda: "cell=1-2" in dash_duo.driver.current_url, what="the address to name the cell")
+    # Tab reaches the page's controls, each with a visible focus ring.
+    dash_duo.driver.execute_script("document.activeElement.blur(); window.scrollTo(0, 0)")
+    seen = []
+    for _ in range(20):
+        ActionChains(dash_duo.driver).send_keys(Keys.TAB).perform()
+        tag, name, outline, width = dash_duo.driver.execute_script(
+            "const e = document.activeElement, s = getComputedStyle(e);"
+            "return [e.tagName, e.id || e.className, s.outlineStyle, parseFloat(s.outlineWidth)]")
+        if tag == "BODY":
+            continue
+        seen.append(name)
+        assert outline != "none" and width >= 2, f"{tag} {name} has no visible focus ({outline} {width}px)"
+    assert {"dataset-dropdown", "model-dropdown", "confusion-keys", "watch-button", "confusion-csv"} <= set(seen)
+    assert dash_duo.get_logs() == []
+
+
+def test_csv_downloads_hold_the_matrix_and_the_cell(page):
+    dash_duo, zoo = page
+    ev = zoo.evaluation("mnist", "linear")
+    folder = Path(dash_duo.download_path)
+    dash_duo.find_element("#confusion-csv").click()
+    matrix = wait_until(lambda: next(iter(folder.glob("*confusion.csv")), None), what="the matrix CSV")
+    rows = list(csv.reader(io.StringIO(matrix.read_text())))
+    assert matrix.name == "mnist-linear-confusion.csv" and rows[0][1:] == list(ev.classes)
+    assert np.array_equal(np.array([r[1:] for r in rows[1:]], dtype=int), ev.confusion)
+    click_cell(dash_duo, 2, 2)
+    dash_duo.wait_for_contains_text("#cell-samples", "actual 2, predicted 2", timeout=20)
+    dash_duo.find_element("#samples-csv").click()
+    listing = wait_until(lambda: next(iter(folder.glob("*actual2-predicted2.csv")), None), what="the cell CSV")
+    got = list(csv.DictReader(io.StringIO(listing.read_text())))
+    assert [int(r["index"]) for r in got] == ev.cell(2, 2).tolist()
+    assert {r["true"] for r in got} == {"2"} and float(got[0]["probability"]) >= float(got[-1]["probability"])
     assert dash_duo.get_logs() == []

@@ -1,11 +1,11 @@
 """The confusion heatmap: where the network is right (blue) and wrong (orange); a click selects a cell."""
 from __future__ import annotations
 
-from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
+from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
 
 from models.datasets import DATASETS
 
-from .. import figures, ids
+from .. import export, figures, ids
 from ..service import Service
 from . import address, triggered_id, triggered_ids
 
@@ -27,10 +27,21 @@ def layout() -> html.Section:
             "Each row is the true class of the test images, each column what the network said. ",
             html.Span("Blue", className="key-correct"), " cells on the diagonal are right, ",
             html.Span("orange", className="key-wrong"), " cells are its mistakes: the darker, the more. "
-            "The margins give each class's recall (row) and precision (column). Click a cell to see its images."]),
+            "The margins give each class's recall (row) and precision (column). Click a cell to see its images "
+            "(or Tab to the matrix, move with the arrow keys and press Enter)."]),
         html.Div(id=ids.STATUS, className="status"),
-        dcc.Graph(id=ids.CONFUSION, className="confusion-graph", config={"displayModeBar": False},
-                  figure=figures.empty_figure("Loading…")),
+        # Focusable, so the keyboard can drive it (assets/keyboard.js): arrows move, Enter opens a cell.
+        html.Div(id=ids.CONFUSION_KEYS, className="confusion-keys", tabIndex="0", role="grid",
+                 **{"aria-label": "confusion matrix: arrow keys move, Enter opens a cell"}, children=dcc.Graph(
+                     id=ids.CONFUSION, className="confusion-graph", config={"displayModeBar": False},
+                     figure=figures.empty_figure("Loading…"))),
+        html.Div(className="downloads", children=[
+            html.Span("Download the matrix:", className="downloads-label"),
+            html.Button("CSV", id=ids.CONFUSION_CSV, className="link-button", n_clicks=0),
+            html.Button("PNG", id=ids.CONFUSION_PNG, className="link-button", n_clicks=0),
+            html.Button("SVG", id=ids.CONFUSION_SVG, className="link-button", n_clicks=0),
+            dcc.Download(id=ids.CONFUSION_DOWNLOAD), dcc.Store(id=ids.CONFUSION_IMAGE_SINK),
+        ]),
     ])
 
 
@@ -96,4 +107,21 @@ def register(app: Dash, service: Service) -> dict:
         cell = parse_click(click, list(spec.classes)) if spec else None
         return cell if cell is not None else no_update
 
-    return {"heatmap": heatmap, "select_cell": select_cell}
+    @app.callback(Output(ids.CONFUSION_DOWNLOAD, "data"), Input(ids.CONFUSION_CSV, "n_clicks"),
+                  State(ids.STATE_RESOLVED, "data"), State(ids.STATE_TRAINED, "data"), State(ids.DATASET, "value"),
+                  State(ids.ARCH, "value"), State(ids.TIMELINE, "value"), prevent_initial_call=True)
+    def confusion_csv(clicks, resolved, trained, dataset, arch, position):
+        view, _ = service.ready_view(resolved, trained, dataset, arch, position)
+        if not clicks or view is None:
+            return no_update
+        step = view.checkpoint.metrics.get("step")
+        name = export.filename(dataset, arch, "" if step is None else f"step{step}", "confusion") + ".csv"
+        return {"content": export.confusion_csv(view.evaluation), "filename": name, "type": "text/csv"}
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="lookinside_export", function_name="heatmapImage"),
+        Output(ids.CONFUSION_IMAGE_SINK, "data"), Input(ids.CONFUSION_PNG, "n_clicks"),
+        Input(ids.CONFUSION_SVG, "n_clicks"), State(ids.DATASET, "value"), State(ids.ARCH, "value"),
+        prevent_initial_call=True)
+
+    return {"confusion_csv": confusion_csv, "heatmap": heatmap, "select_cell": select_cell}

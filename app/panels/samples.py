@@ -5,7 +5,7 @@ from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from models.evaluate import SORTS
 
-from .. import ids
+from .. import export, ids
 from ..images import colorize, png_data_uri, to_display
 from ..service import Service, weights_arrays
 from . import address, triggered_ids
@@ -36,7 +36,12 @@ def layout() -> html.Section:
         html.Div(id=ids.CELL_SUMMARY, className="cell-summary"),
         html.Div(id=ids.SAMPLES, className="samples",
                  children=html.P("Click a cell of the heatmap to see its images.", className="hint")),
-        html.Button(f"Show {PAGE} more", id=ids.SAMPLES_MORE, className="more-button hidden", n_clicks=0),
+        html.Div(className="samples-actions", children=[
+            html.Button(f"Show {PAGE} more", id=ids.SAMPLES_MORE, className="more-button hidden", n_clicks=0),
+            html.Button("Download this cell's list (CSV)", id=ids.SAMPLES_CSV, className="link-button",
+                        n_clicks=0),
+            dcc.Download(id=ids.SAMPLES_DOWNLOAD),
+        ]),
     ])
 
 
@@ -127,7 +132,23 @@ def register(app: Dash, service: Service) -> dict:
         return service.cached(view, "summary", (cell["actual"], cell["predicted"]),
                               lambda: _summary(service, view, cell["actual"], cell["predicted"]))
 
-    return {"shown": shown, "select_sample": select_sample, "mark_selected": mark_selected, "samples": samples,
+    @app.callback(Output(ids.SAMPLES_DOWNLOAD, "data"), Input(ids.SAMPLES_CSV, "n_clicks"),
+                  State(ids.STATE_CELL, "data"), State(ids.SAMPLES_SORT, "value"), State(ids.STATE_RESOLVED, "data"),
+                  State(ids.STATE_TRAINED, "data"), State(ids.DATASET, "value"), State(ids.ARCH, "value"),
+                  State(ids.TIMELINE, "value"), prevent_initial_call=True)
+    def samples_csv(clicks, cell, sort, resolved, trained, dataset, arch, position):
+        view, _ = service.ready_view(resolved, trained, dataset, arch, position)
+        cell = parse_cell(cell, len(view.evaluation.classes)) if view is not None else None
+        if not clicks or cell is None:
+            return no_update
+        sort = sort if sort in SORTS else "predicted"
+        a, p = cell["actual"], cell["predicted"]
+        step = view.checkpoint.metrics.get("step")
+        name = export.filename(dataset, arch, "" if step is None else f"step{step}", f"actual{a}", f"predicted{p}")
+        return {"content": export.cell_csv(view.evaluation, a, p, sort), "filename": name + ".csv",
+                "type": "text/csv"}
+
+    return {"samples_csv": samples_csv, "shown": shown, "select_sample": select_sample, "mark_selected": mark_selected, "samples": samples,
             "summary": summary}
 
 

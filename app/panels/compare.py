@@ -1,0 +1,120 @@
+"""Compare two networks (or two moments of one) on the same test images: the change in confusion, cell by cell."""
+from __future__ import annotations
+
+from dash import Dash, Input, Output, State, dcc, html, no_update
+
+from models.compare import difference, moved
+from models.datasets import DATASETS
+
+from .. import figures, ids
+from ..service import Service
+from . import triggered_id
+from .confusion import parse_cell, parse_click
+
+LISTED = 24  # images listed per direction
+
+
+def layout() -> html.Section:
+    return html.Section(className="card card-compare", children=[
+        html.Div(className="card-head", children=[
+            html.H2("Compare two networks"),
+            html.Div(className="controls", children=[
+                html.Label(className="control", children=[
+                    html.Span("A", className="control-label"),
+                    dcc.Dropdown(id=ids.COMPARE_A, clearable=False, searchable=False)]),
+                html.Label(className="control", children=[
+                    html.Span("B", className="control-label"),
+                    dcc.Dropdown(id=ids.COMPARE_B, clearable=False, searchable=False)]),
+            ]),
+        ]),
+        html.P(className="explain", children=[
+            "B's confusion counts minus A's, on the same test images. ", html.Span("Purple", className="key-positive"),
+            " cells gained images in B, ", html.Span("orange", className="key-negative"),
+            " ones lost them: on the diagonal a gain is B getting more right. Pick two trained networks, or two "
+            "moments of one network's training. Click a cell to see the images that moved."]),
+        html.Div(id=ids.COMPARE_NOTE, className="status"),
+        dcc.Graph(id=ids.COMPARE_GRAPH, config={"displayModeBar": False},
+                  figure=figures.empty_figure("Choose two networks")),
+        html.Div(id=ids.COMPARE_LIST, className="compare-list"),
+        dcc.Store(id=ids.STATE_COMPARE_CELL),
+    ])
+
+
+def register(app: Dash, service: Service) -> dict:
+    @app.callback(Output(ids.COMPARE_A, "options"), Output(ids.COMPARE_A, "value"),
+                  Output(ids.COMPARE_B, "options"), Output(ids.COMPARE_B, "value"),
+                  Input(ids.DATASET, "value"), Input(ids.STATE_TRAINED, "data"),
+                  State(ids.COMPARE_A, "value"), State(ids.COMPARE_B, "value"))
+    def choices(dataset, _, a, b):
+        found = service.models_of(dataset) if isinstance(dataset, str) else []
+        options = [{"label": label, "value": value} for value, label in found]
+        values = [v for v, _ in found]
+        finished = [v for v in values if "@" not in v]
+        # Keep a choice that still exists; else A is the first trained network, B the next one (or A's start).
+        a = a if a in values else (finished[0] if finished else None)
+        fallback = finished[1] if len(finished) > 1 else next((v for v in values if v != a), None)
+        b = b if b in values and b != a else fallback
+        return options, a, options, b
+
+    @app.callback(Output(ids.STATE_COMPARE_CELL, "data"), Input(ids.COMPARE_GRAPH, "clickData"),
+                  Input(ids.DATASET, "value"), Input(ids.COMPARE_A, "value"), Input(ids.COMPARE_B, "value"))
+    def select(click, dataset, _, __):
+        if triggered_id() != ids.COMPARE_GRAPH:
+            return None  # new data or networks: the old cell means nothing there
+        spec = DATASETS.get(dataset) if isinstance(dataset, str) else None
+        cell = parse_click(click, list(spec.classes)) if spec else None
+        return cell if cell is not None else no_update
+
+    @app.callback(Output(ids.COMPARE_GRAPH, "figure"), Output(ids.COMPARE_LIST, "children"),
+                  Output(ids.COMPARE_NOTE, "children"),
+                  Input(ids.COMPARE_A, "value"), Input(ids.COMPARE_B, "value"), Input(ids.STATE_COMPARE_CELL, "data"),
+                  State(ids.DATASET, "value"), State(ids.COMPARE_A, "options"))
+    def compare(a, b, cell, dataset, options):
+        names = {o.get("value"): o.get("label") for o in options or [] if isinstance(o, dict)}
+        va, vb = service.view_of(dataset, a), service.view_of(dataset, b)
+        if va is None or vb is None:
+            note = "Train a second network of this dataset (pick it above) to compare two." if va or vb else ""
+            return figures.empty_figure("Choose two networks"), None, note
+        ea, eb = va.evaluation, vb.evaluation
+        name_a, name_b = names.get(a, a), names.get(b, b)
+        cell = parse_cell(cell, len(ea.classes))
+        selected = (cell["actual"], cell["predicted"]) if cell else None
+        key = (va.checkpoint.id, vb.checkpoint.id, selected)
+        fig = service.memo.get(("compare-figure", *key), lambda: figures.difference_figure(
+            difference(ea, eb), ea.classes, "A", "B", selected).to_dict())
+        note = (f"A: {name_a}, {100 * ea.accuracy:.2f}% · B: {name_b}, {100 * eb.accuracy:.2f}% · "
+                f"{int((ea.preds != eb.preds).sum()):,} of {ea.n:,} test images change their prediction.")
+        if cell is None:
+            return fig, html.P("Click a cell to see which images moved into or out of it.", className="hint"), note
+        listing = service.memo.get(("compare-list", *key), lambda: _moves(service, ea, eb, cell))
+        return fig, listing, note
+
+    return {"compare_choices": choices, "compare_select": select, "compare": compare}
+
+
+def _moves(service: Service, a, b, cell) -> list:
+    i, j = cell["actual"], cell["predicted"]
+    into, out = moved(a, b, i, j)
+    classes = a.classes
+    return [html.H3(f"actual {classes[i]}, predicted {classes[j]}: {len(into):,} moved in with B, "
+                    f"{len(out):,} moved out", className="cell-heading"),
+            _group(service, a, b, into, f"Into the cell (B says {classes[j]}, A said otherwise)"),
+            _group(service, a, b, out, f"Out of the cell (A said {classes[j]}, B says otherwise)")]
+
+
+def _group(service: Service, a, b, indices, title: str) -> html.Div:
+    if len(indices) == 0:
+        return html.Div([html.H4(title, className="sub"), html.P("None.", className="hint")])
+    tiles = [_tile(service, a, b, int(n)) for n in indices[:LISTED]]
+    more = f" (the first {LISTED} of {len(indices):,})" if len(indices) > LISTED else ""
+    return html.Div([html.H4(title + more, className="sub"), html.Div(tiles, className="tiles compare-tiles")])
+
+
+def _tile(service: Service, a, b, index: int) -> html.Div:
+    pa, pb = int(a.preds[index]), int(b.preds[index])
+    return html.Div(className="tile", title=f"test image #{index}", children=[
+        html.Img(src=service.sample_uri(a.dataset, index), className="tile-img", alt=f"test image {index}",
+                 **{"data-index": str(index)}),
+        html.Span(f"A {a.classes[pa]} {100 * a.probs[index, pa]:.0f}%", className="tile-prob"),
+        html.Span(f"B {b.classes[pb]} {100 * b.probs[index, pb]:.0f}%", className="tile-prob"),
+        html.Span(f"#{index}", className="tile-index")])
