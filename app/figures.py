@@ -127,12 +127,14 @@ def _margin_trace(xs, ys, precision: np.ndarray, recall: np.ndarray, accuracy: f
                       textfont=dict(color="#333"))
 
 
-def probability_figure(probs: np.ndarray, classes: Sequence[str], actual: int, title: str = "") -> go.Figure:
+def probability_figure(probs: np.ndarray, classes: Sequence[str], actual: Optional[int],
+                       title: str = "") -> go.Figure:
     """Horizontal bars of one image's probability for every class; the top class coloured by right/wrong."""
     probs = np.asarray(probs, dtype=float)
     predicted = int(np.argmax(probs))
     colors = [MUTED] * len(classes)
-    colors[predicted] = "#08519c" if predicted == actual else NEGATIVE
+    # Right in blue, wrong in orange; an image with no label (a drawing) in neutral purple.
+    colors[predicted] = POSITIVE if actual is None else "#08519c" if predicted == actual else NEGATIVE
     labels = [f"{c} (actual)" if i == actual else str(c) for i, c in enumerate(classes)]
     fig = go.Figure(go.Bar(x=probs, y=labels, orientation="h", marker_color=colors,
                            text=[f"{100 * p:.1f}%" for p in probs], textposition="outside", cliponaxis=False,

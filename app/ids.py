@@ -29,6 +29,19 @@ EXPLAIN_PROBS = "explain-probs"
 EXPLAIN_HIDDEN = "explain-hidden"  # the 2-layer net's hidden activations
 EXPLAIN_UNITS = "explain-units"  # each hidden unit's share of the predicted and compared logits
 
+OWN_BOX = "own-draw-box"  # the drawing area, shown for the 28x28 grey datasets
+OWN_CANVAS = "draw-canvas"  # assets/draw.js draws here and sends the pixels to OWN_PIXELS
+OWN_CLEAR = "draw-clear"
+OWN_PIXELS = "draw-pixels"
+OWN_UPLOAD = "own-upload"
+OWN_UPLOADED = "state-upload"  # the upload after the browser-side size check: {"contents", "name"} or {"error"}
+OWN_SOURCE = "state-own-source"  # which input was used last: "draw" or "upload"
+OWN_RESULT = "own-result"
+OWN_MESSAGE = "own-message"
+OWN_PROBS = "own-probs"
+OWN_HIDDEN = "own-hidden"
+OWN_UNITS = "own-units"
+
 COMPARE_A = "compare-a"  # values: "arch" (a finished network) or "arch@position" (a timeline snapshot)
 COMPARE_B = "compare-b"
 COMPARE_GRAPH = "compare-graph"

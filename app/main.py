@@ -8,7 +8,7 @@ from dash import Dash, html
 from models.config import Settings
 
 from . import jobs, security
-from .panels import address, compare, confusion, explain, model, samples, suspects, timeline, weights
+from .panels import address, compare, confusion, explain, model, own, samples, suspects, timeline, weights
 from .service import Service
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -27,7 +27,8 @@ def layout() -> html.Div:
         timeline.layout(),
         model.training_box(),
         html.Main(className="grid", children=[confusion.layout(), samples.layout(), explain.layout(),
-                                              weights.layout(), compare.layout(), suspects.layout()]),
+                                              weights.layout(), own.layout(), compare.layout(),
+                                              suspects.layout()]),
         html.Footer(className="footer", children=(
             "After the chapter “Looking inside neural nets” of Machine Learning for Artists (ml4a). "
             "All numbers are on the test split, which the networks never trained on.")),
@@ -49,7 +50,7 @@ def create_app(settings: Settings) -> Dash:
                                 **samples.register(app, service), **weights.register(app, service),
                                 **explain.register(app, service), **suspects.register(app, service),
                                 **timeline.register(app, service), **address.register(app),
-                                **compare.register(app, service)}
+                                **compare.register(app, service), **own.register(app, service)}
     # Dash records which component libraries it may serve only while rendering the index page. Under
     # gunicorn a worker can be asked for a library's script before it ever rendered the index, and
     # would refuse it: render it once here, in every process that builds the app.

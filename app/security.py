@@ -11,6 +11,10 @@ log = logging.getLogger("lookinside")
 
 UPDATE_PATH = "/_dash-update-component"
 MAX_BODY = 256 * 1024  # the largest real request (every sample tile's n_clicks) is a few KiB
+# A picture someone uploads travels inside one callback request, as a data URI (a third larger than
+# the file); only the callback that reads it may send that much.
+UPLOAD_BODY = 4 * 1024 * 1024
+UPLOAD_OUTPUT = "own-result.children"
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
     # Dash's renderer boots from an inline script, so script-src stays open; framing does not.
@@ -52,13 +56,21 @@ def check_update_request(body, known_outputs) -> str | None:
 
 def harden(app: Dash) -> None:
     server = app.server
-    server.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    server.config["MAX_CONTENT_LENGTH"] = UPLOAD_BODY
 
     @server.before_request
     def _check_shape():
+        if request.content_length is not None and request.content_length > MAX_BODY \
+                and not (request.path == UPDATE_PATH and request.method == "POST"):
+            return Response("request too large\n", status=413, mimetype="text/plain")
         if request.path != UPDATE_PATH or request.method != "POST":
             return None
-        problem = check_update_request(request.get_json(silent=True), app.callback_map)
+        body = request.get_json(silent=True)
+        if request.content_length is not None and request.content_length > MAX_BODY and not (
+                isinstance(body, dict) and isinstance(body.get("output"), str)
+                and UPLOAD_OUTPUT in body["output"]):
+            return Response("request too large\n", status=413, mimetype="text/plain")
+        problem = check_update_request(body, app.callback_map)
         if problem:
             return Response(f"bad request: {problem}\n", status=400, mimetype="text/plain")
         return None

@@ -388,3 +388,34 @@ def test_downloads(cb):
     assert indices == ev.sorted_cell(1, 1, "margin")[0].tolist()
     assert cb["samples_csv"](1, None, "margin", st, None, "mnist", "linear", None) is no_update
     assert cb["confusion_csv"](0, st, None, "mnist", "linear", None) is no_update
+
+
+def test_own_drawing_and_upload(cb):
+    from tests.test_upload import data_uri, picture
+    st = ready(cb, arch="mlp")
+    pixels = [0] * 784
+    for c in range(4, 24):
+        pixels[7 * 28 + c] = pixels[8 * 28 + c] = 230  # a band like the synthetic class 3's
+    own = lambda trigger, value, *args: triggered(cb["own_predict"], trigger, value, *args)  # noqa: E731
+    result, message, cls, source = own("draw-pixels.data", pixels, pixels, None, st, None, None, None,
+                                       "mnist", "mlp")
+    assert source == "draw" and message == "" and "Your drawing" in text_of(result)
+    probs = find(result, dcc.Graph)[0].figure.data[0].x
+    assert abs(sum(probs) - 1) < 1e-6 and "(network: " in text_of(result)
+    # An upload: converted, explained, and described in one line.
+    good = {"contents": data_uri(picture()), "name": "one.png"}
+    result, message, cls, source = own("state-upload.data", good, None, good, st, None, None, "draw",
+                                       "mnist", "mlp")
+    assert source == "upload" and "Read one.png (200×300 PNG)" in message and "one.png" in text_of(result)
+    for bad, words in (({"error": "\"big.png\" is 9.0 MB; images of at most 2 MB are accepted."}, "9.0 MB"),
+                       ({"contents": data_uri(b"%PDF-1.4 not an image"), "name": "x.pdf"}, "not an image"),
+                       ("forged", "Choose a picture")):
+        result, message, cls, _ = own("state-upload.data", bad, None, bad, st, None, None, None, "mnist", "mlp")
+        assert result is None and words in message and "status-error" in cls
+    # A model switch re-runs the last input; drawing is for the grey 28x28 sets only.
+    result, _, _, _ = own("state-resolved.data", st, pixels, good, ready(cb), None, None, "upload", "mnist", "linear")
+    assert "x · w for" in text_of(result)  # now explained by the 1-layer net
+    st_cifar = ready(cb, "cifar10", "cnn")
+    _, message, _, _ = own("draw-pixels.data", pixels, pixels, None, st_cifar, None, None, None, "cifar10", "cnn")
+    assert "28×28 grey datasets" in message
+    assert cb["own_drawing_area"]("cifar10") == "own-draw hidden" and cb["own_drawing_area"]("mnist") == "own-draw"

@@ -256,3 +256,24 @@ def test_csv_downloads_hold_the_matrix_and_the_cell(page):
     assert [int(r["index"]) for r in got] == ev.cell(2, 2).tolist()
     assert {r["true"] for r in got} == {"2"} and float(got[0]["probability"]) >= float(got[-1]["probability"])
     assert dash_duo.get_logs() == []
+
+
+def test_a_drawing_produces_a_prediction(page):
+    dash_duo, _ = page
+    canvas = dash_duo.find_element("#draw-canvas")
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
+    left, top = dash_duo.driver.execute_script(
+        "const b = arguments[0].getBoundingClientRect(); return [b.left, b.top]", canvas)
+    stroke = ActionBuilder(dash_duo.driver)
+    stroke.pointer_action.move_to_location(int(left + 40), int(top + 80)).pointer_down()
+    for x in range(50, 250, 10):  # a horizontal band, like the synthetic images' classes
+        stroke.pointer_action.move_to_location(int(left + x), int(top + 80))
+    stroke.pointer_action.pointer_up()
+    stroke.perform()
+    dash_duo.wait_for_contains_text("#own-result", "Your drawing", timeout=20)
+    assert "predicted" in dash_duo.find_element("#own-result").text
+    wait_until(lambda: len(dash_duo.find_elements("#own-probs .bars .point")) == 10, what="the probability bars")
+    assert len(dash_duo.find_elements("#own-result .map-img")) == 3  # explained like a test image
+    dash_duo.find_element("#draw-clear").click()
+    wait_until(lambda: not dash_duo.find_element("#own-result").text, what="the result to clear")
+    assert dash_duo.get_logs() == []

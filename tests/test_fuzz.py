@@ -121,6 +121,14 @@ def test_huge_and_malformed_bodies(live):
     port, _, _ = live
     status, text = _request(port, "POST", "/_dash-update-component", b"[" + b"1," * 400_000 + b"1]")
     assert status == 413
+    # Only the upload's callback may send more than 256 KiB, and nothing may send more than 4 MiB.
+    padding = "x" * 600_000
+    other = json.dumps({"output": "confusion-graph.figure", "inputs": [], "state": [], "pad": padding})
+    assert _request(port, "POST", "/_dash-update-component", other.encode())[0] == 413
+    upload = json.dumps({"output": "..own-result.children...", "inputs": "malformed", "pad": padding})
+    assert _request(port, "POST", "/_dash-update-component", upload.encode())[0] == 400  # size let through
+    assert _request(port, "POST", "/_dash-update-component", b"{" + b" " * (5 * 2**20) + b"}")[0] == 413
+    assert _request(port, "POST", "/", b"x" * 300_000)[0] == 413
     for raw in (b"", b"{", b'{"output": "../../etc/passwd", "inputs": [], "state": []}',
                 b'{"output": "confusion-graph.figure", "inputs": "x"}'):
         status, text = _request(port, "POST", "/_dash-update-component", raw)

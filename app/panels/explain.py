@@ -36,33 +36,43 @@ def register(app: Dash, service: Service) -> dict:
     return {"explanation": explanation}
 
 
+GRAPHS = {"probs": ids.EXPLAIN_PROBS, "hidden": ids.EXPLAIN_HIDDEN, "units": ids.EXPLAIN_UNITS}
+
+
 def panel(service: Service, view: View, index: int) -> list:
     """The explanation's children for test image `index` under the network on screen."""
-    ev, ckpt = view.evaluation, view.checkpoint
-    actual, probs = int(ev.labels[index]), ev.probs[index]
-    ex = service.explanation(view, index)
+    ev = view.evaluation
+    return compose(view, service.explanation(view, index), ev.probs[index], int(ev.labels[index]),
+                   f"Test image #{index}", service.sample_uri(ev.dataset, index), GRAPHS)
+
+
+def compose(view: View, ex, probs: np.ndarray, actual, title: str, image_uri: str, graph_ids: dict) -> list:
+    """Image, probabilities and the explanation body; `actual` is None for an image with no label."""
+    classes = view.evaluation.classes
     predicted = int(np.argmax(ex.logits))
     ref = reference_class(ex.logits, actual)
-    classes = ev.classes
-    verdict = "right" if predicted == actual else "wrong"
+    facts = [html.H3(title)]
+    if actual is not None:
+        verdict = "right" if predicted == actual else "wrong"
+        facts += [html.P(["true class ", html.B(classes[actual])]),
+                  html.P(["predicted ", html.B(classes[predicted]), f" ({100 * probs[predicted]:.1f}%) ",
+                          html.Span(verdict, className=f"verdict verdict-{verdict}")])]
+    else:
+        facts.append(html.P(["predicted ", html.B(classes[predicted]), f" ({100 * probs[predicted]:.1f}%)"]))
+    facts.append(html.P(f"Compared below with {classes[ref]}, "
+                        + ("the true class." if ref == actual else "the runner-up."), className="hint"))
     head = html.Div(className="explain-head", children=[
-        html.Img(src=service.sample_uri(ev.dataset, index), className="explain-img", alt=f"test image {index}"),
-        html.Div(className="explain-facts", children=[
-            html.H3(f"Test image #{index}"),
-            html.P(["true class ", html.B(classes[actual])]),
-            html.P(["predicted ", html.B(classes[predicted]), f" ({100 * probs[predicted]:.1f}%) ",
-                    html.Span(verdict, className=f"verdict verdict-{verdict}")]),
-            html.P(f"Compared below with {classes[ref]}, "
-                   + ("the true class." if ref == actual else "the runner-up."), className="hint"),
-        ]),
-        dcc.Graph(id=ids.EXPLAIN_PROBS, className="explain-probs", config={"displayModeBar": False},
+        html.Img(src=image_uri, className="explain-img", alt=title),
+        html.Div(className="explain-facts", children=facts),
+        dcc.Graph(id=graph_ids["probs"], className="explain-probs", config={"displayModeBar": False},
                   figure=figures.probability_figure(probs, classes, actual)),
     ])
-    names = {predicted: f"{classes[predicted]} (predicted)", ref: f"{classes[ref]} ({'true' if ref == actual else 'runner-up'})"}
+    names = {predicted: f"{classes[predicted]} (predicted)",
+             ref: f"{classes[ref]} ({'true' if ref == actual else 'runner-up'})"}
     if isinstance(ex, Contributions):
         body = _linear(ex, predicted, ref, names)
     elif isinstance(ex, HiddenContributions):
-        body = _mlp(ex, predicted, ref, names, weights_arrays(ckpt)["hidden_filters"])
+        body = _mlp(ex, predicted, ref, names, weights_arrays(view.checkpoint)["hidden_filters"], graph_ids)
     else:
         body = _gradients(ex, predicted, ref, names)
     return [head, *body]
@@ -92,18 +102,19 @@ def _score_line(bias: float, parts: float, logit: float) -> str:
 
 def _linear(ex: Contributions, pred: int, ref: int, names: dict) -> list:
     contrast = ex.maps[pred] - ex.maps[ref]
+    other = "true" if "(true)" in names[ref] else "other"
     gap = ex.logits[pred] - ex.logits[ref]
     items = [(ex.maps[pred], f"x · w for {names[pred]}",
               [_score_line(ex.bias[pred], ex.maps[pred].sum(), ex.logits[pred])]),
              (ex.maps[ref], f"x · w for {names[ref]}",
               [_score_line(ex.bias[ref], ex.maps[ref].sum(), ex.logits[ref])]),
-             (contrast, f"contrast x · (w_pred − w_{'true' if 'true' in names[ref] else 'other'})",
+             (contrast, f"contrast x · (w_pred − w_{other})",
               [f"Σ = {contrast.sum():+.2f}, bias gap {ex.bias[pred] - ex.bias[ref]:+.2f}: score gap {gap:.3f}",
                "purple pixels pushed toward the prediction"])]
     return [html.H3("The exact sum the 1-layer net computes", className="sub"), _key(), _maps(items)]
 
 
-def _mlp(ex: HiddenContributions, pred: int, ref: int, names: dict, filters: np.ndarray) -> list:
+def _mlp(ex: HiddenContributions, pred: int, ref: int, names: dict, filters: np.ndarray, graph_ids: dict) -> list:
     unit = ex.key_unit(pred, ref)
     sums = [html.Li(f"{names[c]}: z = b + Σ units = {ex.out_bias[c]:+.2f} + {ex.unit_contributions[c].sum():.2f}"
                     f" = {ex.total(c):.3f} (network: {ex.logits[c]:.3f})") for c in (pred, ref)]
@@ -115,9 +126,9 @@ def _mlp(ex: HiddenContributions, pred: int, ref: int, names: dict, filters: np.
     return [
         html.H3("The exact sums the 2-layer net computes", className="sub"),
         html.Div(className="explain-charts", children=[
-            dcc.Graph(id=ids.EXPLAIN_HIDDEN, config={"displayModeBar": False},
+            dcc.Graph(id=graph_ids["hidden"], config={"displayModeBar": False},
                       figure=figures.activations_figure(ex.activations, unit)),
-            dcc.Graph(id=ids.EXPLAIN_UNITS, config={"displayModeBar": False},
+            dcc.Graph(id=graph_ids["units"], config={"displayModeBar": False},
                       figure=figures.unit_contributions_figure(ex.unit_contributions[pred],
                                                                ex.unit_contributions[ref], names[pred], names[ref])),
         ]),

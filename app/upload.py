@@ -1,0 +1,111 @@
+"""A person's own image, checked and converted the way the dataset's images are, in memory only (no Dash)."""
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_BYTES = 2 * 1024 * 1024  # the file itself; its data URI is a third larger
+MAX_PIXELS = 25_000_000  # a 5000x5000 photo; more is refused before decoding (decompression bombs)
+FORMATS = {"PNG", "JPEG", "GIF", "BMP", "WEBP"}
+
+
+class UploadError(ValueError):
+    """Why an upload was refused, in one sentence a person can act on."""
+
+
+def decode(contents: str, max_bytes: int = MAX_BYTES) -> bytes:
+    """The bytes of a browser data URI ("data:<type>;base64,<data>"), refusing anything else or too big."""
+    if not isinstance(contents, str) or not contents.startswith("data:") or ";base64," not in contents[:200]:
+        raise UploadError("That is not a file upload the page understands.")
+    payload = contents.split(";base64,", 1)[1]
+    if len(payload) * 3 // 4 > max_bytes:
+        raise UploadError(f"That file is {len(payload) * 3 / 4 / 2**20:.1f} MB; images of at most "
+                          f"{max_bytes / 2**20:.0f} MB are accepted.")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise UploadError("That file arrived damaged (its encoding is broken); try again.") from None
+
+
+def open_image(data: bytes) -> Image.Image:
+    """A decoded, verified image of an accepted format; refuses other files and broken or huge images."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            probe = Image.open(io.BytesIO(data))
+            if probe.format not in FORMATS:
+                raise UploadError(f"{probe.format or 'This'} files are not accepted: use PNG, JPEG, GIF, BMP or WebP.")
+            if probe.width * probe.height > MAX_PIXELS:
+                raise UploadError(f"That image is {probe.width}×{probe.height} pixels; at most 25 megapixels "
+                                  "are accepted.")
+            probe.verify()  # checks the file's structure; the image must be opened again to use it
+            image = Image.open(io.BytesIO(data))
+            image.load()
+    except UploadError:
+        raise
+    except UnidentifiedImageError:
+        raise UploadError("That file is not an image (PNG, JPEG, GIF, BMP or WebP).") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning,
+            EOFError) as e:
+        raise UploadError(f"That image is broken and cannot be read ({type(e).__name__}).") from None
+    upright = ImageOps.exif_transpose(image)
+    upright.format = image.format  # a turned copy forgets which format it came from
+    return upright
+
+
+def to_dataset_image(image: Image.Image, shape: tuple[int, int, int]) -> np.ndarray:
+    """Convert to the dataset's (C, H, W) uint8 form: a centred light-on-dark digit-like image for the
+    28x28 grey sets (as MNIST was made), or a centre-cropped colour thumbnail for CIFAR-10."""
+    c, h, w = shape
+    if image.mode in ("RGBA", "LA", "P"):
+        image = image.convert("RGBA")
+        backdrop = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(backdrop, image)  # transparent means paper: white
+    if c == 3:
+        side = min(image.size)
+        image = ImageOps.fit(image.convert("RGB"), (side, side), method=Image.Resampling.BICUBIC)
+        small = image.resize((w, h), Image.Resampling.LANCZOS)
+        return np.transpose(np.asarray(small, dtype=np.uint8), (2, 0, 1)).copy()
+    return _like_mnist(np.asarray(image.convert("L"), dtype=np.float64), h, w)[None]
+
+
+def _like_mnist(gray: np.ndarray, h: int, w: int, box: int = 20) -> np.ndarray:
+    """MNIST's recipe: light ink on black, the ink's bounding box scaled into 20x20, centred by mass."""
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    if border.mean() > 127:  # dark ink on light paper, as photos and scans are: invert
+        gray = 255 - gray
+    lo, hi = np.percentile(gray, 1), np.percentile(gray, 99.5)
+    ink = np.clip((gray - lo) / max(hi - lo, 1e-6), 0, 1)
+    ink[ink < 0.15] = 0  # paper texture and shadows are not ink
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    out = np.zeros((h, w), dtype=np.float64)
+    if len(rows) == 0:
+        return out.astype(np.uint8)
+    ink = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    scale = box / max(ink.shape)
+    size = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
+    glyph = np.asarray(Image.fromarray(np.round(ink * 255).astype(np.uint8)).resize(
+        size, Image.Resampling.LANCZOS), dtype=np.float64)
+    total = glyph.sum()
+    ys, xs = np.indices(glyph.shape)
+    cy, cx = ((ys * glyph).sum() / total, (xs * glyph).sum() / total) if total else (glyph.shape[0] / 2,
+                                                                                     glyph.shape[1] / 2)
+    top = int(np.clip(round(h / 2 - cy), 0, h - glyph.shape[0]))
+    left = int(np.clip(round(w / 2 - cx), 0, w - glyph.shape[1]))
+    out[top:top + glyph.shape[0], left:left + glyph.shape[1]] = glyph
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+def from_pixels(pixels, shape: tuple[int, int, int] = (1, 28, 28)) -> np.ndarray:
+    """The drawing area's pixels (a flat list of 0..255, light ink on black) as a (1, H, W) uint8 image,
+    scaled and centred as MNIST's digits are, so a small or off-centre drawing reads like theirs."""
+    c, h, w = shape
+    if c != 1 or not isinstance(pixels, list) or len(pixels) != h * w or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 255 for v in pixels):
+        raise UploadError("The drawing did not arrive intact; clear it and draw again.")
+    return _like_mnist(np.asarray(pixels, dtype=np.float64).reshape(h, w), h, w)[None]
