@@ -31,6 +31,8 @@ def page(dash_duo, trained):
     settings, zoo = trained
     dash_duo.start_server(create_app(settings))
     dash_duo.wait_for_element("#confusion-graph .heatmaplayer", timeout=30)
+    # The page has settled once it has written its view into the address bar.
+    wait_until(lambda: "dataset=" in dash_duo.driver.current_url, what="the first view to settle")
     return dash_duo, zoo
 
 
@@ -73,7 +75,21 @@ def wait_until(condition, timeout=20, what="condition"):
 
 
 def choose(dash_duo, dropdown: str, label: str) -> None:
-    dash_duo.select_dcc_dropdown(f"#{dropdown}", value=label)
+    """Pick an option the way a person does. dash_duo's helper gives up silently when the menu has not
+    rendered its options yet (a busy machine), so wait for the option and check the choice took."""
+    for _ in range(3):
+        dash_duo.find_element(f"#{dropdown}").click()
+        option = wait_until(lambda: next((o for o in dash_duo.driver.find_elements(
+            "css selector", ".dash-dropdown-options .dash-dropdown-option") if o.text == label), None),
+            what=f"the option {label}")
+        option.click()
+        try:
+            wait_until(lambda: dash_duo.find_element(f"#{dropdown}").text.strip() == label, timeout=5,
+                       what=f"{label} to be chosen")
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"could not choose {label} in #{dropdown}")
 
 
 def test_page_loads_with_a_clean_console(page):
