@@ -140,7 +140,7 @@ def probability_figure(probs: np.ndarray, classes: Sequence[str], actual: Option
                            text=[f"{100 * p:.1f}%" for p in probs], textposition="outside", cliponaxis=False,
                            hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
     fig.update_layout(font=FONT, title=dict(text=title, font=dict(size=13), x=0, xanchor="left"),
-                      margin=dict(l=10, r=40, t=30 if title else 8, b=8), height=60 + 22 * len(classes),
+                      margin=dict(l=10, r=52, t=30 if title else 8, b=8), height=60 + 22 * len(classes),
                       plot_bgcolor="white", paper_bgcolor="white", dragmode=False,
                       xaxis=dict(range=[0, 1], tickformat=".0%", fixedrange=True, gridcolor="#eee"),
                       yaxis=dict(autorange="reversed", fixedrange=True))
