@@ -271,6 +271,14 @@ def test_csv_downloads_hold_the_matrix_and_the_cell(page):
     got = list(csv.DictReader(io.StringIO(listing.read_text())))
     assert [int(r["index"]) for r in got] == ev.cell(2, 2).tolist()
     assert {r["true"] for r in got} == {"2"} and float(got[0]["probability"]) >= float(got[-1]["probability"])
+    # The picture of the matrix is drawn by plotly in the browser.
+    dash_duo.find_element("#confusion-svg").click()
+    svg = wait_until(lambda: next(iter(folder.glob("mnist-linear-confusion.svg")), None), what="the SVG")
+    wait_until(lambda: svg.read_text().rstrip().endswith("</svg>"), what="the SVG to be written")
+    assert "<svg" in svg.read_text()[:500] and all(f">{c}<" in svg.read_text() for c in ev.classes)
+    dash_duo.find_element("#confusion-png").click()
+    png = wait_until(lambda: next(iter(folder.glob("mnist-linear-confusion.png")), None), what="the PNG")
+    wait_until(lambda: png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", what="the PNG to be written")
     assert dash_duo.get_logs() == []
 
 
