@@ -419,3 +419,9 @@ def test_own_drawing_and_upload(cb):
     _, message, _, _ = own("draw-pixels.data", pixels, pixels, None, st_cifar, None, None, None, "cifar10", "cnn")
     assert "28×28 grey datasets" in message
     assert cb["own_drawing_area"]("cifar10") == "own-draw hidden" and cb["own_drawing_area"]("mnist") == "own-draw"
+    missing = cb["resolve"]("fashion-mnist", "linear")[0]  # not in the synthetic data dir
+    result, message, _, _ = own("draw-pixels.data", pixels, pixels, None, missing, None, None, None,
+                                "fashion-mnist", "linear")
+    assert result is None and "No network is ready" in message
+    options = cb["compare_choices"]("fashion-mnist", None, None, None)[0]
+    assert options == [] and "nothing to compare" in cb["compare"](None, None, None, "fashion-mnist", options)[2]

@@ -73,6 +73,10 @@ def register(app: Dash, service: Service) -> dict:
         names = {o.get("value"): o.get("label") for o in options or [] if isinstance(o, dict)}
         va, vb = service.view_of(dataset, a), service.view_of(dataset, b)
         if va is None or vb is None:
+            if not names:
+                title = DATASETS[dataset].title if dataset in DATASETS else "this dataset"
+                return figures.empty_figure("Nothing to compare"), None, \
+                    f"No network of {title} is trained and evaluated yet, so there is nothing to compare."
             note = "Train a second network of this dataset (pick it above) to compare two." if va or vb else ""
             return figures.empty_figure("Choose two networks"), None, note
         ea, eb = va.evaluation, vb.evaluation

@@ -69,7 +69,8 @@ def register(app: Dash, service: Service) -> dict:
             return None, "", "status", no_update
         view, _ = service.ready_view(resolved, trained, dataset, arch, position)
         if view is None:
-            return None, "", "status", source
+            return None, "No network is ready for this dataset yet: see the message at the top.", \
+                "status status-busy", source
         shape = tuple(view.checkpoint.model.in_shape)
         try:
             if source == "draw":
