@@ -113,13 +113,18 @@ def fit(arch: str, data: ImageSet, norm: Normalization, cfg: TrainConfig, device
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     model = nets.build(arch, data.images.shape[1:], len(data.classes), **cfg.arch_args).to(device)
-    memory_format = torch.channels_last if arch == "cnn" else torch.contiguous_format
+    channels_last = arch == "cnn"
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
     images, labels = data.images.to(device), data.labels.to(device)
     n = len(labels)
+    # Batches are gathered with index_select from a 2-D view: on CPU it is about twice as fast as
+    # advanced indexing of the 4-D tensor, which was a quarter of an epoch of the 1-layer net.
+    rows, shape = images.reshape(n, -1), images.shape[1:]
     steps_per_epoch = math.ceil(n / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     opt, sched = _optimizer(model, cfg, total)
+    params = [p for p in model.parameters() if p.requires_grad]
     use_bf16 = cfg.bf16 and torch.device(device).type in ("cpu", "cuda")
     # Entering a disabled autocast still costs a little on every step; skip it when it does nothing.
     autocast = (lambda: torch.autocast(torch.device(device).type, dtype=torch.bfloat16)) if use_bf16 \
@@ -142,34 +147,70 @@ def fit(arch: str, data: ImageSet, norm: Normalization, cfg: TrainConfig, device
     snapshot()
     for epoch in range(1, cfg.epochs + 1):
         order = torch.randperm(n, generator=gen).to(device)
-        # Running sums stay tensors: reading them forces a sync, so that happens only when reporting.
-        loss_sum, correct, seen = torch.zeros((), device=device), torch.zeros((), device=device), 0
+        stats = EpochStats(device)
         for batch in order.split(cfg.batch_size):
             if cancel is not None and cancel.is_set():
                 raise TrainingCancelled(f"training of {arch} cancelled after {step} of {total} steps")
-            x = images[batch]
+            x = rows.index_select(0, batch).view(-1, *shape)
             if cfg.augment:
                 x = augment(x, gen)
-            x = x.float().mul_(scale).sub_(shift).contiguous(memory_format=memory_format)
-            y = labels[batch]
+            x = x.float().mul_(scale).sub_(shift)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            y = labels.index_select(0, batch)
             with autocast():
                 logits = model(x)
             loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
-            opt.zero_grad(set_to_none=True)
+            for p in params:  # what zero_grad(set_to_none=True) does, without its per-call hooks
+                p.grad = None
             loss.backward()
             opt.step()
             sched.step()
             step += 1
-            loss_sum += loss.detach() * len(y)
-            correct += (logits.argmax(1) == y).sum()
-            seen += len(y)
-            if on_progress is not None and (step % report_every == 0 or seen == n):
-                on_progress(Progress(epoch, cfg.epochs, step, total, float(loss_sum) / seen, float(correct) / seen,
+            stats.add(logits, y, loss)
+            if on_progress is not None and (step % report_every == 0 or stats.seen == n):
+                on_progress(Progress(epoch, cfg.epochs, step, total, *stats.values(),
                                      time.perf_counter() - start - paused))
             snapshot()
-        history.append({"epoch": epoch, "loss": float(loss_sum) / seen, "train_accuracy": float(correct) / seen})
+        epoch_loss, epoch_accuracy = stats.values()
+        history.append({"epoch": epoch, "loss": epoch_loss, "train_accuracy": epoch_accuracy})
     model.eval()
     return model, TrainReport(time.perf_counter() - start - paused, history)
+
+
+class EpochStats:
+    """Mean loss and accuracy over an epoch so far, counted a few dozen steps at a time.
+
+    Counting on every step took four small ops (argmax, compare, sum, add), about 5% of an epoch of
+    the small nets; batching them keeps the numbers exact. The sums stay tensors: reading one forces
+    a device sync, so that happens only when a value is asked for.
+    """
+
+    def __init__(self, device, every: int = 32):
+        self.pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self.loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        self.correct = torch.zeros((), dtype=torch.int64, device=device)
+        self.seen, self.every = 0, every
+
+    def add(self, logits: torch.Tensor, labels: torch.Tensor, loss: torch.Tensor) -> None:
+        self.pending.append((logits.detach(), labels, loss.detach()))
+        self.seen += len(labels)
+        if len(self.pending) >= self.every:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.pending:
+            return
+        logits, labels, losses = zip(*self.pending)
+        sizes = torch.tensor([len(y) for y in labels], dtype=torch.float64, device=self.loss_sum.device)
+        self.loss_sum += (torch.stack(losses).double() * sizes).sum()
+        self.correct += (torch.cat(logits).argmax(1) == torch.cat(labels)).sum()
+        self.pending.clear()
+
+    def values(self) -> tuple[float, float]:
+        """(mean loss, accuracy) over the samples seen so far."""
+        self._flush()
+        return float(self.loss_sum) / max(1, self.seen), float(self.correct) / max(1, self.seen)
 
 
 def _optimizer(model: nn.Module, cfg: TrainConfig, total_steps: int):
@@ -177,6 +218,8 @@ def _optimizer(model: nn.Module, cfg: TrainConfig, total_steps: int):
     decay = [p for p in model.parameters() if p.ndim > 1]
     rest = [p for p in model.parameters() if p.ndim <= 1]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    if not cfg.weight_decay:  # one group when nothing decays: each group costs ~10 us per fused step
+        groups = [{"params": decay + rest, "weight_decay": 0.0}]
     if cfg.optimizer == "adam":
         # fused: one kernel per step instead of a dozen small ones (the step dominates for small nets)
         opt = torch.optim.AdamW(groups, lr=cfg.lr, fused=True)
@@ -184,14 +227,35 @@ def _optimizer(model: nn.Module, cfg: TrainConfig, total_steps: int):
         opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, nesterov=True)
     else:
         raise ValueError(f"unknown optimizer {cfg.optimizer!r}: use 'adam' or 'sgd'")
-    warmup = max(1, total_steps // 10)
+    return opt, WarmupLinear(opt, total_steps)
 
-    def shape(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
 
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, shape)
+class WarmupLinear:
+    """The learning rate: a linear warm-up over the first 10% of steps, then a linear decay to 0.
+
+    It sets each group's rate directly; LambdaLR's bookkeeping on every step cost about 3% of an
+    epoch of the 1-layer net. Like LambdaLR, step i (0-based) runs at base_lr * factor(i).
+    """
+
+    def __init__(self, opt: torch.optim.Optimizer, total_steps: int):
+        self.opt, self.total, self.warmup = opt, total_steps, max(1, total_steps // 10)
+        self.base = [group["lr"] for group in opt.param_groups]
+        self.done = 0
+        self._apply()
+
+    def factor(self, step: int) -> float:
+        if step < self.warmup:
+            return (step + 1) / self.warmup
+        return max(0.0, (self.total - step) / max(1, self.total - self.warmup))
+
+    def step(self) -> None:
+        self.done += 1
+        self._apply()
+
+    def _apply(self) -> None:
+        f = self.factor(self.done)
+        for group, base in zip(self.opt.param_groups, self.base):
+            group["lr"] = base * f
 
 
 def augment(images: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Tensor:
