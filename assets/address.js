@@ -11,6 +11,9 @@
     restoring = true;
     // A restore that changes nothing on the page writes nothing; do not wait for it forever.
     setTimeout(function () { restoring = false; }, 3000);
+    // dcc.Location compares the address with its own copy, which our pushState calls never updated:
+    // back to the address the page opened with would look like no change to it. Tell it directly.
+    window.dash_clientside.set_props("url", {search: window.location.search});
   });
 
   function query(dataset, arch, mode, view, sort, cell, sample, position, last) {
@@ -39,10 +42,9 @@
             const url = window.location.pathname + wanted;
             if (restoring) window.history.replaceState(null, "", url);
             else window.history.pushState(null, "", url);
-            // dcc.Location keeps its own copy of the address: bring it up to date, or a later back
-            // to this very address would look like no change to it. The callbacks that read the
-            // address find the view already matches and change nothing.
-            window.dispatchEvent(new CustomEvent("_dashprivate_pushstate"));
+            // No event: the callbacks that read the address must hear only of addresses that come
+            // from outside (a link, back/forward), never of this echo of the page's own state,
+            // which a click still on its way to the server may already have made stale.
           }
           restoring = false;
         }, SETTLE_MS);

@@ -146,6 +146,7 @@ def fit(arch: str, data: ImageSet, norm: Normalization, cfg: TrainConfig, device
     model.train()
     snapshot()
     for epoch in range(1, cfg.epochs + 1):
+        epoch_began, paused_before = time.perf_counter(), paused
         order = torch.randperm(n, generator=gen).to(device)
         stats = EpochStats(device)
         for batch in order.split(cfg.batch_size):
@@ -173,7 +174,9 @@ def fit(arch: str, data: ImageSet, norm: Normalization, cfg: TrainConfig, device
                                      time.perf_counter() - start - paused))
             snapshot()
         epoch_loss, epoch_accuracy = stats.values()
-        history.append({"epoch": epoch, "loss": epoch_loss, "train_accuracy": epoch_accuracy})
+        seconds = time.perf_counter() - epoch_began - (paused - paused_before)
+        history.append({"epoch": epoch, "loss": epoch_loss, "train_accuracy": epoch_accuracy,
+                        "seconds": round(seconds, 4)})
     model.eval()
     return model, TrainReport(time.perf_counter() - start - paused, history)
 
