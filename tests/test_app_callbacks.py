@@ -425,3 +425,49 @@ def test_own_drawing_and_upload(cb):
     assert result is None and "No network is ready" in message
     options = cb["compare_choices"]("fashion-mnist", None, None, None)[0]
     assert options == [] and "nothing to compare" in cb["compare"](None, None, None, "fashion-mnist", options)[2]
+
+
+def test_every_callback_survives_forged_values(cb):
+    """Whatever the browser sends (every argument forged at once, in every shape JSON allows), no
+    callback raises: the fuzz test over HTTP found these one at a time, this finds them all at once."""
+    import inspect
+    forged_values = ({"a": 1}, [1, [2]], None, "x" * 60, 10 ** 9, -1, True, 3.5, {"actual": [], "predicted": {}})
+    for name, fn in cb.items():
+        if name in ("zoo", "train"):  # the background job is given its request by the resolve callback
+            continue
+        n = len(inspect.signature(fn).parameters)
+        for forged in forged_values:
+            for trigger in ("url.search", "confusion-graph.clickData", "draw-pixels.data", "state-upload.data",
+                            "timeline-play.n_clicks", "timeline-tick.n_intervals", "watch-button.n_clicks"):
+                try:
+                    triggered(fn, trigger, forged, *[forged] * n)
+                except Exception as e:  # noqa: BLE001 - the point is to catch anything
+                    raise AssertionError(f"{name} raised {type(e).__name__}: {e} on {forged!r}") from None
+
+
+def test_every_callback_survives_forged_values_mixed_with_real_ones(cb):
+    """Forged values beside plausible ones, drawn at random (seeded): the combinations the page never
+    sends but a hand-made request can."""
+    import inspect
+    import random
+    rng = random.Random(0)
+    plausible = [ready(cb), ready(cb, "mnist", "mlp"), "mnist", "cifar10", "linear", "mlp", "cnn",
+                 {"actual": 1, "predicted": 2}, 0, 1, 2, "predicted", "margin", "?dataset=mnist&cell=1-1&t=0",
+                 [0, 1], "draw", "upload", "counts", "percent", "images", "linear@0", "mlp@1",
+                 [{"value": "linear", "label": "x"}], [0] * 784, {"contents": "data:image/png;base64,AAAA"}]
+    forged = [{"a": 1}, [1, [2]], None, "x" * 60, 10 ** 9, -1, True, 3.5, {"actual": [], "predicted": {}},
+              [{"value": {"a": 1}, "label": []}], {"error": 5}, [300] * 784]
+    triggers = ["url.search", "confusion-graph.clickData", "compare-graph.clickData", "draw-pixels.data",
+                "state-upload.data", "timeline-play.n_clicks", "timeline-tick.n_intervals", "watch-button.n_clicks",
+                "state-cell.data", "samples-more.n_clicks", '{"index":7,"type":"sample-tile"}.n_clicks']
+    for name, fn in cb.items():
+        if name in ("zoo", "train"):
+            continue
+        n = len(inspect.signature(fn).parameters)
+        for _ in range(150):
+            args = [rng.choice(plausible + forged) for _ in range(n)]
+            trigger = rng.choice(triggers)
+            try:
+                triggered(fn, trigger, args[0] if args else None, *args)
+            except Exception as e:  # noqa: BLE001
+                raise AssertionError(f"{name} raised {type(e).__name__}: {e} on {args!r}"[:600]) from None

@@ -70,17 +70,20 @@ def register(app: Dash, service: Service) -> dict:
                   Input(ids.COMPARE_A, "value"), Input(ids.COMPARE_B, "value"), Input(ids.STATE_COMPARE_CELL, "data"),
                   State(ids.DATASET, "value"), State(ids.COMPARE_A, "options"))
     def compare(a, b, cell, dataset, options):
-        names = {o.get("value"): o.get("label") for o in options or [] if isinstance(o, dict)}
+        # The options come back from the browser: keep only string pairs, and name nothing else.
+        names = {o["value"]: o["label"] for o in (options if isinstance(options, list) else [])
+                 if isinstance(o, dict) and isinstance(o.get("value"), str) and isinstance(o.get("label"), str)}
+        dataset = dataset if isinstance(dataset, str) and dataset in DATASETS else None
         va, vb = service.view_of(dataset, a), service.view_of(dataset, b)
         if va is None or vb is None:
             if not names:
-                title = DATASETS[dataset].title if dataset in DATASETS else "this dataset"
+                title = DATASETS[dataset].title if dataset else "this dataset"
                 return figures.empty_figure("Nothing to compare"), None, \
                     f"No network of {title} is trained and evaluated yet, so there is nothing to compare."
             note = "Train a second network of this dataset (pick it above) to compare two." if va or vb else ""
             return figures.empty_figure("Choose two networks"), None, note
         ea, eb = va.evaluation, vb.evaluation
-        name_a, name_b = names.get(a, a), names.get(b, b)
+        name_a, name_b = names.get(a, a), names.get(b, b)  # a and b are strings: view_of checked them
         cell = parse_cell(cell, len(ea.classes))
         selected = (cell["actual"], cell["predicted"]) if cell else None
         key = (va.checkpoint.id, vb.checkpoint.id, selected)

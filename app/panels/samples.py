@@ -83,7 +83,7 @@ def register(app: Dash, service: Service) -> dict:
     def mark_selected(selected, tile_ids, suspect_ids):
         def marks(found):
             return ["tile selected" if isinstance(t, dict) and t.get("index") == selected else "tile"
-                    for t in found or []]
+                    for t in (found if isinstance(found, list) else [])]
         return marks(tile_ids), marks(suspect_ids)
 
     @app.callback(Output(ids.SAMPLES, "children"), Output(ids.SAMPLES_MORE, "className"),
