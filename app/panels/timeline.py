@@ -43,7 +43,7 @@ def register(app: Dash, service: Service) -> dict:
                   State(ids.TIMELINE, "value"), State(ids.TIMELINE_TICK, "disabled"),
                   State(ids.DATASET, "value"), State(ids.ARCH, "value"), Input(ids.URL, "search"))
     def control(resolved, trained, _, __, value, stopped, dataset, arch, search=None):
-        view, _st = service.ready_view(resolved, trained, dataset, arch)
+        view = service.ready_view(resolved, trained, dataset, arch)[0]
         labels = service.timeline(dataset, arch) if view is not None else []
         box = "timeline" + ("" if labels else " no-timeline") + ("" if view is not None else " hidden")
         last = max(0, len(labels) - 1)
@@ -61,7 +61,7 @@ def register(app: Dash, service: Service) -> dict:
         position = address.parse(search).get("position") if ids.URL in triggers else None
         position = position if isinstance(position, int) and position <= last else None
         if ids.URL in triggers and not triggers & {ids.STATE_RESOLVED, ids.STATE_TRAINED}:
-            # Back/forward within the same network (or the address catching up with the page).
+            # Back/forward within the same network: only the position can have changed.
             wanted = last if position is None else position
             return (no_update,) * 6 if wanted == value else (no_update, no_update, wanted, True, "▶ Play", box)
         if position is not None:  # a shared link that also names the pair
