@@ -29,6 +29,11 @@ def cell_csv(ev: Evaluation, actual: int, predicted: int, sort: str = "predicted
     return _text(rows)
 
 
+def view_filename(dataset: str, arch: str, step, *parts) -> str:
+    """A download's file name: the pair, the timeline step when it is not the finished network, then `parts`."""
+    return filename(dataset, arch, "" if step is None else f"step{step}", *parts)
+
+
 def filename(*parts) -> str:
     """A safe file name (no extension) from its parts: letters, digits and single dashes only."""
     return re.sub(r"[^A-Za-z0-9]+", "-", "-".join(str(p) for p in parts if p != "")).strip("-")

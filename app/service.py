@@ -170,17 +170,23 @@ class Service:
         A value is "arch" for a finished network, "arch@position" for a snapshot.
         """
         found = []
-        if dataset not in datasets.DATASETS:
-            return found
-        for arch in nets.ARCHS:
+        for ckpt, _ in self._evaluated(dataset):
+            name = ARCH_LABELS[ckpt.arch]
+            found.append((ckpt.arch, f"{name}, trained"))
+            found += [(f"{ckpt.arch}@{i}", f"{name}, {s.label}") for i, s in enumerate(self.zoo.timeline(ckpt))]
+        return found
+
+    def _evaluated(self, dataset: str) -> list[tuple[Checkpoint, Evaluation]]:
+        """Every network of `dataset` whose checkpoint loads and whose evaluation is on disk."""
+        found = []
+        for arch in nets.ARCHS if dataset in datasets.DATASETS else ():
             try:
                 ckpt = self.zoo.load(dataset, arch)
             except LookInsideError:
                 continue
-            if self.zoo.cached_evaluation(ckpt) is None:
-                continue
-            found.append((arch, f"{ARCH_LABELS[arch]}, trained"))
-            found += [(f"{arch}@{i}", f"{ARCH_LABELS[arch]}, {s.label}") for i, s in enumerate(self.zoo.timeline(ckpt))]
+            ev = self.zoo.cached_evaluation(ckpt)
+            if ev is not None:
+                found.append((ckpt, ev))
         return found
 
     def view_of(self, dataset: str, value) -> Optional[View]:
@@ -196,10 +202,9 @@ class Service:
             return None
 
     def explanation(self, view: View, index: int):
-        """Why the network on screen predicted what it did for test image `index` (memoised)."""
-        actual = int(view.evaluation.labels[index])
-        return self.cached(view, "explain", (index,), lambda: explain.explain(
-            view.checkpoint.model, view.images.images[index].numpy(), view.checkpoint.normalization, actual))
+        """Why the network on screen predicted what it did for test image `index` (the panel is memoised)."""
+        return explain.explain(view.checkpoint.model, view.images.images[index].numpy(),
+                               view.checkpoint.normalization, int(view.evaluation.labels[index]))
 
     def cell_mean(self, view: View, actual: int, predicted: int) -> Optional[np.ndarray]:
         """The mean (C, H, W) uint8 image of a cell, or None for an empty cell."""
@@ -216,14 +221,7 @@ class Service:
 
     def suspects(self, dataset: str) -> tuple[list[str], list[Suspect]]:
         """Likely label errors by every model of `dataset` that is trained and evaluated, and their names."""
-        evaluations = []
-        for arch in nets.ARCHS:
-            try:
-                ev = self.zoo.cached_evaluation(self.zoo.load(dataset, arch))
-            except LookInsideError:
-                continue
-            if ev is not None:
-                evaluations.append(ev)
+        evaluations = [ev for _, ev in self._evaluated(dataset)]
         if not evaluations:
             return [], []
         key = tuple(ev.checkpoint_id for ev in evaluations)
@@ -251,10 +249,10 @@ def mean_image(images, indices) -> np.ndarray:
 @functools.lru_cache(maxsize=8)
 def _class_means(settings: Settings, dataset: str) -> np.ndarray:
     test = datasets.load(dataset, False, settings)
-    k = len(test.classes)
-    means = [mean_image(test.images, np.flatnonzero(test.labels.numpy() == c)) if (test.labels == c).any()
-             else np.zeros(test.images.shape[1:], np.uint8) for c in range(k)]
-    return np.stack(means)
+    labels = test.labels.numpy()
+    members = [np.flatnonzero(labels == c) for c in range(len(test.classes))]
+    return np.stack([mean_image(test.images, m) if len(m) else np.zeros(test.images.shape[1:], np.uint8)
+                     for m in members])
 
 
 @functools.lru_cache(maxsize=20000)

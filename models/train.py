@@ -114,8 +114,8 @@ def fit(arch: str, data: ImageSet, norm: Normalization, cfg: TrainConfig, device
     gen = torch.Generator().manual_seed(cfg.seed)
     model = nets.build(arch, data.images.shape[1:], len(data.classes), **cfg.arch_args).to(device)
     channels_last = arch == "cnn"
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.to(memory_format=memory_format)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     images, labels = data.images.to(device), data.labels.to(device)
     n = len(labels)
     # Batches are gathered with index_select from a 2-D view: on CPU it is about twice as fast as

@@ -89,7 +89,8 @@ class Zoo:
               on_snapshot: Optional[SnapshotSeen] = None) -> checkpoint.Checkpoint:
         """Train from scratch, evaluate on the test split, save checkpoint, timeline and evaluation cache.
 
-        `on_snapshot(snapshot, model)` sees every timeline snapshot as it is taken (to watch training live).
+        `on_snapshot(snapshot, model, normalization)` sees every timeline snapshot as it is taken, with
+        the live model (to watch training live).
         """
         check_names(dataset, arch)
         ensure_writable_dir(self.settings.model_dir, "model dir")

@@ -58,6 +58,7 @@ def test_a_photo_of_dark_ink_becomes_an_mnist_like_digit():
     ink = image[0].astype(float)
     rows, cols = np.flatnonzero(ink.max(1) > 0), np.flatnonzero(ink.max(0) > 0)
     assert rows[-1] - rows[0] + 1 <= 20 and ink.max() > 200  # light ink, scaled into 20x20
+    assert cols[-1] - cols[0] + 1 < rows[-1] - rows[0] + 1  # a tall stroke stays tall: the aspect is kept
     assert ink[0].max() == 0 and ink[:, 0].max() == 0  # black border, as MNIST has
     ys, xs = np.indices(ink.shape)
     assert abs((ys * ink).sum() / ink.sum() - 14) <= 1 and abs((xs * ink).sum() / ink.sum() - 14) <= 1

@@ -114,8 +114,7 @@ def register(app: Dash, service: Service) -> dict:
         view, _ = service.ready_view(resolved, trained, dataset, arch, position)
         if not clicks or view is None:
             return no_update
-        step = view.checkpoint.metrics.get("step")
-        name = export.filename(dataset, arch, "" if step is None else f"step{step}", "confusion") + ".csv"
+        name = export.view_filename(dataset, arch, view.checkpoint.metrics.get("step"), "confusion") + ".csv"
         return {"content": export.confusion_csv(view.evaluation), "filename": name, "type": "text/csv"}
 
     app.clientside_callback(

@@ -70,7 +70,7 @@ def compose(view: View, ex, probs: np.ndarray, actual, title: str, image_uri: st
     names = {predicted: f"{classes[predicted]} (predicted)",
              ref: f"{classes[ref]} ({'true' if ref == actual else 'runner-up'})"}
     if isinstance(ex, Contributions):
-        body = _linear(ex, predicted, ref, names)
+        body = _linear(ex, predicted, ref, names, "true" if ref == actual else "other")
     elif isinstance(ex, HiddenContributions):
         body = _mlp(ex, predicted, ref, names, weights_arrays(view.checkpoint)["hidden_filters"], graph_ids)
     else:
@@ -100,9 +100,8 @@ def _score_line(bias: float, parts: float, logit: float) -> str:
            f" (network: {logit:.3f})"
 
 
-def _linear(ex: Contributions, pred: int, ref: int, names: dict) -> list:
+def _linear(ex: Contributions, pred: int, ref: int, names: dict, other: str) -> list:
     contrast = ex.maps[pred] - ex.maps[ref]
-    other = "true" if "(true)" in names[ref] else "other"
     gap = ex.logits[pred] - ex.logits[ref]
     items = [(ex.maps[pred], f"x · w for {names[pred]}",
               [_score_line(ex.bias[pred], ex.maps[pred].sum(), ex.logits[pred])]),

@@ -1,10 +1,10 @@
 """Choosing a dataset and a network, and making that pair ready (training it in a background job)."""
 from __future__ import annotations
 
-import numpy as np
 from dash import Dash, Input, Output, dcc, html, no_update
 
 from models import datasets
+from models.evaluate import Evaluation
 from models.train import predict_proba
 
 from .. import figures, ids
@@ -89,7 +89,7 @@ def register(app: Dash, service: Service, manager) -> dict:
 
         # When the page asks for another pair, Dash ends this job's process; checkpoint saves are atomic.
         return service.prepare(dataset, arch, on_progress=on_progress, retrain=bool(request.get("retrain")),
-                               on_snapshot=on_snapshot if valid_pair(dataset, arch) else None)
+                               on_snapshot=on_snapshot)
 
     @app.callback(Output(ids.ACCURACY, "children"), Output(ids.STATUS, "children"),
                   Output(ids.STATUS, "className"),
@@ -117,12 +117,9 @@ def live_frame(service: Service, dataset: str, arch: str, snap, model, norm) -> 
     test = datasets.load(dataset, False, service.local)
     n = LIVE_IMAGES.get(arch) or len(test)
     probs = predict_proba(model, test.images[:n], norm, service.settings.device)
-    labels = test.labels[:n].numpy()
-    k = len(test.classes)
-    confusion = np.bincount(labels * k + probs.argmax(1), minlength=k * k).reshape(k, k)
-    accuracy = float(np.trace(confusion) / max(1, n))
-    fig = figures.confusion_figure(confusion, test.classes)
-    fig.update_layout(height=330, title=dict(text=f"{snap.label}: {100 * accuracy:.1f}% of {n:,} test images",
+    ev = Evaluation(dataset, arch, test.classes, "live", test.labels[:n].numpy(), probs)
+    fig = figures.confusion_figure(ev.confusion, test.classes)
+    fig.update_layout(height=330, title=dict(text=f"{snap.label}: {100 * ev.accuracy:.1f}% of {n:,} test images",
                                              font=dict(size=13), x=0, xanchor="left"),
                       margin=dict(l=10, r=10, t=30, b=10))
     weights = model.visuals()[WEIGHT_NAMES[arch]].detach().cpu().numpy()

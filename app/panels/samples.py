@@ -143,13 +143,12 @@ def register(app: Dash, service: Service) -> dict:
             return no_update
         sort = sort if sort in SORTS else "predicted"
         a, p = cell["actual"], cell["predicted"]
-        step = view.checkpoint.metrics.get("step")
-        name = export.filename(dataset, arch, "" if step is None else f"step{step}", f"actual{a}", f"predicted{p}")
+        name = export.view_filename(dataset, arch, view.checkpoint.metrics.get("step"), f"actual{a}", f"predicted{p}")
         return {"content": export.cell_csv(view.evaluation, a, p, sort), "filename": name + ".csv",
                 "type": "text/csv"}
 
-    return {"samples_csv": samples_csv, "shown": shown, "select_sample": select_sample, "mark_selected": mark_selected, "samples": samples,
-            "summary": summary}
+    return {"shown": shown, "select_sample": select_sample, "mark_selected": mark_selected, "samples": samples,
+            "summary": summary, "samples_csv": samples_csv}
 
 
 def _tile(service: Service, ev, index: int, key: float, sort: str, selected: bool) -> html.Button:
