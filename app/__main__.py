@@ -7,13 +7,15 @@ import sys
 import threading
 from dataclasses import replace
 
+from dash import Dash
+
 from models import datasets, nets
 from models.cli import OneLineParser, ProgressBar
 from models.config import Settings
 from models.errors import CheckpointError, LookInsideError
 from models.zoo import Zoo
 
-from .main import DEFAULT_ARCH, DEFAULT_DATASET, create_app
+from .main import DEFAULT_ARCH, DEFAULT_DATASET, create_app, warm
 
 log = logging.getLogger("lookinside")
 
@@ -43,8 +45,8 @@ def warm_default(zoo: Zoo) -> None:
         log.warning("warning: %s\nThe dashboard starts anyway and shows this in the page.", e)
 
 
-def warm_others(zoo: Zoo) -> None:
-    """Evaluate the other checkpoints already on disk so that switching to them is instant."""
+def warm_others(zoo: Zoo, app: Dash) -> None:
+    """Evaluate the other checkpoints already on disk, then load them all, so that switching is instant."""
     local = Zoo(replace(zoo.settings, offline=True))  # never download from a background thread
     for name in datasets.DATASETS:
         for arch in nets.ARCHS:
@@ -54,6 +56,7 @@ def warm_others(zoo: Zoo) -> None:
                 local.evaluate(local.load(name, arch))
             except (LookInsideError, CheckpointError):
                 continue  # missing data or a bad checkpoint: the page handles that pair when it is chosen
+    warm(app)
 
 
 def main(argv=None) -> int:
@@ -68,8 +71,8 @@ def main(argv=None) -> int:
     zoo = Zoo(settings)
     log.info("data: %s\nmodels: %s%s", settings.data_dir, settings.model_dir, " (offline)" if settings.offline else "")
     warm_default(zoo)
-    threading.Thread(target=warm_others, args=(zoo,), daemon=True, name="warm").start()
     app = create_app(settings)
+    threading.Thread(target=warm_others, args=(zoo, app), daemon=True, name="warm").start()
     url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '') else args.host}:{args.port}"
     print(f"Looking Inside is running at {url}  (Ctrl+C to stop)", flush=True)
     try:

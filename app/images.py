@@ -15,9 +15,43 @@ COLORMAPS = ("diverging", "grayscale", "rgb")
 
 def png_data_uri(pixels: np.ndarray) -> str:
     """A (H, W) or (H, W, 3) uint8 array as a base64 PNG data URI; the browser upscales it pixelated."""
+    return data_uri(png_bytes(pixels))
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(pixels)).save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return buf.getvalue()
+
+
+def data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+class Thumbnails:
+    """The images of one split as PNGs, each encoded on first use; `fill` encodes all the rest at once.
+
+    Kept as PNG bytes rather than data URIs: a quarter smaller (23 MB for CIFAR-10's 10,000 test
+    images), and base64 of a few hundred bytes costs about a microsecond per use.
+    """
+
+    def __init__(self, images):
+        self.images = images  # (N, C, H, W) uint8
+        self.pngs: list[bytes | None] = [None] * len(images)
+
+    def uri(self, index: int) -> str:
+        png = self.pngs[index]
+        if png is None:  # two threads may both encode one image; they store the same bytes
+            png = self.pngs[index] = png_bytes(to_display(self.images[index].numpy()))
+        return data_uri(png)
+
+    def fill(self) -> None:
+        for i, png in enumerate(self.pngs):
+            if png is None:
+                self.pngs[i] = png_bytes(to_display(self.images[i].numpy()))
+
+    def encoded(self) -> int:
+        return sum(png is not None for png in self.pngs)
 
 
 def to_display(image: np.ndarray) -> np.ndarray:

@@ -1,18 +1,26 @@
 """The app shell: builds the page from its panels, wires their callbacks, and exposes the WSGI server."""
 from __future__ import annotations
 
+import gc
+import logging
 from pathlib import Path
 
 from dash import Dash, html
 
 from models.config import Settings
 
-from . import jobs, security
+from . import ids, jobs, security
+from .replay import Replay
 from .panels import address, compare, confusion, explain, model, own, samples, suspects, timeline, weights
 from .service import Service
 
+log = logging.getLogger("lookinside")
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_DATASET, DEFAULT_ARCH = "mnist", "linear"
+# Callbacks whose answer depends only on the request and the chosen pair's network (see app/replay.py):
+# the heatmap, the weights, a cell's images and summary, and the explanation of one image.
+REPLAYED = frozenset({ids.CONFUSION, ids.WEIGHTS, ids.SAMPLES, ids.SAMPLES_MORE, ids.CELL_SUMMARY, ids.EXPLAIN,
+                      ids.EXPLAIN_CARD})
 
 
 def layout() -> html.Div:
@@ -44,15 +52,45 @@ def create_app(settings: Settings) -> Dash:
                compress=True)  # gzip through flask-compress: the page's scripts shrink about 3x
     security.harden(app)
     app.layout = layout
-    service = Service(settings)
+    service = app.lookinside_service = Service(settings)
     # The registered functions, kept so tests can call each callback directly.
     app.lookinside_callbacks = {**model.register(app, service, manager), **confusion.register(app, service),
                                 **samples.register(app, service), **weights.register(app, service),
                                 **explain.register(app, service), **suspects.register(app, service),
                                 **timeline.register(app, service), **address.register(app),
                                 **compare.register(app, service), **own.register(app, service)}
+    replayed = [key for key in app.callback_map if output_ids(key) <= REPLAYED]
+    app.server.wsgi_app = app.lookinside_replay = Replay(app.server.wsgi_app, replayed, service.revision)
     # Dash records which component libraries it may serve only while rendering the index page. Under
     # gunicorn a worker can be asked for a library's script before it ever rendered the index, and
     # would refuse it: render it once here, in every process that builds the app.
     app.server.test_client().get("/")
     return app
+
+
+def output_ids(key: str) -> set[str]:
+    """The component ids in a Dash callback's output key ("id.prop" or "..id.prop...id.prop..")."""
+    return {part.rsplit(".", 1)[0] for part in key.strip(".").split("...")}
+
+
+def warm(app: Dash) -> None:
+    """Make a server process's first clicks cost what later ones do (run it in a background thread).
+
+    Loads every ready network with its test images and thumbnails, then draws what a first visit
+    to each asks for (both heatmaps and the weights), through the callbacks themselves.
+    """
+    service, draw = app.lookinside_service, app.lookinside_callbacks
+    pairs = service.warm()
+    for dataset, arch in pairs:
+        found = service.resolve(dataset, arch)
+        for mode in ("counts", "percent"):
+            draw["heatmap"](found, None, mode, "numbers", None, dataset, arch)
+        draw["weights"](found, None, "diverging", None, dataset, arch)
+    # What is loaded now stays for the life of the process: about 400,000 objects (torch, plotly,
+    # the datasets' thumbnails). Python's full garbage collection walks them all, about 200 ms with
+    # every request thread stalled, every few thousand requests; that was the slowest 5% of clicks
+    # under load. Frozen, they are left out of every collection.
+    gc.collect()
+    gc.freeze()
+    log.info("warm: %s ready (%d objects frozen)", ", ".join(f"{d}/{a}" for d, a in pairs) or "nothing",
+             gc.get_freeze_count())

@@ -1,10 +1,12 @@
 """Starting the dashboard: flags, the first-start warm-up, the WSGI entry, and a real `python -m app`."""
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -13,9 +15,12 @@ import pytest
 from flask import Flask
 
 from app.__main__ import parse_args, warm_default
+from app.images import png_data_uri, to_display
+from app.main import create_app, warm
+from app.service import _thumbnails
 from models.train import TrainConfig
 from models.zoo import Zoo
-from tests.conftest import free_port, real_data_dir
+from tests.conftest import free_port, quick_trained, real_data_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,8 +64,29 @@ def test_wsgi_entry_is_a_flask_app(tmp_path, monkeypatch):
         assert isinstance(app.server, Flask)
         response = app.server.test_client().get("/")
         assert response.status_code == 200 and b"Looking Inside" in response.data
+        # Each worker warms itself up in the background: nothing to load here; it ends by freezing.
+        for thread in [t for t in threading.enumerate() if t.name == "warm"]:
+            thread.join(timeout=60)
+        assert gc.get_freeze_count() > 0
     finally:
         app._default_app.cache_clear()
+        gc.unfreeze()
+
+
+def test_warm_up_loads_draws_and_freezes(tmp_path):
+    with quick_trained(tmp_path, [("mnist", "linear"), ("mnist", "mlp")]) as (settings, _):
+        dash_app = create_app(settings)
+        service = dash_app.lookinside_service
+        try:
+            warm(dash_app)
+            thumbs = _thumbnails(service.local, "mnist")
+            assert thumbs.encoded() == len(thumbs.pngs) > 0
+            assert _thumbnails(service.local, "mnist").uri(3) == png_data_uri(to_display(thumbs.images[3].numpy()))
+            drawn = {(key[1], key[3]) for key in service.memo.items}
+            assert {("linear", "heatmap"), ("mlp", "heatmap"), ("mlp", "output-weights")} <= drawn
+            assert gc.get_freeze_count() > 0
+        finally:
+            gc.unfreeze()
 
 
 def test_python_m_app_serves_the_page_on_real_data(tmp_path):

@@ -1,0 +1,190 @@
+"""Replayed callback responses (app/replay.py): byte-identical while true, never once the network changed."""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from dataclasses import replace
+
+import pytest
+
+from app.main import create_app
+from app.replay import Replay
+from tests.conftest import quick_config, quick_trained
+
+
+def body(dataset: str, arch: str, state: dict | None, mode: str = "counts") -> bytes:
+    """The heatmap request a page sends for the pair on screen."""
+    return json.dumps({
+        "output": "confusion-graph.figure", "outputs": {"id": "confusion-graph", "property": "figure"},
+        "inputs": [{"id": "state-resolved", "property": "data", "value": state},
+                   {"id": "state-trained", "property": "data", "value": None},
+                   {"id": "confusion-mode", "property": "value", "value": mode},
+                   {"id": "confusion-view", "property": "value", "value": "numbers"},
+                   {"id": "state-cell", "property": "data", "value": None},
+                   {"id": "timeline-slider", "property": "value", "value": None}],
+        "state": [{"id": "dataset-dropdown", "property": "value", "value": dataset},
+                  {"id": "model-dropdown", "property": "value", "value": arch}],
+        "changedPropIds": ["confusion-mode.value"]}).encode()
+
+
+class Counting:
+    """The WSGI app behind the replay, counting the requests that reach it."""
+
+    def __init__(self, app):
+        self.app, self.calls = app, 0
+
+    def __call__(self, environ, start_response):
+        self.calls += 1
+        return self.app(environ, start_response)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    with quick_trained(tmp_path_factory.mktemp("replay"), [("mnist", "linear")]) as (settings, zoo):
+        app = create_app(settings)
+        inner = Counting(app.lookinside_replay.app)
+        app.lookinside_replay.app = inner
+        yield app, inner, zoo, settings
+
+
+def post(app, data: bytes, gzip_ok: bool = True):
+    headers = {"Content-Type": "application/json", **({"Accept-Encoding": "gzip"} if gzip_ok else {})}
+    return app.server.test_client().post("/_dash-update-component", data=data, headers=headers)
+
+
+def weights_body(dataset: str, arch: str, state: dict | None) -> bytes:
+    """The weights panel's request."""
+    return json.dumps({
+        "output": "weights-panel.children", "outputs": {"id": "weights-panel", "property": "children"},
+        "inputs": [{"id": "state-resolved", "property": "data", "value": state},
+                   {"id": "state-trained", "property": "data", "value": None},
+                   {"id": "weights-colormap", "property": "value", "value": "diverging"},
+                   {"id": "state-cell", "property": "data", "value": None},
+                   {"id": "timeline-slider", "property": "value", "value": None}],
+        "state": [{"id": "dataset-dropdown", "property": "value", "value": dataset},
+                  {"id": "model-dropdown", "property": "value", "value": arch}],
+        "changedPropIds": ["state-resolved.data"]}).encode()
+
+
+def response_of(response) -> dict:
+    raw = gzip.decompress(response.data) if response.headers.get("Content-Encoding") == "gzip" else response.data
+    return json.loads(raw)["response"]
+
+
+def figure_of(response) -> dict:
+    return response_of(response)["confusion-graph"]["figure"]
+
+
+def test_a_repeated_request_gets_the_same_bytes_without_reaching_dash(served):
+    app, inner, _, _ = served
+    state = app.lookinside_callbacks["resolve"]("mnist", "linear")[0]
+    request = body("mnist", "linear", state, "percent")
+    first = post(app, request)
+    calls = inner.calls
+    again = post(app, request)
+    assert first.status_code == again.status_code == 200 and inner.calls == calls
+    assert again.data == first.data and again.headers.get("Content-Encoding") == "gzip"
+    assert again.headers.get("X-Content-Type-Options") == "nosniff"  # the security headers came along
+    # Without gzip the client gets plain JSON with the same content, kept apart from the gzipped answer.
+    plain = post(app, request, gzip_ok=False)
+    assert plain.headers.get("Content-Encoding") is None and figure_of(plain) == figure_of(first)
+    # A request that differs in any byte is answered fresh.
+    post(app, body("mnist", "linear", state, "counts"))
+    assert inner.calls == calls + 2
+
+
+def test_a_retrained_network_is_never_answered_from_the_replay(served):
+    app, inner, zoo, settings = served
+    old_state = app.lookinside_callbacks["resolve"]("mnist", "linear")[0]
+    request = weights_body("mnist", "linear", old_state)
+    before = post(app, request)
+    # A different network in the checkpoint file, as a training job in another process would write it.
+    zoo.train("mnist", "linear", config=replace(quick_config("mnist", "linear"), epochs=1))
+    calls = inner.calls
+    after = post(app, request)
+    assert inner.calls == calls + 1
+    # The oracle: an app without any memory of the old network answers the same request the same way.
+    fresh = create_app(settings)
+    assert response_of(after) == response_of(post(fresh, request))
+    assert response_of(after) != response_of(before)  # the new weights, drawn
+
+
+def test_only_ready_pairs_and_listed_outputs_are_kept(served):
+    app, _, _, _ = served
+    replay = app.lookinside_replay
+    kept = len(replay.items)
+    untrained = app.lookinside_callbacks["resolve"]("mnist", "mlp")[0]
+    assert untrained["status"] == "untrained"
+    assert post(app, body("mnist", "mlp", untrained)).status_code == 200
+    resolve = json.dumps({
+        "output": "..state-resolved.data...state-train-request.data..",
+        "outputs": [{"id": "state-resolved", "property": "data"}, {"id": "state-train-request", "property": "data"}],
+        "inputs": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
+                   {"id": "model-dropdown", "property": "value", "value": "linear"},
+                   {"id": "watch-button", "property": "n_clicks", "value": 0}],
+        "changedPropIds": ["dataset-dropdown.value"]}).encode()
+    assert post(app, resolve).status_code == 200
+    forged = body("mnist", "linear", {"status": "ready"}).replace(b'"mnist"', b'"../../etc"')
+    assert post(app, forged).status_code in (200, 204, 400)
+    assert post(app, b"{not json").status_code == 400
+    assert len(replay.items) == kept
+
+
+def fake_app(environ, start_response):
+    """100 bytes naming the request; "fail" gets a 400 and "big" 300 bytes."""
+    request = json.loads(environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"])))
+    status = "400 BAD REQUEST" if request["extra"] == "fail" else "200 OK"
+    start_response(status, [("Content-Type", "application/json")])
+    return [f"{request['n']} {request['extra']}".encode().ljust(300 if request["extra"] == "big" else 100)]
+
+
+def call(replay: Replay, data: bytes) -> bytes:
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/_dash-update-component", "CONTENT_LENGTH": str(len(data)),
+               "wsgi.input": io.BytesIO(data)}
+    return b"".join(replay(environ, lambda status, headers, exc_info=None: None))
+
+
+def request_for(n: int, extra: str = "") -> bytes:
+    return json.dumps({"output": "x.y", "n": n, "extra": extra,
+                       "state": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
+                                 {"id": "model-dropdown", "property": "value", "value": "linear"}]}).encode()
+
+
+def test_the_store_keeps_to_its_byte_budget_dropping_the_least_recent():
+    replay = Replay(fake_app, ["x.y"], lambda dataset, arch: "rev", max_bytes=350, max_entry=200)
+    for n in range(3):
+        call(replay, request_for(n))
+    call(replay, request_for(0))  # used again: now the most recent
+    call(replay, request_for(3))  # 4 x 100 bytes > 350: the least recently used (1) goes
+    assert replay.size <= 350 and len(replay.items) == 3
+    hits = replay.hits
+    call(replay, request_for(0))
+    call(replay, request_for(1))
+    assert replay.hits == hits + 1
+    # Failures and answers too large for one entry are never kept.
+    kept = dict(replay.items)
+    assert call(replay, request_for(9, "fail")).startswith(b"9 fail")
+    assert call(replay, request_for(10, "big")).startswith(b"10 big")
+    assert replay.items == kept
+
+
+def test_odd_requests_pass_through_with_their_body_intact():
+    seen = []
+
+    def app(environ, start_response):
+        seen.append(environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"])))
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    replay = Replay(app, ["x.y"], lambda dataset, arch: "rev")
+    odd = [b"{not json", b"[1]", b'{"output": ["x.y"]}', b'{"output": {"a": 1}}', b'{"output": "x.y"}',
+           b'{"output": "x.y", "state": [{"id": "dataset-dropdown", "property": "value", "value": ["mnist"]}]}',
+           request_for(1).replace(b'"x.y"', b'"other.prop"')]
+    for data in odd:
+        assert call(replay, data) == b"ok"
+    assert seen == odd and not replay.items
+    never = Replay(app, ["x.y"], lambda dataset, arch: None)  # a pair that is not ready
+    call(never, request_for(1))
+    call(never, request_for(1))
+    assert not never.items and len(seen) == len(odd) + 2
