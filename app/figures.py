@@ -36,12 +36,12 @@ def row_percentages(confusion: np.ndarray) -> np.ndarray:
 
 def confusion_figure(confusion: np.ndarray, classes: Sequence[str], normalize: bool = False,
                      precision: Optional[np.ndarray] = None, recall: Optional[np.ndarray] = None,
-                     top_images: Optional[Sequence[Sequence[Optional[str]]]] = None,
-                     selected: Optional[tuple[int, int]] = None) -> go.Figure:
+                     top_images: Optional[Sequence[Sequence[Optional[str]]]] = None) -> go.Figure:
     """The confusion matrix, rows actual and columns predicted, with recall and precision margins.
 
     A click reports a cell by its axis labels (class names; "recall"/"precision" for the margins).
     `top_images[i][j]` (an image URI or None) draws that cell's most confident sample in it.
+    The selected cell's outline is added by `with_selection`, so the figure is built once per view.
     """
     counts = np.asarray(confusion, dtype=np.int64)
     k = len(classes)
@@ -86,10 +86,6 @@ def confusion_figure(confusion: np.ndarray, classes: Sequence[str], normalize: b
             dict(source=uri, xref="x", yref="y", x=j, y=i, sizex=0.8, sizey=0.8, xanchor="center",
                  yanchor="middle", sizing="contain", layer="above")
             for i, row in enumerate(top_images) for j, uri in enumerate(row) if uri])
-    if selected is not None:
-        i, j = selected
-        fig.add_shape(type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, xref="x", yref="y",
-                      line=dict(color="#111", width=3), fillcolor="rgba(0,0,0,0)")
     fig.update_layout(
         font=FONT, margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor="white", paper_bgcolor="white",
         clickmode="event", dragmode=False, height=max(380, 38 * n + 110),
@@ -98,6 +94,22 @@ def confusion_figure(confusion: np.ndarray, classes: Sequence[str], normalize: b
         yaxis=dict(title="actual class", type="category", autorange="reversed", fixedrange=True,
                    showgrid=False, categoryorder="array", categoryarray=ys))
     return fig
+
+
+def with_selection(figure: dict, selected: Optional[tuple[int, int]]) -> dict:
+    """A heatmap figure (as `to_dict()` gives it) with the selected (actual, predicted) cell outlined.
+
+    Plotly takes about 8 ms to build the heatmap; outlining a cell in the built figure takes
+    microseconds. The figure passed in is not changed: it is shared through the memo.
+    """
+    if selected is None:
+        return figure
+    i, j = selected
+    outline = dict(type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, xref="x", yref="y",
+                   line=dict(color="#111", width=3), fillcolor="rgba(0,0,0,0)")
+    layout = dict(figure.get("layout", {}))
+    layout["shapes"] = [*layout.get("shapes", ()), outline]
+    return {**figure, "layout": layout}
 
 
 def _margin_trace(xs, ys, precision: np.ndarray, recall: np.ndarray, accuracy: float) -> go.Heatmap:
@@ -147,31 +159,25 @@ def probability_figure(probs: np.ndarray, classes: Sequence[str], actual: Option
     return fig
 
 
-def output_weights_figure(weights: np.ndarray, classes: Sequence[str],
-                          highlight: Sequence[int] = ()) -> go.Figure:
+def output_weights_figure(weights: np.ndarray, classes: Sequence[str]) -> go.Figure:
     """One small bar chart per class: its output weight from each hidden unit (the ml4a weights demo).
 
-    Bars above zero mean the unit's activity raises that class's score. Classes in `highlight`
-    (a selected cell's actual and predicted class) stay vivid; the others fade.
+    Bars above zero mean the unit's activity raises that class's score. `highlight_classes` marks
+    a selected cell's classes in the built figure (building the ten subplots takes plotly ~50 ms).
     """
     w = np.asarray(weights, dtype=float)
     k, hidden = w.shape
     cols = 5
     rows = -(-k // cols)
     titles = [str(c) for c in classes]
-    for pos, role in zip(highlight, ("actual", "predicted")):
-        if 0 <= pos < k:
-            titles[pos] = f"<b>{classes[pos]}</b> ({role})" if titles[pos] == str(classes[pos]) \
-                else f"<b>{classes[pos]}</b> (actual = predicted)"
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, shared_yaxes=True,
                         horizontal_spacing=0.02, vertical_spacing=0.16)
     limit = float(np.abs(w).max()) * 1.05 if w.size else 1.0
     units = [str(u + 1) for u in range(hidden)]
     for c in range(k):
-        faded = bool(highlight) and c not in highlight
         fig.add_trace(go.Bar(
             x=units, y=w[c], marker_color=[POSITIVE if v >= 0 else NEGATIVE for v in w[c]],
-            opacity=0.3 if faded else 1.0, name=str(classes[c]), showlegend=False,
+            opacity=1.0, name=str(classes[c]), showlegend=False,
             hovertemplate=f"class {classes[c]}<br>hidden unit %{{x}}: weight %{{y:.3f}}<extra></extra>"),
             row=c // cols + 1, col=c % cols + 1)
     fig.update_yaxes(range=[-limit, limit], fixedrange=True, zeroline=True, zerolinecolor="#888",
@@ -182,6 +188,25 @@ def output_weights_figure(weights: np.ndarray, classes: Sequence[str],
     fig.update_layout(font=FONT, height=150 * rows + 40, margin=dict(l=10, r=10, t=30, b=10),
                       plot_bgcolor="white", paper_bgcolor="white", bargap=0.15, dragmode=False)
     return fig
+
+
+def highlight_classes(figure: dict, classes: Sequence[str], actual: int, predicted: int) -> dict:
+    """An output-weights figure (as `to_dict()` gives it) with a cell's two classes named and vivid.
+
+    The titles of the actual and predicted class say so in bold; the other classes' bars fade.
+    The figure passed in is not changed.
+    """
+    k = len(classes)
+    titles = {}
+    for pos, role in ((actual, "actual"), (predicted, "predicted")):
+        if 0 <= pos < k:
+            titles[pos] = f"<b>{classes[pos]}</b> ({role})" if pos not in titles \
+                else f"<b>{classes[pos]}</b> (actual = predicted)"
+    data = [dict(trace, opacity=1.0 if c in titles else 0.3) for c, trace in enumerate(figure["data"])]
+    layout = dict(figure["layout"])
+    layout["annotations"] = [dict(a, text=titles[c]) if c in titles else a
+                             for c, a in enumerate(layout.get("annotations", ()))]
+    return {**figure, "data": data, "layout": layout}
 
 
 def activations_figure(activations: np.ndarray, highlight: Optional[int] = None) -> go.Figure:

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import base64
+import copy
 import io
 
 import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
 import pytest
 from PIL import Image
 
@@ -47,12 +50,18 @@ def test_row_percentages_and_normalized_view():
 
 def test_top_images_and_selected_cell():
     uris = [["data:a", None, None], [None, "data:b", None], [None, "data:c", None]]
-    fig = figures.confusion_figure(CONF, CLASSES, top_images=uris, selected=(2, 1))
+    base = figures.confusion_figure(CONF, CLASSES, top_images=uris).to_dict()
+    before = copy.deepcopy(base)
+    # The outline is added to the built dict; plotly must read the result as a valid figure.
+    fig = go.Figure(figures.with_selection(base, (2, 1)))
     assert sorted(img.source for img in fig.layout.images) == ["data:a", "data:b", "data:c"]
     placed = {(img.y, img.x) for img in fig.layout.images}
     assert placed == {(0, 0), (1, 1), (2, 1)}
     (shape,) = fig.layout.shapes
     assert (shape.x0, shape.x1, shape.y0, shape.y1) == (0.5, 1.5, 1.5, 2.5)
+    # The memoised base is shared by every request: it must come out untouched.
+    assert pio.to_json(base) == pio.to_json(before)
+    assert figures.with_selection(base, None) is base
 
 
 def test_probability_figure_marks_the_prediction():
@@ -66,12 +75,21 @@ def test_probability_figure_marks_the_prediction():
 
 def test_output_weights_one_chart_per_class_with_highlight():
     w = np.arange(30, dtype=float).reshape(3, 10) - 15
-    fig = figures.output_weights_figure(w, CLASSES, highlight=[0, 2])
+    built = figures.output_weights_figure(w, CLASSES)
+    assert list(built.data[1].y) == list(w[1])
+    base = built.to_dict()
+    before = copy.deepcopy(base)
+    marked = figures.highlight_classes(base, CLASSES, actual=0, predicted=2)
+    fig = go.Figure(marked)  # plotly validates the result
     assert len(fig.data) == 3
     assert [t.opacity for t in fig.data] == [1.0, 0.3, 1.0]
-    assert list(fig.data[1].y) == list(w[1])
+    assert [t["y"] for t in marked["data"]] == [t["y"] for t in base["data"]]
     titles = [a.text for a in fig.layout.annotations]
-    assert "(actual)" in titles[0] and "(predicted)" in titles[2]
+    assert titles == [f"<b>{CLASSES[0]}</b> (actual)", CLASSES[1], f"<b>{CLASSES[2]}</b> (predicted)"]
+    assert pio.to_json(base) == pio.to_json(before)
+    same = go.Figure(figures.highlight_classes(base, CLASSES, actual=1, predicted=1))
+    assert [a.text for a in same.layout.annotations][1] == f"<b>{CLASSES[1]}</b> (actual = predicted)"
+    assert [t.opacity for t in same.data] == [0.3, 1.0, 0.3]
 
 
 def test_colorize_diverging_keeps_the_sign():

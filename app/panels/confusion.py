@@ -89,9 +89,9 @@ def register(app: Dash, service: Service) -> dict:
         def build():
             top = service.top_image_uris(ev) if images else None
             return figures.confusion_figure(ev.confusion, ev.classes, normalize=normalize, precision=ev.precision,
-                                            recall=ev.recall, top_images=top, selected=selected).to_dict()
+                                            recall=ev.recall, top_images=top).to_dict()
 
-        return service.cached(view, "heatmap", (normalize, images, selected), build)
+        return figures.with_selection(service.cached(view, "heatmap", (normalize, images), build), selected)
 
     @app.callback(Output(ids.STATE_CELL, "data"),
                   Input(ids.CONFUSION, "clickData"), Input(ids.DATASET, "value"), Input(ids.ARCH, "value"),

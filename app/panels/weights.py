@@ -62,45 +62,53 @@ def register(app: Dash, service: Service) -> dict:
                           className="hint")
         colormap = colormap if colormap in ("diverging", "grayscale", "rgb") else "diverging"
         cell = parse_cell(cell, len(view.checkpoint.classes))
-        key = (colormap, None if cell is None else (cell["actual"], cell["predicted"]))
-        return service.cached(view, "weights", key, lambda: _panel(view.checkpoint, colormap, cell))
+        return _panel(service, view, colormap, cell)
 
     return {"colormap_choices": colormap_choices, "weights": weights}
 
 
-def _panel(ckpt, colormap: str, cell) -> list:
-    """The weights panel's children for one checkpoint, colour map and selected cell."""
+def _panel(service: Service, view, colormap: str, cell) -> list:
+    """The weights panel's children for one checkpoint, colour map and selected cell.
+
+    The weight images and the output-weights chart are made once per checkpoint and colour map;
+    a selected cell only changes which tiles are marked and which bar charts stand out.
+    """
+    ckpt = view.checkpoint
     marks = {} if cell is None else {cell["predicted"]: "predicted", cell["actual"]: "actual"}
     if cell is not None and cell["actual"] == cell["predicted"]:
         marks = {cell["actual"]: "actual = predicted"}
-    arrays = weights_arrays(ckpt)
+    arrays = service.cached(view, "weight-arrays", (), lambda: weights_arrays(ckpt))
     children = [html.P(EXPLAIN[ckpt.arch], className="explain")]
+
+    def images(name: str) -> list[str]:
+        return service.cached(view, "weight-images", (name, colormap),
+                              lambda: [png_data_uri(img) for img in colorize(arrays[name], colormap)])
+
     if ckpt.arch == "linear":
-        children.append(_tiles(arrays["templates"], colormap, list(ckpt.classes), marks))
+        children.append(_tiles(images("templates"), list(ckpt.classes), marks))
     elif ckpt.arch == "mlp":
         children.append(html.H3("Hidden units' filters", className="sub"))
-        children.append(_tiles(arrays["hidden_filters"], colormap,
+        children.append(_tiles(images("hidden_filters"),
                                [f"unit {u + 1}" for u in range(len(arrays["hidden_filters"]))], {}))
         children.append(html.H3("Output weights of each class over the hidden units", className="sub"))
-        highlight = [] if cell is None else [cell["actual"], cell["predicted"]]
-        children.append(dcc.Graph(id=ids.WEIGHTS_BARS, config={"displayModeBar": False},
-                                  figure=figures.output_weights_figure(arrays["output_weights"],
-                                                                       ckpt.classes, highlight)))
+        bars = service.cached(view, "output-weights", (), lambda: figures.output_weights_figure(
+            arrays["output_weights"], ckpt.classes).to_dict())
+        if cell is not None:
+            bars = figures.highlight_classes(bars, ckpt.classes, cell["actual"], cell["predicted"])
+        children.append(dcc.Graph(id=ids.WEIGHTS_BARS, config={"displayModeBar": False}, figure=bars))
     else:
-        filters = arrays["first_layer_filters"]
-        children.append(_tiles(filters, colormap, [f"{f + 1}" for f in range(len(filters))], {},
-                               small=True))
+        filters = images("first_layer_filters")
+        children.append(_tiles(filters, [f"{f + 1}" for f in range(len(filters))], {}, small=True))
     return children
 
 
-def _tiles(weights, colormap: str, labels: list[str], marks: dict[int, str], small: bool = False) -> html.Div:
-    """A grid of weight images on one shared scale; marked tiles get a role label and an outline."""
-    images = colorize(weights, colormap)
+def _tiles(uris: list[str], labels: list[str], marks: dict[int, str], small: bool = False) -> html.Div:
+    """A grid of weight images (drawn on one shared scale); marked tiles get a role label and an outline."""
     tiles = []
-    for i, (img, label) in enumerate(zip(images, labels)):
+    for i, (uri, label) in enumerate(zip(uris, labels)):
         role = marks.get(i)
         cls = "weight-tile" + (f" mark-{role.split(' ')[0]}" if role else "") + (" faded" if marks and not role else "")
         tiles.append(html.Figure(className=cls, children=[
-            html.Img(src=png_data_uri(img), className="weight-img", alt=f"weights of {label}"),
+            html.Img(src=uri, className="weight-img", alt=f"weights of {label}"),
             html.Figcaption([label, html.Span(f" ({role})", className="role") if role else None])]))
     return html.Div(tiles, className="weight-grid small" if small else "weight-grid")
