@@ -33,8 +33,24 @@ def triggered(fn, prop_id, value, *args):
     return copy_context().run(run)
 
 
+def components(node):
+    """Plain element JSON (app/elements.py) read back into dash.html components; anything else as is."""
+    if isinstance(node, list):
+        return [components(n) for n in node]
+    if isinstance(node, dict) and node.get("namespace") == "dash_html_components" and "props" in node:
+        props = dict(node["props"])
+        if "children" in props:
+            props["children"] = components(props["children"])
+        return getattr(html, node["type"])(**props)
+    children = getattr(node, "children", None)
+    if children is not None and not isinstance(children, (str, int, float)):  # a copy: results may be memoised
+        return type(node)(**dict(node.to_plotly_json()["props"], children=components(children)))
+    return node
+
+
 def find(component, kind):
     """All components of a type in a Dash component tree."""
+    component = components(component)
     found = [component] if isinstance(component, kind) else []
     children = getattr(component, "children", None) if not isinstance(component, list) else component
     for child in children if isinstance(children, list) else [children]:
@@ -44,6 +60,7 @@ def find(component, kind):
 
 
 def text_of(component) -> str:
+    component = components(component)
     if isinstance(component, (str, int, float)):
         return str(component)
     if isinstance(component, list):

@@ -6,6 +6,7 @@ from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from models.evaluate import SORTS
 
 from .. import export, ids
+from ..elements import element
 from ..images import colorize, png_data_uri, to_display
 from ..service import Service, weights_arrays
 from . import address, triggered_ids
@@ -151,18 +152,22 @@ def register(app: Dash, service: Service) -> dict:
             "summary": summary, "samples_csv": samples_csv}
 
 
-def _tile(service: Service, ev, index: int, key: float, sort: str, selected: bool) -> html.Button:
+def _tile(service: Service, ev, index: int, key: float, sort: str, selected: bool) -> dict:
+    """One image of a cell's list: a button holding the image, the value sorted by and its index.
+
+    Built as plain element JSON (see app/elements.py): a list of 24 is most of a cell click's work.
+    """
     pred, actual = int(ev.preds[index]), int(ev.labels[index])
     title = (f"test image #{index}: {100 * float(ev.probs[index, pred]):.1f}% {ev.classes[pred]} (predicted), "
              f"{100 * float(ev.probs[index, actual]):.1f}% {ev.classes[actual]} (true class)")
     shown = f"Δ {100 * key:.1f}" if sort == "margin" else f"{100 * key:.1f}%"
-    return html.Button(
-        id={"type": ids.SAMPLE_TILE, "index": index}, n_clicks=0,
+    return element(
+        "Button", id={"type": ids.SAMPLE_TILE, "index": index}, n_clicks=0,
         className="tile selected" if selected else "tile", title=title,
-        children=[html.Img(src=service.sample_uri(ev.dataset, index), className="tile-img",
-                           alt=f"test image {index}", **{"data-index": str(index)}),
-                  html.Span(shown, className="tile-prob"),
-                  html.Span(f"#{index}", className="tile-index")])
+        children=[element("Img", src=service.sample_uri(ev.dataset, index), className="tile-img",
+                          alt=f"test image {index}", **{"data-index": str(index)}),
+                  element("Span", shown, className="tile-prob"),
+                  element("Span", f"#{index}", className="tile-index")])
 
 
 def _summary(service: Service, view, actual: int, predicted: int) -> list:
