@@ -108,6 +108,7 @@ def main(argv=None) -> int:
                f"127.0.0.1:{port}", "--timeout", "120", "app:server"]
         with serving.serve(cmd, env, port) as (proc, _):
             serving.wait_200(port, proc)
+            result["warm_up_s"] = round(serving.wait_idle(proc), 1)
             if "latency" in only:
                 step("callback latency")
                 result["latency"] = serving.latency(port, ready_pairs(settings, served), n=40 if args.quick else 200)

@@ -70,6 +70,35 @@ def wait_200(port: int, proc, timeout: float = 600) -> float:
     raise RuntimeError("the server never answered")
 
 
+def wait_idle(proc, timeout: float = 300, busy: float = 0.05) -> float:
+    """Wait until a server's process tree has used under `busy` of a core for a whole second.
+
+    Each gunicorn worker loads the ready networks and encodes their thumbnails in the background
+    after it starts; steady-state numbers are measured once that is done. Returns the seconds waited.
+    """
+    start = time.perf_counter()
+    root = psutil.Process(proc.pid)
+
+    def cpu() -> float:
+        total = 0.0
+        for p in [root, *root.children(recursive=True)]:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                continue
+        return total
+
+    before = cpu()
+    while time.perf_counter() - start < timeout:
+        time.sleep(1)
+        now = cpu()
+        if now - before < busy:
+            break
+        before = now
+    return time.perf_counter() - start
+
+
 def cold_start(env: dict, model_dir: Path) -> dict:
     """`python -m app` from process start to the first 200 on /, and to the default pair ready."""
     port = free_port()
@@ -93,7 +122,7 @@ class Page:
     def resolve(self, dataset: str, arch: str) -> dict:
         reply = self.client.callback("resolve", [("state-resolved", "data"), ("state-train-request", "data")],
                                      [("dataset-dropdown", "value", dataset), ("model-dropdown", "value", arch),
-                                      ("watch-button", "n_clicks", 0)])
+                                      ("watch-button", "n_clicks", 0)], parse=True)
         return reply.get("state-resolved", {}).get("data")
 
     def heatmap(self, state: dict, mode: str) -> None:
