@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import zlib
 import json
 import os
 import random
@@ -34,6 +35,29 @@ from models.nets import ARCHS
 ROOT = Path(__file__).resolve().parent.parent
 
 
+ACCEPT_ENCODING = "gzip, deflate, br, zstd"  # what Chromium sends; the server picks zstd, then br, then gzip
+
+
+def decompress(payload: bytes, encoding: str | None) -> bytes:
+    """A response body as sent with this Content-Encoding, decoded."""
+    if encoding in (None, "", "identity"):
+        return payload
+    if encoding == "gzip":
+        return gzip.decompress(payload)
+    if encoding == "deflate":
+        return zlib.decompress(payload)
+    if encoding == "br":
+        import brotli  # flask-compress's own dependencies: whatever it can send, these can read
+        return brotli.decompress(payload)
+    if encoding == "zstd":
+        try:
+            from compression import zstd  # Python 3.14
+        except ImportError:
+            from backports import zstd
+        return zstd.decompress(payload)
+    raise ValueError(f"unknown Content-Encoding {encoding!r}")
+
+
 class Client:
     """One visitor's keep-alive connection; records each request's latency under a name.
 
@@ -50,9 +74,9 @@ class Client:
 
     def request(self, name: str, method: str, path: str, body: dict | None = None,
                 decode: bool = False) -> bytes | None:
-        """The response body (decompressed if `decode`), or None on an error. Asks for gzip as browsers do."""
+        """The response body (decompressed if `decode`), or None on an error; asks for what Chromium asks."""
         data = json.dumps(body).encode() if body is not None else b""
-        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nAccept-Encoding: gzip\r\n"
+        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nAccept-Encoding: {ACCEPT_ENCODING}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n").encode()
         start = time.perf_counter()
         try:
@@ -71,7 +95,7 @@ class Client:
             self.close()
         if not ok or not decode:
             return payload if ok else None
-        return gzip.decompress(payload) if headers.get("content-encoding") == "gzip" else payload
+        return decompress(payload, headers.get("content-encoding"))
 
     def close(self) -> None:
         if self.sock is not None:

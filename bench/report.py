@@ -84,7 +84,7 @@ def _cold(r: dict) -> list[str]:
 def _latency(r: dict) -> list[str]:
     out = ["", "## Callback latency (server side, through HTTP to gunicorn: 3 workers × 4 threads)", "",
             "A switch is what the page asks after a dropdown change: resolve, heatmap and weights, one after "
-            "another. Clients ask for gzip, as browsers do, and run on the same cores as the server. "
+            "another. Clients send Chromium's Accept-Encoding (the server answers zstd) and run on the same cores as the server. "
             + (f"Measured once the workers had loaded the networks and encoded their thumbnails "
                f"({r['warm_up_s']} s after the first answer). " if "warm_up_s" in r else ""),
             "", "| interaction | clients | n | p50 | p95 | target |", "|---|---|---|---|---|---|"]

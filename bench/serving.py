@@ -1,7 +1,6 @@
 """Serving benchmarks through HTTP: cold start, callback latency, server memory, bytes on the wire."""
 from __future__ import annotations
 
-import gzip
 import http.client
 import json
 import os
@@ -20,7 +19,7 @@ import psutil
 
 from models.datasets import DATASETS
 
-from .load import FINAL, Client
+from .load import ACCEPT_ENCODING, FINAL, Client, decompress
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,10 +30,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _get(port: int, path: str, gzip_ok: bool = False) -> tuple[int, bytes, dict]:
+def _get(port: int, path: str, compressed: bool = False) -> tuple[int, bytes, dict]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        conn.request("GET", path, headers={"Accept-Encoding": "gzip"} if gzip_ok else {})
+        conn.request("GET", path, headers={"Accept-Encoding": ACCEPT_ENCODING} if compressed else {})
         r = conn.getresponse()
         return r.status, r.read(), dict(r.getheaders())
     finally:
@@ -202,16 +201,16 @@ def latency(port: int, pairs: list[tuple[str, str]], n: int = 200, clients: int 
 
 
 def wire_bytes(port: int, pair: tuple[str, str]) -> dict:
-    """The initial page load as served (gzip asked for), and one cell click's response."""
+    """The initial page load as served to Chromium (its Accept-Encoding), and one cell click's response."""
     total, encodings = 0, set()
-    status, body, headers = _get(port, "/", gzip_ok=True)
+    status, body, headers = _get(port, "/", compressed=True)
     paths = ["/", "/_dash-layout", "/_dash-dependencies"]
-    html = gzip.decompress(body).decode() if headers.get("Content-Encoding") == "gzip" else body.decode()
+    html = decompress(body, headers.get("Content-Encoding")).decode()
     for token in html.split('"'):
         if token.startswith("/_dash-component-suites/") or token.startswith("/assets/"):
             paths.append(token)
     for path in paths:
-        _, data, headers = _get(port, path, gzip_ok=True)
+        _, data, headers = _get(port, path, compressed=True)
         total += len(data)
         encodings.add(headers.get("Content-Encoding", "identity"))
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -231,11 +230,11 @@ def wire_bytes(port: int, pair: tuple[str, str]) -> dict:
                       {"id": "model-dropdown", "property": "value", "value": pair[1]}],
             "changedPropIds": ["state-cell.data"]}
     conn.request("POST", "/_dash-update-component", json.dumps(body),
-                 {"Content-Type": "application/json", "Accept-Encoding": "gzip"})
+                 {"Content-Type": "application/json", "Accept-Encoding": ACCEPT_ENCODING})
     r = conn.getresponse()
     click = r.read()
     click_encoding = r.getheader("Content-Encoding", "identity")
-    raw = gzip.decompress(click) if click_encoding == "gzip" else click
+    raw = decompress(click, click_encoding)
     conn.close()
     return {"page_load_bytes": total, "page_load_files": len(paths), "page_encodings": sorted(encodings),
             "cell_click_bytes": len(click), "cell_click_uncompressed_bytes": len(raw),
