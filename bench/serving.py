@@ -265,7 +265,7 @@ def memory(env: dict, model_dir: Path) -> dict:
                 page.heatmap(state, "counts")
                 page.cell_click(state, {"actual": 1, "predicted": 1})
                 loaded.append(name)
-        time.sleep(1)
+        wait_idle(proc)  # the warm-up has loaded every ready network and encoded its thumbnails
         rss = psutil.Process(proc.pid).memory_info().rss / 2 ** 20
     torch_only = bare_torch_rss()
     return {"server_rss_mb": round(rss), "bare_torch_rss_mb": round(torch_only),

@@ -24,6 +24,55 @@ def test_load_script_smoke(tmp_path):
     assert "| heatmap |" in load.table(result)
 
 
+def test_client_reads_lengths_chunks_encodings_and_closed_connections():
+    """The visitors' socket client against a server that answers in each way HTTP/1.1 allows."""
+    import gzip
+    import json
+    import socket
+
+    import brotli
+
+    body = json.dumps({"response": {"x": {"y": list(range(200))}}}).encode()
+    answers = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body),
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n"
+        % (10, body[:10], len(body) - 10, body[10:]),
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s"
+        % (len(gzip.compress(body)), gzip.compress(body)),
+        b"HTTP/1.1 200 OK\r\ncontent-encoding: br\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+        % (len(brotli.compress(body)), brotli.compress(body)),
+        b"HTTP/1.1 400 BAD REQUEST\r\nContent-Length: 3\r\n\r\nbad",
+    ]
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve():
+        conn = listener.accept()[0]
+        for n, answer in enumerate(answers):
+            if n == 4:  # the client opens a new connection after "Connection: close"
+                conn.close()
+                conn = listener.accept()[0]
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(65536)
+            head, _, rest = request.partition(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            while len(rest) < length:
+                rest += conn.recv(65536)
+            conn.sendall(answer)
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    seen = []
+    client = load.Client(f"http://127.0.0.1:{port}", lambda name, dt, ok: seen.append((name, ok)))
+    for n in range(4):
+        reply = client.callback(f"r{n}", [("x", "y")], [("a", "b", n)], parse=True)
+        assert reply == {"x": {"y": list(range(200))}}
+    assert client.callback("r4", [("x", "y")], [("a", "b", 4)], parse=True) == {}
+    assert seen == [("r0", True), ("r1", True), ("r2", True), ("r3", True), ("r4", False)]
+    listener.close()
+
+
 def test_benchmark_command_smoke(mnist_only, tmp_path):
     """`python -m bench --quick` on tiny synthetic MNIST writes a well-formed report and JSON."""
     import json
@@ -52,6 +101,8 @@ def test_benchmark_command_smoke(mnist_only, tmp_path):
     assert set(trainer) == {"linear", "mlp"} and trainer["linear"]["speedup_batch64"] > 0
     assert result["latency"]["sequential"]["cell click"]["n"] > 0
     assert result["bytes"]["cell_click_images"] > 0
+    assert result["memory"]["difference_mb"] > 0 and result["memory"]["first_start_difference_mb"] > 0
+    assert result["warm_up_s"] >= 0
     report = out.read_text()
     for heading in ("# Benchmarks", "## Training speed", "## Time to accuracy", "## Cold start",
                     "## Callback latency", "## Memory", "## Bytes on the wire"):
