@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -21,7 +20,6 @@ from models.zoo import Zoo
 
 from .images import Thumbnails
 
-log = logging.getLogger("lookinside")
 READY, UNTRAINED, ERROR = "ready", "untrained", "error"
 DATASET_LABELS = {name: spec.title for name, spec in datasets.DATASETS.items()}
 ARCH_LABELS = {"linear": "1-layer (linear)", "mlp": "2-layer (10 hidden units)", "cnn": "Convnet"}

@@ -60,6 +60,7 @@ def test_wsgi_entry_is_a_flask_app(tmp_path, monkeypatch):
     monkeypatch.setenv("LOOKINSIDE_JOBS_DIR", str(tmp_path / "jobs"))
     import app
     app._default_app.cache_clear()
+    app._served_app.cache_clear()
     try:
         assert isinstance(app.server, Flask)
         response = app.server.test_client().get("/")
@@ -70,6 +71,7 @@ def test_wsgi_entry_is_a_flask_app(tmp_path, monkeypatch):
         assert gc.get_freeze_count() > 0
     finally:
         app._default_app.cache_clear()
+        app._served_app.cache_clear()
         gc.unfreeze()
 
 
