@@ -40,15 +40,17 @@ class Thumbnails:
         self.pngs: list[bytes | None] = [None] * len(images)
 
     def uri(self, index: int) -> str:
+        return data_uri(self.png(index))
+
+    def png(self, index: int) -> bytes:
         png = self.pngs[index]
         if png is None:  # two threads may both encode one image; they store the same bytes
             png = self.pngs[index] = png_bytes(to_display(self.images[index].numpy()))
-        return data_uri(png)
+        return png
 
     def fill(self) -> None:
-        for i, png in enumerate(self.pngs):
-            if png is None:
-                self.pngs[i] = png_bytes(to_display(self.images[i].numpy()))
+        for i in range(len(self.pngs)):
+            self.png(i)
 
     def encoded(self) -> int:
         return sum(png is not None for png in self.pngs)

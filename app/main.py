@@ -87,9 +87,8 @@ def warm(app: Dash) -> None:
             draw["heatmap"](found, None, mode, "numbers", None, dataset, arch)
         draw["weights"](found, None, "diverging", None, dataset, arch)
     # What is loaded now stays for the life of the process: about 400,000 objects (torch, plotly,
-    # the datasets' thumbnails). Python's full garbage collection walks them all, about 200 ms with
-    # every request thread stalled, every few thousand requests; that was the slowest 5% of clicks
-    # under load. Frozen, they are left out of every collection.
+    # the datasets' thumbnails). Each full garbage collection walked them all, about 200 ms with
+    # every request thread of the worker stalled. Frozen, they are left out of every collection.
     gc.collect()
     gc.freeze()
     log.info("warm: %s ready (%d objects frozen)", ", ".join(f"{d}/{a}" for d, a in pairs) or "nothing",

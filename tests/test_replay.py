@@ -13,19 +13,30 @@ from app.replay import Replay
 from tests.conftest import quick_config, quick_trained
 
 
-def body(dataset: str, arch: str, state: dict | None, mode: str = "counts") -> bytes:
-    """The heatmap request a page sends for the pair on screen."""
+def request(output: str, inputs: list[tuple[str, str, object]], dataset: str, arch: str) -> bytes:
+    """A one-output callback request ("id.property") as the page sends it, with the pair on screen as state."""
+    out_id, prop = output.rsplit(".", 1)
     return json.dumps({
-        "output": "confusion-graph.figure", "outputs": {"id": "confusion-graph", "property": "figure"},
-        "inputs": [{"id": "state-resolved", "property": "data", "value": state},
-                   {"id": "state-trained", "property": "data", "value": None},
-                   {"id": "confusion-mode", "property": "value", "value": mode},
-                   {"id": "confusion-view", "property": "value", "value": "numbers"},
-                   {"id": "state-cell", "property": "data", "value": None},
-                   {"id": "timeline-slider", "property": "value", "value": None}],
+        "output": output, "outputs": {"id": out_id, "property": prop},
+        "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
         "state": [{"id": "dataset-dropdown", "property": "value", "value": dataset},
                   {"id": "model-dropdown", "property": "value", "value": arch}],
-        "changedPropIds": ["confusion-mode.value"]}).encode()
+        "changedPropIds": [f"{inputs[0][0]}.{inputs[0][1]}"]}).encode()
+
+
+def body(dataset: str, arch: str, state: dict | None, mode: str = "counts") -> bytes:
+    """The heatmap request for the pair on screen."""
+    return request("confusion-graph.figure", [
+        ("state-resolved", "data", state), ("state-trained", "data", None), ("confusion-mode", "value", mode),
+        ("confusion-view", "value", "numbers"), ("state-cell", "data", None), ("timeline-slider", "value", None)],
+        dataset, arch)
+
+
+def weights_body(dataset: str, arch: str, state: dict | None) -> bytes:
+    """The weights panel's request."""
+    return request("weights-panel.children", [
+        ("state-resolved", "data", state), ("state-trained", "data", None), ("weights-colormap", "value", "diverging"),
+        ("state-cell", "data", None), ("timeline-slider", "value", None)], dataset, arch)
 
 
 class Counting:
@@ -51,20 +62,6 @@ def served(tmp_path_factory):
 def post(app, data: bytes, gzip_ok: bool = True):
     headers = {"Content-Type": "application/json", **({"Accept-Encoding": "gzip"} if gzip_ok else {})}
     return app.server.test_client().post("/_dash-update-component", data=data, headers=headers)
-
-
-def weights_body(dataset: str, arch: str, state: dict | None) -> bytes:
-    """The weights panel's request."""
-    return json.dumps({
-        "output": "weights-panel.children", "outputs": {"id": "weights-panel", "property": "children"},
-        "inputs": [{"id": "state-resolved", "property": "data", "value": state},
-                   {"id": "state-trained", "property": "data", "value": None},
-                   {"id": "weights-colormap", "property": "value", "value": "diverging"},
-                   {"id": "state-cell", "property": "data", "value": None},
-                   {"id": "timeline-slider", "property": "value", "value": None}],
-        "state": [{"id": "dataset-dropdown", "property": "value", "value": dataset},
-                  {"id": "model-dropdown", "property": "value", "value": arch}],
-        "changedPropIds": ["state-resolved.data"]}).encode()
 
 
 def response_of(response) -> dict:
