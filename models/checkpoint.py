@@ -1,9 +1,7 @@
 """Self-describing checkpoints: saved atomically, loaded with weights_only=True, checked before use."""
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -16,6 +14,7 @@ from torch import nn
 
 from . import nets
 from .errors import CheckpointError
+from .files import atomic_write
 from .train import Normalization, TrainConfig
 
 FORMAT = 1
@@ -36,6 +35,11 @@ class Checkpoint:
     metrics: dict[str, Any]
     created: str = ""
     versions: dict[str, str] | None = None
+    network: str = ""  # the id it is saved under, when that is not its kind: a visitor's run ("linear~run3")
+
+    @property
+    def name(self) -> str:
+        return self.network or self.arch
 
 
 def save(path: Path, arch: str, dataset: str, classes, model: nn.Module, norm: Normalization,
@@ -54,17 +58,7 @@ def save(path: Path, arch: str, dataset: str, classes, model: nn.Module, norm: N
         "train": train, "metrics": dict(metrics), "versions": ckpt.versions,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: torch.save(payload, f), sync=True)
     return ckpt
 
 

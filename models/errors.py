@@ -19,3 +19,7 @@ class ConfigError(LookInsideError):
 
 class TrainingCancelled(LookInsideError):
     """Training was stopped from another thread before it finished."""
+
+
+class DamagedCache(LookInsideError):
+    """A file derived from a checkpoint (evaluation, timeline) is there but cannot be read."""

@@ -1,12 +1,13 @@
 """Evaluation over the test split in its fixed order: probabilities, confusion, precision/recall, sorted cells."""
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .errors import DamagedCache
+from .files import atomic_write
 
 
 SORTS = ("predicted", "true", "margin")
@@ -111,21 +112,17 @@ class Evaluation:
 
     def save(self, path: Path) -> None:
         """Cache to disk (atomically); float16 would lose the ordering of near-ties, so keep float32."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, probs=self.probs, labels=self.labels, classes=np.array(self.classes),
-                         checkpoint_id=np.array(self.checkpoint_id), dataset=np.array(self.dataset),
-                         arch=np.array(self.arch))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, lambda f: np.savez(
+            f, probs=self.probs, labels=self.labels, classes=np.array(self.classes),
+            checkpoint_id=np.array(self.checkpoint_id), dataset=np.array(self.dataset), arch=np.array(self.arch)))
 
     @classmethod
     def load(cls, path: Path, checkpoint_id: str) -> "Evaluation | None":
-        """The cached evaluation of this checkpoint, or None if absent, stale or unreadable."""
+        """The cached evaluation of this checkpoint, or None if absent or stale.
+
+        A file that is there but unreadable (truncated, not a zip, wrong shapes) raises DamagedCache,
+        so that the caller recomputes it and can say so.
+        """
         try:
             with np.load(path, allow_pickle=False) as z:
                 if str(z["checkpoint_id"]) != checkpoint_id:
@@ -133,5 +130,7 @@ class Evaluation:
                 return cls(dataset=str(z["dataset"]), arch=str(z["arch"]),
                            classes=tuple(str(c) for c in z["classes"]), checkpoint_id=checkpoint_id,
                            labels=z["labels"].astype(np.int64), probs=z["probs"].astype(np.float32))
-        except (OSError, KeyError, ValueError, EOFError):
+        except FileNotFoundError:
             return None
+        except Exception as e:  # zipfile.BadZipFile, EOFError, KeyError, shape ValueError, ...
+            raise DamagedCache(f"the cached evaluation {path.name} is damaged ({type(e).__name__})") from None

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import torch
+
+from .errors import DamagedCache
+from .files import atomic_write
 
 FORMAT = 1
 EARLY_STEPS = (0, 10, 25, 50, 100, 200, 500, 1000)  # the weights change fastest at the start
@@ -51,22 +52,24 @@ def save(path: Path, checkpoint_id: str, snapshots: list[Snapshot]) -> None:
     """Write the timeline atomically, tagged with the checkpoint it leads to."""
     payload = {"format": FORMAT, "checkpoint_id": checkpoint_id,
                "snapshots": [{"step": s.step, "epoch": s.epoch, "state_dict": s.state_dict} for s in snapshots]}
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: torch.save(payload, f))
 
 
 def load(path: Path, checkpoint_id: str) -> Optional[list[Snapshot]]:
-    """The snapshots that led to this checkpoint, or None if there is no such timeline (or it is damaged)."""
+    """The snapshots that led to this checkpoint; None if there is no timeline for it.
+
+    A file that is there but cannot be read raises DamagedCache: the timeline is data a person wants
+    to see, so its loss is reported, not passed off as "none recorded".
+    """
+    if not path.is_file():
+        return None
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-        if payload.get("format") != FORMAT or payload.get("checkpoint_id") != checkpoint_id:
-            return None
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            raise ValueError("not a timeline of this format")
+        if payload.get("checkpoint_id") != checkpoint_id:
+            return None  # the timeline of an older network of this name: not this one's
         return [Snapshot(int(s["step"]), float(s["epoch"]), dict(s["state_dict"])) for s in payload["snapshots"]]
-    except Exception:  # missing, truncated or foreign: the checkpoint still works, without a timeline
-        return None
+    except Exception as e:  # torch raises many types for a truncated or foreign file; all mean the same here
+        raise DamagedCache(f"the training timeline {path.name} is damaged "
+                           f"({type(e).__name__}) and cannot be shown") from None

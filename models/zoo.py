@@ -16,7 +16,7 @@ import torch
 
 from . import checkpoint, datasets, nets, timeline
 from .config import Settings, ensure_writable_dir
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, DamagedCache
 from .evaluate import Evaluation
 from .train import Normalization, ProgressFn, TrainConfig, default_config, fit, predict_proba
 
@@ -26,10 +26,41 @@ SnapshotSeen = Callable[[timeline.Snapshot, torch.nn.Module, Normalization], Non
 log = logging.getLogger("lookinside")
 
 
-def check_names(dataset: str, arch: str) -> None:
-    datasets.get_spec(dataset)
+RUN_MARK = "~run"  # a visitor's run beside a served network: "<arch>~run<N>", e.g. "linear~run3"
+MAX_RUN = 10 ** 6
+
+
+def parse_network(network: str) -> tuple[str, int]:
+    """The kind and run number (0 for the served network) a network id names; ConfigError if none."""
+    arch, mark, run = str(network).partition(RUN_MARK)
     if arch not in nets.ARCHS:
-        raise ConfigError(f"unknown arch {arch!r}: choose one of {', '.join(nets.ARCHS)}")
+        raise ConfigError(f"unknown arch {str(network)[:40]!r}: choose one of {', '.join(nets.ARCHS)}")
+    if not mark:
+        return arch, 0
+    if not (run.isdigit() and run == str(int(run)) and 0 < int(run) < MAX_RUN):
+        raise ConfigError(f"{str(network)[:40]!r} is not a network id (e.g. {arch} or {arch}{RUN_MARK}1)")
+    return arch, int(run)
+
+
+def kind_of(network: str) -> str:
+    return parse_network(network)[0]
+
+
+def is_network(network) -> bool:
+    try:
+        parse_network(network)
+    except ConfigError:
+        return False
+    return isinstance(network, str)
+
+
+def run_id(arch: str, run: int) -> str:
+    return f"{arch}{RUN_MARK}{run}"
+
+
+def check_names(dataset: str, network: str) -> None:
+    datasets.get_spec(dataset)
+    parse_network(network)
 
 
 class Zoo:
@@ -94,8 +125,8 @@ class Zoo:
         """
         check_names(dataset, arch)
         ensure_writable_dir(self.settings.model_dir, "model dir")
-        spec = datasets.get_spec(dataset)
-        config = config or default_config(spec.family, arch)
+        spec, kind = datasets.get_spec(dataset), kind_of(arch)
+        config = config or default_config(spec.family, kind)
         train_set = datasets.load(dataset, True, self.settings)
         test_set = datasets.load(dataset, False, self.settings)
         norm = Normalization(*map(tuple, datasets.channel_stats(train_set.images)))
@@ -107,18 +138,19 @@ class Zoo:
             if on_snapshot is not None:
                 on_snapshot(snapshots[-1], model, norm)
 
-        model, report = fit(arch, train_set, norm, config, self.settings.device, on_progress, cancel,
+        model, report = fit(kind, train_set, norm, config, self.settings.device, on_progress, cancel,
                             on_snapshot=keep, snapshot_steps=timeline.schedule(steps_per_epoch, config.epochs))
         probs = predict_proba(model, test_set.images, norm, self.settings.device)
         labels = test_set.labels.numpy()
         metrics = {"test_accuracy": float((probs.argmax(1) == labels).mean()), "n_test": len(labels),
                    "train_seconds": round(report.seconds, 2), "history": report.history,
                    "device": self.settings.device, "threads": torch.get_num_threads()}
-        ckpt = checkpoint.save(self.checkpoint_path(dataset, arch), arch, dataset, spec.classes,
+        ckpt = checkpoint.save(self.checkpoint_path(dataset, arch), kind, dataset, spec.classes,
                                model.cpu(), norm, config, metrics)
+        ckpt = replace(ckpt, network=arch) if arch != kind else ckpt
         # The last snapshot is the checkpoint itself, which the timeline's final position loads at full precision.
         timeline.save(self.timeline_path(dataset, arch), ckpt.id, snapshots[:-1])
-        Evaluation(dataset, arch, spec.classes, ckpt.id, labels, probs).save(self._eval_path(dataset, arch))
+        Evaluation(dataset, kind, spec.classes, ckpt.id, labels, probs).save(self._eval_path(dataset, arch))
         log.info("trained %s/%s: %.2f%% test accuracy in %.1fs", dataset, arch,
                  100 * metrics["test_accuracy"], report.seconds)
         return ckpt
@@ -130,9 +162,51 @@ class Zoo:
         ckpt = self.ensure(dataset, arch, on_progress, cancel, on_snapshot)
         return self.evaluate(ckpt)
 
+    def runs(self, dataset: str) -> list[str]:
+        """The visitors' runs of a dataset on disk (network ids), oldest first."""
+        prefix = f"{dataset}-"
+        found = []
+        for path in self.settings.model_dir.glob(f"{prefix}*{RUN_MARK}*.pt"):
+            network = path.name[len(prefix):-len(".pt")]
+            if is_network(network) and parse_network(network)[1]:
+                found.append((_mtime(path), network))
+        return [network for _, network in sorted(found)]
+
+    def next_run(self, dataset: str, arch: str, taken=()) -> str:
+        """A fresh run id for `arch` on `dataset`, past every run on disk and in `taken`."""
+        used = [parse_network(n)[1] for n in [*self.runs(dataset), *taken] if kind_of(n) == arch]
+        return run_id(arch, max(used, default=0) + 1)
+
+    def is_pinned(self, dataset: str, network: str) -> bool:
+        """Served networks always are; a run is once an admin pins it (a `.pin` file beside it)."""
+        return not parse_network(network)[1] or self.checkpoint_path(dataset, network).with_suffix(".pin").exists()
+
+    def prune_runs(self, dataset: str, keep: int) -> list[str]:
+        """Remove the oldest unpinned runs of a dataset beyond `keep`, with their derived files."""
+        unpinned = [n for n in self.runs(dataset) if not self.is_pinned(dataset, n)]
+        removed = unpinned[:max(0, len(unpinned) - keep)]
+        for network in removed:
+            base = self.checkpoint_path(dataset, network)
+            for path in [base, base.with_suffix(".timeline.pt"),
+                         *self.settings.model_dir.glob(f"{dataset}-{network}.eval.npz"),
+                         *self.settings.model_dir.glob(f"{dataset}-{network}@*.eval.npz")]:
+                path.unlink(missing_ok=True)
+            log.info("removed the visitor run %s/%s (more than %d runs of %s)", dataset, network, keep, dataset)
+        return removed
+
     def timeline(self, ckpt: checkpoint.Checkpoint) -> list[timeline.Snapshot]:
-        """The snapshots that led to this checkpoint, oldest first (empty if it was trained without them)."""
-        path = self.timeline_path(ckpt.dataset, ckpt.arch)
+        """The snapshots that led to this checkpoint, oldest first (empty if it was trained without them,
+        or if its file is damaged: `timeline_problem` says so)."""
+        found = self._timeline_file(ckpt)
+        return found if isinstance(found, list) else []
+
+    def timeline_problem(self, ckpt: checkpoint.Checkpoint) -> Optional[str]:
+        """Why the timeline of this checkpoint cannot be shown although its file is there, or None."""
+        found = self._timeline_file(ckpt)
+        return None if isinstance(found, list) else found
+
+    def _timeline_file(self, ckpt: checkpoint.Checkpoint):
+        path = self.timeline_path(ckpt.dataset, ckpt.name)
         return _load_timeline_cached(path, _mtime(path), ckpt.id)
 
     def snapshot(self, ckpt: checkpoint.Checkpoint, position: int) -> checkpoint.Checkpoint:
@@ -143,22 +217,39 @@ class Zoo:
         return _snapshot_cached(ckpt, snaps[position], self.settings.device)
 
     def cached_evaluation(self, ckpt: checkpoint.Checkpoint) -> Optional[Evaluation]:
-        """The evaluation of this checkpoint if it is already on disk, without computing anything."""
-        path = self._eval_path(ckpt.dataset, ckpt.arch, ckpt.id)
-        return _load_eval_cached(path, _mtime(path), ckpt.id)
+        """The evaluation of this checkpoint if it is already on disk and sound, without computing anything."""
+        found = self._eval_file(ckpt)
+        return found if isinstance(found, Evaluation) else None
+
+    def evaluation_problem(self, ckpt: checkpoint.Checkpoint) -> Optional[str]:
+        """Why the evaluation file of this checkpoint must be recomputed although it is there, or None."""
+        found = self._eval_file(ckpt)
+        return found if isinstance(found, str) else None
+
+    def _eval_file(self, ckpt: checkpoint.Checkpoint):
+        path = self._eval_path(ckpt.dataset, ckpt.name, ckpt.id)
+        found = _load_eval_cached(path, _mtime(path), ckpt.id)
+        if isinstance(found, Evaluation) and (found.classes != ckpt.classes or found.n != ckpt.metrics.get(
+                "n_test", found.n)):
+            return f"the cached evaluation {path.name} does not match its network"
+        return found
 
     def evaluate(self, ckpt: checkpoint.Checkpoint) -> Evaluation:
-        """The evaluation of this checkpoint: from the disk cache, else computed and cached."""
+        """The evaluation of this checkpoint: from the disk cache, else computed (a damaged cache is
+        recomputed and replaced)."""
         cached = self.cached_evaluation(ckpt)
         if cached is not None:
             return cached
+        problem = self.evaluation_problem(ckpt)
+        if problem:
+            log.warning("%s/%s: %s; recomputing it", ckpt.dataset, ckpt.name, problem)
         test_set = datasets.load(ckpt.dataset, False, self.settings)
         probs = predict_proba(ckpt.model, test_set.images, ckpt.normalization, self.settings.device)
         ev = Evaluation(ckpt.dataset, ckpt.arch, ckpt.classes, ckpt.id, test_set.labels.numpy(), probs)
         try:
-            ev.save(self._eval_path(ckpt.dataset, ckpt.arch, ckpt.id))
+            ev.save(self._eval_path(ckpt.dataset, ckpt.name, ckpt.id))
         except OSError as e:  # a read-only model dir still serves; it just evaluates again next time
-            log.warning("could not cache the evaluation of %s/%s: %s", ckpt.dataset, ckpt.arch, e)
+            log.warning("could not cache the evaluation of %s/%s: %s", ckpt.dataset, ckpt.name, e)
         return ev
 
     @contextlib.contextmanager
@@ -181,19 +272,30 @@ def _mtime(path: Path) -> int:
 
 # Read-only caches keyed by file identity (path, mtime, size): a new checkpoint is a new key.
 @functools.lru_cache(maxsize=32)
-def _load_cached(path: Path, mtime_ns: int, size: int, dataset: str, arch: str,
+def _load_cached(path: Path, mtime_ns: int, size: int, dataset: str, network: str,
                  device: str) -> checkpoint.Checkpoint:
-    return checkpoint.load(path, dataset=dataset, arch=arch, device=device)
+    ckpt = checkpoint.load(path, dataset=dataset, arch=kind_of(network), device=device)
+    return replace(ckpt, network=network) if network != ckpt.arch else ckpt
+
+
+# A damaged file is cached as its one-line problem (logged once per file version), so a page that
+# asks again does not read it again; rewriting the file gives it a new key.
+@functools.lru_cache(maxsize=32)
+def _load_eval_cached(path: Path, mtime_ns: int, checkpoint_id: str):
+    try:
+        return Evaluation.load(path, checkpoint_id) if mtime_ns else None
+    except DamagedCache as e:
+        log.warning("%s", e)
+        return str(e)
 
 
 @functools.lru_cache(maxsize=32)
-def _load_eval_cached(path: Path, mtime_ns: int, checkpoint_id: str) -> Optional[Evaluation]:
-    return Evaluation.load(path, checkpoint_id) if mtime_ns else None
-
-
-@functools.lru_cache(maxsize=32)
-def _load_timeline_cached(path: Path, mtime_ns: int, checkpoint_id: str) -> list[timeline.Snapshot]:
-    return (timeline.load(path, checkpoint_id) or []) if mtime_ns else []
+def _load_timeline_cached(path: Path, mtime_ns: int, checkpoint_id: str):
+    try:
+        return (timeline.load(path, checkpoint_id) or []) if mtime_ns else []
+    except DamagedCache as e:
+        log.warning("%s", e)
+        return str(e)
 
 
 _SNAPSHOTS: "OrderedDict[tuple, checkpoint.Checkpoint]" = OrderedDict()

@@ -6,6 +6,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from models.errors import DamagedCache
 from models.evaluate import Evaluation
 
 K = 4
@@ -82,9 +83,15 @@ def test_cache_round_trip_and_staleness(ev, tmp_path):
     assert np.array_equal(back.probs, ev.probs) and back.classes == ev.classes
     assert np.array_equal(back.cell(1, 2), ev.cell(1, 2))
     assert Evaluation.load(path, "another-checkpoint") is None
-    path.write_bytes(b"not an npz")
-    assert Evaluation.load(path, "id1") is None
     assert Evaluation.load(tmp_path / "absent.npz", "id1") is None
+    whole = path.read_bytes()
+    bad_shape = tmp_path / "shape.npz"
+    np.savez(bad_shape, probs=ev.probs[:5], labels=ev.labels, classes=np.array(ev.classes),
+             checkpoint_id=np.array("id1"), dataset=np.array(ev.dataset), arch=np.array(ev.arch))
+    for damaged in (whole[:len(whole) // 2], b"not an npz", bad_shape.read_bytes()):
+        path.write_bytes(damaged)  # truncated, not a zip, probabilities that do not match the labels
+        with pytest.raises(DamagedCache, match="e.npz is damaged"):
+            Evaluation.load(path, "id1")
 
 
 def test_sort_orders_on_constructed_probabilities():

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from models import datasets, nets, timeline
+from models.errors import DamagedCache
 from models.train import Normalization, TrainConfig, fit
 from tests.conftest import quick_config
 
@@ -54,7 +56,7 @@ def test_zoo_keeps_a_timeline_that_replays_training(synth_settings, monkeypatch)
     assert (synth_settings.model_dir / "mnist-linear@0.eval.npz").is_file()
 
 
-def test_a_stale_or_damaged_timeline_is_ignored(tmp_path):
+def test_a_stale_timeline_is_ignored_and_a_damaged_one_reported(tmp_path):
     model = torch.nn.Linear(3, 2)
     path = tmp_path / "t.timeline.pt"
     timeline.save(path, "abc", [timeline.capture(model, 0, 10), timeline.capture(model, 10, 10)])
@@ -63,6 +65,9 @@ def test_a_stale_or_damaged_timeline_is_ignored(tmp_path):
     assert loaded[0].state_dict["weight"].dtype == torch.float16
     assert np.allclose(loaded[0].state_dict["weight"].float(), model.weight.detach(), atol=1e-3)
     assert timeline.load(path, "another checkpoint") is None
-    path.write_bytes(b"not a timeline")
-    assert timeline.load(path, "abc") is None
     assert timeline.load(tmp_path / "missing.pt", "abc") is None
+    whole = path.read_bytes()
+    for damaged in (whole[:len(whole) // 2], b"not a timeline"):
+        path.write_bytes(damaged)
+        with pytest.raises(DamagedCache, match="t.timeline.pt is damaged"):
+            timeline.load(path, "abc")
