@@ -15,6 +15,7 @@ from models.config import Settings
 from models.errors import CheckpointError, LookInsideError
 from models.zoo import Zoo
 
+from .access import Access
 from .main import DEFAULT_ARCH, DEFAULT_DATASET, create_app, warm
 
 log = logging.getLogger("lookinside")
@@ -71,7 +72,9 @@ def main(argv=None) -> int:
     zoo = Zoo(settings)
     log.info("data: %s\nmodels: %s%s", settings.data_dir, settings.model_dir, " (offline)" if settings.offline else "")
     warm_default(zoo)
-    app = create_app(settings)
+    # On loopback with no admin token this is one person's own dashboard: everything is allowed.
+    single_user = args.host in ("127.0.0.1", "localhost", "::1")
+    app = create_app(settings, Access.from_env(single_user=single_user))
     threading.Thread(target=warm_others, args=(zoo, app), daemon=True, name="warm").start()
     url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '') else args.host}:{args.port}"
     print(f"Looking Inside is running at {url}  (Ctrl+C to stop)", flush=True)

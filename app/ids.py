@@ -64,7 +64,9 @@ TIMELINE_PLAY = "timeline-play"
 TIMELINE_TICK = "timeline-tick"  # the interval that advances the slider while playing
 WATCH = "watch-button"  # retrain the pair from scratch and watch it learn
 
-TRAIN_BOX = "train-box"
+TRAIN_BOX = "train-box"  # the job's progress, live frame, or the sentence that refused or ended it
+TRAIN_POLL = "train-poll"  # the interval that reads the job's progress while one is active
+TRAIN_STOP = "train-stop"  # the visitor who started a job (or the admin) can stop it
 TRAIN_PROGRESS = "train-progress"
 TRAIN_LABEL = "train-label"
 LIVE_HEATMAP = "live-heatmap"  # the confusion matrix at each snapshot while a network trains
@@ -75,8 +77,13 @@ URL_SINK = "url-sink"  # the browser-side address writer's dummy output
 
 # Browser-side state (small JSON): no per-user state lives in the server process.
 STATE_RESOLVED = "state-resolved"  # what the server found for the chosen pair: ready, untrained or error
-STATE_TRAINED = "state-trained"  # written by the background training job when it finishes
-STATE_TRAIN_REQUEST = "state-train-request"
+STATE_TRAINED = "state-trained"  # the page state of the network a finished job made
+STATE_JOB = "state-job"  # the training job this page watches: {"id", "dataset", "network", "mode"} or {"error"}
+STATE_FRAME_SEEN = "state-frame-seen"  # the live frame last drawn, so a poll sends a frame only once
+
+ADMIN_INPUT = "admin-input"  # the admin token, asked for once and kept in the browser's session
+ADMIN_TOKEN = "state-admin-token"
+ADMIN_NOTE = "admin-note"
 STATE_CELL = "state-cell"  # the selected cell: {"actual": i, "predicted": j}
 STATE_SHOWN = "state-shown"  # how many of the cell's images are shown
 STATE_SAMPLE = "state-sample"  # the selected test-set index

@@ -1,23 +1,292 @@
-"""Where training jobs run: a DiskCache-backed process on this machine, or Celery workers when REDIS_URL is set."""
+"""The deployment's one training queue: a small SQLite table that every web and job process shares.
+
+A request for a network that is already queued or training joins that job, so everyone watches one
+run. At most `slots` jobs run at once and `max_waiting` wait; past that a request is refused with one
+sentence. Each job runs in a fresh interpreter (`python -m app.runner`), never in a process forked
+from a web worker that has used torch: torch's OpenMP pool does not survive such a fork, and its jobs
+hung for ever. With REDIS_URL set, the job is handed to a Celery worker instead (app/worker.py).
+
+A running job holds a file lock for as long as its process lives, so a job whose process died (killed,
+out of memory) is seen at the next look, marked failed with a sentence, and its slot given back.
+"""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
+import json
+import logging
 import os
+import sqlite3
+import subprocess
+import sys
 import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+log = logging.getLogger("lookinside")
 
 REDIS_ENV = "REDIS_URL"
+JOBS_DIR_ENV = "LOOKINSIDE_JOBS_DIR"
+SLOTS_ENV = "LOOKINSIDE_TRAIN_SLOTS"
+MAX_WAITING = 8
+START_GRACE = 120.0  # seconds a claimed job may take to start its process and take its lock
+KEEP_FINISHED = 3600.0  # finished rows are kept this long, so late pollers still learn how a job ended
+ACTIVE = ("queued", "running", "cancelling")
+DIED = "The training process stopped before it finished (it was ended or ran out of memory); try again."
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY, dataset TEXT NOT NULL, target TEXT NOT NULL, network TEXT NOT NULL,
+    mode TEXT NOT NULL, who TEXT NOT NULL, visitor TEXT NOT NULL, settings TEXT NOT NULL,
+    state TEXT NOT NULL, created REAL NOT NULL, started REAL, finished REAL, pid INTEGER,
+    progress TEXT, frame TEXT, frame_no INTEGER NOT NULL DEFAULT 0, result TEXT, message TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, created);
+"""
 
 
-def make_manager():
-    """The Dash background-callback manager for this deployment."""
-    if os.environ.get(REDIS_ENV):
-        from dash import CeleryManager
-        return CeleryManager(celery_app())
-    import diskcache
-    from dash import DiskcacheManager
-    jobs = Path(os.environ.get("LOOKINSIDE_JOBS_DIR") or Path(tempfile.gettempdir()) / "lookinside-jobs")
-    return DiskcacheManager(diskcache.Cache(str(jobs)))
+class Refused(Exception):
+    """A training request that the bounds turn away; the message is the sentence the page shows."""
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    dataset: str
+    target: str  # what requests join on: the network asked for (its kind, for a visitor's run)
+    network: str  # what this job writes: the network itself, or the run's id
+    mode: str  # "train" (make a missing network ready), "retrain" (replace it) or "run" (a new run beside it)
+    who: str  # "admin" or "visitor", for the log
+    visitor: str
+    settings: dict
+    state: str  # queued, running, cancelling, done, failed, cancelled
+    created: float
+    started: Optional[float]
+    finished: Optional[float]
+    pid: Optional[int]
+    progress: Optional[dict]
+    frame: Optional[str]  # the latest live frame, as JSON text
+    frame_no: int
+    result: Optional[dict]
+    message: str
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    def handle(self) -> dict:
+        """The small JSON a page keeps to poll this job."""
+        return {"id": self.id, "dataset": self.dataset, "network": self.network, "mode": self.mode}
+
+
+def slots_from_env() -> int:
+    try:
+        return max(1, int(os.environ.get(SLOTS_ENV, "1")))
+    except ValueError:
+        return 1
+
+
+def default_folder() -> Path:
+    return Path(os.environ.get(JOBS_DIR_ENV) or Path(tempfile.gettempdir()) / "lookinside-jobs")
+
+
+class Queue:
+    """The queue in `folder`; holds no state of its own, so any number of processes can share it."""
+
+    def __init__(self, folder: Optional[Path] = None, slots: Optional[int] = None, max_waiting: int = MAX_WAITING,
+                 launch: Optional[Callable[["Queue", Job], None]] = None):
+        self.folder = Path(folder or default_folder())
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.path = self.folder / "jobs.sqlite"
+        self.slots = slots if slots is not None else slots_from_env()
+        self.max_waiting = max_waiting
+        self.launch = launch or default_launcher()
+        with self._db() as db:
+            db.executescript(_SCHEMA)
+
+    @contextlib.contextmanager
+    def _db(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            if write:
+                db.execute("BEGIN IMMEDIATE")  # one writer at a time, across processes
+            yield db
+            if write:
+                db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+
+    def submit(self, dataset: str, target: str, mode: str, settings: dict, visitor: str = "", who: str = "visitor",
+               name: Optional[Callable[[list[str]], str]] = None) -> tuple[Job, bool]:
+        """Queue a job, or join the active one for the same network and mode; returns (job, joined).
+
+        `name(taken)` gives a new job its network id (a run's fresh id, past the ids in `taken`);
+        without it the job writes `target` itself. Raises Refused past the bounds.
+        """
+        with self._db(write=True) as db:
+            found = db.execute("SELECT * FROM jobs WHERE dataset=? AND target=? AND mode=? AND state IN "
+                               f"({_marks(ACTIVE)})", (dataset, target, mode, *ACTIVE)).fetchone()
+            if found is not None:
+                return _job(found), True
+            if visitor and db.execute(f"SELECT 1 FROM jobs WHERE visitor=? AND state IN ({_marks(ACTIVE)})",
+                                      (visitor, *ACTIVE)).fetchone():
+                raise Refused("You already have a network training: wait for it to finish, then try again "
+                              "(one at a time per visitor).")
+            waiting = db.execute("SELECT COUNT(*) FROM jobs WHERE state='queued'").fetchone()[0]
+            if waiting >= self.max_waiting:
+                ahead = db.execute(f"SELECT COUNT(*) FROM jobs WHERE state IN ({_marks(ACTIVE)})",
+                                   ACTIVE).fetchone()[0]
+                raise Refused(f"The trainer is busy: {ahead} jobs ahead, try again in a few minutes.")
+            taken = [r[0] for r in db.execute(f"SELECT network FROM jobs WHERE dataset=? AND state IN "
+                                              f"({_marks(ACTIVE)})", (dataset, *ACTIVE))]
+            network = name(taken) if name else target
+            job_id = uuid.uuid4().hex
+            db.execute("INSERT INTO jobs (id, dataset, target, network, mode, who, visitor, settings, state, created)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
+                       (job_id, dataset, target, network, mode, who, visitor, json.dumps(settings), time.time()))
+            db.execute("DELETE FROM jobs WHERE state NOT IN (" + _marks(ACTIVE) + ") AND finished < ?",
+                       (*ACTIVE, time.time() - KEEP_FINISHED))
+        log.info("training job %s queued: %s/%s (%s, asked by %s)", job_id[:8], dataset, network, mode, who)
+        self.pump()
+        return self.get(job_id), False
+
+    def get(self, job_id) -> Optional[Job]:
+        if not isinstance(job_id, str) or len(job_id) != 32:
+            return None
+        with self._db() as db:
+            row = db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return _job(row) if row is not None else None
+
+    def ahead_of(self, job: Job) -> int:
+        """How many jobs run or wait before this queued one."""
+        with self._db() as db:
+            return db.execute("SELECT COUNT(*) FROM jobs WHERE state IN ('running', 'cancelling') "
+                              "OR (state='queued' AND created < ?)", (job.created,)).fetchone()[0]
+
+    def active(self) -> list[Job]:
+        with self._db() as db:
+            rows = db.execute(f"SELECT * FROM jobs WHERE state IN ({_marks(ACTIVE)}) ORDER BY created",
+                              ACTIVE).fetchall()
+        return [_job(r) for r in rows]
+
+    def pump(self) -> list[Job]:
+        """Fail the running jobs whose process died, then start queued ones while slots are free."""
+        now, claimed = time.time(), []
+        with self._db(write=True) as db:
+            running = [_job(r) for r in db.execute("SELECT * FROM jobs WHERE state IN ('running', 'cancelling')")]
+            for job in list(running):
+                if self._alive(job) or (job.pid is None and now - (job.started or now) < START_GRACE):
+                    continue
+                log.warning("training job %s (%s/%s) died with its process", job.id[:8], job.dataset, job.network)
+                db.execute("UPDATE jobs SET state='failed', finished=?, message=? WHERE id=?", (now, DIED, job.id))
+                running.remove(job)
+            free = self.slots - len(running)
+            if free > 0:
+                for row in db.execute("SELECT * FROM jobs WHERE state='queued' ORDER BY created LIMIT ?", (free,)):
+                    claimed.append(_job(row))
+                for job in claimed:
+                    db.execute("UPDATE jobs SET state='running', started=? WHERE id=?", (now, job.id))
+        for job in claimed:
+            try:
+                self.launch(self, job)
+            except Exception as e:  # a launcher that cannot start is this job's failure, not the caller's
+                log.error("could not start training job %s: %s", job.id[:8], e)
+                self.end(job.id, "failed", "The trainer could not be started; the error was logged.")
+        return claimed
+
+    def lock_path(self, job_id: str) -> Path:
+        return self.folder / f"job-{job_id}.lock"
+
+    def _alive(self, job: Job) -> bool:
+        """Whether a process holds the job's lock (the job's runner, for as long as it lives)."""
+        path = self.lock_path(job.id)
+        if not path.exists():
+            return False
+        with open(path, "a") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f, fcntl.LOCK_UN)
+            return False
+
+    @contextlib.contextmanager
+    def hold(self, job_id: str) -> Iterator[None]:
+        """Held by the process that runs a job, from start to end; the OS lets go if the process dies."""
+        with open(self.lock_path(job_id), "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                with self._db(write=True) as db:
+                    db.execute("UPDATE jobs SET pid=? WHERE id=?", (os.getpid(), job_id))
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+        self.lock_path(job_id).unlink(missing_ok=True)
+
+    def report(self, job_id: str, progress: Optional[dict] = None, frame: Optional[str] = None) -> str:
+        """Store a running job's progress and latest live frame; returns the job's state (to see a cancel)."""
+        with self._db(write=True) as db:
+            if progress is not None:
+                db.execute("UPDATE jobs SET progress=? WHERE id=?", (json.dumps(progress), job_id))
+            if frame is not None:
+                db.execute("UPDATE jobs SET frame=?, frame_no=frame_no+1 WHERE id=?", (frame, job_id))
+            row = db.execute("SELECT state FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return row[0] if row else "cancelled"
+
+    def end(self, job_id: str, state: str, message: str = "", result: Optional[dict] = None) -> None:
+        with self._db(write=True) as db:
+            db.execute("UPDATE jobs SET state=?, finished=?, message=?, result=? WHERE id=? AND state IN "
+                       f"({_marks(ACTIVE)})", (state, time.time(), message,
+                                               json.dumps(result) if result is not None else None, job_id, *ACTIVE))
+
+    def cancel(self, job_id: str) -> bool:
+        """Stop a job: a queued one at once, a running one at its next progress report."""
+        with self._db(write=True) as db:
+            queued = db.execute("UPDATE jobs SET state='cancelled', finished=?, message='Stopped before it started.' "
+                                "WHERE id=? AND state='queued'", (time.time(), job_id)).rowcount
+            running = db.execute("UPDATE jobs SET state='cancelling' WHERE id=? AND state='running'",
+                                 (job_id,)).rowcount
+        return bool(queued or running)
+
+
+def _marks(values) -> str:
+    return ", ".join("?" * len(values))
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(id=row["id"], dataset=row["dataset"], target=row["target"], network=row["network"], mode=row["mode"],
+               who=row["who"], visitor=row["visitor"], settings=json.loads(row["settings"]), state=row["state"],
+               created=row["created"], started=row["started"], finished=row["finished"], pid=row["pid"],
+               progress=json.loads(row["progress"]) if row["progress"] else None, frame=row["frame"],
+               frame_no=row["frame_no"], result=json.loads(row["result"]) if row["result"] else None,
+               message=row["message"])
+
+
+def default_launcher() -> Callable[[Queue, Job], None]:
+    return launch_celery if os.environ.get(REDIS_ENV) else launch_process
+
+
+def launch_process(queue: Queue, job: Job) -> None:
+    """Run the job in a fresh interpreter, at a lower priority than the web workers."""
+    proc = subprocess.Popen([sys.executable, "-m", "app.runner", str(queue.folder), job.id],
+                            stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+    # Reap it when it ends, so no zombie is left behind the web worker that started it.
+    threading.Thread(target=proc.wait, daemon=True, name=f"reap-{job.id[:8]}").start()
+
+
+def launch_celery(queue: Queue, job: Job) -> None:
+    celery_app().send_task("lookinside.run_job", args=[str(queue.folder), job.id])
 
 
 @functools.lru_cache(maxsize=1)
@@ -28,5 +297,5 @@ def celery_app():
     app = Celery("lookinside", broker=url, backend=url)
     # One training job at a time per worker process, taken only when it can start.
     app.conf.update(worker_prefetch_multiplier=1, task_acks_late=True, result_expires=3600,
-                    broker_connection_retry_on_startup=True)
+                    broker_connection_retry_on_startup=True, task_ignore_result=True)
     return app

@@ -9,7 +9,9 @@ from dash import Dash, html
 
 from models.config import Settings
 
-from . import ids, jobs, security
+from . import ids, security
+from .access import Access, Limits
+from .jobs import Queue
 from .replay import Replay
 from .panels import address, compare, confusion, explain, model, own, samples, suspects, timeline, weights
 from .service import Service
@@ -37,24 +39,30 @@ def layout() -> html.Div:
         html.Main(className="grid", children=[confusion.layout(), samples.layout(), explain.layout(),
                                               weights.layout(), own.layout(), compare.layout(),
                                               suspects.layout()]),
-        html.Footer(className="footer", children=(
-            "After the chapter “Looking inside neural nets” of Machine Learning for Artists (ml4a). "
-            "All numbers are on the test split, which the networks never trained on.")),
+        html.Footer(className="footer", children=[
+            html.Span("After the chapter “Looking inside neural nets” of Machine Learning for Artists (ml4a). "
+                      "All numbers are on the test split, which the networks never trained on."),
+            model.admin_box()]),
         *model.stores(), *samples.stores(), *address.layout(),
     ])
 
 
-def create_app(settings: Settings) -> Dash:
-    """One Dash app for these settings; callbacks share nothing mutable, so any number of workers agree."""
-    manager = jobs.make_manager()
-    app = Dash(__name__, title="Looking Inside", assets_folder=str(ASSETS), background_callback_manager=manager,
-               update_title=None, on_error=security.log_callback_error,
+def create_app(settings: Settings, access: Access | None = None, queue: Queue | None = None) -> Dash:
+    """One Dash app for these settings; callbacks share nothing mutable, so any number of workers agree.
+
+    `access` says who may replace the networks everyone sees (default: the admin token from the
+    environment, if any, and nobody else).
+    """
+    app = Dash(__name__, title="Looking Inside", assets_folder=str(ASSETS), update_title=None,
+               on_error=security.log_callback_error,
                compress=True)  # gzip through flask-compress: the page's scripts shrink about 3x
     security.harden(app)
     app.layout = layout
-    service = app.lookinside_service = Service(settings)
+    access = app.lookinside_access = access or Access.from_env()
+    limits = app.lookinside_limits = Limits(app.server)
+    service = app.lookinside_service = Service(settings, queue=queue, limits=limits)
     # The registered functions, kept so tests can call each callback directly.
-    app.lookinside_callbacks = {**model.register(app, service, manager), **confusion.register(app, service),
+    app.lookinside_callbacks = {**model.register(app, service, access, limits), **confusion.register(app, service),
                                 **samples.register(app, service), **weights.register(app, service),
                                 **explain.register(app, service), **suspects.register(app, service),
                                 **timeline.register(app, service), **address.register(app),

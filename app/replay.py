@@ -69,7 +69,7 @@ class Replay:
         environ["wsgi.input"] = io.BytesIO(body)
         try:
             request = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: the app refuses it
             return None
         output = request.get("output") if isinstance(request, dict) else None
         if not isinstance(output, str) or output not in self.outputs:

@@ -5,7 +5,7 @@ import functools
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -15,14 +15,20 @@ from models.config import Settings
 from models.errors import CheckpointError, DataError, LookInsideError
 from models.evaluate import Evaluation
 from models.suspects import Suspect, likely_label_errors
-from models.train import Progress
-from models.zoo import Zoo
+from models.zoo import Zoo, is_network, parse_network
 
 from .images import Thumbnails
+from .jobs import Queue, Refused
 
 READY, UNTRAINED, ERROR = "ready", "untrained", "error"
 DATASET_LABELS = {name: spec.title for name, spec in datasets.DATASETS.items()}
 ARCH_LABELS = {"linear": "1-layer (linear)", "mlp": "2-layer (10 hidden units)", "cnn": "Convnet"}
+
+
+def network_label(network: str) -> str:
+    """A network's name in the page: its kind's label, and for a visitor's run its number."""
+    arch, run = parse_network(network)
+    return ARCH_LABELS[arch] + (f", visitor run {run}" if run else "")
 
 
 def state(dataset: str, arch: str, status: str, message: str = "", checkpoint: str = "") -> dict:
@@ -46,8 +52,9 @@ def _is_state(value) -> bool:
 
 
 def valid_pair(dataset, arch) -> bool:
+    """A known dataset and a well-formed network id (a served network or a visitor's run)."""
     return isinstance(dataset, str) and isinstance(arch, str) and dataset in datasets.DATASETS \
-        and arch in nets.ARCHS
+        and len(arch) <= 40 and is_network(arch)
 
 
 @dataclass(frozen=True)
@@ -82,8 +89,10 @@ class Memo:
 
 
 class Service:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, queue: Optional[Queue] = None, limits=None):
         self.settings = settings
+        self.queue = queue or Queue()
+        self.limits = limits  # app.access.Limits: per-visitor rate limits on the expensive work
         self.zoo = Zoo(settings)
         # Reading on behalf of a page never downloads: that happens only in a training job.
         self.local = replace(settings, offline=True)
@@ -104,29 +113,47 @@ class Service:
             if self.settings.offline:
                 return state(dataset, arch, ERROR, str(e))
             return state(dataset, arch, UNTRAINED, f"{DATASET_LABELS[dataset]} will be downloaded first")
+        if parse_network(arch)[1] and not self.zoo.has_checkpoint(dataset, arch):
+            return state(dataset, arch, ERROR, "There is no such run of this network (runs are removed when "
+                                               "there are too many); choose another network.")
         try:
             ckpt = self.zoo.load(dataset, arch)
         except CheckpointError as e:
             note = "" if not self.zoo.has_checkpoint(dataset, arch) else f"{e}; it will be retrained"
             return state(dataset, arch, UNTRAINED, note)
         if self.zoo.cached_evaluation(ckpt) is None:
-            return state(dataset, arch, UNTRAINED, "evaluating the test set", ckpt.id)
+            problem = self.zoo.evaluation_problem(ckpt)
+            note = f"{problem[0].upper()}{problem[1:]}: recomputing it" if problem else "evaluating the test set"
+            return state(dataset, arch, UNTRAINED, note, ckpt.id)
         return state(dataset, arch, READY, checkpoint=ckpt.id)
 
-    def prepare(self, dataset: str, arch: str, on_progress: Optional[Callable[[Progress], None]] = None,
-                cancel: Optional[threading.Event] = None, retrain: bool = False, on_snapshot=None) -> dict:
-        """Slow path, run as a background job: download, train (or train again) and evaluate as needed."""
-        if not valid_pair(dataset, arch):
-            return state(str(dataset)[:40], str(arch)[:40], ERROR, "unknown dataset or model")
-        try:
-            if retrain:
-                ev = self.zoo.evaluate(self.zoo.retrain(dataset, arch, on_progress, cancel, on_snapshot))
+    def request_training(self, dataset: str, network: str, visitor: str, admin: bool, watch: bool = False) -> dict:
+        """Queue (or join) the job that makes the chosen network ready, or that watches it train again.
+
+        Returns the job's handle for the page to poll, {"error": sentence} when the bounds refuse it,
+        or {} when there is nothing to do. Watching a ready network trains it again in place only for
+        an admin; anyone else gets a new run of the same kind beside it, which replaces nothing.
+        """
+        found = self.resolve(dataset, network)
+        if found["status"] == ERROR or (found["status"] == READY and not watch):
+            return {}
+        arch, run = parse_network(network)
+        mode, target, name = "train", network, None
+        if watch and found["status"] == READY:
+            if admin:
+                mode = "retrain"
             else:
-                ev = self.zoo.evaluation(dataset, arch, on_progress=on_progress, cancel=cancel,
-                                         on_snapshot=on_snapshot)
-        except LookInsideError as e:
-            return state(dataset, arch, ERROR, str(e))
-        return state(dataset, arch, READY, checkpoint=ev.checkpoint_id)
+                mode, target = "run", arch
+                name = functools.partial(self.zoo.next_run, dataset, arch)  # called with the ids in flight
+        settings = {"data_dir": str(self.settings.data_dir), "model_dir": str(self.settings.model_dir),
+                    "offline": self.settings.offline, "device": self.settings.device}
+        try:
+            job, _ = self.queue.submit(dataset, target, mode, settings, visitor=visitor,
+                                       who="admin" if admin else "visitor",
+                                       name=name)
+        except Refused as e:
+            return {"error": str(e)}
+        return job.handle()
 
     def view(self, dataset: str, arch: str, position=None) -> View:
         """The checkpoint (or its snapshot at a timeline position), evaluation and test images of a ready pair."""
@@ -135,10 +162,16 @@ class Service:
             ckpt = self.zoo.snapshot(ckpt, position)
         ev = self.zoo.cached_evaluation(ckpt)
         if ev is None and ckpt.metrics.get("label"):  # a snapshot: evaluated on first view, then cached
+            self.limit("snapshot")
             ev = self.zoo.evaluate(ckpt)
         if ev is None:
             raise CheckpointError(f"{dataset}/{arch} has no evaluation yet")
         return View(ckpt, ev, datasets.load(dataset, False, self.local))
+
+    def limit(self, name: str) -> None:
+        """Count one use of an expensive action by this visitor (raises a 429 past its rate limit)."""
+        if self.limits is not None:
+            self.limits.check(name)
 
     def revision(self, dataset, arch) -> Optional[tuple[str, int]]:
         """What a drawing of the pair depends on besides the request (None unless the pair is ready).
@@ -165,6 +198,15 @@ class Service:
         except LookInsideError as e:
             return None, state(dataset, arch, ERROR, str(e))
 
+    def timeline_problem(self, dataset: str, arch: str) -> Optional[str]:
+        """Why the pair's timeline file cannot be shown, or None (also when there is none)."""
+        if not valid_pair(dataset, arch):
+            return None
+        try:
+            return self.zoo.timeline_problem(self.zoo.load(dataset, arch))
+        except LookInsideError:
+            return None
+
     def timeline(self, dataset: str, arch: str) -> list[str]:
         """Labels of the pair's timeline positions, the final checkpoint last; empty without a timeline."""
         if not valid_pair(dataset, arch):
@@ -180,23 +222,27 @@ class Service:
         return [s.label for s in snaps] + [f"epoch {epochs} (final)"]
 
     def models_of(self, dataset: str) -> list[tuple[str, str]]:
-        """(value, label) of every evaluated network of a dataset and of its timeline snapshots, to compare.
-
-        A value is "arch" for a finished network, "arch@position" for a snapshot.
+        """(value, label) of every evaluated network of a dataset (visitors' runs too) and of its timeline
+        snapshots, to compare. A value is the network id for a finished network, "id@position" for a snapshot.
         """
         found = []
-        for ckpt, _ in self._evaluated(dataset):
-            name = ARCH_LABELS[ckpt.arch]
-            found.append((ckpt.arch, f"{name}, trained"))
-            found += [(f"{ckpt.arch}@{i}", f"{name}, {s.label}") for i, s in enumerate(self.zoo.timeline(ckpt))]
+        for ckpt, _ in self._evaluated(dataset, runs=True):
+            name = network_label(ckpt.name)
+            found.append((ckpt.name, f"{name}, trained"))
+            found += [(f"{ckpt.name}@{i}", f"{name}, {s.label}") for i, s in enumerate(self.zoo.timeline(ckpt))]
         return found
 
-    def _evaluated(self, dataset: str) -> list[tuple[Checkpoint, Evaluation]]:
-        """Every network of `dataset` whose checkpoint loads and whose evaluation is on disk."""
+    def networks(self, dataset) -> list[str]:
+        """The network ids a dataset offers: the served kinds, then the visitors' runs on disk."""
+        runs = self.zoo.runs(dataset) if isinstance(dataset, str) and dataset in datasets.DATASETS else []
+        return [*nets.ARCHS, *runs]
+
+    def _evaluated(self, dataset: str, runs: bool = False) -> list[tuple[Checkpoint, Evaluation]]:
+        """Every network of `dataset` whose checkpoint loads and whose evaluation is on disk and sound."""
         found = []
-        for arch in nets.ARCHS if dataset in datasets.DATASETS else ():
+        for network in (self.networks(dataset) if runs else nets.ARCHS) if dataset in datasets.DATASETS else ():
             try:
-                ckpt = self.zoo.load(dataset, arch)
+                ckpt = self.zoo.load(dataset, network)
             except LookInsideError:
                 continue
             ev = self.zoo.cached_evaluation(ckpt)

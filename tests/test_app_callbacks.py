@@ -1,6 +1,8 @@
 """Every dashboard callback called directly, on synthetic data with quickly trained networks."""
 from __future__ import annotations
 
+import json
+
 import base64
 import re
 from contextvars import copy_context
@@ -12,6 +14,9 @@ from dash import dcc, html, no_update
 from dash._callback_context import context_value
 from dash._utils import AttributeDict
 
+from app import runner
+from app.access import RateLimited
+from app.jobs import Queue
 from app.main import create_app
 from app.panels import samples as samples_panel
 from tests.conftest import quick_trained
@@ -19,16 +24,37 @@ from tests.conftest import quick_trained
 
 @pytest.fixture(scope="module")
 def cb(tmp_path_factory):
-    """The app's callbacks over three quickly trained pairs; mnist/cnn and cifar10/mlp stay untrained."""
+    """The app's callbacks over three quickly trained pairs; mnist/cnn and cifar10/mlp stay untrained.
+
+    Jobs the callbacks queue are recorded, not started: a test runs one with `run_job`.
+    """
     pairs = (("mnist", "linear"), ("mnist", "mlp"), ("cifar10", "cnn"))
-    with quick_trained(tmp_path_factory.mktemp("app"), pairs) as (settings, zoo):
-        yield dict(create_app(settings).lookinside_callbacks, zoo=zoo)
+    root = tmp_path_factory.mktemp("app")
+    with quick_trained(root, pairs) as (settings, zoo):
+        started = []
+        queue = Queue(root / "jobs", launch=lambda q, job: started.append(job.id))
+        yield dict(create_app(settings, queue=queue).lookinside_callbacks, zoo=zoo, queue=queue, started=started)
 
 
-def triggered(fn, prop_id, value, *args):
-    """Run a callback as if `prop_id` (an 'id.property' string) had just changed to `value`."""
+def idle(cb) -> None:
+    """End the jobs earlier tests queued in passing (they only recorded their start), so the one visitor
+    of these tests may start another."""
+    for job in cb["queue"].active():
+        cb["queue"].end(job.id, "cancelled")
+
+
+def run_job(cb, handle) -> None:
+    """Run a queued job here, as its runner process would."""
+    assert handle["id"] in cb["started"]
+    runner.run(cb["queue"], handle["id"])
+
+
+def triggered(fn, prop_id, value, *args, props=None):
+    """Run a callback as if `prop_id` (an 'id.property' string) had just changed to `value`; `props`
+    receives what it sets with set_props."""
     def run():
-        context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": value}]))
+        context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": value}],
+                                        updated_props=props if props is not None else {}))
         return fn(*args)
     return copy_context().run(run)
 
@@ -85,7 +111,11 @@ def ready(cb, dataset="mnist", arch="linear"):
 def test_resolve_ready_untrained_missing_and_forged(cb):
     assert ready(cb)["status"] == "ready"
     st, request = cb["resolve"]("cifar10", "mlp")
-    assert st["status"] == "untrained" and request == st
+    assert st["status"] == "untrained"
+    assert {k: request[k] for k in ("dataset", "network", "mode")} == {"dataset": "cifar10", "network": "mlp",
+                                                                      "mode": "train"}
+    assert cb["resolve"]("cifar10", "mlp")[1] == request  # asking again joins the same job
+    cb["queue"].cancel(request["id"])
     st, request = cb["resolve"]("fashion-mnist", "linear")  # not in the synthetic data dir, and offline
     assert st["status"] == "error" and "Fashion-MNIST data is not available" in st["message"]
     assert request is no_update
@@ -267,17 +297,21 @@ def test_colormap_follows_the_data(cb):
     assert cb["colormap_choices"]("mnist", "grayscale")[1] == "grayscale"
 
 
-def test_background_training_reports_progress_and_makes_the_pair_ready(cb):
-    request = cb["resolve"]("mnist", "cnn")[1]
-    reports = []
-    result = cb["train"](reports.append, request)
-    assert result["status"] == "ready" and result["checkpoint"]
-    assert reports[0][2].startswith("Preparing") and any("epoch" in r[2] for r in reports)
-    steps = [int(r[0]) for r in reports[1:]]
-    assert steps == sorted(steps) and steps[-1] == int(reports[-1][1])
+def test_training_job_reports_progress_and_makes_the_pair_ready(cb):
+    idle(cb)
+    handle = cb["resolve"]("mnist", "cnn")[1]
+    queued = triggered(cb["poll"], "state-job.data", handle, handle, None, None, "cnn")
+    assert queued[5] == "train-box active" and queued[6] is False and queued[7] is True  # polling, Watch disabled
+    run_job(cb, handle)
+    job = cb["queue"].get(handle["id"])
+    assert job.state == "done" and job.progress["step"] == job.progress["total"] > 1
+    frame = json.loads(job.frame)
+    assert job.frame_no >= 2 and frame["figure"]["data"] and frame["images"][0].startswith("data:image/png")
+    done = triggered(cb["poll"], "train-poll.n_intervals", 5, handle, 5, job.frame_no, "cnn")
+    assert done[8]["status"] == "ready" and done[8]["arch"] == "cnn" and done[6] is True  # polling stops
     assert ready(cb, "mnist", "cnn")["status"] == "ready"
-    assert cb["train"](reports.append, "forged") is no_update
-    assert cb["train"](reports.append, {"dataset": "nope", "arch": "cnn"})["status"] == "error"
+    for forged in ("forged", {"id": "x" * 32}, {"error": 5}, None):
+        assert triggered(cb["poll"], "state-job.data", forged, forged, 1, None, "cnn")[6] is True
 
 
 def test_timeline_slider_moves_every_panel(cb):
@@ -320,19 +354,27 @@ def test_timeline_player_steps_and_stops(cb):
     assert forged[2] == last
 
 
-def test_watch_it_train_retrains_live(cb):
+def test_watch_it_train_without_the_token_trains_a_new_run_beside_the_served_one(cb):
+    idle(cb)
     st = ready(cb, "mnist", "mlp")
-    found, request = triggered(cb["resolve"], "watch-button.n_clicks", 1, "mnist", "mlp", 1)
-    assert request["retrain"] is True and found["status"] == "ready"
-    before = cb["zoo"].load("mnist", "mlp").id
-    reports = []
-    result = cb["train"](reports.append, request)
-    assert result["status"] == "ready" and result["checkpoint"] != before
-    frames = [r for r in reports if isinstance(r[3], dict) and r[3].get("data")]
-    assert len(frames) >= 3  # one heatmap per snapshot, as they arrive
-    assert len(frames[-1][4]) == 11  # a caption and the ten hidden filters
-    assert st["checkpoint"] != result["checkpoint"]
-
+    served = cb["zoo"].checkpoint_path("mnist", "mlp").read_bytes()
+    found, handle = triggered(cb["resolve"], "watch-button.n_clicks", 1, "mnist", "mlp", 1, "a guessed token")
+    assert found == st and handle["mode"] == "run" and handle["network"] == "mlp~run1"
+    again = triggered(cb["resolve"], "watch-button.n_clicks", 2, "mnist", "mlp", 2, None)[1]
+    assert again == handle  # a second watcher joins the same run
+    run_job(cb, handle)
+    props = {}
+    done = triggered(cb["poll"], "train-poll.n_intervals", 3, handle, 3, None, "mlp", props=props)
+    assert done[8]["arch"] == "mlp~run1" and props["model-dropdown"] == {"value": "mlp~run1"}  # the page shows it
+    assert cb["zoo"].checkpoint_path("mnist", "mlp").read_bytes() == served
+    run = ready(cb, "mnist", "mlp~run1")
+    assert run["status"] == "ready" and run["checkpoint"] != st["checkpoint"]
+    assert {"label": "2-layer (10 hidden units), visitor run 1", "value": "mlp~run1"} in cb["options"]("mnist")
+    compare_options = cb["compare_choices"]("mnist", None, None, None)[0]
+    assert {"label": "2-layer (10 hidden units), visitor run 1, trained", "value": "mlp~run1"} in compare_options
+    labels = cb["timeline_note"](0, 5, "mnist", "mlp~run1")
+    assert labels.startswith("untrained")  # its own timeline, from a blank start
+    assert ready(cb, "mnist", "mlp~run7")["status"] == "error"  # a run that does not exist is not trained on demand
 
 def test_address_is_parsed_strictly():
     from app.panels.address import parse
@@ -450,7 +492,7 @@ def test_every_callback_survives_forged_values(cb):
     import inspect
     forged_values = ({"a": 1}, [1, [2]], None, "x" * 60, 10 ** 9, -1, True, 3.5, {"actual": [], "predicted": {}})
     for name, fn in cb.items():
-        if name in ("zoo", "train"):  # the background job is given its request by the resolve callback
+        if name in ("zoo", "queue", "started"):
             continue
         n = len(inspect.signature(fn).parameters)
         for forged in forged_values:
@@ -458,6 +500,8 @@ def test_every_callback_survives_forged_values(cb):
                             "timeline-play.n_clicks", "timeline-tick.n_intervals", "watch-button.n_clicks"):
                 try:
                     triggered(fn, trigger, forged, *[forged] * n)
+                except RateLimited:  # a deliberate 429 for whoever presses too often
+                    pass
                 except Exception as e:  # noqa: BLE001 - the point is to catch anything
                     raise AssertionError(f"{name} raised {type(e).__name__}: {e} on {forged!r}") from None
 
@@ -478,7 +522,7 @@ def test_every_callback_survives_forged_values_mixed_with_real_ones(cb):
                 "state-upload.data", "timeline-play.n_clicks", "timeline-tick.n_intervals", "watch-button.n_clicks",
                 "state-cell.data", "samples-more.n_clicks", '{"index":7,"type":"sample-tile"}.n_clicks']
     for name, fn in cb.items():
-        if name in ("zoo", "train"):
+        if name in ("zoo", "queue", "started"):
             continue
         n = len(inspect.signature(fn).parameters)
         for _ in range(150):
@@ -486,5 +530,7 @@ def test_every_callback_survives_forged_values_mixed_with_real_ones(cb):
             trigger = rng.choice(triggers)
             try:
                 triggered(fn, trigger, args[0] if args else None, *args)
+            except RateLimited:
+                pass
             except Exception as e:  # noqa: BLE001
                 raise AssertionError(f"{name} raised {type(e).__name__}: {e} on {args!r}"[:600]) from None

@@ -10,8 +10,9 @@ from urllib.parse import parse_qs
 
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, no_update
 
-from models import datasets, nets
+from models import datasets
 from models.evaluate import SORTS
+from models.zoo import is_network
 
 from .. import ids
 
@@ -31,7 +32,7 @@ def parse(search) -> dict:
     found: dict = {}
     if query.get("dataset") in datasets.DATASETS:
         found["dataset"] = query["dataset"]
-    if query.get("model") in nets.ARCHS:
+    if isinstance(query.get("model"), str) and len(query["model"]) <= 40 and is_network(query["model"]):
         found["arch"] = query["model"]
     if query.get("counts") in MODES:
         found["mode"] = query["counts"]

@@ -1,19 +1,17 @@
-"""Choosing a dataset and a network, and making that pair ready (training it in a background job)."""
+"""Choosing a dataset and a network, making that network ready through the training queue, and the admin token."""
 from __future__ import annotations
 
-from dash import Dash, Input, Output, dcc, html, no_update
+import json
 
-from models import datasets
-from models.evaluate import Evaluation
-from models.train import predict_proba
+from dash import Dash, Input, Output, State, dcc, html, no_update, set_props
 
 from .. import figures, ids
-from ..images import colorize, png_data_uri
-from ..service import ARCH_LABELS, DATASET_LABELS, ERROR, UNTRAINED, Service, valid_pair
+from ..access import Access, Limits, visitor
+from ..service import DATASET_LABELS, ERROR, READY, Service, network_label
 from . import triggered_id
 
-LIVE_IMAGES = {"linear": None, "mlp": None, "cnn": 2000}  # test images scored per snapshot (None: all)
-WEIGHT_NAMES = {"linear": "templates", "mlp": "hidden_filters", "cnn": "first_layer_filters"}
+POLL_MS = 500
+WAITING_FIGURE = "The confusion matrix appears at the first snapshot"
 
 
 def controls(default_dataset: str, default_arch: str) -> html.Div:
@@ -26,7 +24,7 @@ def controls(default_dataset: str, default_arch: str) -> html.Div:
         html.Label(className="control", children=[
             html.Span("Network", className="control-label"),
             dcc.Dropdown(id=ids.ARCH, value=default_arch, clearable=False, searchable=False,
-                         options=[{"label": v, "value": k} for k, v in ARCH_LABELS.items()]),
+                         options=[{"label": network_label(default_arch), "value": default_arch}]),
         ]),
         html.Div(id=ids.ACCURACY, className="accuracy", children="…"),
     ])
@@ -34,62 +32,119 @@ def controls(default_dataset: str, default_arch: str) -> html.Div:
 
 def training_box() -> html.Div:
     return html.Div(id=ids.TRAIN_BOX, className="train-box", children=[
-        html.Div(id=ids.TRAIN_LABEL, className="train-label", children="Preparing…"),
+        html.Div(className="train-head", children=[
+            html.Div(id=ids.TRAIN_LABEL, className="train-label", children="Preparing…"),
+            html.Button("Stop", id=ids.TRAIN_STOP, className="more-button train-stop", n_clicks=0,
+                        title="Stop this training run (only whoever started it, or the admin)")]),
         html.Progress(id=ids.TRAIN_PROGRESS, className="train-progress", value="0", max="1"),
         html.Div(className="live", children=[
             dcc.Graph(id=ids.LIVE_HEATMAP, className="live-heatmap", config={"displayModeBar": False},
-                      figure=figures.empty_figure("The confusion matrix appears at the first snapshot")),
+                      figure=figures.empty_figure(WAITING_FIGURE)),
             html.Div(id=ids.LIVE_WEIGHTS, className="live-weights"),
         ]),
+        dcc.Interval(id=ids.TRAIN_POLL, interval=POLL_MS, disabled=True),
+    ])
+
+
+def admin_box() -> html.Details:
+    return html.Details(className="admin", children=[
+        html.Summary("Admin"),
+        dcc.Input(id=ids.ADMIN_INPUT, type="password", debounce=True, placeholder="admin token, then Enter",
+                  className="admin-input", autoComplete="off"),
+        html.Span(id=ids.ADMIN_NOTE, className="admin-note",
+                  children="With the admin token, “Watch it train” replaces the network everyone sees; without "
+                           "it, it trains a new run beside it."),
     ])
 
 
 def stores() -> list:
-    return [dcc.Store(id=ids.STATE_RESOLVED), dcc.Store(id=ids.STATE_TRAINED),
-            dcc.Store(id=ids.STATE_TRAIN_REQUEST)]
+    return [dcc.Store(id=ids.STATE_RESOLVED), dcc.Store(id=ids.STATE_TRAINED), dcc.Store(id=ids.STATE_JOB),
+            dcc.Store(id=ids.STATE_FRAME_SEEN), dcc.Store(id=ids.ADMIN_TOKEN, storage_type="session")]
 
 
-def register(app: Dash, service: Service, manager) -> dict:
-    @app.callback(Output(ids.STATE_RESOLVED, "data"), Output(ids.STATE_TRAIN_REQUEST, "data"),
-                  Input(ids.DATASET, "value"), Input(ids.ARCH, "value"), Input(ids.WATCH, "n_clicks"))
-    def resolve(dataset, arch, watch=None):
+def register(app: Dash, service: Service, access: Access, limits: Limits) -> dict:
+    @app.callback(Output(ids.ARCH, "options"), Input(ids.DATASET, "value"), Input(ids.STATE_TRAINED, "data"))
+    def options(dataset, _=None):
+        return [{"label": network_label(n), "value": n} for n in service.networks(dataset)]
+
+    @app.callback(Output(ids.STATE_RESOLVED, "data"), Output(ids.STATE_JOB, "data"),
+                  Input(ids.DATASET, "value"), Input(ids.ARCH, "value"), Input(ids.WATCH, "n_clicks"),
+                  State(ids.ADMIN_TOKEN, "data"))
+    def resolve(dataset, arch, watch=None, token=None):
         found = service.resolve(dataset, arch)
-        if triggered_id() == ids.WATCH and found["status"] != ERROR and valid_pair(dataset, arch):
-            # Train again from scratch, live; the page keeps showing the current network meanwhile.
-            return found, dict(found, retrain=True)
-        return found, (found if found["status"] == UNTRAINED else no_update)
+        watching = triggered_id() == ids.WATCH
+        if found["status"] == ERROR or (found["status"] == READY and not watching):
+            return found, no_update
+        if watching:
+            limits.check("train")
+        job = service.request_training(dataset, arch, visitor(), access.is_admin(token), watch=watching)
+        return found, job or no_update
 
-    @app.callback(Output(ids.STATE_TRAINED, "data"), Input(ids.STATE_TRAIN_REQUEST, "data"),
-                  background=True, manager=manager, interval=500,
-                  progress=[Output(ids.TRAIN_PROGRESS, "value"), Output(ids.TRAIN_PROGRESS, "max"),
-                            Output(ids.TRAIN_LABEL, "children"), Output(ids.LIVE_HEATMAP, "figure"),
-                            Output(ids.LIVE_WEIGHTS, "children")],
-                  running=[(Output(ids.TRAIN_BOX, "className"), "train-box active", "train-box"),
-                           (Output(ids.WATCH, "disabled"), True, False)],
+    @app.callback(Output(ids.TRAIN_PROGRESS, "value"), Output(ids.TRAIN_PROGRESS, "max"),
+                  Output(ids.TRAIN_LABEL, "children"), Output(ids.LIVE_HEATMAP, "figure"),
+                  Output(ids.LIVE_WEIGHTS, "children"), Output(ids.TRAIN_BOX, "className"),
+                  Output(ids.TRAIN_POLL, "disabled"), Output(ids.WATCH, "disabled"),
+                  Output(ids.STATE_TRAINED, "data"), Output(ids.STATE_FRAME_SEEN, "data"),
+                  Input(ids.STATE_JOB, "data"), Input(ids.TRAIN_POLL, "n_intervals"),
+                  State(ids.STATE_FRAME_SEEN, "data"), State(ids.ARCH, "value"))
+    def poll(handle, _=None, seen=None, arch=None):
+        keep = (no_update,) * 5
+        if isinstance(handle, dict) and isinstance(handle.get("error"), str):
+            return "0", "1", handle["error"], no_update, no_update, "train-box notice", True, False, no_update, no_update
+        job = service.queue.get(handle.get("id")) if isinstance(handle, dict) else None
+        if job is None:
+            return *keep, "train-box", True, False, no_update, no_update
+        if job.active:
+            service.queue.pump()  # a dead job's slot, and the queue behind it, move on
+            job = service.queue.get(job.id) or job
+        if job.state == "done" and isinstance(job.result, dict):
+            if job.network != arch:  # a visitor's new run: show it
+                set_props(ids.ARCH, {"value": job.network})
+            return "1", "1", "", no_update, no_update, "train-box", True, False, job.result, no_update
+        if not job.active:
+            return "0", "1", job.message, no_update, no_update, "train-box notice", True, False, no_update, no_update
+        progress = job.progress or {}
+        label = progress.get("label") or "Starting…"
+        if job.state == "queued":
+            label = (f"Waiting for the trainer: {network_label(job.network)} starts after "
+                     f"{service.queue.ahead_of(job)} job(s) ahead.")
+        elif job.state == "cancelling":
+            label = "Stopping…"
+        figure, tiles = no_update, no_update
+        if job.frame and job.frame_no != seen:
+            frame = json.loads(job.frame)
+            figure = frame["figure"]
+            tiles = [html.P(frame["caption"], className="live-caption"),
+                     *[html.Img(src=src, className="live-img", alt=f"weights {i + 1}")
+                       for i, src in enumerate(frame["images"])]]
+        elif seen is None and not job.frame:
+            figure, tiles = figures.empty_figure(WAITING_FIGURE), []
+        return (str(progress.get("step", 0)), str(progress.get("total", 1)), label, figure, tiles,
+                "train-box active", False, True, no_update, job.frame_no)
+
+    @app.callback(Output(ids.TRAIN_LABEL, "children", allow_duplicate=True),
+                  Input(ids.TRAIN_STOP, "n_clicks"), State(ids.STATE_JOB, "data"), State(ids.ADMIN_TOKEN, "data"),
                   prevent_initial_call=True)
-    def train(set_progress, request):
-        if not isinstance(request, dict):
+    def stop(_, handle, token=None):
+        job = service.queue.get(handle.get("id")) if isinstance(handle, dict) else None
+        if job is None or not job.active:
             return no_update
-        dataset, arch = request.get("dataset"), request.get("arch")
-        title = f"{DATASET_LABELS.get(dataset, dataset)} / {ARCH_LABELS.get(arch, arch)}"
-        # Progress always carries every output, so the latest live frame is kept and sent again.
-        frame = [figures.empty_figure("The confusion matrix appears at the first snapshot"), None]
-        set_progress(("0", "1", f"Preparing {title}: {request.get('message') or 'loading data'}…", *frame))
-        last = {"step": "0", "total": "1", "label": ""}
+        if job.visitor != visitor() and not access.is_admin(token):
+            return "Only whoever started this run, or the admin, can stop it."
+        service.queue.cancel(job.id)
+        return "Stopping…"
 
-        def on_progress(p):
-            last.update(step=str(p.step), total=str(p.total_steps),
-                        label=f"Training {title}: epoch {p.epoch}/{p.epochs}, loss {p.loss:.3f}, "
-                              f"training accuracy {100 * p.accuracy:.1f}%")
-            set_progress((last["step"], last["total"], last["label"], *frame))
-
-        def on_snapshot(snap, model, norm):
-            frame[:] = live_frame(service, dataset, arch, snap, model, norm)
-            set_progress((last["step"], last["total"], last["label"] or f"Training {title}…", *frame))
-
-        # When the page asks for another pair, Dash ends this job's process; checkpoint saves are atomic.
-        return service.prepare(dataset, arch, on_progress=on_progress, retrain=bool(request.get("retrain")),
-                               on_snapshot=on_snapshot)
+    @app.callback(Output(ids.ADMIN_TOKEN, "data"), Output(ids.ADMIN_NOTE, "children"),
+                  Input(ids.ADMIN_INPUT, "value"), prevent_initial_call=True)
+    def unlock(offered):
+        if access.open:
+            return None, "This dashboard runs on this machine for one person: everything is allowed."
+        if not isinstance(offered, str) or not offered:
+            return None, "No token: “Watch it train” trains a new run beside the network everyone sees."
+        limits.check("token")
+        if not access.is_admin(offered):
+            return None, "That token is not right."
+        return offered, "Admin for this browser session: “Watch it train” replaces the network everyone sees."
 
     @app.callback(Output(ids.ACCURACY, "children"), Output(ids.STATUS, "children"),
                   Output(ids.STATUS, "className"),
@@ -102,30 +157,12 @@ def register(app: Dash, service: Service, manager) -> dict:
         if st["status"] == ERROR:
             return "", st["message"], "status status-error"
         if view is None:
-            return "training…", "This network is not ready yet: it is being prepared below.", "status status-busy"
+            note = f" ({st['message']})" if st.get("message") else ""
+            return "training…", f"This network is not ready yet: it is being prepared below{note}.", "status status-busy"
         ev = view.evaluation
         correct = int(ev.confusion.trace())
         when = view.checkpoint.metrics.get("label")
         return (html.Span([f"{when}: " if when else "", html.B(f"{100 * ev.accuracy:.2f}%"),
                            f" accuracy ({correct:,} of {ev.n:,} test images)"]), "", "status")
 
-    return {"resolve": resolve, "train": train, "status": status}
-
-
-def live_frame(service: Service, dataset: str, arch: str, snap, model, norm) -> list:
-    """The confusion heatmap and weight images of a network mid-training, for the live view."""
-    test = datasets.load(dataset, False, service.local)
-    n = LIVE_IMAGES.get(arch) or len(test)
-    probs = predict_proba(model, test.images[:n], norm, service.settings.device)
-    ev = Evaluation(dataset, arch, test.classes, "live", test.labels[:n].numpy(), probs)
-    fig = figures.confusion_figure(ev.confusion, test.classes)
-    fig.update_layout(height=330, title=dict(text=f"{snap.label}: {100 * ev.accuracy:.1f}% of {n:,} test images",
-                                             font=dict(size=13), x=0, xanchor="left"),
-                      margin=dict(l=10, r=10, t=30, b=10))
-    weights = model.visuals()[WEIGHT_NAMES[arch]].detach().cpu().numpy()
-    colormap = "rgb" if weights.shape[1] == 3 and arch == "linear" else "diverging"
-    caption = {"linear": "the class templates", "mlp": "the hidden units' filters",
-               "cnn": "the first layer's filters"}[arch]
-    tiles = [html.Img(src=png_data_uri(img), className="live-img", alt=f"weights {i + 1}")
-             for i, img in enumerate(colorize(weights[:32], colormap))]
-    return [fig.to_dict(), [html.P(f"{snap.label}: {caption}", className="live-caption"), *tiles]]
+    return {"options": options, "resolve": resolve, "poll": poll, "stop": stop, "unlock": unlock, "status": status}

@@ -6,7 +6,8 @@ from dash import Dash, Input, Output, State, html
 from models.suspects import Suspect
 
 from .. import ids
-from ..service import ARCH_LABELS, DATASET_LABELS, Service, valid_pair
+from . import triggered_id
+from ..service import DATASET_LABELS, Service, network_label, valid_pair
 
 
 def layout() -> html.Section:
@@ -30,6 +31,8 @@ def register(app: Dash, service: Service) -> dict:
     def suspects(clicks, dataset, resolved, trained, arch):
         if not isinstance(clicks, int) or clicks % 2 == 0:
             return None, "Find them"  # computed only when someone asks
+        if triggered_id() == ids.SUSPECTS_BUTTON:
+            service.limit("suspects")
         return _listing(service, dataset, resolved, trained, arch), "Hide them"
 
     return {"suspects": suspects}
@@ -41,7 +44,7 @@ def _listing(service: Service, dataset, resolved, trained, arch):
     if not valid_pair(dataset, arch) or view is None:
         return html.P("Waiting for the network on screen to be ready.", className="hint")
     archs, found = service.suspects(dataset)
-    models = ", ".join(ARCH_LABELS[a] for a in archs)
+    models = ", ".join(network_label(a) for a in archs)
     basis = html.P(f"Based on {len(archs)} trained network{'s' if len(archs) != 1 else ''} of "
                    f"{DATASET_LABELS[dataset]}: {models}." + (
                        " Train the others (pick them above) for a stricter consensus." if len(archs) < 3 else "")

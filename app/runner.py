@@ -1,0 +1,134 @@
+"""`python -m app.runner JOBS_DIR JOB_ID`: run one queued training job in a fresh process, and log it.
+
+Started by the queue (app/jobs.py) for each job it claims, or called by a Celery worker's task. It holds
+the job's lock for its whole life, reports progress and a live frame (the confusion matrix and the
+weights at each snapshot) into the queue, and hands the next queued job a slot when it ends.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import plotly.io
+
+from models import datasets
+from models.config import Settings
+from models.errors import LookInsideError, TrainingCancelled
+from models.evaluate import Evaluation
+from models.train import predict_proba
+from models.zoo import Zoo, kind_of
+
+from . import figures
+from .images import colorize, png_data_uri
+from .jobs import Job, Queue
+
+log = logging.getLogger("lookinside")
+
+NICE = 10  # the web workers answer clicks first; training takes what CPU is left
+REPORT_EVERY = 0.25  # seconds between progress writes
+MAX_RUNS = int(os.environ.get("LOOKINSIDE_MAX_RUNS", "50"))  # visitors' runs kept per dataset
+LIVE_IMAGES = {"linear": None, "mlp": None, "cnn": 2000}  # test images scored per snapshot (None: all)
+WEIGHT_NAMES = {"linear": "templates", "mlp": "hidden_filters", "cnn": "first_layer_filters"}
+CAPTIONS = {"linear": "the class templates", "mlp": "the hidden units' filters", "cnn": "the first layer's filters"}
+
+
+def run(queue: Queue, job_id: str) -> None:
+    """Run the job if it is this process's to run; record how it ended. Never raises for a job's failure."""
+    job = queue.get(job_id)
+    if job is None or job.state not in ("running", "cancelling"):
+        return
+    with queue.hold(job_id):
+        started = time.monotonic()
+        log.info("training job %s started: %s/%s (%s, asked by %s, pid %d)", job_id[:8], job.dataset, job.network,
+                 job.mode, job.who, os.getpid())
+        try:
+            result = train(queue, job)
+        except TrainingCancelled:
+            queue.end(job_id, "cancelled", "Training was stopped.")
+            outcome = "cancelled"
+        except LookInsideError as e:
+            queue.end(job_id, "failed", str(e))
+            outcome = f"failed: {e}"
+        except Exception:  # a bug or a resource problem: logged with its traceback, told in one sentence
+            log.exception("training job %s failed", job_id[:8])
+            queue.end(job_id, "failed", "Training failed on the server; the error was logged.")
+            outcome = "failed"
+        else:
+            queue.end(job_id, "done", result=result)
+            outcome = "done"
+        log.info("training job %s ended: %s/%s %s after %.1fs (%s, asked by %s)", job_id[:8], job.dataset,
+                 job.network, outcome, time.monotonic() - started, job.mode, job.who)
+    queue.pump()  # the next queued job gets this one's slot, even if nobody is watching
+
+
+def train(queue: Queue, job: Job) -> dict:
+    """Make the job's network: train it (again, or as a new run) and evaluate it; returns the page state."""
+    settings = Settings(data_dir=Path(job.settings["data_dir"]), model_dir=Path(job.settings["model_dir"]),
+                        offline=bool(job.settings["offline"]), device=str(job.settings["device"]))
+    zoo, cancel, last = Zoo(settings), threading.Event(), [0.0]
+    title = f"{datasets.get_spec(job.dataset).title} / {job.network}"
+
+    def report(progress=None, frame=None):
+        if queue.report(job.id, progress, frame) == "cancelling":
+            cancel.set()
+
+    def on_progress(p):
+        now = time.monotonic()
+        if now - last[0] >= REPORT_EVERY or p.step == p.total_steps:
+            last[0] = now
+            report({"step": p.step, "total": p.total_steps,
+                    "label": f"Training {title}: epoch {p.epoch}/{p.epochs}, loss {p.loss:.3f}, "
+                             f"training accuracy {100 * p.accuracy:.1f}%"})
+
+    def on_snapshot(snap, model, norm):
+        report(frame=live_frame(settings, job.dataset, kind_of(job.network), snap, model, norm))
+
+    report({"step": 0, "total": 1, "label": f"Preparing {title}: loading data…"})
+    if job.mode == "train":
+        ev = zoo.evaluation(job.dataset, job.network, on_progress=on_progress, cancel=cancel, on_snapshot=on_snapshot)
+    else:  # "retrain" replaces the network; "run" writes a new one beside it, under its own id
+        ckpt = zoo.retrain(job.dataset, job.network, on_progress=on_progress, cancel=cancel, on_snapshot=on_snapshot)
+        ev = zoo.evaluate(ckpt)
+        if job.mode == "run":
+            zoo.prune_runs(job.dataset, keep=MAX_RUNS)
+    return {"dataset": job.dataset, "arch": job.network, "status": "ready", "message": "",
+            "checkpoint": ev.checkpoint_id}
+
+
+def live_frame(settings: Settings, dataset: str, kind: str, snap, model, norm) -> str:
+    """The confusion heatmap and weight images of a network mid-training, as JSON for the live view."""
+    test = datasets.load(dataset, False, settings)  # the copy training already loaded: never a second one
+    n = LIVE_IMAGES[kind] or len(test)
+    probs = predict_proba(model, test.images[:n], norm, settings.device)
+    ev = Evaluation(dataset, kind, test.classes, "live", test.labels[:n].numpy(), probs)
+    fig = figures.confusion_figure(ev.confusion, test.classes)
+    fig.update_layout(height=330, title=dict(text=f"{snap.label}: {100 * ev.accuracy:.1f}% of {n:,} test images",
+                                             font=dict(size=13), x=0, xanchor="left"),
+                      margin=dict(l=10, r=10, t=30, b=10))
+    weights = model.visuals()[WEIGHT_NAMES[kind]].detach().cpu().numpy()
+    colormap = "rgb" if weights.shape[1] == 3 and kind == "linear" else "diverging"
+    return json.dumps({"figure": json.loads(plotly.io.to_json(fig)), "caption": f"{snap.label}: {CAPTIONS[kind]}",
+                       "images": [png_data_uri(img) for img in colorize(weights[:32], colormap)]})
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2:
+        print("usage: python -m app.runner JOBS_DIR JOB_ID", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        os.nice(NICE)
+    except OSError:
+        pass
+    run(Queue(Path(argv[0])), argv[1])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
