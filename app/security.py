@@ -80,6 +80,8 @@ def check_update_request(body, callbacks) -> str | None:
     if not _valid_props(inputs) or not _valid_props(state):
         return "inputs and state must be lists of {id, property, value}"
     spec = callbacks[output]
+    if isinstance(spec, dict) and "callback" not in spec:
+        return "that output is computed in the browser"
     if isinstance(spec, dict) and (len(inputs) != len(spec.get("inputs", inputs))
                                    or len(state) != len(spec.get("state", state))):
         return "inputs and state do not match the callback"

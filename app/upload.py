@@ -10,7 +10,11 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_BYTES = 2 * 1024 * 1024  # the file itself; its data URI is a third larger
-MAX_PIXELS = 25_000_000  # a 5000x5000 photo; more is refused before decoding (decompression bombs)
+# What a picture may decode to. The networks read 28x28 or 32x32, so a few megapixels is plenty; the cost
+# of an upload is bounded by this, not by its file size (a 97 KB one-colour PNG can decode to 25 MP).
+MAX_PIXELS = 4_000_000
+MAX_JPEG_PIXELS = 25_000_000  # a JPEG decodes at 1/2 to 1/8 scale (draft), so a larger photo still fits
+WORK_SIDE = 512  # pictures are shrunk to at most this before any per-pixel work
 FORMATS = {"PNG", "JPEG", "GIF", "BMP", "WEBP"}
 
 
@@ -40,12 +44,16 @@ def open_image(data: bytes) -> Image.Image:
             probe = Image.open(io.BytesIO(data))
             if probe.format not in FORMATS:
                 raise UploadError(f"{probe.format or 'This'} files are not accepted: use PNG, JPEG, GIF, BMP or WebP.")
-            if probe.width * probe.height > MAX_PIXELS:
-                raise UploadError(f"That image is {probe.width}×{probe.height} pixels; at most 25 megapixels "
-                                  "are accepted.")
+            limit = MAX_JPEG_PIXELS if probe.format == "JPEG" else MAX_PIXELS
+            if probe.width * probe.height > limit:
+                raise UploadError(f"That image is {probe.width}×{probe.height} pixels; at most "
+                                  f"{limit / 1e6:.0f} megapixels are accepted{_JPEG_HINT if limit == MAX_PIXELS else ''}.")
             probe.verify()  # checks the file's structure; the image must be opened again to use it
             image = Image.open(io.BytesIO(data))
+            if image.format == "JPEG":  # decode at the smallest scale that still covers WORK_SIDE
+                image.draft(image.mode, (WORK_SIDE, WORK_SIDE))
             image.load()
+            image = _shrink(image)
     except UploadError:
         raise
     except UnidentifiedImageError:
@@ -56,6 +64,21 @@ def open_image(data: bytes) -> Image.Image:
     upright = ImageOps.exif_transpose(image)
     upright.format = image.format  # a turned copy forgets which format it came from
     return upright
+
+
+_JPEG_HINT = " (a JPEG photo may be larger), or make it smaller first"
+
+
+def _shrink(image: Image.Image) -> Image.Image:
+    """The image at most WORK_SIDE on its longer side, keeping its format's name."""
+    if max(image.size) <= WORK_SIDE:
+        return image
+    fmt = image.format
+    factor = max(1, max(image.size) // WORK_SIDE)
+    small = image.reduce(factor) if image.mode not in ("P", "1") and factor > 1 else image.copy()
+    small.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.LANCZOS)
+    small.format = fmt
+    return small
 
 
 def to_dataset_image(image: Image.Image, shape: tuple[int, int, int]) -> np.ndarray:

@@ -153,9 +153,10 @@ FINAL = ("timeline-slider", "value", None)  # the timeline's last position: the 
 
 
 def resolve(client: Client, dataset: str, arch: str) -> dict | None:
-    reply = client.callback("switch (resolve)", [("state-resolved", "data"), ("state-train-request", "data")],
+    reply = client.callback("switch (resolve)", [("state-resolved", "data"), ("state-job", "data")],
                             [("dataset-dropdown", "value", dataset), ("model-dropdown", "value", arch),
-                             ("watch-button", "n_clicks", 0)], parse=True)
+                             ("watch-button", "n_clicks", 0)], state=[("state-admin-token", "data", None)],
+                            parse=True)
     return reply.get("state-resolved", {}).get("data")
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import threading
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.serving import make_server
 
+from app.jobs import Queue
 from app.main import create_app
 from tests.conftest import quick_trained
 
@@ -30,15 +32,14 @@ HUGE = st.lists(st.integers(-10, 10 ** 6), min_size=500, max_size=3000)
 def live(tmp_path_factory):
     pairs = [(d, a) for d in ("mnist", "cifar10") for a in ("linear", "mlp", "cnn")]
     with quick_trained(tmp_path_factory.mktemp("fuzz"), pairs) as (settings_, _):
-        app = create_app(settings_)
+        # Forged "Watch it train" requests queue jobs: recorded here, never started.
+        app = create_app(settings_, queue=Queue(settings_.model_dir.parent / "jobs", launch=lambda q, job: None))
         server = make_server("127.0.0.1", 0, app.server, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         port = server.server_port
         deps = json.loads(_request(port, "GET", "/_dash-dependencies")[1])
-        # Background callbacks start a job per request; they get their own targeted test below.
-        plain = [d for d in deps if not d.get("background") and not d["output"].startswith("state-trained")]
-        yield port, plain, deps
+        yield port, deps, deps
         server.shutdown()
 
 
@@ -100,7 +101,7 @@ def payloads(draw, deps):
 def test_forged_callback_requests_never_break_the_server(live, caplog):
     port, deps, _ = live
     sent = []
-    caplog.set_level("ERROR", logger="lookinside")
+    caplog.set_level("WARNING", logger="lookinside")
 
     @settings(max_examples=N_EXAMPLES, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -115,6 +116,25 @@ def test_forged_callback_requests_never_break_the_server(live, caplog):
     assert any(s == 200 for s in sent) and any(400 <= s < 500 for s in sent)  # both paths were exercised
     # on_error keeps a failing callback's page unchanged, so a failure shows only in the log: none allowed.
     assert not [r.getMessage() for r in caplog.records if r.getMessage().startswith("callback failed")]
+    # Every forged request is the client's fault: at most one WARNING line each, never a traceback.
+    assert not [r.getMessage() for r in caplog.records if r.exc_info or r.levelno > logging.WARNING]
+    refused = [r for r in caplog.records if r.getMessage().startswith("refused ")]
+    assert refused and len(refused) <= len([s for s in sent if s >= 400])
+
+
+def test_nested_json_and_unknown_scripts_are_client_errors(live, caplog):
+    port, _, _ = live
+    caplog.set_level("WARNING", logger="lookinside")
+    status, text = _request(port, "POST", "/_dash-update-component", b"[" * 10_000)
+    assert status == 400, text
+    nested = json.dumps({"output": "confusion-graph.figure"})[:-1].encode() + b', "inputs": ' + b"[" * 10_000 + b"}"
+    assert _request(port, "POST", "/_dash-update-component", nested)[0] == 400
+    for path in ("/_dash-component-suites/dash/nope.js", "/_dash-component-suites/not_a_package/x.js",
+                 "/_dash-component-suites/dash/../../../etc/passwd"):
+        status, text = _request(port, "GET", path)
+        assert status == 404, (path, status, text[:200])
+        _assert_safe(status, text)
+    assert not [r for r in caplog.records if r.exc_info or r.levelno > logging.WARNING]
 
 
 def test_huge_and_malformed_bodies(live):
@@ -136,14 +156,18 @@ def test_huge_and_malformed_bodies(live):
         _assert_safe(status, text)
 
 
-def test_background_training_request_is_validated(live):
+def test_forged_training_job_handles_are_answered_safely(live):
     port, _, deps = live
-    dep = next(d for d in deps if d["output"].startswith("state-trained"))
-    for value in ("../../etc/passwd", {"dataset": "../../etc", "arch": "cnn"}, [1, 2], None):
-        body = {"output": dep["output"], "outputs": {"id": "state-trained", "property": "data"},
-                "inputs": [{"id": "state-train-request", "property": "data", "value": value}],
-                "state": [], "changedPropIds": ["state-train-request.data"]}
+    dep = next(d for d in deps if "state-trained.data" in d["output"])
+    for value in ("../../etc/passwd", {"id": "../../etc/passwd"}, {"id": "0" * 32}, {"error": [1]}, [1, 2], None):
+        body = {"output": dep["output"], "outputs": _output_spec(dep["output"]),
+                "inputs": [{"id": "state-job", "property": "data", "value": value},
+                           {"id": "train-poll", "property": "n_intervals", "value": 1}],
+                "state": [{"id": "state-frame-seen", "property": "data", "value": None},
+                          {"id": "model-dropdown", "property": "value", "value": "linear"}],
+                "changedPropIds": ["state-job.data"]}
         status, text = _request(port, "POST", "/_dash-update-component", json.dumps(body).encode())
+        assert status == 200, text[:200]
         _assert_safe(status, text)
 
 

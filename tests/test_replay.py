@@ -115,11 +115,12 @@ def test_only_ready_pairs_and_listed_outputs_are_kept(served):
     assert untrained["status"] == "untrained"
     assert post(app, body("mnist", "mlp", untrained)).status_code == 200
     resolve = json.dumps({
-        "output": "..state-resolved.data...state-train-request.data..",
-        "outputs": [{"id": "state-resolved", "property": "data"}, {"id": "state-train-request", "property": "data"}],
+        "output": "..state-resolved.data...state-job.data..",
+        "outputs": [{"id": "state-resolved", "property": "data"}, {"id": "state-job", "property": "data"}],
         "inputs": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
                    {"id": "model-dropdown", "property": "value", "value": "linear"},
                    {"id": "watch-button", "property": "n_clicks", "value": 0}],
+        "state": [{"id": "state-admin-token", "property": "data", "value": None}],
         "changedPropIds": ["dataset-dropdown.value"]}).encode()
     assert post(app, resolve).status_code == 200
     forged = body("mnist", "linear", {"status": "ready"}).replace(b'"mnist"', b'"../../etc"')

@@ -28,13 +28,14 @@ def _post(port: int, body: dict) -> dict:
 
 
 def _resolve(port: int) -> dict:
-    body = {"output": "..state-resolved.data...state-train-request.data..",
+    body = {"output": "..state-resolved.data...state-job.data..",
             "outputs": [{"id": "state-resolved", "property": "data"},
-                        {"id": "state-train-request", "property": "data"}],
+                        {"id": "state-job", "property": "data"}],
             "inputs": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
                        {"id": "model-dropdown", "property": "value", "value": "linear"},
                        {"id": "watch-button", "property": "n_clicks", "value": 0}],
-            "state": [], "changedPropIds": ["dataset-dropdown.value"]}
+            "state": [{"id": "state-admin-token", "property": "data", "value": None}],
+            "changedPropIds": ["dataset-dropdown.value"]}
     return _post(port, body)["response"]["state-resolved"]["data"]
 
 
