@@ -30,9 +30,11 @@ from typing import Callable, Iterator, Optional
 
 log = logging.getLogger("lookinside")
 
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 REDIS_ENV = "REDIS_URL"
 JOBS_DIR_ENV = "LOOKINSIDE_JOBS_DIR"
 SLOTS_ENV = "LOOKINSIDE_TRAIN_SLOTS"
+WAITING_ENV = "LOOKINSIDE_TRAIN_QUEUE"
 MAX_WAITING = 8
 START_GRACE = 120.0  # seconds a claimed job may take to start its process and take its lock
 KEEP_FINISHED = 3600.0  # finished rows are kept this long, so late pollers still learn how a job ended
@@ -84,11 +86,11 @@ class Job:
         return {"id": self.id, "dataset": self.dataset, "network": self.network, "mode": self.mode}
 
 
-def slots_from_env() -> int:
+def _env_int(name: str, default: int, least: int) -> int:
     try:
-        return max(1, int(os.environ.get(SLOTS_ENV, "1")))
+        return max(least, int(os.environ.get(name, default)))
     except ValueError:
-        return 1
+        return default
 
 
 def default_folder() -> Path:
@@ -98,13 +100,13 @@ def default_folder() -> Path:
 class Queue:
     """The queue in `folder`; holds no state of its own, so any number of processes can share it."""
 
-    def __init__(self, folder: Optional[Path] = None, slots: Optional[int] = None, max_waiting: int = MAX_WAITING,
+    def __init__(self, folder: Optional[Path] = None, slots: Optional[int] = None, max_waiting: Optional[int] = None,
                  launch: Optional[Callable[["Queue", Job], None]] = None):
         self.folder = Path(folder or default_folder())
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / "jobs.sqlite"
-        self.slots = slots if slots is not None else slots_from_env()
-        self.max_waiting = max_waiting
+        self.slots = slots if slots is not None else _env_int(SLOTS_ENV, 1, 1)
+        self.max_waiting = max_waiting if max_waiting is not None else _env_int(WAITING_ENV, MAX_WAITING, 0)
         self.launch = launch or default_launcher()
         with self._db() as db:
             db.executescript(_SCHEMA)
@@ -279,7 +281,7 @@ def default_launcher() -> Callable[[Queue, Job], None]:
 
 def launch_process(queue: Queue, job: Job) -> None:
     """Run the job in a fresh interpreter, at a lower priority than the web workers."""
-    proc = subprocess.Popen([sys.executable, "-m", "app.runner", str(queue.folder), job.id],
+    proc = subprocess.Popen([sys.executable, "-m", "app.runner", str(queue.folder), job.id], cwd=PROJECT_DIR,
                             stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True)
     # Reap it when it ends, so no zombie is left behind the web worker that started it.
     threading.Thread(target=proc.wait, daemon=True, name=f"reap-{job.id[:8]}").start()

@@ -1,0 +1,279 @@
+"""The training queue: its bounds and joins on their own, then real job processes behind gunicorn."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from app.jobs import DIED, Queue
+from models.train import TrainConfig
+from models.zoo import Zoo
+from tests.conftest import free_port, wait_for_http
+
+ROOT = Path(__file__).resolve().parent.parent
+JOB_BOUND = 120  # seconds any one job of these tests must finish in (each trains for a few seconds)
+SETTINGS = {"data_dir": "/nowhere", "model_dir": "/nowhere", "offline": True, "device": "cpu"}
+
+
+def _queue(tmp_path, **kw) -> tuple[Queue, list]:
+    started = []
+    return Queue(tmp_path / "jobs", launch=lambda q, job: started.append(job.id), **kw), started
+
+
+def test_requests_for_one_network_join_one_job_and_bounds_refuse_with_a_sentence(tmp_path):
+    queue, started = _queue(tmp_path, slots=1, max_waiting=2)
+    first, joined = queue.submit("mnist", "linear", "run", SETTINGS, visitor="a", name=lambda taken: "linear~run1")
+    assert not joined and first.state == "running" and started == [first.id]
+    for visitor in "bcd":  # other visitors asking for the same thing watch the same run
+        job, joined = queue.submit("mnist", "linear", "run", SETTINGS, visitor=visitor)
+        assert joined and job.id == first.id
+    with pytest.raises(Exception, match="You already have a network training"):
+        queue.submit("mnist", "mlp", "train", SETTINGS, visitor="a")
+    second = queue.submit("mnist", "mlp", "train", SETTINGS, visitor="b")[0]
+    third = queue.submit("mnist", "cnn", "train", SETTINGS, visitor="c")[0]
+    assert second.state == third.state == "queued" and started == [first.id]  # one slot
+    assert queue.ahead_of(third) == 2
+    with pytest.raises(Exception, match=r"^The trainer is busy: 3 jobs ahead, try again in a few minutes\.$"):
+        queue.submit("cifar10", "cnn", "train", SETTINGS, visitor="e")
+    queue.end(first.id, "done", result={})
+    queue.pump()
+    assert started == [first.id, second.id] and queue.get(third.id).state == "queued"
+    assert queue.cancel(third.id) and queue.get(third.id).state == "cancelled"
+    # A new run after the first one finished gets the next free id, past those in flight.
+    taken = []
+    queue.submit("mnist", "linear", "run", SETTINGS, visitor="f", name=lambda t: taken.extend(t) or "linear~run2")
+    assert taken == ["mlp"]
+
+
+def test_a_job_whose_process_died_is_failed_and_its_slot_given_back(tmp_path):
+    procs = []
+
+    def launch(queue, job):  # a stand-in runner: holds the job's lock, as app.runner does, then sleeps
+        code = ("import sys, time; from pathlib import Path; from app.jobs import Queue\n"
+                "q = Queue(Path(sys.argv[1]), launch=lambda *a: None)\n"
+                "with q.hold(sys.argv[2]):\n    time.sleep(60)\n")
+        procs.append(subprocess.Popen([sys.executable, "-c", code, str(queue.folder), job.id], cwd=ROOT))
+
+    queue = Queue(tmp_path / "jobs", slots=1, launch=launch)
+    first = queue.submit("mnist", "linear", "train", SETTINGS, visitor="a")[0]
+    second = queue.submit("mnist", "mlp", "train", SETTINGS, visitor="b")[0]
+    deadline = time.time() + 30
+    while queue.get(first.id).pid is None and time.time() < deadline:
+        time.sleep(0.1)
+    assert queue.get(first.id).pid == procs[0].pid
+    queue.pump()
+    assert queue.get(first.id).state == "running" and len(procs) == 1  # alive: nothing changes
+    procs[0].send_signal(signal.SIGKILL)
+    procs[0].wait()
+    queue.pump()
+    assert queue.get(first.id).state == "failed" and queue.get(first.id).message == DIED
+    assert queue.get(second.id).state == "running" and len(procs) == 2
+    procs[1].kill()
+    procs[1].wait()
+
+
+# --- real job processes behind gunicorn ------------------------------------------------------------
+
+def _post(port: int, body: dict, cookie: str = "") -> tuple[int, dict | str]:
+    headers = {"Content-Type": "application/json"}
+    if cookie:
+        headers["Cookie"] = f"lookinside_visitor={cookie}"
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/_dash-update-component", json.dumps(body).encode(), headers)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def _watch(port: int, network: str, visitor: str, token=None, clicks: int = 1):
+    """What pressing "Watch it train" sends; returns (status, the job handle or the answer's text)."""
+    body = {"output": "..state-resolved.data...state-job.data..",
+            "outputs": [{"id": "state-resolved", "property": "data"}, {"id": "state-job", "property": "data"}],
+            "inputs": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
+                       {"id": "model-dropdown", "property": "value", "value": network},
+                       {"id": "watch-button", "property": "n_clicks", "value": clicks}],
+            "state": [{"id": "state-admin-token", "property": "data", "value": token}],
+            "changedPropIds": ["watch-button.n_clicks"]}
+    status, reply = _post(port, body, visitor)
+    return status, (reply["response"]["state-job"]["data"] if status == 200 else reply)
+
+
+def _unlock(port: int, token: str, visitor: str):
+    body = {"output": "..state-admin-token.data...admin-note.children..",
+            "outputs": [{"id": "state-admin-token", "property": "data"}, {"id": "admin-note", "property": "children"}],
+            "inputs": [{"id": "admin-input", "property": "value", "value": token}], "state": [],
+            "changedPropIds": ["admin-input.value"]}
+    status, reply = _post(port, body, visitor)
+    return reply["response"] if status == 200 else reply
+
+
+def _cell_summary(port: int, resolved: dict, cell: int) -> float:
+    body = {"output": "cell-summary.children", "outputs": {"id": "cell-summary", "property": "children"},
+            "inputs": [{"id": "state-cell", "property": "data", "value": {"actual": cell, "predicted": cell}},
+                       {"id": "timeline-slider", "property": "value", "value": None}],
+            "state": [{"id": "state-resolved", "property": "data", "value": resolved},
+                      {"id": "state-trained", "property": "data", "value": None},
+                      {"id": "dataset-dropdown", "property": "value", "value": "mnist"},
+                      {"id": "model-dropdown", "property": "value", "value": "linear"}],
+            "changedPropIds": ["state-cell.data"]}
+    start = time.perf_counter()
+    status, _ = _post(port, body)
+    assert status in (200, 204)
+    return time.perf_counter() - start
+
+
+def _wait(queue: Queue, job_id: str, bound: float = JOB_BOUND):
+    deadline = time.time() + bound
+    while time.time() < deadline:
+        job = queue.get(job_id)
+        if not job.active:
+            return job
+        queue.pump()
+        time.sleep(0.3)
+    pytest.fail(f"job {job_id[:8]} did not finish within {bound} s: {queue.get(job_id)}")
+
+
+def _zombies(root_pid: int) -> list[int]:
+    """Zombie processes among the descendants of root_pid."""
+    children: dict[int, list[int]] = {}
+    states = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            states[int(entry.name)] = fields[0]
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], [root_pid]
+    while todo:
+        pid = todo.pop()
+        for child in children.get(pid, []):
+            todo.append(child)
+            if states.get(child) == "Z":
+                found.append(child)
+    return found
+
+
+@pytest.fixture
+def served(mnist_only, tmp_path):
+    """gunicorn with 3 workers and an admin token, over synthetic MNIST with mnist/linear trained."""
+    settings, env = mnist_only
+    Zoo(settings).train("mnist", "linear", TrainConfig(epochs=2, batch_size=32))
+    shipped = settings.model_dir / "mnist-linear.pt"
+    shipped.chmod(0o644)
+    port = free_port()
+    env = {**env, "LOOKINSIDE_ADMIN_TOKEN": "s3cret-token", "LOOKINSIDE_TRAIN_QUEUE": "2"}
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "3", "--threads", "4",
+                             "--bind", f"127.0.0.1:{port}", "app:server"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    wait_for_http(f"http://127.0.0.1:{port}/", proc, timeout=120)
+    try:
+        # The test looks at the same queue, and moves it on as any web worker would (starting real runners).
+        yield port, settings, Queue(Path(env["LOOKINSIDE_JOBS_DIR"])), proc, tmp_path
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        log.close()
+
+
+def test_ten_watchers_without_the_token_start_one_run_and_the_served_network_stays(served):
+    port, settings, queue, proc, tmp_path = served
+    shipped = settings.model_dir / "mnist-linear.pt"
+    before = shipped.read_bytes()
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(lambda i: _watch(port, "linear", f"{i:032x}"), range(10)))
+    assert all(status == 200 for status, _ in answers), answers
+    handles = {json.dumps(h, sort_keys=True) for _, h in answers}
+    assert len(handles) == 1, handles  # one run, everyone watching it
+    handle = answers[0][1]
+    assert handle["mode"] == "run" and handle["network"] == "linear~run1"
+    job = _wait(queue, handle["id"])
+    assert job.state == "done", job.message
+    assert shipped.read_bytes() == before
+    assert (settings.model_dir / "mnist-linear~run1.pt").is_file()
+    assert not _zombies(proc.pid)
+    text = (tmp_path / "server.log").read_text()
+    assert f"training job {handle['id'][:8]} started: mnist/linear~run1 (run, asked by visitor" in text
+    assert f"training job {handle['id'][:8]} ended: mnist/linear~run1 done after" in text
+
+
+def test_the_admin_token_retrains_in_place_and_a_wrong_one_is_refused(served):
+    port, settings, queue, proc, _ = served
+    shipped = settings.model_dir / "mnist-linear.pt"
+    before = shipped.read_bytes()
+    token, note = _unlock(port, "guess", "a" * 32).values()
+    assert token["data"] is None and note["children"] == "That token is not right."
+    status, handle = _watch(port, "linear", "a" * 32, token="guess")
+    assert status == 200 and handle["mode"] == "run"  # a wrong token is no token
+    _wait(queue, handle["id"])
+    stored = _unlock(port, "s3cret-token", "b" * 32)
+    assert stored["state-admin-token"]["data"] == "s3cret-token"
+    status, handle = _watch(port, "linear", "b" * 32, token="s3cret-token")
+    assert status == 200 and handle["mode"] == "retrain" and handle["network"] == "linear"
+    job = _wait(queue, handle["id"])
+    assert job.state == "done" and shipped.read_bytes() != before
+    assert stat.S_IMODE(shipped.stat().st_mode) == 0o644  # replaced with its permissions kept
+    assert not list(settings.model_dir.glob("*.tmp"))
+    assert not _zombies(proc.pid)
+
+
+def test_jobs_after_cell_clicks_finish_one_after_another_and_two_at_once(served):
+    """The hang of forked jobs: a job after 60 cell summaries, then three watches, then two at once."""
+    port, settings, queue, proc, _ = served
+    resolved = {"dataset": "mnist", "arch": "linear", "status": "ready", "message": "",
+                "checkpoint": Zoo(settings).load("mnist", "linear").id}
+    for i in range(60):
+        _cell_summary(port, resolved, i % 10)
+    for i in range(3):
+        status, handle = _watch(port, "linear", f"{i + 1:032x}", token="s3cret-token", clicks=i + 1)
+        assert status == 200 and "id" in handle, handle
+        assert _wait(queue, handle["id"]).state == "done"
+    with ThreadPoolExecutor(2) as pool:
+        pair = list(pool.map(lambda n: _watch(port, n, f"{len(n):032x}"), ["linear", "mlp"]))
+    latencies = []
+    while any(queue.get(h["id"]).active for _, h in pair):  # clicks keep being answered meanwhile
+        latencies.append(_cell_summary(port, resolved, len(latencies) % 10))
+        time.sleep(0.05)
+    for _, handle in pair:
+        assert _wait(queue, handle["id"]).state == "done"
+    latencies.sort()
+    print(f"cell summary while two jobs ran: {len(latencies)} requests, p95 "
+          f"{1000 * latencies[int(0.95 * (len(latencies) - 1))]:.0f} ms")
+    assert not _zombies(proc.pid)
+
+
+def test_past_the_bound_requests_are_refused_with_a_sentence_and_a_killed_job_frees_its_slot(served):
+    port, settings, queue, proc, _ = served
+    networks = ["cnn", "mlp", "linear"]  # cnn trains longest: the others wait behind it
+    answers = [_watch(port, n, f"{i + 7:032x}") for i, n in enumerate(networks)]
+    answers.append(_watch(port, "linear", f"{99:032x}"))  # joins the queued run of linear
+    assert [s for s, _ in answers] == [200] * 4 and answers[3][1] == answers[2][1]
+    status, refused = _watch(port, "linear", f"{98:032x}", token="s3cret-token")  # a retrain: a fourth job
+    assert status == 200 and refused == {"error": "The trainer is busy: 3 jobs ahead, try again in a few minutes."}
+    first = answers[0][1]
+    deadline = time.time() + 60
+    while queue.get(first["id"]).pid is None and time.time() < deadline:
+        time.sleep(0.2)
+    os.kill(queue.get(first["id"]).pid, signal.SIGKILL)
+    job = _wait(queue, first["id"], 30)
+    assert job.state == "failed" and job.message == DIED
+    for _, handle in answers[1:3]:
+        assert _wait(queue, handle["id"]).state == "done"
+    # The killed job's network lock was released with its process: the next request trains it.
+    status, again = _watch(port, "cnn", f"{97:032x}")
+    assert status == 200 and again["network"] == "cnn" and again["id"] != first["id"]
+    queue.cancel(again["id"])
+    assert _wait(queue, again["id"]).state in ("cancelled", "done")
+    assert not _zombies(proc.pid)
