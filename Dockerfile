@@ -13,6 +13,7 @@ RUN pip install --index-url https://download.pytorch.org/whl/cpu torch torchvisi
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 
+COPY gunicorn.conf.py .
 COPY models/ models/
 COPY app/ app/
 COPY assets/ assets/
@@ -28,5 +29,7 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8050/', timeout=4)"
 
 # Seed the model volume with the shipped checkpoints (never overwriting), then serve on all interfaces:
-# inside a container 0.0.0.0 is what makes the published port reachable.
+# inside a container 0.0.0.0 is what makes the port reachable. Publish it only through the buffering
+# proxy of docker-compose.yml (nginx), never straight to visitors: slow clients would hold its threads.
+# gunicorn.conf.py preloads the app: the master loads everything once and the workers share it.
 CMD ["sh", "-c", "cp -n checkpoints/*.pt \"$LOOKINSIDE_MODEL_DIR\"/ 2>/dev/null; exec gunicorn --workers \"$WEB_WORKERS\" --threads 4 --bind 0.0.0.0:8050 --timeout 120 app:server"]

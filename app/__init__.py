@@ -15,14 +15,20 @@ def _default_app():
 
 @functools.lru_cache(maxsize=1)
 def _served_app():
-    """The app a web server process serves: each gunicorn worker warms its own up in the background.
+    """The app a web server process serves, warmed up.
 
-    A Celery worker builds the app only to register its background callbacks (app/worker.py), and
-    has no use for the heatmaps and thumbnails a warm-up prepares.
+    Under gunicorn.conf.py (preload) the master warms it up before it forks, on one torch thread, so
+    every worker shares that memory and starts warm. Without preload each worker warms its own up
+    in the background.
     """
     from .main import warm
     app = _default_app()
-    threading.Thread(target=warm, args=(app,), daemon=True, name="warm").start()
+    if os.environ.get("LOOKINSIDE_PRELOAD") == "1":
+        import torch
+        torch.set_num_threads(1)  # no OpenMP pool in the master: one would not survive the fork
+        warm(app)
+    else:
+        threading.Thread(target=warm, args=(app,), daemon=True, name="warm").start()
     return app
 
 

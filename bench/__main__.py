@@ -26,11 +26,11 @@ from models.config import Settings
 from models.nets import ARCHS
 from models.zoo import Zoo
 
-from . import browser, serving, training
+from . import browser, jobs, serving, training
 from .report import render
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ["trainer", "table", "cold", "memory", "latency", "bytes", "browser"]
+SECTIONS = ["trainer", "table", "jobs", "cold", "memory", "pss", "latency", "bytes", "browser"]
 
 
 def machine() -> dict:
@@ -41,16 +41,17 @@ def machine() -> dict:
             "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
 
 
+def has_data(settings: Settings, name: str) -> bool:
+    try:
+        datasets.load(name, False, replace(settings, offline=True))
+    except datasets.DataError:
+        return False
+    return True
+
+
 def ready_pairs(settings: Settings, model_dir: Path) -> list[tuple[str, str]]:
-    local = replace(settings, offline=True)
-    pairs = []
-    for name in datasets.DATASETS:
-        try:
-            datasets.load(name, False, local)
-        except datasets.DataError:
-            continue
-        pairs += [(name, a) for a in ARCHS if (model_dir / f"{name}-{a}.pt").exists()]
-    return pairs
+    return [(name, a) for name in datasets.DATASETS if has_data(settings, name)
+            for a in ARCHS if (model_dir / f"{name}-{a}.pt").exists()]
 
 
 def main(argv=None) -> int:
@@ -88,6 +89,11 @@ def main(argv=None) -> int:
         pairs = [("mnist", "linear")] if args.quick else [(d, a) for d in datasets.DATASETS for a in ARCHS]
         result["time_to_accuracy"] = training.time_to_accuracy(replace(settings, model_dir=work / "scratch"), pairs)
         save()
+    if "jobs" in only:
+        step("a training job's peak memory")
+        pairs = [("mnist", "linear")] if args.quick else [(d, a) for d in datasets.DATASETS for a in ARCHS]
+        result["job_memory"] = jobs.peak_memory(settings, [p for p in pairs if has_data(settings, p[0])])
+        save()
     if "cold" in only:
         step("cold start")
         result["cold_start"] = {"shipped_checkpoints_first_start": serving.cold_start(env, served),
@@ -102,13 +108,19 @@ def main(argv=None) -> int:
         for ckpt in Path(args.model_dir).glob("*.pt"):
             shutil.copy(ckpt, first)
         first_start = serving.memory(env, first)
-    if only & {"memory", "latency", "bytes", "browser"}:
+    if only & {"memory", "latency", "bytes", "browser", "pss"}:
         # Steady state: every served checkpoint evaluated before a server starts, as after its first start.
         zoo = Zoo(replace(settings, model_dir=served))
         for name, arch in ready_pairs(settings, served):
             zoo.evaluate(zoo.load(name, arch))
     if "memory" in only:
         result["memory"] = dict(serving.memory(env, served), first_start_difference_mb=first_start["difference_mb"])
+        save()
+    if "pss" in only:
+        step("one memory image: total PSS of gunicorn with and without preload")
+        pairs = ready_pairs(settings, served)
+        result["memory_image"] = [serving.memory_image(env, pairs, preload=True),
+                                  serving.memory_image(env, pairs, preload=False)]
         save()
     if only & {"latency", "bytes", "browser"}:
         port = serving.free_port()

@@ -119,9 +119,10 @@ class Page:
         self.record = record
 
     def resolve(self, dataset: str, arch: str) -> dict:
-        reply = self.client.callback("resolve", [("state-resolved", "data"), ("state-train-request", "data")],
+        reply = self.client.callback("resolve", [("state-resolved", "data"), ("state-job", "data")],
                                      [("dataset-dropdown", "value", dataset), ("model-dropdown", "value", arch),
-                                      ("watch-button", "n_clicks", 0)], parse=True)
+                                      ("watch-button", "n_clicks", 0)], state=[("state-admin-token", "data", None)],
+                                     parse=True)
         return reply.get("state-resolved", {}).get("data")
 
     def heatmap(self, state: dict, mode: str) -> None:
@@ -270,3 +271,43 @@ def memory(env: dict, model_dir: Path) -> dict:
     torch_only = bare_torch_rss()
     return {"server_rss_mb": round(rss), "bare_torch_rss_mb": round(torch_only),
             "difference_mb": round(rss - torch_only), "datasets_loaded": loaded}
+
+
+def _smaps(pid: int) -> dict[str, float]:
+    """Pss and Rss of one process, in MB, from /proc/PID/smaps_rollup."""
+    found = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("Pss", "Rss"):
+            found[name.lower()] = int(value.split()[0]) / 1024
+    return found
+
+
+def memory_image(env: dict, pairs: list[tuple[str, str]], preload: bool, workers: int = 3) -> dict:
+    """Total PSS of gunicorn's master and workers once warm and after every pair was drawn.
+
+    With gunicorn.conf.py (preload) the master loads everything before it forks; without it (an empty
+    config) each worker loads its own copy, as before.
+    """
+    port = free_port()
+    config = [] if preload else ["--config", "/dev/null"]
+    cmd = [sys.executable, "-m", "gunicorn", *config, "--workers", str(workers), "--threads", "4", "--bind",
+           f"127.0.0.1:{port}", "--timeout", "120", "app:server"]
+    with serve(cmd, env, port) as (proc, _):
+        wait_200(port, proc)
+        wait_idle(proc)
+        page = Page(port, lambda *a: None)
+        for _ in range(workers * 2):  # reach every worker: each draws every pair once
+            for name, arch in pairs:
+                state = page.resolve(name, arch)
+                if state and state.get("status") == "ready":
+                    page.heatmap(state, "counts")
+                    page.cell_click(state, {"actual": 1, "predicted": 1})
+        wait_idle(proc)
+        root = psutil.Process(proc.pid)
+        procs = [root, *root.children()]
+        figures = {p.pid: _smaps(p.pid) for p in procs}
+    return {"preload": preload, "workers": workers, "total_pss_mb": round(sum(f["pss"] for f in figures.values())),
+            "master_rss_mb": round(figures[proc.pid]["rss"]),
+            "worker_rss_mb": [round(f["rss"]) for pid, f in figures.items() if pid != proc.pid],
+            "worker_pss_mb": [round(f["pss"]) for pid, f in figures.items() if pid != proc.pid]}

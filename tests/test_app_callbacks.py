@@ -1,9 +1,8 @@
 """Every dashboard callback called directly, on synthetic data with quickly trained networks."""
 from __future__ import annotations
 
-import json
-
 import base64
+import json
 import re
 from contextvars import copy_context
 
@@ -534,3 +533,34 @@ def test_every_callback_survives_forged_values_mixed_with_real_ones(cb):
                 pass
             except Exception as e:  # noqa: BLE001
                 raise AssertionError(f"{name} raised {type(e).__name__}: {e} on {args!r}"[:600]) from None
+
+
+def test_a_truncated_evaluation_is_recomputed_and_a_truncated_timeline_reported(cb):
+    idle(cb)
+    zoo = cb["zoo"]
+    path = zoo.settings.model_dir / "mnist-mlp.eval.npz"
+    path.write_bytes(path.read_bytes()[:1000])
+    st, handle = cb["resolve"]("mnist", "mlp")
+    assert st["status"] == "untrained" and "mnist-mlp.eval.npz is damaged" in st["message"]
+    assert "recomputing" in st["message"] and handle["mode"] == "train"
+    # One bad file disables nothing else: the other network, comparing, finding label errors.
+    linear = ready(cb, "mnist", "linear")
+    assert linear["status"] == "ready"
+    assert [o["value"] for o in cb["compare_choices"]("mnist", None, None, None)[0]][0] == "linear"
+    found = triggered(cb["suspects"], "suspects-button.n_clicks", 1, 1, "mnist", linear, None, "linear")
+    assert "Based on" in text_of(found[0])
+    run_job(cb, handle)
+    assert ready(cb, "mnist", "mlp")["status"] == "ready" and evaluation_is_whole(path)
+    timeline = zoo.settings.model_dir / "mnist-linear.timeline.pt"
+    whole = timeline.read_bytes()
+    try:
+        timeline.write_bytes(whole[: len(whole) // 2])
+        note = cb["timeline_note"](0, 5, "mnist", "linear")
+        assert "mnist-linear.timeline.pt is damaged" in note and "No timeline was recorded" not in note
+    finally:
+        timeline.write_bytes(whole)
+
+
+def evaluation_is_whole(path) -> bool:
+    with np.load(path) as z:
+        return z["probs"].shape[0] == z["labels"].shape[0] > 0

@@ -277,3 +277,74 @@ def test_past_the_bound_requests_are_refused_with_a_sentence_and_a_killed_job_fr
     queue.cancel(again["id"])
     assert _wait(queue, again["id"]).state in ("cancelled", "done")
     assert not _zombies(proc.pid)
+
+
+def test_visitor_runs_beyond_the_cap_are_removed_oldest_first_but_never_pinned_or_served(tmp_path):
+    from models.config import Settings
+    zoo = Zoo(Settings(data_dir=tmp_path / "data", model_dir=tmp_path / "models"))
+    zoo.settings.model_dir.mkdir()
+    served = zoo.checkpoint_path("mnist", "linear")
+    served.write_bytes(b"served")
+    for run in range(1, 6):
+        path = zoo.checkpoint_path("mnist", f"linear~run{run}")
+        for p in (path, path.with_suffix(".timeline.pt"), path.with_suffix(".eval.npz"),
+                  zoo.settings.model_dir / f"mnist-linear~run{run}@10.eval.npz"):
+            p.write_bytes(b"x")
+        os.utime(path, (1_000_000 + run, 1_000_000 + run))
+    zoo.checkpoint_path("mnist", "linear~run2").with_suffix(".pin").touch()
+    assert zoo.runs("mnist") == [f"linear~run{r}" for r in range(1, 6)]
+    assert zoo.next_run("mnist", "linear", taken=["linear~run9", "mlp~run12"]) == "linear~run10"
+    assert zoo.prune_runs("mnist", keep=2) == ["linear~run1", "linear~run3"]
+    assert zoo.runs("mnist") == ["linear~run2", "linear~run4", "linear~run5"] and served.read_bytes() == b"served"
+    left = sorted(p.name for p in zoo.settings.model_dir.iterdir())
+    assert not [name for name in left if "run1" in name or "run3" in name], left
+
+
+def _hwm_and_rss(pid: int) -> tuple[float, float]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmHWM", "VmRSS"):
+            fields[name] = int(value.split()[0]) / 1024
+    return fields["VmHWM"], fields["VmRSS"]
+
+
+def test_twelve_uploads_of_the_worst_accepted_picture_at_once_keep_each_worker_bounded(served):
+    import base64
+    import io
+    from PIL import Image
+    from app import upload
+    port, settings, _, proc, _ = served
+    side = int(upload.MAX_PIXELS ** 0.5)  # the largest picture accepted: 2000x2000 RGBA, one colour
+    buf = io.BytesIO()
+    Image.new("RGBA", (side, side), (200, 30, 30, 255)).save(buf, format="PNG")
+    uri = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    resolved = {"dataset": "mnist", "arch": "linear", "status": "ready", "message": "",
+                "checkpoint": Zoo(settings).load("mnist", "linear").id}
+    body = {"output": "..own-result.children...own-message.children...own-message.className...state-own-source.data..",
+            "outputs": [{"id": "own-result", "property": "children"}, {"id": "own-message", "property": "children"},
+                        {"id": "own-message", "property": "className"}, {"id": "state-own-source", "property": "data"}],
+            "inputs": [{"id": "draw-pixels", "property": "data", "value": None},
+                       {"id": "state-upload", "property": "data", "value": {"contents": uri, "name": "big.png"}},
+                       {"id": "state-resolved", "property": "data", "value": resolved},
+                       {"id": "state-trained", "property": "data", "value": None},
+                       {"id": "timeline-slider", "property": "value", "value": None}],
+            "state": [{"id": "state-own-source", "property": "data", "value": None},
+                      {"id": "dataset-dropdown", "property": "value", "value": "mnist"},
+                      {"id": "model-dropdown", "property": "value", "value": "linear"}],
+            "changedPropIds": ["state-upload.data"]}
+    workers = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+    before = {pid: _hwm_and_rss(pid) for pid in workers}
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda _: _post(port, body), range(12)))
+    assert all(status == 200 for status, _ in answers), [a[1] for a in answers if a[0] != 200][:1]
+    assert all("x · w" in json.dumps(reply) for _, reply in answers)  # each was read and explained
+    after = {pid: _hwm_and_rss(pid) for pid in workers}
+    growth = {pid: round(after[pid][0] - before[pid][1]) for pid in workers}
+    print(f"12 uploads of a {side}x{side} PNG: worker peak above its resident size before, MB: {growth}")
+    assert max(growth.values()) < 200
+    big = io.BytesIO()
+    Image.new("RGBA", (4999, 4999), (200, 30, 30, 255)).save(big, format="PNG")
+    body["inputs"][1]["value"] = {"contents": "data:image/png;base64," + base64.b64encode(big.getvalue()).decode()}
+    status, reply = _post(port, body)
+    assert status == 200 and "4999×4999 pixels; at most 4 megapixels" in json.dumps(reply, ensure_ascii=False)

@@ -155,17 +155,20 @@ def test_sigkill_in_the_middle_of_saving_leaves_the_previous_checkpoint(tmp_path
 
 
 def test_corrupt_checkpoint_is_logged_retrained_and_served(mnist_only, caplog):
+    from app import runner
+    from app.jobs import Queue
     from app.main import create_app
     settings, _ = mnist_only
     zoo = Zoo(settings)
     zoo.train("mnist", "linear", TrainConfig(epochs=1, batch_size=32))
     zoo.checkpoint_path("mnist", "linear").write_bytes(b"\x00 half a checkpoint")
-    cb = create_app(settings).lookinside_callbacks
+    queue = Queue(settings.model_dir.parent / "jobs", launch=lambda q, job: None)
+    cb = create_app(settings, queue=queue).lookinside_callbacks
     state, request = cb["resolve"]("mnist", "linear")
-    assert state["status"] == "untrained" and "unreadable" in state["message"] and request == state
+    assert state["status"] == "untrained" and "unreadable" in state["message"] and request["mode"] == "train"
     with caplog.at_level("WARNING", logger="lookinside"):
-        done = cb["train"](lambda progress: None, request)
-    assert done["status"] == "ready"
+        runner.run(queue, request["id"])  # as the job's own process would
+    assert queue.get(request["id"]).state == "done"
     assert any("unreadable" in r.message and "retraining" in r.message for r in caplog.records)
     assert cb["resolve"]("mnist", "linear")[0]["status"] == "ready"
 

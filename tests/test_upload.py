@@ -50,6 +50,24 @@ def test_huge_images_are_refused_before_decoding():
     assert len(buf.getvalue()) < upload.MAX_BYTES
     with pytest.raises(upload.UploadError, match="6000×5000"):
         upload.open_image(buf.getvalue())
+    buf = io.BytesIO()
+    Image.new("RGBA", (4999, 4999), (9, 9, 9, 255)).save(buf, format="PNG")  # 97 KB that decodes to 100 MB
+    with pytest.raises(upload.UploadError, match="4999×4999 pixels; at most 4 megapixels"):
+        upload.open_image(buf.getvalue())
+
+
+def test_an_accepted_picture_is_decoded_small():
+    """A picture's cost is bounded by what it decodes to: shrunk to WORK_SIDE, a JPEG decoded at reduced scale."""
+    side = int(upload.MAX_PIXELS ** 0.5)
+    png = io.BytesIO()
+    Image.new("RGBA", (side, side), (200, 30, 30, 255)).save(png, format="PNG")
+    image = upload.open_image(png.getvalue())
+    assert max(image.size) == upload.WORK_SIDE and image.format == "PNG"
+    jpeg = io.BytesIO()
+    Image.new("RGB", (4800, 4000), (250, 250, 250)).save(jpeg, format="JPEG")  # 19 MP: accepted as a JPEG
+    image = upload.open_image(jpeg.getvalue())
+    assert max(image.size) <= upload.WORK_SIDE and image.format == "JPEG"
+    assert upload.to_dataset_image(image, (3, 32, 32)).shape == (3, 32, 32)
 
 
 def test_a_photo_of_dark_ink_becomes_an_mnist_like_digit():

@@ -20,7 +20,8 @@ def layout() -> html.Section:
             allow_direct_input=False)),
         html.Span(id=ids.TIMELINE_NOTE, className="timeline-note"),
         html.Button("Watch it train", id=ids.WATCH, className="more-button", n_clicks=0,
-                    title="Train this network again from scratch and watch the heatmap and weights change"),
+                    title="Train this network from scratch and watch it learn: a new run beside the one everyone "
+                          "sees, or (for the admin) in its place"),
         dcc.Interval(id=ids.TIMELINE_TICK, interval=PLAY_MS, disabled=True),
     ])
 
@@ -75,6 +76,9 @@ def register(app: Dash, service: Service) -> dict:
     def note(value, _, dataset, arch):
         labels = service.timeline(dataset, arch)
         if not labels:
+            problem = service.timeline_problem(dataset, arch)
+            if problem:  # the file is there but unreadable: say so (it was logged), never "none recorded"
+                return f"{problem[0].upper()}{problem[1:]}. Watch it train to record a new one."
             return "No timeline was recorded for this network. Watch it train to record one."
         if not isinstance(value, int) or not 0 <= value < len(labels):
             value = len(labels) - 1
