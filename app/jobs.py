@@ -284,7 +284,14 @@ def launch_process(queue: Queue, job: Job) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "app.runner", str(queue.folder), job.id], cwd=PROJECT_DIR,
                             stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True)
     # Reap it when it ends, so no zombie is left behind the web worker that started it.
-    threading.Thread(target=proc.wait, daemon=True, name=f"reap-{job.id[:8]}").start()
+    threading.Thread(target=_reap, args=(proc,), daemon=True, name=f"reap-{job.id[:8]}").start()
+
+
+def _reap(proc: subprocess.Popen) -> None:
+    try:
+        proc.wait()
+    except (OSError, SystemExit):  # the web process is going away: the runner then belongs to init
+        pass
 
 
 def launch_celery(queue: Queue, job: Job) -> None:

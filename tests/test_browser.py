@@ -189,6 +189,25 @@ def test_untrained_network_trains_in_the_background_with_progress(page):
     assert dash_duo.get_logs() == []
 
 
+def test_watch_it_train_without_the_token_shows_a_new_run_and_its_address_restores_it(page):
+    dash_duo, zoo = page
+    served = zoo.checkpoint_path("mnist", "linear").read_bytes()
+    dash_duo.find_element("#watch-button").click()
+    dash_duo.wait_for_element("#train-box.active", timeout=20)
+    dash_duo.wait_for_contains_text("#model-dropdown", "visitor run 1", timeout=120)  # the page switched to it
+    wait_until(lambda: "model=linear~run1" in dash_duo.driver.current_url.replace("%7E", "~"),
+               what="the address to name the run")
+    dash_duo.wait_for_contains_text("#accuracy", "accuracy", timeout=30)
+    assert zoo.checkpoint_path("mnist", "linear").read_bytes() == served  # what everyone else sees
+    link = dash_duo.driver.current_url
+    dash_duo.driver.get(dash_duo.server_url)  # a new visit, then the shared link to the run
+    dash_duo.wait_for_element("#confusion-graph .heatmaplayer", timeout=30)
+    dash_duo.driver.get(link)
+    dash_duo.wait_for_contains_text("#model-dropdown", "visitor run 1", timeout=30)
+    dash_duo.wait_for_contains_text("#timeline-note", "(final)", timeout=30)
+    assert dash_duo.get_logs() == []
+
+
 def test_timeline_slider_moves_the_heatmap(page):
     dash_duo, zoo = page
     final = cell_texts(dash_duo)

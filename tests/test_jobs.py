@@ -338,7 +338,7 @@ def test_twelve_uploads_of_the_worst_accepted_picture_at_once_keep_each_worker_b
     with ThreadPoolExecutor(12) as pool:
         answers = list(pool.map(lambda _: _post(port, body), range(12)))
     assert all(status == 200 for status, _ in answers), [a[1] for a in answers if a[0] != 200][:1]
-    assert all("x · w" in json.dumps(reply) for _, reply in answers)  # each was read and explained
+    assert all("x · w" in json.dumps(reply, ensure_ascii=False) for _, reply in answers)  # each read and explained
     after = {pid: _hwm_and_rss(pid) for pid in workers}
     growth = {pid: round(after[pid][0] - before[pid][1]) for pid in workers}
     print(f"12 uploads of a {side}x{side} PNG: worker peak above its resident size before, MB: {growth}")

@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import Optional
 from urllib.parse import parse_qs
 
-from dash import ClientsideFunction, Dash, Input, Output, State, dcc, no_update
+from dash import ClientsideFunction, Dash, Input, Output, State, dcc, no_update, set_props
 
-from models import datasets
+from models import datasets, nets
 from models.evaluate import SORTS
-from models.zoo import is_network
+from models.zoo import is_network, parse_network
 
 from .. import ids
+from ..service import network_label
 
 MODES = {"counts": "counts", "percent": "percent"}
 VIEWS = {"numbers": "numbers", "images": "images"}
@@ -62,6 +63,11 @@ def register(app: Dash) -> dict:
                   State(ids.CONFUSION_VIEW, "value"), State(ids.SAMPLES_SORT, "value"))
     def from_address(search, *current):
         wanted = parse(search)
+        if parse_network(wanted.get("arch", "linear"))[1]:
+            # A visitor's run is not among the dropdown's first options, and a value the options lack is
+            # cleared: offer it with the value (the options callback then lists the dataset's runs).
+            set_props(ids.ARCH, {"options": [{"label": network_label(n), "value": n}
+                                             for n in (*nets.ARCHS, wanted["arch"])]})
         keys = ("dataset", "arch", "mode", "view", "sort")
         # Only what differs is set, so going back to a view changes no more than it must.
         return tuple(no_update if wanted.get(k, now) == now else wanted[k] for k, now in zip(keys, current))

@@ -5,6 +5,8 @@ import json
 
 from dash import Dash, Input, Output, State, dcc, html, no_update, set_props
 
+from models import nets
+
 from .. import figures, ids
 from ..access import Access, Limits, visitor
 from ..service import DATASET_LABELS, ERROR, READY, Service, network_label
@@ -23,8 +25,10 @@ def controls(default_dataset: str, default_arch: str) -> html.Div:
         ]),
         html.Label(className="control", children=[
             html.Span("Network", className="control-label"),
+            # The served kinds from the start (a value the options lack would be cleared); the
+            # visitors' runs of the dataset join them (the options callback).
             dcc.Dropdown(id=ids.ARCH, value=default_arch, clearable=False, searchable=False,
-                         options=[{"label": network_label(default_arch), "value": default_arch}]),
+                         options=[{"label": network_label(n), "value": n} for n in nets.ARCHS]),
         ]),
         html.Div(id=ids.ACCURACY, className="accuracy", children="…"),
     ])
@@ -104,7 +108,7 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         if not job.active:
             return "0", "1", job.message, no_update, no_update, "train-box notice", True, False, no_update, no_update
         progress = job.progress or {}
-        label = progress.get("label") or "Starting…"
+        label = progress.get("label") or f"Preparing {network_label(job.network)}: starting…"
         if job.state == "queued":
             label = (f"Waiting for the trainer: {network_label(job.network)} starts after "
                      f"{service.queue.ahead_of(job)} job(s) ahead.")
