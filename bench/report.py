@@ -28,6 +28,10 @@ def render(r: dict) -> str:
         out += ["", "## In a real browser (headless Chromium)", "", f"Not measured: {r['browser_error']}"]
     if "memory" in r:
         out += _memory(r)
+    if "memory_image" in r:
+        out += _memory_image(r)
+    if "job_memory" in r:
+        out += _job_memory(r)
     if "bytes" in r:
         out += _bytes(r)
     return "\n".join(out + [""])
@@ -129,3 +133,30 @@ def _bytes(r: dict) -> list[str]:
             f"- one cell click ({by['cell_click_images']} images): {by['cell_click_bytes'] / 1024:.1f} KiB as sent "
             f"({by['cell_click_encoding']}), {by['cell_click_uncompressed_bytes'] / 1024:.1f} KiB uncompressed "
             f"(target ≤ 100 KB: {_mark(by['cell_click_bytes'] <= 100_000)})"]
+
+
+def _memory_image(r: dict) -> list[str]:
+    out = ["", "## One memory image: gunicorn's total PSS (master and 3 workers)", "",
+           "Proportional set size from `/proc/PID/smaps_rollup`, summed over the master and its workers, once every "
+           "worker has drawn every ready network (heatmap and a cell's images). *Preload* is `gunicorn.conf.py`: the "
+           "master loads torch, the datasets and the networks and freezes its heap before it forks. Without it (an "
+           "empty config) each worker loads its own copy.", "",
+           "| mode | total PSS | master RSS | workers' RSS | workers' PSS | target ≤ 900 MB |", "|---|---|---|---|---|---|"]
+    for row in r["memory_image"]:
+        ok = row["total_pss_mb"] <= 900 if row["preload"] else None
+        out.append(f"| {'preload' if row['preload'] else 'no preload (before)'} | {row['total_pss_mb']} MB | "
+                   f"{row['master_rss_mb']} MB | {', '.join(map(str, row['worker_rss_mb']))} MB | "
+                   f"{', '.join(map(str, row['worker_pss_mb']))} MB | {_mark(ok)} |")
+    return out
+
+
+def _job_memory(r: dict) -> list[str]:
+    out = ["", "## A training job's peak memory", "",
+           "Each network trained from scratch with its default settings by the real job runner (`python -m "
+           "app.runner`, a fresh process), its peak resident size (VmHWM) sampled every 0.2 s.", "",
+           "| dataset | net | peak RSS | wall time | outcome | target < 2 GB |", "|---|---|---|---|---|---|"]
+    for row in r["job_memory"]:
+        ok = row["peak_rss_mb"] < 2048 if row["state"] == "done" else None
+        out.append(f"| {row['dataset']} | {row['arch']} | {row['peak_rss_mb']} MB | {row['seconds']:.0f} s | "
+                   f"{row['state']} {row.get('message') or ''} | {_mark(ok)} |")
+    return out
