@@ -78,7 +78,8 @@ class Limits:
 
         @server.after_request
         def _name_the_visitor(response):
-            if not _VISITOR.fullmatch(request.cookies.get(VISITOR_COOKIE, "")):
+            # Only the page itself names a visitor: callback answers may be replayed to others (app/replay.py).
+            if request.path == "/" and not _VISITOR.fullmatch(request.cookies.get(VISITOR_COOKIE, "")):
                 response.set_cookie(VISITOR_COOKIE, secrets.token_hex(16), max_age=30 * 24 * 3600, httponly=True,
                                     samesite="Lax")
             return response

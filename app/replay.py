@@ -98,7 +98,8 @@ class Replay:
         finally:
             if hasattr(result, "close"):
                 result.close()
-        if seen.get("status", "").startswith("200") and len(body) <= self.max_entry:
+        personal = any(name.lower() == "set-cookie" for name, _ in seen.get("headers", ()))
+        if seen.get("status", "").startswith("200") and len(body) <= self.max_entry and not personal:
             self._store(key, (seen["status"], list(seen["headers"]), body))
         return [body]
 

@@ -137,7 +137,7 @@ class Service:
         found = self.resolve(dataset, network)
         if found["status"] == ERROR or (found["status"] == READY and not watch):
             return {}
-        arch, run = parse_network(network)
+        arch = parse_network(network)[0]
         mode, target, name = "train", network, None
         if watch and found["status"] == READY:
             if admin:
@@ -149,8 +149,7 @@ class Service:
                     "offline": self.settings.offline, "device": self.settings.device}
         try:
             job, _ = self.queue.submit(dataset, target, mode, settings, visitor=visitor,
-                                       who="admin" if admin else "visitor",
-                                       name=name)
+                                       who="admin" if admin else "visitor", name=name)
         except Refused as e:
             return {"error": str(e)}
         return job.handle()

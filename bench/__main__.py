@@ -61,6 +61,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     p.add_argument("--json", default=str(ROOT / "benchmarks.json"))
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--job-seconds", type=float, help="stop each job of the job-memory section after this long")
     p.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS,
                    help="run only these sections (the report then shows only them)")
     args = p.parse_args(argv)
@@ -92,7 +93,8 @@ def main(argv=None) -> int:
     if "jobs" in only:
         step("a training job's peak memory")
         pairs = [("mnist", "linear")] if args.quick else [(d, a) for d in datasets.DATASETS for a in ARCHS]
-        result["job_memory"] = jobs.peak_memory(settings, [p for p in pairs if has_data(settings, p[0])])
+        result["job_memory"] = jobs.peak_memory(settings, [p for p in pairs if has_data(settings, p[0])],
+                                                limit_s=args.job_seconds)
         save()
     if "cold" in only:
         step("cold start")

@@ -156,7 +156,9 @@ def _job_memory(r: dict) -> list[str]:
            "app.runner`, a fresh process), its peak resident size (VmHWM) sampled every 0.2 s.", "",
            "| dataset | net | peak RSS | wall time | outcome | target < 2 GB |", "|---|---|---|---|---|---|"]
     for row in r["job_memory"]:
-        ok = row["peak_rss_mb"] < 2048 if row["state"] == "done" else None
+        ok = row["peak_rss_mb"] < 2048 if row["state"] in ("done", "cancelled") else None
+        outcome = (f"stopped after {row['limit_s']:.0f} s" if row.get("limit_s") else
+                   f"{row['state']} {row.get('message') or ''}".strip())
         out.append(f"| {row['dataset']} | {row['arch']} | {row['peak_rss_mb']} MB | {row['seconds']:.0f} s | "
-                   f"{row['state']} {row.get('message') or ''} | {_mark(ok)} |")
+                   f"{outcome} | {_mark(ok)} |")
     return out

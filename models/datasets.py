@@ -214,7 +214,8 @@ def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
     """Per-channel mean and std of uint8 images on the 0..1 scale, in chunks to keep memory flat."""
     total = torch.zeros(images.shape[1], dtype=torch.float64)
     total_sq = torch.zeros_like(total)
-    for chunk in images.split(8192):
+    per_chunk = max(1, (1 << 22) // max(1, images[0].numel()))  # about 32 MB of float64 at a time
+    for chunk in images.split(per_chunk):
         x = chunk.to(torch.float64).div_(255).transpose(0, 1).reshape(images.shape[1], -1)
         total += x.sum(1)
         total_sq += (x * x).sum(1)
