@@ -26,6 +26,7 @@ from models.zoo import Zoo, kind_of
 from . import figures
 from .images import colorize, png_data_uri
 from .jobs import Job, Queue
+from .service import network_label
 
 log = logging.getLogger("lookinside")
 
@@ -71,7 +72,7 @@ def train(queue: Queue, job: Job) -> dict:
     settings = Settings(data_dir=Path(job.settings["data_dir"]), model_dir=Path(job.settings["model_dir"]),
                         offline=bool(job.settings["offline"]), device=str(job.settings["device"]))
     zoo, cancel, last = Zoo(settings), threading.Event(), [0.0]
-    title = f"{datasets.get_spec(job.dataset).title} / {job.network}"
+    title = f"{datasets.get_spec(job.dataset).title} / {network_label(job.network)}"
 
     def report(progress=None, frame=None):
         if queue.report(job.id, progress, frame) == "cancelling":

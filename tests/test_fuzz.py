@@ -179,3 +179,37 @@ def test_security_headers(live):
     response.read()
     assert response.getheader("X-Content-Type-Options") == "nosniff"
     assert "frame-ancestors 'self'" in response.getheader("Content-Security-Policy")
+
+
+def test_pressing_watch_too_often_answers_429_with_a_sentence(live, caplog):
+    port, _, _ = live
+    caplog.set_level("WARNING", logger="lookinside")
+    body = json.dumps({
+        "output": "..state-resolved.data...state-job.data..",
+        "outputs": [{"id": "state-resolved", "property": "data"}, {"id": "state-job", "property": "data"}],
+        "inputs": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
+                   {"id": "model-dropdown", "property": "value", "value": "linear"},
+                   {"id": "watch-button", "property": "n_clicks", "value": 1}],
+        "state": [{"id": "state-admin-token", "property": "data", "value": None}],
+        "changedPropIds": ["watch-button.n_clicks"]}).encode()
+    answers = []
+    for _ in range(4):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("POST", "/_dash-update-component", body=body, headers={
+            "Content-Type": "application/json", "Cookie": "lookinside_visitor=" + "c" * 32})
+        response = conn.getresponse()
+        answers.append((response.status, response.read().decode()))
+        conn.close()
+    assert [status for status, _ in answers] == [200, 200, 200, 429]
+    assert answers[3][1].strip() == "You have started training too often; wait a minute and try again."
+    assert [r for r in caplog.records if "429" in r.getMessage()] and not [r for r in caplog.records if r.exc_info]
+
+
+def test_who_may_replace_a_served_network():
+    from app.access import Access
+    assert Access(open=True).is_admin(None)  # python -m app on loopback with no token: one person's own machine
+    locked = Access(token=None)
+    assert not locked.is_admin(None) and not locked.is_admin("")  # served with no token: nobody
+    guarded = Access(token="s3cret")
+    assert guarded.is_admin("s3cret") and not guarded.is_admin("s3cre") and not guarded.is_admin(["s3cret"])
+    assert not guarded.is_admin("x" * 10_000)
