@@ -306,8 +306,10 @@ def test_training_job_reports_progress_and_makes_the_pair_ready(cb):
     assert job.state == "done" and job.progress["step"] == job.progress["total"] > 1
     frame = json.loads(job.frame)
     assert job.frame_no >= 2 and frame["figure"]["data"] and frame["images"][0].startswith("data:image/png")
-    done = triggered(cb["poll"], "train-poll.n_intervals", 5, handle, 5, job.frame_no, "cnn")
+    props = {}
+    done = triggered(cb["poll"], "train-poll.n_intervals", 5, handle, 5, job.frame_no, "linear", "mnist", props=props)
     assert done[8]["status"] == "ready" and done[8]["arch"] == "cnn" and done[6] is True  # polling stops
+    assert props == {}  # the visitor moved on to another network meanwhile: the page stays there
     assert ready(cb, "mnist", "cnn")["status"] == "ready"
     for forged in ("forged", {"id": "x" * 32}, {"error": 5}, None):
         assert triggered(cb["poll"], "state-job.data", forged, forged, 1, None, "cnn")[6] is True
@@ -363,8 +365,11 @@ def test_watch_it_train_without_the_token_trains_a_new_run_beside_the_served_one
     assert again == handle  # a second watcher joins the same run
     run_job(cb, handle)
     props = {}
-    done = triggered(cb["poll"], "train-poll.n_intervals", 3, handle, 3, None, "mlp", props=props)
+    done = triggered(cb["poll"], "train-poll.n_intervals", 3, handle, 3, None, "mlp", "mnist", props=props)
     assert done[8]["arch"] == "mlp~run1" and props["model-dropdown"] == {"value": "mlp~run1"}  # the page shows it
+    elsewhere = {}  # a visitor who has moved on to another dataset is not pulled back
+    triggered(cb["poll"], "train-poll.n_intervals", 4, handle, 4, None, "linear", "cifar10", props=elsewhere)
+    assert elsewhere == {}
     assert cb["zoo"].checkpoint_path("mnist", "mlp").read_bytes() == served
     run = ready(cb, "mnist", "mlp~run1")
     assert run["status"] == "ready" and run["checkpoint"] != st["checkpoint"]

@@ -90,12 +90,18 @@ def test_benchmark_command_smoke(mnist_only, tmp_path):
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--data-dir", str(settings.data_dir),
                            "--model-dir", str(settings.model_dir), "--out", str(out), "--json", str(js),
-                           "--only", "trainer", "table", "cold", "memory", "latency", "bytes"],
+                           "--only", "trainer", "table", "jobs", "cold", "memory", "pss", "latency", "bytes"],
                           cwd=root, env={**env, "LOOKINSIDE_MODEL_DIR": ""}, capture_output=True, text=True,
                           timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(js.read_text())
-    assert {"machine", "trainer", "time_to_accuracy", "cold_start", "memory", "latency", "bytes"} <= set(result)
+    assert {"machine", "trainer", "time_to_accuracy", "cold_start", "memory", "latency", "bytes", "job_memory",
+            "memory_image"} <= set(result)
+    job = result["job_memory"][0]
+    assert (job["dataset"], job["arch"], job["state"]) == ("mnist", "linear", "done") and job["peak_rss_mb"] > 100
+    preload, separate = result["memory_image"]
+    assert preload["preload"] and not separate["preload"] and len(preload["worker_pss_mb"]) == 3
+    assert 0 < preload["total_pss_mb"] < separate["total_pss_mb"]  # the workers share the master's pages
     assert result["machine"]["cores"] == os.cpu_count()
     trainer = {row["arch"]: row for row in result["trainer"]}
     assert set(trainer) == {"linear", "mlp"} and trainer["linear"]["speedup_batch64"] > 0
@@ -105,5 +111,6 @@ def test_benchmark_command_smoke(mnist_only, tmp_path):
     assert result["warm_up_s"] >= 0
     report = out.read_text()
     for heading in ("# Benchmarks", "## Training speed", "## Time to accuracy", "## Cold start",
-                    "## Callback latency", "## Memory", "## Bytes on the wire"):
+                    "## Callback latency", "## Memory", "## Bytes on the wire", "## One memory image",
+                    "## A training job's peak memory"):
         assert heading in report

@@ -90,8 +90,8 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
                   Output(ids.TRAIN_POLL, "disabled"), Output(ids.WATCH, "disabled"),
                   Output(ids.STATE_TRAINED, "data"), Output(ids.STATE_FRAME_SEEN, "data"),
                   Input(ids.STATE_JOB, "data"), Input(ids.TRAIN_POLL, "n_intervals"),
-                  State(ids.STATE_FRAME_SEEN, "data"), State(ids.ARCH, "value"))
-    def poll(handle, _=None, seen=None, arch=None):
+                  State(ids.STATE_FRAME_SEEN, "data"), State(ids.ARCH, "value"), State(ids.DATASET, "value"))
+    def poll(handle, _=None, seen=None, arch=None, dataset=None):
         keep = (no_update,) * 5
         if isinstance(handle, dict) and isinstance(handle.get("error"), str):
             return "0", "1", handle["error"], no_update, no_update, "train-box notice", True, False, no_update, no_update
@@ -102,8 +102,8 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
             service.queue.pump()  # a dead job's slot, and the queue behind it, move on
             job = service.queue.get(job.id) or job
         if job.state == "done" and isinstance(job.result, dict):
-            if job.network != arch:  # a visitor's new run: show it
-                set_props(ids.ARCH, {"value": job.network})
+            if job.mode == "run" and job.dataset == dataset and job.network != arch:
+                set_props(ids.ARCH, {"value": job.network})  # the run this visitor asked to watch: show it
             return "1", "1", "", no_update, no_update, "train-box", True, False, job.result, no_update
         if not job.active:
             return "0", "1", job.message, no_update, no_update, "train-box notice", True, False, no_update, no_update
