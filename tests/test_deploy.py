@@ -21,6 +21,18 @@ def test_dockerfile_copies_what_exists_and_serves_the_readme_command():
     for src in re.findall(r"^COPY (\S+)", DOCKERFILE, re.M):
         assert list(ROOT.glob(src.rstrip("/"))), f"COPY {src}: nothing there"
     assert "gunicorn --workers" in DOCKERFILE and "app:server" in DOCKERFILE
+    # In the container gunicorn listens on every interface of its own network; outside one it binds loopback
+    # behind the proxy. Either way the same settings, and the same gunicorn.conf.py.
     served = re.search(r"gunicorn --workers \S+ --threads 4 --bind 0.0.0.0:8050 --timeout 120 app:server", DOCKERFILE)
-    assert served and "gunicorn --workers 3 --threads 4 --bind 0.0.0.0:8050 --timeout 120 app:server" in README
-    assert "celery -A app.worker worker" in README and "docker build -t looking-inside ." in README
+    assert served and "gunicorn --workers 3 --threads 4 --bind 127.0.0.1:8050 --timeout 120 app:server" in README
+    assert "COPY gunicorn.conf.py" in DOCKERFILE
+    assert "celery -A app.worker worker" in README and "docker compose up --build" in README
+
+
+def test_compose_publishes_only_the_buffering_proxy():
+    compose = (ROOT / "docker-compose.yml").read_text()
+    web, nginx = compose.split("  nginx:")
+    assert "expose:" in web and "ports:" not in web and "init: true" in web
+    assert '"8080:8080"' in nginx and "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro" in nginx
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "server web:8050;" in conf and "proxy_request_buffering on;" in conf and "client_header_timeout" in conf
