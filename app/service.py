@@ -237,9 +237,12 @@ class Service:
         return [*nets.ARCHS, *runs]
 
     def _evaluated(self, dataset: str, runs: bool = False) -> list[tuple[Checkpoint, Evaluation]]:
-        """Every network of `dataset` whose checkpoint loads and whose evaluation is on disk and sound."""
+        """Every served network of `dataset` (and, with `runs`, its newest visitors' runs) whose checkpoint
+        loads and whose evaluation is on disk and sound."""
         found = []
-        for network in (self.networks(dataset) if runs else nets.ARCHS) if dataset in datasets.DATASETS else ():
+        if not (isinstance(dataset, str) and dataset in datasets.DATASETS):
+            return found
+        for network in [*nets.ARCHS, *(self.zoo.runs(dataset)[-RUNS_COMPARED:] if runs else ())]:
             try:
                 ckpt = self.zoo.load(dataset, network)
             except LookInsideError:
@@ -312,6 +315,8 @@ class Service:
 
 
 SUSPECTS_SHOWN = 60  # the most suspicious images listed; a person reads the top of the list
+# Runs offered to compare: the newest ones. Each is loaded to be listed, and the checkpoint cache holds 32.
+RUNS_COMPARED = 10
 
 
 def mean_image(images, indices) -> np.ndarray:
