@@ -301,6 +301,10 @@ def test_training_job_reports_progress_and_makes_the_pair_ready(cb):
     handle = cb["resolve"]("mnist", "cnn")[1]
     queued = triggered(cb["poll"], "state-job.data", handle, handle, None, None, "cnn")
     assert queued[5] == "train-box active" and queued[6] is False and queued[7] is True  # polling, Watch disabled
+    theirs = cb["queue"].submit("cifar10", "mlp", "train", {}, visitor="someone else")[0].handle()
+    watching = triggered(cb["poll"], "state-job.data", theirs, theirs, None, None, "mlp")
+    assert watching[5] == "train-box active watching"  # another visitor's job: watched, without Stop
+    cb["queue"].cancel(theirs["id"])
     run_job(cb, handle)
     job = cb["queue"].get(handle["id"])
     assert job.state == "done" and job.progress["step"] == job.progress["total"] > 1

@@ -90,8 +90,9 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
                   Output(ids.TRAIN_POLL, "disabled"), Output(ids.WATCH, "disabled"),
                   Output(ids.STATE_TRAINED, "data"), Output(ids.STATE_FRAME_SEEN, "data"),
                   Input(ids.STATE_JOB, "data"), Input(ids.TRAIN_POLL, "n_intervals"),
-                  State(ids.STATE_FRAME_SEEN, "data"), State(ids.ARCH, "value"), State(ids.DATASET, "value"))
-    def poll(handle, _=None, seen=None, arch=None, dataset=None):
+                  State(ids.STATE_FRAME_SEEN, "data"), State(ids.ARCH, "value"), State(ids.DATASET, "value"),
+                  State(ids.ADMIN_TOKEN, "data"))
+    def poll(handle, _=None, seen=None, arch=None, dataset=None, token=None):
         keep = (no_update,) * 5
         if isinstance(handle, dict) and isinstance(handle.get("error"), str):
             return "0", "1", handle["error"], no_update, no_update, "train-box notice", True, False, no_update, no_update
@@ -123,8 +124,10 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
                        for i, src in enumerate(frame["images"])]]
         elif seen is None and not job.frame:
             figure, tiles = figures.empty_figure(WAITING_FIGURE), []
+        # Only whoever started the job, or the admin, is offered Stop; everyone else just watches it.
+        box = "train-box active" + ("" if job.visitor == visitor() or access.is_admin(token) else " watching")
         return (str(progress.get("step", 0)), str(progress.get("total", 1)), label, figure, tiles,
-                "train-box active", False, True, no_update, job.frame_no)
+                box, False, True, no_update, job.frame_no)
 
     @app.callback(Output(ids.TRAIN_LABEL, "children", allow_duplicate=True),
                   Input(ids.TRAIN_STOP, "n_clicks"), State(ids.STATE_JOB, "data"), State(ids.ADMIN_TOKEN, "data"),
