@@ -163,8 +163,8 @@ def test_forged_training_job_handles_are_answered_safely(live):
         body = {"output": dep["output"], "outputs": _output_spec(dep["output"]),
                 "inputs": [{"id": "state-job", "property": "data", "value": value},
                            {"id": "train-poll", "property": "n_intervals", "value": 1}],
-                "state": [{"id": "state-frame-seen", "property": "data", "value": None},
-                          {"id": "model-dropdown", "property": "value", "value": "linear"}],
+                "state": [{**spec, "value": "linear" if spec["id"] == "model-dropdown" else None}
+                          for spec in dep["state"]],
                 "changedPropIds": ["state-job.data"]}
         status, text = _request(port, "POST", "/_dash-update-component", json.dumps(body).encode())
         assert status == 200, text[:200]
