@@ -185,10 +185,12 @@ class Queue:
     def pump(self) -> list[Job]:
         """Fail the running jobs whose process died, then start queued ones while slots are free."""
         now, claimed = time.time(), []
+        if not self._needs_pump(now):  # the common case, every poll of every watcher: no write lock taken
+            return claimed
         with self._db(write=True) as db:
             running = [_job(r) for r in db.execute("SELECT * FROM jobs WHERE state IN ('running', 'cancelling')")]
             for job in list(running):
-                if self._alive(job) or (job.pid is None and now - (job.started or now) < START_GRACE):
+                if not self._dead(job, now):
                     continue
                 log.warning("training job %s (%s/%s) died with its process", job.id[:8], job.dataset, job.network)
                 db.execute("UPDATE jobs SET state='failed', finished=?, message=? WHERE id=?", (now, DIED, job.id))
@@ -206,6 +208,16 @@ class Queue:
                 log.error("could not start training job %s: %s", job.id[:8], e)
                 self.end(job.id, "failed", "The trainer could not be started; the error was logged.")
         return claimed
+
+    def _needs_pump(self, now: float) -> bool:
+        with self._db() as db:
+            running = [_job(r) for r in db.execute("SELECT * FROM jobs WHERE state IN ('running', 'cancelling')")]
+            waiting = db.execute("SELECT COUNT(*) FROM jobs WHERE state='queued'").fetchone()[0]
+        return any(self._dead(j, now) for j in running) or (waiting > 0 and len(running) < self.slots)
+
+    def _dead(self, job: Job, now: float) -> bool:
+        """A claimed job whose process holds no lock: gone, or never started within the grace period."""
+        return not self._alive(job) and (job.pid is not None or now - (job.started or now) >= START_GRACE)
 
     def lock_path(self, job_id: str) -> Path:
         return self.folder / f"job-{job_id}.lock"

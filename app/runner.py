@@ -26,7 +26,7 @@ from models.zoo import Zoo, kind_of
 from . import figures
 from .images import colorize, png_data_uri
 from .jobs import Job, Queue
-from .service import network_label
+from .service import READY, network_label, state
 
 log = logging.getLogger("lookinside")
 
@@ -97,8 +97,7 @@ def train(queue: Queue, job: Job) -> dict:
         ev = zoo.evaluate(ckpt)
         if job.mode == "run":
             zoo.prune_runs(job.dataset, keep=MAX_RUNS)
-    return {"dataset": job.dataset, "arch": job.network, "status": "ready", "message": "",
-            "checkpoint": ev.checkpoint_id}
+    return state(job.dataset, job.network, READY, checkpoint=ev.checkpoint_id)
 
 
 def live_frame(settings: Settings, dataset: str, kind: str, snap, model, norm) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from app.jobs import DIED, Queue
+from app.jobs import DIED, Queue, Refused
 from models.train import TrainConfig
 from models.zoo import Zoo
 from tests.conftest import free_port, wait_for_http
@@ -36,13 +36,13 @@ def test_requests_for_one_network_join_one_job_and_bounds_refuse_with_a_sentence
     for visitor in "bcd":  # other visitors asking for the same thing watch the same run
         job, joined = queue.submit("mnist", "linear", "run", SETTINGS, visitor=visitor)
         assert joined and job.id == first.id
-    with pytest.raises(Exception, match="You already have a network training"):
+    with pytest.raises(Refused, match="You already have a network training"):
         queue.submit("mnist", "mlp", "train", SETTINGS, visitor="a")
     second = queue.submit("mnist", "mlp", "train", SETTINGS, visitor="b")[0]
     third = queue.submit("mnist", "cnn", "train", SETTINGS, visitor="c")[0]
     assert second.state == third.state == "queued" and started == [first.id]  # one slot
     assert queue.ahead_of(third) == 2
-    with pytest.raises(Exception, match=r"^The trainer is busy: 3 jobs ahead, try again in a few minutes\.$"):
+    with pytest.raises(Refused, match=r"^The trainer is busy: 3 jobs ahead, try again in a few minutes\.$"):
         queue.submit("cifar10", "cnn", "train", SETTINGS, visitor="e")
     queue.end(first.id, "done", result={})
     queue.pump()
