@@ -59,15 +59,17 @@ def _trainer(r: dict) -> list[str]:
 
 def _table(r: dict) -> list[str]:
     out = ["", "## Time to accuracy (default settings, test split)", "",
-            "| dataset | net | accuracy | training time | target | |", "|---|---|---|---|---|---|"]
+            "| dataset | net | accuracy | training time | target | | template–class-mean correlation |",
+            "|---|---|---|---|---|---|---|"]
     for row in r["time_to_accuracy"]:
         goal = (f"≥ {100 * row['target_accuracy']:.1f}% in ≤ {row['target_seconds']} s"
                 if row.get("target_accuracy") else "report")
         if "error" in row:
-            out.append(f"| {row['dataset']} | {row['arch']} | not available: {row['error']} | | {goal} | |")
+            out.append(f"| {row['dataset']} | {row['arch']} | not available: {row['error']} | | {goal} | | |")
         else:
+            corr = row.get("template_correlation")
             out.append(f"| {row['dataset']} | {row['arch']} | {100 * row['accuracy']:.2f}% | {row['seconds']:.1f} s "
-                       f"| {goal} | {_mark(row.get('meets_target'))} |")
+                       f"| {goal} | {_mark(row.get('meets_target'))} | {'' if corr is None else f'{corr:.3f}'} |")
     return out
 
 

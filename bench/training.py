@@ -99,7 +99,8 @@ def time_to_accuracy(settings: Settings, pairs) -> list[dict]:
             rows.append({**row, "error": str(e).split(" (")[0]})
             continue
         m = ckpt.metrics
-        row.update(accuracy=m["test_accuracy"], seconds=m["train_seconds"], epochs=ckpt.config.epochs)
+        row.update(accuracy=m["test_accuracy"], seconds=m["train_seconds"], epochs=ckpt.config.epochs,
+                   template_correlation=m.get("template_correlation"))
         row["meets_target"] = None if not target else bool(m["test_accuracy"] >= target[0]
                                                            and m["train_seconds"] <= target[1])
         rows.append(row)

@@ -73,10 +73,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         elif args.command == "evaluate":
             with ProgressBar(f"{args.dataset}/{args.arch}") as bar:
                 ev = zoo.evaluation(args.dataset, args.arch, on_progress=bar.update)
+            correlation = zoo.template_correlation(zoo.load(args.dataset, args.arch))
             if args.json:
-                print(json.dumps(ev.summary()))
+                summary = ev.summary()
+                if correlation is not None:
+                    summary["template_correlation"] = round(correlation, 6)
+                print(json.dumps(summary))
             else:
                 _print_evaluation(ev)
+                if correlation is not None:
+                    print(f"templates against class means (centred correlation, mean over classes): "
+                          f"{correlation:.3f}")
         else:
             print(_table(zoo, args.datasets, args.archs, retrain=not args.existing))
     except LookInsideError as e:

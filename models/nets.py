@@ -6,16 +6,22 @@ import math
 import torch
 from torch import nn
 
+INITS = ("random", "zeros")
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
 
 
 class LinearNet(nn.Module):
     """Inputs wired straight to the classes: each class score is b + sum(w * x)."""
 
-    def __init__(self, in_shape: tuple[int, int, int], n_classes: int = 10):
+    def __init__(self, in_shape: tuple[int, int, int], n_classes: int = 10, init: str = "random"):
         super().__init__()
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}: choose one of {', '.join(INITS)}")
         self.in_shape = tuple(in_shape)
         self.fc = nn.Linear(math.prod(in_shape), n_classes)
+        if init == "zeros":  # templates then start blank, and a pixel that is never ink stays blank
+            nn.init.zeros_(self.fc.weight)
+            nn.init.zeros_(self.fc.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(x.flatten(1))

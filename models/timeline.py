@@ -22,14 +22,25 @@ class Snapshot:
     step: int
     epoch: float
     state_dict: dict  # name -> tensor, kept in float16 on disk (biases and BN statistics included)
+    accuracy: Optional[float] = None  # test accuracy at this point, where training recorded it
 
     @property
     def label(self) -> str:
-        if self.step == 0:
-            return "untrained"
-        if float(self.epoch).is_integer():
-            return f"epoch {int(self.epoch)}"
-        return f"step {self.step}"
+        """One unit throughout, epochs as decimals, and the test accuracy where it was recorded."""
+        return epoch_label(self.epoch, self.accuracy)
+
+
+def epoch_label(epoch: float, accuracy: Optional[float] = None, final: bool = False) -> str:
+    """"epoch 0.04 · 71.2%": how far training had got, in epochs, and how good it was then."""
+    if epoch == 0:
+        text = "untrained"
+    elif float(epoch).is_integer():
+        text = f"epoch {int(epoch)}"
+    else:
+        text = f"epoch {epoch:.2f}" if epoch >= 0.01 else f"epoch {epoch:.3f}"
+    if final:
+        text += " (final)"
+    return text if accuracy is None else f"{text} · {100 * accuracy:.1f}%"
 
 
 def schedule(steps_per_epoch: int, epochs: int) -> list[int]:
@@ -40,18 +51,20 @@ def schedule(steps_per_epoch: int, epochs: int) -> list[int]:
     return sorted({s for s in EARLY_STEPS if s < total} | set(ends))
 
 
-def capture(model: torch.nn.Module, step: int, steps_per_epoch: int) -> Snapshot:
+def capture(model: torch.nn.Module, step: int, steps_per_epoch: int, accuracy: Optional[float] = None) -> Snapshot:
     """A detached, half-precision copy of the model's state (float16 halves the file; the final
     position of a timeline is the checkpoint itself, at full precision)."""
     state = {k: (v.detach().to("cpu", torch.float16, copy=True) if v.is_floating_point()
                  else v.detach().to("cpu", copy=True)) for k, v in model.state_dict().items()}
-    return Snapshot(step, round(step / max(1, steps_per_epoch), 3), state)
+    return Snapshot(step, round(step / max(1, steps_per_epoch), 3), state, accuracy)
 
 
 def save(path: Path, checkpoint_id: str, snapshots: list[Snapshot]) -> None:
     """Write the timeline atomically, tagged with the checkpoint it leads to."""
     payload = {"format": FORMAT, "checkpoint_id": checkpoint_id,
-               "snapshots": [{"step": s.step, "epoch": s.epoch, "state_dict": s.state_dict} for s in snapshots]}
+               "snapshots": [{"step": s.step, "epoch": s.epoch, "state_dict": s.state_dict,
+                              **({} if s.accuracy is None else {"accuracy": float(s.accuracy)})}
+                             for s in snapshots]}
     atomic_write(path, lambda f: torch.save(payload, f))
 
 
@@ -69,7 +82,8 @@ def load(path: Path, checkpoint_id: str) -> Optional[list[Snapshot]]:
             raise ValueError("not a timeline of this format")
         if payload.get("checkpoint_id") != checkpoint_id:
             return None  # the timeline of an older network of this name: not this one's
-        return [Snapshot(int(s["step"]), float(s["epoch"]), dict(s["state_dict"])) for s in payload["snapshots"]]
+        return [Snapshot(int(s["step"]), float(s["epoch"]), dict(s["state_dict"]),
+                         None if s.get("accuracy") is None else float(s["accuracy"])) for s in payload["snapshots"]]
     except Exception as e:  # torch raises many types for a truncated or foreign file; all mean the same here
         raise DamagedCache(f"the training timeline {path.name} is damaged "
                            f"({type(e).__name__}) and cannot be shown") from None

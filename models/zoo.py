@@ -14,7 +14,7 @@ from typing import Callable, Iterator, Optional
 
 import torch
 
-from . import checkpoint, datasets, nets, timeline
+from . import checkpoint, datasets, nets, templates, timeline
 from .config import Settings, ensure_writable_dir
 from .errors import CheckpointError, ConfigError, DamagedCache
 from .evaluate import Evaluation
@@ -133,8 +133,16 @@ class Zoo:
         steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
         snapshots: list[timeline.Snapshot] = []
 
+        # The fully connected nets classify the test split in milliseconds: each snapshot records its
+        # accuracy, for the slider's labels. A convnet would spend seconds on each, so it does not.
+        score = kind in ("linear", "mlp")
+
         def keep(step: int, model: torch.nn.Module) -> None:
-            snapshots.append(timeline.capture(model, step, steps_per_epoch))
+            accuracy = None
+            if score:
+                probs = predict_proba(model, test_set.images, norm, self.settings.device)
+                accuracy = float((probs.argmax(1) == test_set.labels.numpy()).mean())
+            snapshots.append(timeline.capture(model, step, steps_per_epoch, accuracy))
             if on_snapshot is not None:
                 on_snapshot(snapshots[-1], model, norm)
 
@@ -145,6 +153,9 @@ class Zoo:
         metrics = {"test_accuracy": float((probs.argmax(1) == labels).mean()), "n_test": len(labels),
                    "train_seconds": round(report.seconds, 2), "history": report.history,
                    "device": self.settings.device, "threads": torch.get_num_threads()}
+        if kind == "linear":
+            metrics["template_correlation"] = round(templates.correlation(
+                model, norm, train_set.images, train_set.labels), 4)
         ckpt = checkpoint.save(self.checkpoint_path(dataset, arch), kind, dataset, spec.classes,
                                model.cpu(), norm, config, metrics)
         ckpt = replace(ckpt, network=arch) if arch != kind else ckpt
@@ -161,6 +172,14 @@ class Zoo:
         """The test-split evaluation of the current checkpoint, from the disk cache when it is fresh."""
         ckpt = self.ensure(dataset, arch, on_progress, cancel, on_snapshot)
         return self.evaluate(ckpt)
+
+    def template_correlation(self, ckpt: checkpoint.Checkpoint) -> Optional[float]:
+        """For a 1-layer net: how much its templates look like the training set's class means (see
+        models.templates); None for other kinds."""
+        if ckpt.arch != "linear":
+            return None
+        train_set = datasets.load(ckpt.dataset, True, self.settings)
+        return templates.correlation(ckpt.model, ckpt.normalization, train_set.images, train_set.labels)
 
     def runs(self, dataset: str) -> list[str]:
         """The visitors' runs of a dataset on disk (network ids), oldest first."""
@@ -312,7 +331,7 @@ def _snapshot_cached(ckpt: checkpoint.Checkpoint, snap: timeline.Snapshot, devic
     model.load_state_dict(snap.state_dict)  # float16 on disk; copied into the float32 parameters
     model.to(device).eval()
     built = replace(ckpt, id=f"{ckpt.id}@{snap.step}", model=model,
-                    metrics={"step": snap.step, "epoch": snap.epoch, "label": snap.label})
+                    metrics={"step": snap.step, "epoch": snap.epoch, "label": timeline.epoch_label(snap.epoch)})
     with _SNAPSHOTS_LOCK:
         _SNAPSHOTS[key] = built
         while len(_SNAPSHOTS) > 64:
