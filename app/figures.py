@@ -230,9 +230,10 @@ def unit_contributions_figure(predicted: np.ndarray, reference: np.ndarray, pred
     """Each hidden unit's share (activation x output weight) of two classes' logits, side by side."""
     units = [f"unit {u + 1}" for u in range(len(predicted))]
     fig = go.Figure([
-        go.Bar(x=units, y=np.asarray(predicted, float), name=predicted_name, marker_color=NEGATIVE,
+        # Greys, not the purple and orange that mean "raises" and "lowers" in the maps below.
+        go.Bar(x=units, y=np.asarray(predicted, float), name=predicted_name, marker_color="#252525",
                hovertemplate=f"{predicted_name}<br>%{{x}}: %{{y:+.3f}}<extra></extra>"),
-        go.Bar(x=units, y=np.asarray(reference, float), name=reference_name, marker_color="#08519c",
+        go.Bar(x=units, y=np.asarray(reference, float), name=reference_name, marker_color="#a3a3a3",
                hovertemplate=f"{reference_name}<br>%{{x}}: %{{y:+.3f}}<extra></extra>")])
     fig.update_layout(font=FONT, barmode="group", height=240, plot_bgcolor="white", paper_bgcolor="white",
                       title=dict(text="Each unit's share of the two scores (activation × output weight)",

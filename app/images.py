@@ -71,13 +71,17 @@ def diverging(values: np.ndarray, scale: float) -> np.ndarray:
     return np.round(rgb).astype(np.uint8)
 
 
-def colorize(weights: np.ndarray, mode: str) -> list[np.ndarray]:
+def colorize(weights: np.ndarray, mode: str, per_tile: bool = False) -> list[np.ndarray]:
     """Weight images (N, C, H, W) as displayable arrays, on one shared scale so tiles compare fairly.
 
     diverging: sign-preserving (channels averaged); grayscale: the chapter's black-to-white min-max;
     rgb: each colour channel min-max scaled, for colour inputs (falls back to grayscale for one channel).
+    `per_tile` gives every tile its own scale instead: small filters whose ranges differ a lot are
+    otherwise mostly flat grey.
     """
     w = np.asarray(weights, dtype=np.float64)
+    if per_tile:
+        return [colorize(tile[None], mode)[0] for tile in w]
     if mode == "diverging":
         flat = w.mean(axis=1)
         # The 99th percentile, not the maximum: a few extreme weights would wash every tile out.

@@ -53,7 +53,7 @@ def run(queue: Queue, job_id: str) -> None:
             queue.end(job_id, "cancelled", "Training was stopped.")
             outcome = "cancelled"
         except LookInsideError as e:
-            queue.end(job_id, "failed", str(e))
+            queue.end(job_id, "failed", e.brief)
             outcome = f"failed: {e}"
         except Exception:  # a bug or a resource problem: logged with its traceback, told in one sentence
             log.exception("training job %s failed", job_id[:8])

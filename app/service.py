@@ -9,7 +9,7 @@ from typing import Optional
 
 import numpy as np
 
-from models import datasets, explain, nets
+from models import datasets, explain, nets, timeline
 from models.checkpoint import Checkpoint
 from models.config import Settings
 from models.errors import CheckpointError, DataError, LookInsideError
@@ -111,7 +111,7 @@ class Service:
             datasets.load(dataset, False, self.local)
         except DataError as e:
             if self.settings.offline:
-                return state(dataset, arch, ERROR, str(e))
+                return state(dataset, arch, ERROR, e.brief)
             return state(dataset, arch, UNTRAINED, f"{DATASET_LABELS[dataset]} will be downloaded first")
         if parse_network(arch)[1] and not self.zoo.has_checkpoint(dataset, arch):
             return state(dataset, arch, ERROR, "There is no such run of this network (runs are removed when "
@@ -126,6 +126,21 @@ class Service:
             note = f"{problem[0].upper()}{problem[1:]}: recomputing it" if problem else "evaluating the test set"
             return state(dataset, arch, UNTRAINED, note, ckpt.id)
         return state(dataset, arch, READY, checkpoint=ckpt.id)
+
+    def dataset_options(self) -> list[dict]:
+        """The dataset dropdown's options: a dataset whose files are not here is marked, and disabled
+        when this server may not download it."""
+        options = []
+        for name, title in DATASET_LABELS.items():
+            try:
+                datasets.load(name, False, self.local)
+                options.append({"label": title, "value": name})
+            except DataError:
+                if self.settings.offline:
+                    options.append({"label": f"{title} (not available here)", "value": name, "disabled": True})
+                else:
+                    options.append({"label": f"{title} (downloaded on first use)", "value": name})
+        return options
 
     def request_training(self, dataset: str, network: str, visitor: str, admin: bool, watch: bool = False) -> dict:
         """Queue (or join) the job that makes the chosen network ready, or that watches it train again.
@@ -217,8 +232,8 @@ class Service:
         snaps = self.zoo.timeline(ckpt)
         if not snaps:
             return []
-        epochs = ckpt.config.epochs
-        return [s.label for s in snaps] + [f"epoch {epochs} (final)"]
+        final = timeline.epoch_label(ckpt.config.epochs, ckpt.metrics.get("test_accuracy"), final=True)
+        return [s.label for s in snaps] + [final]
 
     def models_of(self, dataset: str) -> list[tuple[str, str]]:
         """(value, label) of every evaluated network of a dataset (visitors' runs too) and of its timeline

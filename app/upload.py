@@ -81,9 +81,23 @@ def _shrink(image: Image.Image) -> Image.Image:
     return small
 
 
-def to_dataset_image(image: Image.Image, shape: tuple[int, int, int]) -> np.ndarray:
-    """Convert to the dataset's (C, H, W) uint8 form: a centred light-on-dark digit-like image for the
-    28x28 grey sets (as MNIST was made), or a centre-cropped colour thumbnail for CIFAR-10."""
+# How each dataset's images were made, and so how a picture is converted for it.
+RECIPES = {"mnist": "digit", "kmnist": "digit", "fashion-mnist": "garment", "cifar10": "photo"}
+HOW = {"digit": "light on dark, its ink scaled into 20×20 and centred by mass in 28×28, as MNIST's digits were",
+       "garment": "light on dark, trimmed, its longer side scaled to 28 and centred, as Fashion-MNIST's product "
+                  "photos were",
+       "photo": "centre-cropped and shrunk to 32×32 colour, as CIFAR-10's photos were"}
+
+
+def recipe(dataset, shape: tuple[int, int, int]) -> str:
+    """The conversion recipe of a dataset ("digit", "garment" or "photo")."""
+    return RECIPES.get(dataset) or ("photo" if shape[0] == 3 else "digit")
+
+
+def to_dataset_image(image: Image.Image, shape: tuple[int, int, int], how: str = "digit") -> np.ndarray:
+    """Convert to the dataset's (C, H, W) uint8 form, the way its images were made (see HOW): a
+    centred light-on-dark digit (MNIST, KMNIST), a trimmed and centred product photo (Fashion-MNIST), or
+    a centre-cropped colour thumbnail (CIFAR-10)."""
     c, h, w = shape
     if image.mode in ("RGBA", "LA", "P"):
         image = image.convert("RGBA")
@@ -94,7 +108,31 @@ def to_dataset_image(image: Image.Image, shape: tuple[int, int, int]) -> np.ndar
         image = ImageOps.fit(image.convert("RGB"), (side, side), method=Image.Resampling.BICUBIC)
         small = image.resize((w, h), Image.Resampling.LANCZOS)
         return np.transpose(np.asarray(small, dtype=np.uint8), (2, 0, 1)).copy()
-    return _like_mnist(np.asarray(image.convert("L"), dtype=np.float64), h, w)[None]
+    gray = np.asarray(image.convert("L"), dtype=np.float64)
+    return (_like_fashion(gray, h, w) if how == "garment" else _like_mnist(gray, h, w))[None]
+
+
+def _like_fashion(gray: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Fashion-MNIST's recipe (Xiao et al., 2017): the product trimmed from its background, its longer
+    side resized to 28, centred, negated (light on black); grey levels are kept, not thresholded."""
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    if border.mean() > 127:  # a product on a white background, as the shop's photos were
+        gray = 255 - gray
+    background = np.median(border if border.mean() <= 127 else 255 - border)
+    mask = gray > background + 20
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    out = np.zeros((h, w), dtype=np.float64)
+    if len(rows) == 0:
+        return out.astype(np.uint8)
+    crop = np.clip(gray[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] - background, 0, 255)
+    crop = crop * (255 / max(crop.max(), 1e-6))
+    scale = min(h, w) / max(crop.shape)
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    small = np.asarray(Image.fromarray(np.round(crop).astype(np.uint8)).resize(size, Image.Resampling.LANCZOS),
+                       dtype=np.float64)
+    top, left = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
+    out[top:top + small.shape[0], left:left + small.shape[1]] = small
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
 def _like_mnist(gray: np.ndarray, h: int, w: int, box: int = 20) -> np.ndarray:
@@ -124,11 +162,12 @@ def _like_mnist(gray: np.ndarray, h: int, w: int, box: int = 20) -> np.ndarray:
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
-def from_pixels(pixels, shape: tuple[int, int, int] = (1, 28, 28)) -> np.ndarray:
+def from_pixels(pixels, shape: tuple[int, int, int] = (1, 28, 28), how: str = "digit") -> np.ndarray:
     """The drawing area's pixels (a flat list of 0..255, light ink on black) as a (1, H, W) uint8 image,
     scaled and centred as MNIST's digits are, so a small or off-centre drawing reads like theirs."""
     c, h, w = shape
     if c != 1 or not isinstance(pixels, list) or len(pixels) != h * w or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 255 for v in pixels):
         raise UploadError("The drawing did not arrive intact; clear it and draw again.")
-    return _like_mnist(np.asarray(pixels, dtype=np.float64).reshape(h, w), h, w)[None]
+    drawn = np.asarray(pixels, dtype=np.float64).reshape(h, w)
+    return (_like_fashion(drawn, h, w) if how == "garment" else _like_mnist(drawn, h, w))[None]

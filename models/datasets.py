@@ -200,14 +200,18 @@ def _unavailable(spec: DatasetSpec, root: Path, offline: bool, cause: str) -> Da
            else "check the network connection, or copy the files there yourself")
     return DataError(f"{spec.title} data is not available in {spec.folder(root)} ({first}). "
                      f"Expected files: {', '.join(spec.expected_files())}. "
-                     f"Fix: {how}, or point --data-dir (or LOOKINSIDE_DATA_DIR) at a folder that has them.")
+                     f"Fix: {how}, or point --data-dir (or LOOKINSIDE_DATA_DIR) at a folder that has them.",
+                     brief=f"{spec.title} is not available on this server: its files are not here"
+                           f"{'' if offline else ' and could not be downloaded'}. The other datasets work.")
 
 
 def _corrupt(spec: DatasetSpec, root: Path, cause: str) -> DataError:
     first = cause.strip().splitlines()[0] if cause.strip() else "unreadable"
     return DataError(f"{spec.title} data in {spec.folder(root)} is corrupt ({first}). "
                      f"Fix: delete the damaged files and download or copy them again "
-                     f"({', '.join(spec.expected_files())}), or use --data-dir with a good copy.")
+                     f"({', '.join(spec.expected_files())}), or use --data-dir with a good copy.",
+                     brief=f"{spec.title}'s files on this server are damaged, so it cannot be shown. "
+                           f"The other datasets work.")
 
 
 def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:

@@ -2,7 +2,15 @@
 
 
 class LookInsideError(Exception):
-    """Base for errors shown to the user as a single line, never as a traceback."""
+    """Base for errors shown to the user as a single line, never as a traceback.
+
+    `brief` is the sentence for a web page's visitor, who cannot act on the server's paths and flags;
+    the full message (for the command line and the log) is the default.
+    """
+
+    def __init__(self, message: str = "", brief: str = ""):
+        super().__init__(message)
+        self.brief = brief or message
 
 
 class DataError(LookInsideError):

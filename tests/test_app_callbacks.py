@@ -116,8 +116,14 @@ def test_resolve_ready_untrained_missing_and_forged(cb):
     assert cb["resolve"]("cifar10", "mlp")[1] == request  # asking again joins the same job
     cb["queue"].cancel(request["id"])
     st, request = cb["resolve"]("fashion-mnist", "linear")  # not in the synthetic data dir, and offline
-    assert st["status"] == "error" and "Fashion-MNIST data is not available" in st["message"]
+    assert st["status"] == "error" and st["message"] == ("Fashion-MNIST is not available on this server: its "
+                                                         "files are not here. The other datasets work.")
     assert request is no_update
+    # The dropdown says so before anyone picks it, and an offline server does not offer it.
+    offered = {o["value"]: o for o in cb["options"]("mnist")[1]}
+    assert offered["fashion-mnist"] == {"label": "Fashion-MNIST (not available here)", "value": "fashion-mnist",
+                                        "disabled": True}
+    assert offered["mnist"] == {"label": "MNIST", "value": "mnist"}
     for forged in (("../../etc/passwd", "linear"), ("mnist", {"x": 1}), (None, None), ("mnist", "a" * 10_000)):
         st, _ = cb["resolve"](*forged)
         assert st["status"] == "error" and len(st["dataset"]) <= 40 and len(st["arch"]) <= 40
@@ -377,7 +383,7 @@ def test_watch_it_train_without_the_token_trains_a_new_run_beside_the_served_one
     assert cb["zoo"].checkpoint_path("mnist", "mlp").read_bytes() == served
     run = ready(cb, "mnist", "mlp~run1")
     assert run["status"] == "ready" and run["checkpoint"] != st["checkpoint"]
-    assert {"label": "2-layer (10 hidden units), visitor run 1", "value": "mlp~run1"} in cb["options"]("mnist")
+    assert {"label": "2-layer (10 hidden units), visitor run 1", "value": "mlp~run1"} in cb["options"]("mnist")[0]
     compare_options = cb["compare_choices"]("mnist", None, None, None)[0]
     assert {"label": "2-layer (10 hidden units), visitor run 1, trained", "value": "mlp~run1"} in compare_options
     labels = cb["timeline_note"](0, 5, "mnist", "mlp~run1")
@@ -485,7 +491,12 @@ def test_own_drawing_and_upload(cb):
     st_cifar = ready(cb, "cifar10", "cnn")
     _, message, _, _ = own("draw-pixels.data", pixels, pixels, None, st_cifar, None, None, None, "cifar10", "cnn")
     assert "28×28 grey datasets" in message
-    assert cb["own_drawing_area"]("cifar10") == "own-draw hidden" and cb["own_drawing_area"]("mnist") == "own-draw"
+    assert cb["own_drawing_area"]("cifar10")[0] == "own-draw hidden" and cb["own_drawing_area"]("mnist")[0] == "own-draw"
+    # The card asks for what the dataset holds: no digits on Fashion-MNIST or CIFAR-10.
+    assert "digit" in cb["own_drawing_area"]("mnist")[1]
+    assert "digit" not in cb["own_drawing_area"]("fashion-mnist")[1] and "clothing" in cb["own_drawing_area"](
+        "fashion-mnist")[1]
+    assert "digit" not in cb["own_drawing_area"]("cifar10")[1] and "photo" in cb["own_drawing_area"]("cifar10")[1]
     missing = cb["resolve"]("fashion-mnist", "linear")[0]  # not in the synthetic data dir
     result, message, _, _ = own("draw-pixels.data", pixels, pixels, None, missing, None, None, None,
                                 "fashion-mnist", "linear")

@@ -82,6 +82,27 @@ def test_a_photo_of_dark_ink_becomes_an_mnist_like_digit():
     assert abs((ys * ink).sum() / ink.sum() - 14) <= 1 and abs((xs * ink).sum() / ink.sum() - 14) <= 1
 
 
+def test_a_product_photo_becomes_a_fashion_mnist_image():
+    """Fashion-MNIST's recipe: trimmed, the longer side scaled to 28 (not MNIST's 20), centred, negated,
+    grey levels kept."""
+    photo = np.full((120, 200), 250, dtype=np.uint8)  # a wide grey bag on white, with a darker strap
+    photo[40:100, 30:170] = 120
+    photo[30:40, 80:120] = 40
+    buf = io.BytesIO()
+    Image.fromarray(photo).save(buf, format="PNG")
+    picture_ = upload.open_image(buf.getvalue())
+    image = upload.to_dataset_image(picture_, (1, 28, 28), upload.recipe("fashion-mnist", (1, 28, 28)))[0]
+    cols = np.flatnonzero(image.max(0) > 0)
+    rows = np.flatnonzero(image.max(1) > 0)
+    assert cols[0] == 0 and cols[-1] == 27  # the longer side fills all 28 columns
+    assert 9 <= len(rows) <= 14 and abs((rows[0] + rows[-1]) / 2 - 13.5) <= 1  # centred, aspect kept
+    assert image[0].max() == 0 and image[27].max() == 0  # black above and below, as in Fashion-MNIST
+    body, strap = image[rows[-1] - 2, 14], image[rows[0], 14]
+    assert 40 < body < 255 and strap > body  # grey levels kept: the darker strap is the brighter one now
+    digit = upload.to_dataset_image(picture_, (1, 28, 28), upload.recipe("mnist", (1, 28, 28)))[0]
+    assert np.flatnonzero(digit.max(0) > 0).size <= 20  # the digit recipe would have squeezed it into 20
+
+
 def test_colour_pictures_become_cifar_thumbnails():
     image = upload.to_dataset_image(upload.open_image(picture("WEBP", (64, 48))), (3, 32, 32))
     assert image.shape == (3, 32, 32) and image.dtype == np.uint8 and image.min() < 50 < 200 < image.max()

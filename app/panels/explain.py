@@ -92,7 +92,7 @@ def _maps(items: list[tuple[np.ndarray, str, list]]) -> html.Div:
 def _key() -> html.P:
     return html.P(["Each pixel's share of a score: ", html.Span("purple", className="key-positive"),
                    " raises it, ", html.Span("orange", className="key-negative"),
-                   " lowers it; black pixels add nothing. All maps share one colour scale."], className="explain")
+                   " lowers it; white pixels add nothing. All maps share one colour scale."], className="explain")
 
 
 def _score_line(bias: float, parts: float, logit: float) -> str:
@@ -145,7 +145,8 @@ def _mlp(ex: HiddenContributions, pred: int, ref: int, names: dict, filters: np.
 
 def _gradients(ex: Gradients, pred: int, ref: int, names: dict) -> list:
     items = [(ex.maps[c], f"gradient × input for {names[c]}",
-              [f"Σ = {ex.maps[c].sum():.2f} (network's score: {ex.logits[c]:.2f})"]) for c in dict.fromkeys((pred, ref))]
+              [f"the map adds up to {ex.maps[c].sum():.2f}; the network's score is {ex.logits[c]:.2f} "
+               "(the map is an estimate, not a split of the score)"]) for c in dict.fromkeys((pred, ref))]
     return [html.H3("An approximation: gradient × input", className="sub"),
             html.P("A convnet's score is no plain sum of pixels. Gradient × input, computed by autograd, shows "
                    "which pixels the score is most sensitive to, weighted by their brightness. It is a first-order "

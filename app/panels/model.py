@@ -67,9 +67,11 @@ def stores() -> list:
 
 
 def register(app: Dash, service: Service, access: Access, limits: Limits) -> dict:
-    @app.callback(Output(ids.ARCH, "options"), Input(ids.DATASET, "value"), Input(ids.STATE_TRAINED, "data"))
+    @app.callback(Output(ids.ARCH, "options"), Output(ids.DATASET, "options"),
+                  Input(ids.DATASET, "value"), Input(ids.STATE_TRAINED, "data"))
     def options(dataset, _=None):
-        return [{"label": network_label(n), "value": n} for n in service.networks(dataset)]
+        # The datasets too: one whose download just finished, or failed, is marked again.
+        return [{"label": network_label(n), "value": n} for n in service.networks(dataset)], service.dataset_options()
 
     @app.callback(Output(ids.STATE_RESOLVED, "data"), Output(ids.STATE_JOB, "data"),
                   Input(ids.DATASET, "value"), Input(ids.ARCH, "value"), Input(ids.WATCH, "n_clicks"),
@@ -162,7 +164,7 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         if st is None:
             return "…", "", "status"
         if st["status"] == ERROR:
-            return "", st["message"], "status status-error"
+            return "not available", st["message"], "status status-error"
         if view is None:
             note = f" ({st['message']})" if st.get("message") else ""
             return "training…", f"This network is not ready yet: it is being prepared below{note}.", "status status-busy"

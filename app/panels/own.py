@@ -28,11 +28,22 @@ function (contents, name) {
 """ % (UPLOAD_LIMIT_JS, upload.MAX_BYTES // 2**20)
 
 
+INTRO = {
+    "mnist": "Draw a digit, or upload a picture of one: it is converted the way MNIST's digits were made, and "
+             "the network on screen answers as you draw.",
+    "kmnist": "Draw one of the ten hiragana, or upload a picture of one: it is converted the way KMNIST's "
+              "characters were made, and the network on screen answers as you draw.",
+    "fashion-mnist": "Draw a piece of clothing, a shoe or a bag, or upload a photo of one: it is converted the way "
+                     "Fashion-MNIST's product photos were made, and the network on screen answers.",
+    "cifar10": "Upload a photo of an animal or a vehicle: it is converted the way CIFAR-10's photos were made "
+               "(centre-cropped to 32×32 colour), and the network on screen answers.",
+}
+
+
 def layout() -> html.Section:
     return html.Section(className="card card-own", children=[
         html.H2("Try your own"),
-        html.P("Draw a digit (for the 28×28 grey datasets) or upload a picture: it is converted the way the "
-               "dataset's images were made, and the network on screen answers as you draw.", className="explain"),
+        html.P(INTRO["mnist"], id=ids.OWN_INTRO, className="explain"),
         html.Div(className="own-body", children=[html.Div(className="own-inputs", children=[
             html.Div(id=ids.OWN_BOX, className="own-draw", children=[
                 html.Canvas(id=ids.OWN_CANVAS, width=280, height=280, className="draw-canvas",
@@ -52,10 +63,11 @@ def register(app: Dash, service: Service) -> dict:
     app.clientside_callback(CHECK_UPLOAD, Output(ids.OWN_UPLOADED, "data"), Input(ids.OWN_UPLOAD, "contents"),
                             State(ids.OWN_UPLOAD, "filename"), prevent_initial_call=True)
 
-    @app.callback(Output(ids.OWN_BOX, "className"), Input(ids.DATASET, "value"))
+    @app.callback(Output(ids.OWN_BOX, "className"), Output(ids.OWN_INTRO, "children"), Input(ids.DATASET, "value"))
     def drawing_area(dataset):
         spec = datasets.DATASETS.get(dataset) if isinstance(dataset, str) else None
-        return "own-draw" if spec is not None and spec.shape == (1, 28, 28) else "own-draw hidden"
+        intro = INTRO.get(dataset, INTRO["mnist"]) if spec is not None else INTRO["mnist"]
+        return ("own-draw" if spec is not None and spec.shape == (1, 28, 28) else "own-draw hidden"), intro
 
     @app.callback(Output(ids.OWN_RESULT, "children"), Output(ids.OWN_MESSAGE, "children"),
                   Output(ids.OWN_MESSAGE, "className"), Output(ids.OWN_SOURCE, "data"),
@@ -78,9 +90,10 @@ def register(app: Dash, service: Service) -> dict:
                     return None, "", "status", source
                 if shape != (1, 28, 28):
                     raise upload.UploadError("Drawing works with the 28×28 grey datasets; upload a picture here.")
-                image, title, note = upload.from_pixels(pixels, shape), "Your drawing", ""
+                image = upload.from_pixels(pixels, shape, upload.recipe(dataset, shape))
+                title, note = "Your drawing", ""
             else:
-                image, title, note = _uploaded(uploaded, shape)
+                image, title, note = _uploaded(uploaded, shape, upload.recipe(dataset, shape))
         except upload.UploadError as e:
             return None, str(e), "status status-error", source
         ex = explain.explain(view.checkpoint.model, image, view.checkpoint.normalization)
@@ -92,7 +105,7 @@ def register(app: Dash, service: Service) -> dict:
     return {"own_predict": predict, "own_drawing_area": drawing_area}
 
 
-def _uploaded(uploaded, shape) -> tuple[np.ndarray, str, str]:
+def _uploaded(uploaded, shape, how: str) -> tuple[np.ndarray, str, str]:
     """The uploaded picture converted for the network, its title and a note saying what was done."""
     if not isinstance(uploaded, dict):
         raise upload.UploadError("Choose a picture to upload.")
@@ -100,7 +113,6 @@ def _uploaded(uploaded, shape) -> tuple[np.ndarray, str, str]:
         raise upload.UploadError(uploaded["error"][:300])
     name = str(uploaded.get("name") or "your picture")[:80]
     picture = upload.open_image(upload.decode(uploaded.get("contents")))
-    image = upload.to_dataset_image(picture, shape)
-    how = ("light on dark, centred in 28×28 as MNIST's digits were" if shape[0] == 1
-           else "centre-cropped and shrunk to 32×32 colour as CIFAR-10's photos were")
-    return image, name, f"Read {name} ({picture.width}×{picture.height} {picture.format or ''}): converted {how}."
+    image = upload.to_dataset_image(picture, shape, how)
+    return image, name, (f"Read {name} ({picture.width}×{picture.height} {picture.format or ''}): converted "
+                         f"{upload.HOW[how]}.")

@@ -12,14 +12,25 @@ from .confusion import parse_cell
 
 EXPLAIN = {
     "linear": ("Each class score is a weighted sum of the pixels: b + Σ w·x. These are the weights w of each "
-               "class, drawn as images. Purple pixels raise the class's score when they are bright, orange "
-               "ones lower it: a template of what the class looks like, and of what it must not look like."),
+               "class, drawn as images: a template of what the class looks like, and of what it must not look "
+               "like."),
     "mlp": ("The 10 hidden units each take a weighted sum of the pixels (their filters, first row); each class "
             "then adds up the hidden units with its own output weights (the bars: purple pushes the class up, "
             "orange down). A class is recognised by the combination of units it relies on."),
     "cnn": ("The first convolution's filters: small patterns slid over the whole image. Later layers combine "
             "their responses, so these show only the first step of what the convnet looks for."),
 }
+# How to read the colours of the weight images, for each colour map (the convnet's filters are each
+# stretched to their own range, so that their pattern shows; the others share one scale).
+COLOURS = {
+    "diverging": "Purple weights raise the score where the image is bright, orange ones lower it, white ones "
+                 "do nothing; one scale for all tiles.",
+    "grayscale": "As the chapter draws them: white is the largest weight, black the most negative, one scale "
+                 "for all tiles. Light areas raise the score where the image is bright, dark ones lower it.",
+    "rgb": "In colour, each channel from its most negative weight (dark) to its largest (bright), one scale "
+           "for all tiles: where a template is blue, blue light there raises the class's score.",
+}
+PER_FILTER = " Each filter is stretched to its own range, so that its pattern shows."
 
 
 def layout() -> html.Section:
@@ -78,11 +89,14 @@ def _panel(service: Service, view, colormap: str, cell) -> list:
     if cell is not None and cell["actual"] == cell["predicted"]:
         marks = {cell["actual"]: "actual = predicted"}
     arrays = service.cached(view, "weight-arrays", (), lambda: weights_arrays(ckpt))
-    children = [html.P(EXPLAIN[ckpt.arch], className="explain")]
+    per_tile = ckpt.arch == "cnn"
+    colours = COLOURS[colormap] if not per_tile else COLOURS[colormap].replace(
+        ", one scale for all tiles", "").replace("; one scale for all tiles", "") + PER_FILTER
+    children = [html.P([EXPLAIN[ckpt.arch], " ", colours], className="explain")]
 
     def images(name: str) -> list[str]:
-        return service.cached(view, "weight-images", (name, colormap),
-                              lambda: [png_data_uri(img) for img in colorize(arrays[name], colormap)])
+        return service.cached(view, "weight-images", (name, colormap), lambda: [
+            png_data_uri(img) for img in colorize(arrays[name], colormap, per_tile=per_tile)])
 
     if ckpt.arch == "linear":
         children.append(_tiles(images("templates"), list(ckpt.classes), marks))
