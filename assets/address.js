@@ -12,8 +12,13 @@
     // A restore that changes nothing on the page writes nothing; do not wait for it forever.
     setTimeout(function () { restoring = false; }, 3000);
     // dcc.Location compares the address with its own copy, which our pushState calls never updated:
-    // back to the address the page opened with would look like no change to it. Tell it directly.
-    window.dash_clientside.set_props("url", {search: window.location.search});
+    // back to the address the page opened with would look like no change to it. Tell it directly,
+    // and tell it all of the address: given the search alone, it found its stale href different
+    // from the address bar's and pushed that href, the opening address, as a new entry, which lost
+    // the entry Back had just stepped to and every Forward.
+    const here = window.location;
+    window.dash_clientside.set_props("url", {href: here.href, pathname: here.pathname, search: here.search,
+                                             hash: here.hash});
   });
 
   function query(dataset, arch, mode, view, sort, cell, sample, position, last) {

@@ -244,6 +244,36 @@ def test_a_copied_address_restores_the_view_and_back_works(dash_duo, trained):
     assert dash_duo.get_logs() == []
 
 
+def test_back_and_forward_step_through_every_click(dash_duo, trained):
+    """Five clicks, then Back four times and Forward four times: each press shows exactly the click
+    before (after) it, and none is lost (the first Back used to push the opening address instead)."""
+    settings, _ = trained
+    dash_duo.start_server(create_app(settings))
+    dash_duo.driver.get(f"{dash_duo.server_url}/?dataset=mnist&model=linear")
+    dash_duo.wait_for_element("#confusion-graph .heatmaplayer", timeout=30)
+    cells = [(5, 3), (4, 9), (2, 8), (7, 1), (0, 6)]
+    for a, p in cells:
+        click_cell(dash_duo, a, p)
+        wait_until(lambda: f"cell={a}-{p}" in dash_duo.driver.current_url, what=f"the address to hold {a}-{p}")
+        dash_duo.wait_for_contains_text("#cell-samples", f"actual {a}, predicted {p}", timeout=20)
+    steps = dash_duo.driver.execute_script("return window.history.length")
+
+    def shows(a, p):
+        wait_until(lambda: f"cell={a}-{p}" in dash_duo.driver.current_url, what=f"the address to hold {a}-{p}")
+        dash_duo.wait_for_contains_text("#cell-samples", f"actual {a}, predicted {p}", timeout=20)
+        time.sleep(0.6)  # longer than the address writer's settling time: nothing may be pushed meanwhile
+        assert f"cell={a}-{p}" in dash_duo.driver.current_url
+
+    for a, p in reversed(cells[:-1]):
+        dash_duo.driver.back()
+        shows(a, p)
+    for a, p in cells[1:]:
+        dash_duo.driver.forward()
+        shows(a, p)
+    assert dash_duo.driver.execute_script("return window.history.length") == steps  # nothing was pushed
+    assert dash_duo.get_logs() == []
+
+
 def test_arrow_keys_move_through_the_heatmap_and_enter_opens_a_cell(page):
     dash_duo, _ = page
     box = dash_duo.find_element("#confusion-keys")
