@@ -32,6 +32,7 @@ EXPLAIN_UNITS = "explain-units"  # each hidden unit's share of the predicted and
 OWN_BOX = "own-draw-box"  # the drawing area, shown for the 28x28 grey datasets
 OWN_CANVAS = "draw-canvas"  # assets/draw.js draws here and sends the pixels to OWN_PIXELS
 OWN_CLEAR = "draw-clear"
+EXPLAIN_SHOWN = "state-explain-shown"  # the image whose explanation was last scrolled into view
 OWN_INTRO = "own-intro"  # what to draw or upload, for the dataset on screen
 OWN_PIXELS = "draw-pixels"
 OWN_UPLOAD = "own-upload"

@@ -64,7 +64,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "train":
             if args.epochs is not None and args.epochs < 1:
                 raise LookInsideError("--epochs must be at least 1")
-            config = default_config(datasets.get_spec(args.dataset).family, args.arch,
+            config = default_config(datasets.get_spec(args.dataset).family, args.arch, args.dataset,
                                     epochs=args.epochs, seed=args.seed)
             with ProgressBar(f"{args.dataset}/{args.arch}") as bar:
                 ckpt = zoo.train(args.dataset, args.arch, config, on_progress=bar.update)

@@ -126,7 +126,7 @@ class Zoo:
         check_names(dataset, arch)
         ensure_writable_dir(self.settings.model_dir, "model dir")
         spec, kind = datasets.get_spec(dataset), kind_of(arch)
-        config = config or default_config(spec.family, kind)
+        config = config or default_config(spec.family, kind, dataset)
         train_set = datasets.load(dataset, True, self.settings)
         test_set = datasets.load(dataset, False, self.settings)
         norm = Normalization(*map(tuple, datasets.channel_stats(train_set.images)))

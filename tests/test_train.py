@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,7 +10,8 @@ import torch
 
 from models import datasets
 from models.errors import TrainingCancelled
-from models.train import Normalization, TrainConfig, augment, default_config, fit, predict_proba
+from models.train import (Normalization, TrainConfig, augment, default_config, first_layer_images, fit,
+                          predict_proba, roughness)
 
 QUICK = TrainConfig(epochs=3, batch_size=32, lr=5e-3)
 
@@ -69,14 +71,55 @@ def test_cancel_from_another_thread_stops_training(synth_settings):
     assert seen[-1].step < 50 * len(train) // 8
 
 
+def _shifted(image: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """`image` moved by (dy, dx) pixels with zero fill (what a crop of the zero-padded image gives)."""
+    out = torch.zeros_like(image)
+    h, w = image.shape[-2:]
+    out[..., max(0, dy):h + min(0, dy), max(0, dx):w + min(0, dx)] = \
+        image[..., max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)]
+    return out
+
+
 def test_augment_shifts_and_flips_exactly():
-    images = torch.arange(2 * 1 * 4 * 4, dtype=torch.uint8).reshape(2, 1, 4, 4)
-    gen = torch.Generator().manual_seed(0)
-    out = augment(images, gen, pad=0)  # no shift possible: each image is either itself or mirrored
-    for i in range(2):
-        assert torch.equal(out[i], images[i]) or torch.equal(out[i], images[i].flip(-1))
-    shifted = augment(images, torch.Generator().manual_seed(1), pad=2)
-    assert shifted.shape == images.shape and shifted.dtype == torch.uint8
+    """Every output is its own image, mirrored or not, moved by at most `pad` pixels with zero fill; and
+    over 64 images both flips and several different shifts occur (an identity augment fails this)."""
+    images = (torch.arange(64 * 2 * 5 * 5) % 251 + 1).to(torch.uint8).reshape(64, 2, 5, 5)
+    out = augment(images, torch.Generator().manual_seed(0), pad=0)
+    flipped = [not torch.equal(o, i) for o, i in zip(out, images)]
+    for o, i, f in zip(out, images, flipped):
+        assert torch.equal(o, i.flip(-1) if f else i)
+    assert 10 < sum(flipped) < 54
+    out = augment(images, torch.Generator().manual_seed(1), pad=2)
+    assert out.shape == images.shape and out.dtype == torch.uint8
+    moves = set()
+    for o, i in zip(out, images):
+        found = [(dy, dx, f) for dy in range(-2, 3) for dx in range(-2, 3) for f in (False, True)
+                 if torch.equal(o, _shifted(i.flip(-1) if f else i, dy, dx))]
+        assert found, "an output is not a shifted (and maybe mirrored) copy of its image"
+        moves.add(found[0][:2])
+    assert len(moves) >= 10  # of the 25 possible moves
+
+
+def test_roughness_is_the_squared_laplacian():
+    spike = torch.zeros(1, 1, 5, 5)
+    spike[0, 0, 2, 2] = 1
+    assert float(roughness(spike)) == 20.0  # 4² at the spike, 1² at each of its four neighbours
+    assert float(roughness(torch.zeros(3, 1, 5, 5))) == 0.0
+    smooth = torch.outer(torch.hann_window(12, periodic=False), torch.hann_window(12, periodic=False))
+    noise = torch.randn(12, 12, generator=torch.Generator().manual_seed(0)) * smooth.std()
+    assert roughness(smooth[None, None]) < roughness(noise[None, None]) / 20
+
+
+def test_a_smoothness_penalty_makes_smoother_first_layers(synth_settings):
+    train = datasets.load("mnist", True, synth_settings)
+    norm = _norm(train)
+    plain, _ = fit("linear", train, norm, QUICK)
+    smooth, _ = fit("linear", train, norm, replace(QUICK, smoothness=0.1))
+    assert roughness(first_layer_images(smooth)) < 0.5 * roughness(first_layer_images(plain))
+    seen = []  # a zero-initialised net starts blank: the timeline's first templates are empty
+    fit("linear", train, norm, replace(QUICK, epochs=1, arch_args={"init": "zeros"}), snapshot_steps=(0,),
+        on_snapshot=lambda step, model: seen.append(model.fc.weight.abs().max().item()))
+    assert seen == [0.0]
 
 
 def test_default_config_overrides():

@@ -18,10 +18,32 @@ def layout() -> html.Section:
     return html.Section(id=ids.EXPLAIN_CARD, className=HIDDEN, children=[
         html.H2("Why this prediction"),
         html.Div(id=ids.EXPLAIN, className="explain-panel"),
+        dcc.Store(id=ids.EXPLAIN_SHOWN),
     ])
 
 
+# An image opened from far away (the label-error list, a shared link) is explained out of sight: bring
+# the explanation into view, once per image. Redraws of the same image (the timeline) leave the page be.
+SCROLL_INTO_VIEW = """
+function (children, index) {
+    if (!Number.isInteger(index)) { window.lookinsideExplained = null; return null; }
+    if (window.lookinsideExplained === index) { return window.dash_clientside.no_update; }
+    window.lookinsideExplained = index;
+    setTimeout(function () {
+        const card = document.getElementById("%s");
+        if (!card || card.classList.contains("hidden")) { return; }
+        const top = card.getBoundingClientRect().top;
+        if (top < 0 || top > window.innerHeight * 0.6) { card.scrollIntoView({block: "start"}); }
+    }, 60);
+    return index;
+}
+""" % ids.EXPLAIN_CARD
+
+
 def register(app: Dash, service: Service) -> dict:
+    app.clientside_callback(SCROLL_INTO_VIEW, Output(ids.EXPLAIN_SHOWN, "data"), Input(ids.EXPLAIN, "children"),
+                            State(ids.STATE_SAMPLE, "data"), prevent_initial_call=True)
+
     @app.callback(Output(ids.EXPLAIN, "children"), Output(ids.EXPLAIN_CARD, "className"),
                   Input(ids.STATE_SAMPLE, "data"), State(ids.STATE_RESOLVED, "data"),
                   State(ids.STATE_TRAINED, "data"), State(ids.DATASET, "value"), State(ids.ARCH, "value"),
@@ -70,7 +92,8 @@ def compose(view: View, ex, probs: np.ndarray, actual, title: str, image_uri: st
     names = {predicted: f"{classes[predicted]} (predicted)",
              ref: f"{classes[ref]} ({'true' if ref == actual else 'runner-up'})"}
     if isinstance(ex, Contributions):
-        body = _linear(ex, predicted, ref, names, "true" if ref == actual else "other")
+        body = _linear(ex, predicted, ref, names, "true" if ref == actual else "other",
+                       weights_arrays(view.checkpoint)["templates"], image_uri)
     elif isinstance(ex, HiddenContributions):
         body = _mlp(ex, predicted, ref, names, weights_arrays(view.checkpoint)["hidden_filters"], graph_ids)
     else:
@@ -100,8 +123,21 @@ def _score_line(bias: float, parts: float, logit: float) -> str:
            f" (network: {logit:.3f})"
 
 
-def _linear(ex: Contributions, pred: int, ref: int, names: dict, other: str) -> list:
+def _linear(ex: Contributions, pred: int, ref: int, names: dict, other: str, templates: np.ndarray,
+            image_uri: str) -> list:
     contrast = ex.maps[pred] - ex.maps[ref]
+    # The chapter's pixel × weight picture: the image, times each class's template, is the map below it.
+    pair = colorize(templates[[pred, ref]], "diverging")
+    product = html.Div(className="map-row", children=[
+        html.Figure(className="map-tile", children=[
+            html.Img(src=image_uri, className="map-img", alt="the image x"),
+            html.Figcaption([html.B("the image x"), html.Div("its pixels, 0 to 1", className="map-sum")])]),
+        html.Span("×", className="map-op"),
+        *[html.Figure(className="map-tile", children=[
+            html.Img(src=png_data_uri(img), className="map-img", alt=f"weights w for {names[c]}"),
+            html.Figcaption([html.B(f"w for {names[c]}"), html.Div("the class's template (both on one scale)",
+                                                                    className="map-sum")])])
+          for img, c in zip(pair, (pred, ref))]])
     gap = ex.logits[pred] - ex.logits[ref]
     items = [(ex.maps[pred], f"x · w for {names[pred]}",
               [_score_line(ex.bias[pred], ex.maps[pred].sum(), ex.logits[pred])]),
@@ -110,7 +146,9 @@ def _linear(ex: Contributions, pred: int, ref: int, names: dict, other: str) -> 
              (contrast, f"contrast x · (w_pred − w_{other})",
               [f"Σ = {contrast.sum():+.2f}, bias gap {ex.bias[pred] - ex.bias[ref]:+.2f}: score gap {gap:.3f}",
                "purple pixels pushed toward the prediction"])]
-    return [html.H3("The exact sum the 1-layer net computes", className="sub"), _key(), _maps(items)]
+    return [html.H3("The exact sum the 1-layer net computes", className="sub"), product,
+            html.P("Multiplied pixel by pixel, and summed, they make the class's score:", className="explain"),
+            _key(), _maps(items)]
 
 
 def _mlp(ex: HiddenContributions, pred: int, ref: int, names: dict, filters: np.ndarray, graph_ids: dict) -> list:
