@@ -112,8 +112,12 @@ def live_frame(settings: Settings, dataset: str, kind: str, snap, model, norm) -
                       margin=dict(l=10, r=10, t=30, b=10))
     weights = model.visuals()[WEIGHT_NAMES[kind]].detach().cpu().numpy()
     colormap = "rgb" if weights.shape[1] == 3 and kind == "linear" else "diverging"
+    names = list(test.classes) if kind == "linear" else [f"{'unit' if kind == 'mlp' else 'filter'} {i + 1}"
+                                                          for i in range(len(weights))]
     return json.dumps({"figure": json.loads(plotly.io.to_json(fig)), "caption": f"{snap.label}: {CAPTIONS[kind]}",
-                       "images": [png_data_uri(img) for img in colorize(weights[:32], colormap)]})
+                       "images": [png_data_uri(img) for img in colorize(weights[:32], colormap,
+                                                                        per_tile=kind == "cnn")],
+                       "labels": names[:32]})
 
 
 def main(argv=None) -> int:

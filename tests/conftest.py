@@ -47,7 +47,7 @@ def synth_root(tmp_path, monkeypatch) -> Path:
     return make_synthetic_root(tmp_path / "data", monkeypatch)
 
 
-def quick_config(family: str, arch: str) -> TrainConfig:
+def quick_config(family: str, arch: str, dataset=None) -> TrainConfig:
     """Training settings that take seconds on the synthetic data, for every pair."""
     return TrainConfig(epochs=2, batch_size=32, lr=5e-3, arch_args={"widths": (8, 16)} if arch == "cnn" else {})
 

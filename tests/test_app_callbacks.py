@@ -170,6 +170,8 @@ def test_select_cell_validates_clicks(cb):
         result = triggered(cb["select_cell"], "confusion-graph.clickData", forged, forged, "mnist", "linear")
         assert result is no_update or result == {"actual": 3, "predicted": 5}
     assert triggered(cb["select_cell"], "dataset-dropdown.value", "cifar10", click, "cifar10", "linear") is None
+    # Another network of the same dataset keeps the cell, and with it the image: how does that one do there?
+    assert triggered(cb["select_cell"], "model-dropdown.value", "mlp", click, "mnist", "mlp") is no_update
 
 
 def test_show_more_grows_and_resets(cb):
@@ -233,7 +235,10 @@ def test_explanation_shows_exact_sums_that_match_the_logits(cb, arch):
     sums = re.findall(r"= (-?\d+\.\d{3}) \(network: (-?\d+\.\d{3})\)", text)
     assert len(sums) == 2 and all(a == b for a, b in sums)
     maps = [img for img in find(children, html.Img) if img.className == "map-img"]
-    assert len(maps) == (3 if arch == "linear" else 2)
+    # linear: the image and the two classes' templates (the chapter's pixel × weight), then the three maps
+    assert len(maps) == (6 if arch == "linear" else 2)
+    if arch == "linear":
+        assert maps[0].alt == "the image x" and all(m.alt.startswith("weights w for ") for m in maps[1:3])
     if arch == "mlp":
         assert "Hidden activations" in str(find(children, dcc.Graph)[1].figure.layout.title.text)
 
@@ -316,6 +321,7 @@ def test_training_job_reports_progress_and_makes_the_pair_ready(cb):
     assert job.state == "done" and job.progress["step"] == job.progress["total"] > 1
     frame = json.loads(job.frame)
     assert job.frame_no >= 2 and frame["figure"]["data"] and frame["images"][0].startswith("data:image/png")
+    assert frame["labels"][:2] == ["filter 1", "filter 2"] and len(frame["labels"]) == len(frame["images"])
     props = {}
     done = triggered(cb["poll"], "train-poll.n_intervals", 5, handle, 5, job.frame_no, "linear", "mnist", props=props)
     assert done[8]["status"] == "ready" and done[8]["arch"] == "cnn" and done[6] is True  # polling stops
@@ -323,6 +329,14 @@ def test_training_job_reports_progress_and_makes_the_pair_ready(cb):
     assert ready(cb, "mnist", "cnn")["status"] == "ready"
     for forged in ("forged", {"id": "x" * 32}, {"error": 5}, None):
         assert triggered(cb["poll"], "state-job.data", forged, forged, 1, None, "cnn")[6] is True
+
+
+def test_watch_says_how_long_training_takes():
+    from app.panels.timeline import watch_text
+    assert watch_text(None)[0] == "Watch it train" and watch_text(3.4)[0] == "Watch it train"
+    label, title = watch_text(287)
+    assert label == "Watch it train (about 5 min)" and "5 minutes" in title
+    assert "34 seconds" in watch_text(34)[1]
 
 
 def test_timeline_slider_moves_every_panel(cb):

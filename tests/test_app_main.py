@@ -38,7 +38,7 @@ def test_flags_and_defaults(capsys):
 
 
 def test_first_start_trains_the_default_pair(synth_settings, monkeypatch, caplog):
-    monkeypatch.setattr("models.zoo.default_config", lambda family, arch: TrainConfig(epochs=1, batch_size=32))
+    monkeypatch.setattr("models.zoo.default_config", lambda family, arch, dataset=None: TrainConfig(epochs=1, batch_size=32))
     zoo = Zoo(synth_settings)
     assert not zoo.has_checkpoint("mnist", "linear")
     with caplog.at_level("INFO", logger="lookinside"):

@@ -16,7 +16,7 @@ QUICK = TrainConfig(epochs=1, batch_size=32, lr=5e-3)
 @pytest.fixture
 def zoo(synth_settings, monkeypatch):
     # Keep the zoo's trainings quick: every pair trains with one short epoch.
-    monkeypatch.setattr("models.zoo.default_config", lambda family, arch: TrainConfig(
+    monkeypatch.setattr("models.zoo.default_config", lambda family, arch, dataset=None: TrainConfig(
         epochs=1, batch_size=32, lr=5e-3, arch_args={"widths": (8, 16)} if arch == "cnn" else {}))
     return Zoo(synth_settings)
 

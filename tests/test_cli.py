@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -29,10 +30,23 @@ def test_evaluate_json_trains_first_then_prints_one_object(synth_settings, capsy
     assert rc == 0
     result = json.loads(out)  # exactly one JSON object: json.loads rejects anything around it
     assert set(result) == {"dataset", "arch", "split", "n", "accuracy", "classes", "confusion", "precision",
-                           "recall"}
+                           "recall", "template_correlation"}
     labels = datasets.load("mnist", False, synth_settings).labels
     assert [sum(r) for r in result["confusion"]] == torch.bincount(labels, minlength=10).tolist()
     assert (synth_settings.model_dir / "mnist-linear.pt").exists()
+    # The templates' likeness to the class means, recomputed here with numpy alone.
+    ckpt = checkpoint.load(synth_settings.model_dir / "mnist-linear.pt")
+    train = datasets.load("mnist", True, synth_settings)
+    x, y = train.images.numpy().reshape(len(train.labels), -1) / 255.0, train.labels.numpy()
+    means = np.stack([x[y == c].mean(0) for c in range(10)])
+    w = ckpt.model.fc.weight.detach().double().numpy() / ckpt.normalization.std[0]
+    t, m = w - w.mean(0), means - means.mean(0)
+    want = np.mean([np.corrcoef(t[c], m[c])[0, 1] for c in range(10)])
+    assert abs(result["template_correlation"] - want) < 1e-5
+    assert result["template_correlation"] == ckpt.metrics["template_correlation"] or \
+        abs(result["template_correlation"] - ckpt.metrics["template_correlation"]) < 1e-4
+    rc = cli.main(["evaluate", "--dataset", "mnist", "--arch", "mlp", "--json", *_args(synth_settings)])
+    assert rc == 0 and "template_correlation" not in json.loads(capsys.readouterr().out)  # 1-layer nets only
 
 
 def test_train_with_epochs_and_seed(synth_settings, capsys):

@@ -102,8 +102,11 @@ def register(app: Dash, service: Service) -> dict:
             # A shared link or back/forward: the address names the cell (unchanged: nothing to do).
             cell = parse_cell(address.parse(search).get("cell"), len(spec.classes)) if spec else None
             return no_update if cell == current else cell
+        if ids.DATASET in triggered_ids():
+            return None  # a new dataset: the old cell means nothing there
         if triggered_id() != ids.CONFUSION:
-            return None  # a new dataset or network: the old cell means nothing there
+            # Another network of the same dataset keeps the cell (and so the image): how does it do there?
+            return no_update
         cell = parse_click(click, list(spec.classes)) if spec else None
         return cell if cell is not None else no_update
 

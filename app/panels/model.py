@@ -121,9 +121,11 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         if job.frame and job.frame_no != seen:
             frame = json.loads(job.frame)
             figure = frame["figure"]
+            names = frame.get("labels") or [f"{i + 1}" for i in range(len(frame["images"]))]
             tiles = [html.P(frame["caption"], className="live-caption"),
-                     *[html.Img(src=src, className="live-img", alt=f"weights {i + 1}")
-                       for i, src in enumerate(frame["images"])]]
+                     *[html.Figure(className="live-tile", children=[
+                         html.Img(src=src, className="live-img", alt=f"weights of {name}"),
+                         html.Figcaption(name)]) for src, name in zip(frame["images"], names)]]
         elif seen is None and not job.frame:
             figure, tiles = figures.empty_figure(WAITING_FIGURE), []
         # Only whoever started the job, or the admin, is offered Stop; everyone else just watches it.

@@ -85,4 +85,26 @@ def register(app: Dash, service: Service) -> dict:
             value = len(labels) - 1
         return f"{labels[value]} ({value + 1} of {len(labels)} snapshots)"
 
-    return {"timeline_control": control, "timeline_note": note}
+    @app.callback(Output(ids.WATCH, "children"), Output(ids.WATCH, "title"),
+                  Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"),
+                  State(ids.DATASET, "value"), State(ids.ARCH, "value"))
+    def watch_label(resolved, trained, dataset, arch):
+        """Say how long training takes before anyone starts it: the convnets take minutes, not seconds."""
+        view = service.ready_view(resolved, trained, dataset, arch)[0]
+        seconds = view.checkpoint.metrics.get("train_seconds") if view is not None else None
+        return watch_text(seconds)
+
+    return {"timeline_control": control, "timeline_note": note, "watch_label": watch_label}
+
+
+def watch_text(seconds) -> tuple[str, str]:
+    """The "Watch it train" button's label and tooltip, given how long this network last took to train."""
+    title = ("Train this network from scratch and watch it learn: a new run beside the one everyone sees, or "
+             "(for the admin) in its place.")
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0:
+        return "Watch it train", title
+    took = f"{seconds:.0f} seconds" if seconds < 90 else f"{seconds / 60:.0f} minutes"
+    title += f" It last took {took} of training here; others' jobs can make it wait longer."
+    if seconds < 60:
+        return "Watch it train", title
+    return f"Watch it train (about {seconds / 60:.0f} min)", title
