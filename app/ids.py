@@ -89,3 +89,15 @@ ADMIN_NOTE = "admin-note"
 STATE_CELL = "state-cell"  # the selected cell: {"actual": i, "predicted": j}
 STATE_SHOWN = "state-shown"  # how many of the cell's images are shown
 STATE_SAMPLE = "state-sample"  # the selected test-set index
+
+# The dataset itself (a random sample) and the mistakes gallery (app/panels/gallery.py)
+DATA_SPLIT = "data-split"  # "test" or "train"
+DATA_CLASS = "data-class"  # a class index, or "all"
+DATA_NEW = "data-new"  # draws a new random sample
+DATA_SEED = "state-data-seed"  # the sample's seed: in the address, so a link shows the same images
+DATA_GRID = "data-grid"
+DATA_COUNTS = "data-counts"
+DATA_TILE = "data-tile"  # pattern-matching type, like SAMPLE_TILE (test images only)
+GALLERY_MODE = "gallery-mode"  # "mistakes" (most confident) or "unsure" (least confident correct answers)
+GALLERY = "gallery"
+GALLERY_TILE = "gallery-tile"  # pattern-matching type, like SAMPLE_TILE

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 import numpy as np
+import torch
 
 from models import datasets, explain, nets, timeline
 from models.checkpoint import Checkpoint
@@ -324,6 +325,28 @@ class Service:
                 pairs += [(dataset, arch) for arch in ready]
         return pairs
 
+    def split_labels(self, dataset: str, train: bool) -> np.ndarray:
+        """The labels the data view samples from: all test images, or the fixed pool of training images."""
+        if not train:
+            return datasets.load(dataset, False, self.local).labels.numpy()
+        return _train_pool(self.local, dataset).labels
+
+    def split_index(self, dataset: str, train: bool, position: int) -> int:
+        """The dataset's own index of the image at `position` of `split_labels`."""
+        return int(_train_pool(self.local, dataset).indices[position]) if train else int(position)
+
+    def split_uri(self, dataset: str, train: bool, position: int) -> str:
+        if not train:
+            return self.sample_uri(dataset, position)
+        return _train_pool(self.local, dataset).thumbnails.uri(int(position))
+
+    def class_counts(self, dataset: str, train: bool) -> np.ndarray:
+        """Images per class in the whole split."""
+        if train:
+            return _train_pool(self.local, dataset).counts
+        labels = datasets.load(dataset, False, self.local).labels.numpy()
+        return np.bincount(labels, minlength=len(datasets.DATASETS[dataset].classes))
+
     def top_image_uris(self, ev: Evaluation) -> list[list[Optional[str]]]:
         top = ev.top_per_cell()
         return [[self.sample_uri(ev.dataset, n) if n >= 0 else None for n in row] for row in top]
@@ -347,6 +370,28 @@ def _class_means(settings: Settings, dataset: str) -> np.ndarray:
     members = [np.flatnonzero(labels == c) for c in range(len(test.classes))]
     return np.stack([mean_image(test.images, m) if len(m) else np.zeros(test.images.shape[1:], np.uint8)
                      for m in members])
+
+
+# Training images the data view draws from: a fixed random subset, so that a web process never keeps a
+# whole training split (150 MB for CIFAR-10) for a grid of fifty images; 5,000 of them is 3.9 MB of MNIST.
+TRAIN_POOL = 5000
+
+
+@dataclass(frozen=True)
+class TrainPool:
+    indices: np.ndarray  # the pool's images' indices in the training split, ascending
+    labels: np.ndarray
+    counts: np.ndarray  # images per class in the whole training split
+    thumbnails: Thumbnails
+
+
+@functools.lru_cache(maxsize=len(datasets.DATASETS))
+def _train_pool(settings: Settings, dataset: str) -> TrainPool:
+    full = datasets.read(dataset, True, settings)  # read once, then let go of all but the pool
+    labels = full.labels.numpy()
+    keep = np.sort(np.random.default_rng(0).choice(len(labels), size=min(TRAIN_POOL, len(labels)), replace=False))
+    images = full.images[torch.as_tensor(keep)].clone()
+    return TrainPool(keep, labels[keep].copy(), np.bincount(labels, minlength=len(full.classes)), Thumbnails(images))
 
 
 @functools.lru_cache(maxsize=len(datasets.DATASETS))

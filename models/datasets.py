@@ -151,6 +151,11 @@ def load(name: str, train: bool, settings: Settings) -> ImageSet:
     return _load(name, bool(train), Path(settings.data_dir), bool(settings.offline))
 
 
+def read(name: str, train: bool, settings: Settings) -> ImageSet:
+    """Like `load`, but not kept: for a process that wants a few images of a split, not all of it."""
+    return _load.__wrapped__(name, bool(train), Path(settings.data_dir), bool(settings.offline))
+
+
 @functools.lru_cache(maxsize=None)
 def _load(name: str, train: bool, root: Path, offline: bool) -> ImageSet:
     spec = get_spec(name)

@@ -65,12 +65,16 @@ DEFAULTS: dict[tuple[str, str], TrainConfig] = {
                                              weight_decay=3e-3, smoothness=1e-2, arch_args={"init": "zeros"}),
     # relu beat gelu, tanh and sigmoid here (94.4%, 94.1%, 92.6%, 91.8% on MNIST at batch 64); batch 256
     # with a higher rate then reached 94.6% in less time than batch 64 (fewer, larger steps).
-    ("mnist", "mlp"): TrainConfig(epochs=40, batch_size=256, lr=1e-2, arch_args={"activation": "relu"}),
+    # The same smoothness penalty turns the hidden filters from pixel noise into readable strokes, for
+    # 0.06 point of accuracy on MNIST (94.57% against 94.63%) and a gain on CIFAR-10 (43.6% against 43.2%).
+    ("mnist", "mlp"): TrainConfig(epochs=40, batch_size=256, lr=1e-2, smoothness=1e-2,
+                                  arch_args={"activation": "relu"}),
     ("mnist", "cnn"): TrainConfig(epochs=3, batch_size=128, optimizer="sgd", lr=0.1, weight_decay=5e-4,
                                   label_smoothing=0.1, bf16=True, arch_args={"widths": (32, 64, 128)}),
     ("cifar", "linear"): TrainConfig(epochs=10, batch_size=512, optimizer="sgd", lr=0.05, weight_decay=6e-2,
                                      smoothness=1.0, arch_args={"init": "zeros"}),
-    ("cifar", "mlp"): TrainConfig(epochs=15, batch_size=128, lr=3e-3, arch_args={"activation": "relu"}),
+    ("cifar", "mlp"): TrainConfig(epochs=15, batch_size=128, lr=3e-3, smoothness=0.3,
+                                  arch_args={"activation": "relu"}),
     ("cifar", "cnn"): TrainConfig(epochs=8, batch_size=256, optimizer="sgd", lr=0.2, weight_decay=5e-4,
                                   label_smoothing=0.1, augment=True, bf16=True,
                                   arch_args={"widths": (32, 64, 128, 256)}),

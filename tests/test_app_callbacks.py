@@ -18,6 +18,7 @@ from app.access import RateLimited
 from app.jobs import Queue
 from app.main import create_app
 from app.panels import samples as samples_panel
+from models import datasets
 from tests.conftest import quick_trained
 
 
@@ -216,8 +217,59 @@ def test_selecting_a_sample_from_a_cell_or_the_suspects(cb):
     suspect = '{"index":9,"type":"suspect-tile"}.n_clicks'
     assert triggered(cb["select_sample"], suspect, 1, [], [1], None) == 9
     assert triggered(cb["select_sample"], "state-cell.data", {}, [1], [], {"actual": 1, "predicted": 1}) is None
-    assert cb["mark_selected"](7, [{"index": 3}, {"index": 7}], [{"index": 7}]) == \
-        (["tile", "tile selected"], ["tile selected"])
+    assert cb["mark_selected"](7, [{"index": 3}, {"index": 7}], [{"index": 7}], [{"index": 2}]) == \
+        (["tile", "tile selected"], ["tile selected"], ["tile"])
+    for kind in ("gallery-tile", "data-tile"):  # the mistakes gallery and the data grid open images too
+        assert triggered(cb["select_sample"], f'{{"index":4,"type":"{kind}"}}.n_clicks', 1, [], [], None, None,
+                         None, [1], [1]) == 4
+
+
+def test_the_gallery_lists_only_mistakes_most_confident_first(cb):
+    zoo = cb["zoo"]  # the untrained start of the timeline: the trained net makes no mistakes on this data
+    ev = zoo.evaluate(zoo.snapshot(zoo.load("mnist", "linear"), 0))
+    shown = find(components(cb["gallery"]("mistakes", ready(cb), None, "mnist", "linear", 0)), html.Button)
+    picked = [int(b.id["index"]) for b in shown]
+    wrong = np.flatnonzero(ev.preds != ev.labels)
+    assert picked and set(picked) <= set(wrong.tolist())
+    want = sorted(wrong.tolist(), key=lambda n: (-ev.confidence[n], n))[:len(picked)]
+    assert picked == want and len(picked) == min(24, len(wrong))
+    unsure = [int(b.id["index"]) for b in find(components(cb["gallery"]("unsure", ready(cb), None, "mnist",
+                                                                         "linear", 0)), html.Button)]
+    right = np.flatnonzero(ev.preds == ev.labels)
+    assert unsure == sorted(right.tolist(), key=lambda n: (ev.confidence[n], n))[:24]
+    assert "Waiting" in text_of(cb["gallery"]("mistakes", None, None, "mnist", "linear"))
+
+
+def test_the_data_grid_is_a_labelled_seeded_sample(cb):
+    test = datasets.load("mnist", False, cb["zoo"].settings)
+    grid = components(cb["data_grid"]("mnist", "test", "all", 7))
+    images = [i for i in find(grid, html.Img)]
+    shown = [(int(i.to_plotly_json()["props"]["data-index"]), int(i.to_plotly_json()["props"]["data-label"]))
+             for i in images]
+    assert len(shown) == min(50, len(test.labels)) and len(set(shown)) == len(shown)
+    assert all(int(test.labels[n]) == label for n, label in shown)  # every label is the real one
+    def indices(seed):
+        return [int(i.to_plotly_json()["props"]["data-index"]) for i in find(
+            components(cb["data_grid"]("mnist", "test", "all", seed)), html.Img)]
+    assert indices(7) == indices(7) == [n for n, _ in shown] and indices(8) != indices(7)  # the seed decides
+    only3 = [int(i.to_plotly_json()["props"]["data-label"]) for i in find(
+        components(cb["data_grid"]("mnist", "test", "3", 1)), html.Img)]
+    assert only3 and set(only3) == {3}
+    train = components(cb["data_grid"]("mnist", "train", "all", 1))
+    assert not find(train, html.Button) and find(train, html.Img)  # shown, not clickable
+    full = datasets.load("mnist", True, cb["zoo"].settings)
+    for img in find(train, html.Img):
+        props = img.to_plotly_json()["props"]
+        assert int(full.labels[int(props["data-index"])]) == int(props["data-label"])
+    options, value, counts = cb["data_classes"]("mnist", "3")
+    assert value == "3" and len(options) == 11
+    totals = [th.children for th in find(counts, html.Th)][-3:]
+    assert totals == ["all", f"{len(full.labels):,}", f"{len(test.labels):,}"]
+    per_class = [[td.children for td in find(row, html.Td)] for row in find(counts, html.Tr)[1:-1]]
+    assert per_class[3] == ["3", f"{int((full.labels == 3).sum()):,}", f"{int((test.labels == 3).sum()):,}"]
+    for forged in ("../x", None, {"a": 1}):
+        assert cb["data_grid"](forged, "test", "all", 1) is None
+    assert cb["data_grid"]("mnist", "test", "99", -5) is not None  # a forged class or seed: all classes, seed 0
 
 
 @pytest.mark.parametrize("arch", ["linear", "mlp"])

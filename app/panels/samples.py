@@ -62,8 +62,10 @@ def register(app: Dash, service: Service) -> dict:
     @app.callback(Output(ids.STATE_SAMPLE, "data"),
                   Input({"type": ids.SAMPLE_TILE, "index": ALL}, "n_clicks"),
                   Input({"type": ids.SUSPECT_TILE, "index": ALL}, "n_clicks"), Input(ids.STATE_CELL, "data"),
-                  Input(ids.URL, "search"), State(ids.STATE_SAMPLE, "data"))
-    def select_sample(_, __, ___, search=None, current=None):
+                  Input(ids.URL, "search"), State(ids.STATE_SAMPLE, "data"),
+                  Input({"type": ids.GALLERY_TILE, "index": ALL}, "n_clicks"),
+                  Input({"type": ids.DATA_TILE, "index": ALL}, "n_clicks"))
+    def select_sample(_, __, ___, search=None, current=None, ____=None, _____=None):
         if ids.URL in triggered_ids():  # a shared link or back/forward names the image
             index = address.parse(search).get("sample")
             index = index if isinstance(index, int) and index < 1_000_000 else None
@@ -79,13 +81,15 @@ def register(app: Dash, service: Service) -> dict:
 
     @app.callback(Output({"type": ids.SAMPLE_TILE, "index": ALL}, "className"),
                   Output({"type": ids.SUSPECT_TILE, "index": ALL}, "className"),
+                  Output({"type": ids.GALLERY_TILE, "index": ALL}, "className"),
                   Input(ids.STATE_SAMPLE, "data"), State({"type": ids.SAMPLE_TILE, "index": ALL}, "id"),
-                  State({"type": ids.SUSPECT_TILE, "index": ALL}, "id"))
-    def mark_selected(selected, tile_ids, suspect_ids):
+                  State({"type": ids.SUSPECT_TILE, "index": ALL}, "id"),
+                  State({"type": ids.GALLERY_TILE, "index": ALL}, "id"))
+    def mark_selected(selected, tile_ids, suspect_ids, gallery_ids=None):
         def marks(found):
             return ["tile selected" if isinstance(t, dict) and t.get("index") == selected else "tile"
                     for t in (found if isinstance(found, list) else [])]
-        return marks(tile_ids), marks(suspect_ids)
+        return marks(tile_ids), marks(suspect_ids), marks(gallery_ids)
 
     @app.callback(Output(ids.SAMPLES, "children"), Output(ids.SAMPLES_MORE, "className"),
                   Input(ids.STATE_CELL, "data"), Input(ids.STATE_SHOWN, "data"), Input(ids.SAMPLES_SORT, "value"),
