@@ -101,3 +101,6 @@ DATA_TILE = "data-tile"  # pattern-matching type, like SAMPLE_TILE (test images 
 GALLERY_MODE = "gallery-mode"  # "mistakes" (most confident) or "unsure" (least confident correct answers)
 GALLERY = "gallery"
 GALLERY_TILE = "gallery-tile"  # pattern-matching type, like SAMPLE_TILE
+
+# The chapter, live: a guide of links that open the views reproducing the chapter's figures
+CHAPTER = "chapter-guide"

@@ -13,8 +13,8 @@ from . import ids, security
 from .access import Access, Limits
 from .jobs import Queue
 from .replay import Replay
-from .panels import (address, compare, confusion, explain, gallery, model, own, samples, suspects, timeline,
-                     weights)
+from .panels import (address, chapter, compare, confusion, explain, gallery, model, own, samples, suspects,
+                     timeline, weights)
 from .service import Service
 
 log = logging.getLogger("lookinside")
@@ -37,9 +37,14 @@ def layout() -> html.Div:
         ]),
         timeline.layout(),
         model.training_box(),
-        html.Main(className="grid", children=[confusion.layout(), samples.layout(), explain.layout(),
-                                              weights.layout(), gallery.gallery_layout(), gallery.data_layout(),
-                                              own.layout(), compare.layout(), suspects.layout()]),
+        chapter.layout(),
+        html.Main(className="grid", children=[
+            # The heatmap beside the cell's images and the explanation: on a wide screen it stays in view
+            # while they scroll, up to the end of this block (not over the cards below).
+            html.Div(className="focus", children=[
+                confusion.layout(), html.Div(className="focus-side", children=[samples.layout(), explain.layout()])]),
+            weights.layout(), gallery.gallery_layout(), gallery.data_layout(), own.layout(), compare.layout(),
+            suspects.layout()]),
         html.Footer(className="footer", children=[
             html.Span("After the chapter “Looking inside neural nets” of Machine Learning for Artists (ml4a). "
                       "All numbers are on the test split, which the networks never trained on."),
@@ -68,7 +73,7 @@ def create_app(settings: Settings, access: Access | None = None, queue: Queue | 
                                 **explain.register(app, service), **suspects.register(app, service),
                                 **timeline.register(app, service), **address.register(app),
                                 **compare.register(app, service), **own.register(app, service),
-                                **gallery.register(app, service)}
+                                **gallery.register(app, service), **chapter.register(app, service)}
     replayed = [key for key in app.callback_map if output_ids(key) <= REPLAYED]
     app.server.wsgi_app = app.lookinside_replay = Replay(app.server.wsgi_app, replayed, service.revision)
     # Dash records which component libraries it may serve only while rendering the index page. Under

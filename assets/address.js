@@ -21,7 +21,7 @@
                                              hash: here.hash});
   });
 
-  function query(dataset, arch, mode, view, sort, cell, sample, position, last) {
+  function query(dataset, arch, mode, view, sort, cell, sample, position, last, colours, seed) {
     const parts = [];
     const add = (key, value) => parts.push(key + "=" + encodeURIComponent(value));
     if (dataset) add("dataset", dataset);
@@ -34,13 +34,37 @@
     }
     if (Number.isInteger(sample)) add("sample", sample);
     if (Number.isInteger(position) && Number.isInteger(last) && position < last) add("t", position);
+    // The weights' colour map, where it is not the dataset's own default (colour for CIFAR-10).
+    if (colours && colours !== (dataset === "cifar10" ? "rgb" : "diverging")) add("colours", colours);
+    if (Number.isInteger(seed) && seed > 0) add("seed", seed);
     return parts.length ? "?" + parts.join("&") : "";
+  }
+
+  // A link may name a card to bring into view once the page has loaded (the chapter guide's links do):
+  // wait until the card has content, scroll to it once, and leave the page alone after that.
+  const SHOW = {heatmap: ".card-confusion", weights: ".card-weights", mistakes: "#mistakes-card",
+                data: "#data-card", explain: "#explain-card", samples: ".card-samples"};
+  const show = new URLSearchParams(window.location.search).get("show");
+  if (SHOW[show]) {
+    let tries = 0;
+    const look = setInterval(function () {
+      const card = document.querySelector(SHOW[show]);
+      tries += 1;
+      const ready = card && !card.classList.contains("hidden") && !card.querySelector(".hint, ._dash-loading") &&
+        card.querySelector("img, .js-plotly-plot .heatmaplayer");
+      if (ready || tries > 60) {
+        clearInterval(look);
+        // Once more after the other cards above have settled their height.
+        if (card) setTimeout(function () { card.scrollIntoView({block: "start"}); }, 300);
+        if (card) card.scrollIntoView({block: "start"});
+      }
+    }, 250);
   }
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     lookinside: Object.assign({}, (window.dash_clientside || {}).lookinside, {
-      writeAddress: function (dataset, arch, mode, view, sort, cell, sample, position, last) {
-        const wanted = query(dataset, arch, mode, view, sort, cell, sample, position, last);
+      writeAddress: function (dataset, arch, mode, view, sort, cell, sample, position, colours, seed, last) {
+        const wanted = query(dataset, arch, mode, view, sort, cell, sample, position, last, colours, seed);
         clearTimeout(timer);
         timer = setTimeout(function () {
           if (wanted !== window.location.search) {

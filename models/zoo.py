@@ -154,8 +154,9 @@ class Zoo:
                    "train_seconds": round(report.seconds, 2), "history": report.history,
                    "device": self.settings.device, "threads": torch.get_num_threads()}
         if kind == "linear":
-            metrics["template_correlation"] = round(templates.correlation(
-                model, norm, train_set.images, train_set.labels), 4)
+            per_class = templates.correlations(model, norm, train_set.images, train_set.labels)
+            metrics["template_correlation"] = round(float(per_class.mean()), 4)
+            metrics["template_correlations"] = [round(float(c), 4) for c in per_class]
         ckpt = checkpoint.save(self.checkpoint_path(dataset, arch), kind, dataset, spec.classes,
                                model.cpu(), norm, config, metrics)
         ckpt = replace(ckpt, network=arch) if arch != kind else ckpt

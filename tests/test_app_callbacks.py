@@ -5,6 +5,7 @@ import base64
 import json
 import re
 from contextvars import copy_context
+from urllib.parse import parse_qs
 
 import numpy as np
 import plotly.graph_objects as go
@@ -349,6 +350,36 @@ def test_weights_for_each_network(cb):
     assert len(find(cnn, html.Figure)) == 8  # the synthetic convnet's 8 first-layer filters
     waiting = cb["weights"](cb["resolve"]("cifar10", "mlp")[0], None, "diverging", None, "cifar10", "mlp")
     assert "Preparing" in text_of(waiting)
+
+
+def test_the_chapter_guide_links_every_figure_to_a_view(cb):
+    from app.panels.address import parse
+    from app.panels.chapter import FIGURES, SHOW
+    guide = components(cb["chapter_guide"]())
+    links = [a for a in find(guide, html.A) if getattr(a, "className", None) == "chapter-link"]
+    assert len(links) == len(FIGURES) == 11
+    views = [parse(a.href.split("?", 1)[1]) for a in links]
+    assert all(v.get("dataset") and v.get("arch") for v in views)
+    assert all(parse_qs(a.href.split("?", 1)[1])["show"][0] in SHOW for a in links)
+    assert views[0] == {"dataset": "mnist", "arch": "linear", "cell": {"actual": 0, "predicted": 0},
+                        "colours": "grayscale"}
+    assert views[3]["cell"] == {"actual": 3, "predicted": 5} and views[4]["view"] == "images"
+    pixel = views[9]  # pixel × weight: a real test 3 that the 1-layer net reads right
+    ev = cb["zoo"].evaluation("mnist", "linear")
+    assert ev.labels[pixel["sample"]] == 3 == ev.preds[pixel["sample"]] and pixel["cell"]["actual"] == 3
+    text = text_of(guide)  # our numbers beside the chapter's, read from the networks themselves
+    assert "chapter: about 90% and 37%" in text
+    assert f"here: {int(ev.confusion[3, 5])} test 3s called 5" in text
+
+
+def test_a_link_sets_the_colour_map(cb):
+    url = "url.search"
+    assert triggered(cb["colormap_choices"], url, "?colours=grayscale", "mnist", "diverging",
+                     "?colours=grayscale")[1] == "grayscale"
+    assert triggered(cb["colormap_choices"], url, "?colours=rgb", "mnist", "diverging", "?colours=rgb")[1] \
+        == "diverging"  # no colour on grey data
+    assert triggered(cb["colormap_choices"], url, "?colours=grayscale", "cifar10", "rgb",
+                     "?colours=grayscale")[1] == "grayscale"
 
 
 def test_colormap_follows_the_data(cb):

@@ -5,6 +5,7 @@ import csv
 import io
 import time
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import numpy as np
 import pytest
@@ -271,6 +272,64 @@ def test_back_and_forward_step_through_every_click(dash_duo, trained):
         dash_duo.driver.forward()
         shows(a, p)
     assert dash_duo.driver.execute_script("return window.history.length") == steps  # nothing was pushed
+    assert dash_duo.get_logs() == []
+
+
+def test_every_chapter_link_restores_its_view(page):
+    """Each figure of the chapter guide: its dataset, network, cell, image and view options on screen, and the
+    card it names scrolled into view."""
+    from app.panels.address import parse
+    from app.panels.chapter import SHOW
+    dash_duo, zoo = page
+    wait_until(lambda: dash_duo.driver.execute_script(
+        "return document.querySelectorAll('#chapter-guide a.chapter-link').length") == 11, what="the guide")
+    hrefs = dash_duo.driver.execute_script(
+        "return Array.from(document.querySelectorAll('#chapter-guide a.chapter-link')).map(a => a.href)")
+    titles = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
+    for href in hrefs:
+        query = href.split("?", 1)[1]
+        view, show = parse(query), parse_qs(query)["show"][0]
+        dash_duo.driver.get(href)
+        wait_until(lambda: dash_duo.find_element("#dataset-dropdown").text.strip() == titles[view["dataset"]],
+                   what=f"the dataset of {href}")
+        wait_until(lambda: dash_duo.find_element("#model-dropdown").text.startswith(
+            "1-layer" if view["arch"] == "linear" else "2-layer"), what=f"the network of {href}")
+        if "cell" in view:
+            cell = view["cell"]
+            dash_duo.wait_for_contains_text("#cell-samples", f"actual {cell['actual']}, predicted {cell['predicted']}",
+                                            timeout=20)
+        if "sample" in view:
+            dash_duo.wait_for_contains_text("#explain-panel", f"Test image #{view['sample']}", timeout=20)
+        if "colours" in view:
+            assert dash_duo.find_element(f"#weights-colormap input[value='{view['colours']}']").is_selected()
+        if view.get("view") == "images":
+            wait_until(lambda: dash_duo.driver.execute_script(
+                "return document.querySelectorAll('#confusion-graph .layer-above image, "
+                "#confusion-graph image').length") > 0, what="top images in the heatmap")
+        selector = ("#" if SHOW[show].endswith("-card") else ".") + SHOW[show]
+
+        def in_view():
+            return dash_duo.driver.execute_script("""
+                const r = document.querySelector(arguments[0]).getBoundingClientRect();
+                return r.height > 0 && r.top >= -2 && r.top < window.innerHeight / 2;""", selector)
+        wait_until(in_view, what=f"{selector} in view for {href}")
+    assert dash_duo.get_logs() == []
+
+
+def test_a_label_error_explanation_scrolls_into_view(page):
+    """Opening an image from far away (the mistakes gallery, the suspects) brings its explanation into view."""
+    dash_duo, _ = page
+    tile = wait_until(lambda: dash_duo.find_elements("#gallery .tile") or dash_duo.find_elements("#gallery .hint"),
+                      what="the gallery")[0]
+    if "hint" in (tile.get_attribute("class") or ""):  # a perfect network: take a data grid image instead
+        tile = wait_until(lambda: dash_duo.find_elements("#data-grid button.tile"), what="the data grid")[0]
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", tile)
+    index = tile.find_element("css selector", "img").get_attribute("data-index")
+    tile.click()
+    dash_duo.wait_for_contains_text("#explain-panel", f"Test image #{index}", timeout=20)
+    wait_until(lambda: dash_duo.driver.execute_script(
+        "const r = document.getElementById('explain-card').getBoundingClientRect();"
+        "return r.top >= -2 && r.top < window.innerHeight / 2;"), what="the explanation in view")
     assert dash_duo.get_logs() == []
 
 

@@ -19,6 +19,7 @@ from ..service import network_label
 
 MODES = {"counts": "counts", "percent": "percent"}
 VIEWS = {"numbers": "numbers", "images": "images"}
+COLOURS = ("diverging", "grayscale", "rgb")  # the weights' colour map
 
 
 def layout() -> list:
@@ -41,7 +42,9 @@ def parse(search) -> dict:
         found["view"] = query["view"]
     if query.get("sort") in SORTS:
         found["sort"] = query["sort"]
-    for key, name in (("cell", "cell"), ("sample", "sample"), ("t", "position")):
+    if query.get("colours") in COLOURS:
+        found["colours"] = query["colours"]
+    for key, name in (("cell", "cell"), ("sample", "sample"), ("t", "position"), ("seed", "seed")):
         value = _ints(query.get(key), 2 if key == "cell" else 1)
         if value is not None:
             found[name] = {"actual": value[0], "predicted": value[1]} if key == "cell" else value[0]
@@ -77,6 +80,7 @@ def register(app: Dash) -> dict:
         Output(ids.URL_SINK, "data"),
         Input(ids.DATASET, "value"), Input(ids.ARCH, "value"), Input(ids.CONFUSION_MODE, "value"),
         Input(ids.CONFUSION_VIEW, "value"), Input(ids.SAMPLES_SORT, "value"), Input(ids.STATE_CELL, "data"),
-        Input(ids.STATE_SAMPLE, "data"), Input(ids.TIMELINE, "value"), State(ids.TIMELINE, "max"))
+        Input(ids.STATE_SAMPLE, "data"), Input(ids.TIMELINE, "value"), Input(ids.WEIGHTS_COLORMAP, "value"),
+        Input(ids.DATA_SEED, "data"), State(ids.TIMELINE, "max"))
 
     return {"from_address": from_address}

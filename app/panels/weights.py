@@ -8,6 +8,7 @@ from models.datasets import DATASETS
 from .. import figures, ids
 from ..images import colorize, png_data_uri
 from ..service import Service, weights_arrays
+from . import address, triggered_ids
 from .confusion import parse_cell
 
 EXPLAIN = {
@@ -53,10 +54,13 @@ def colormap_options(dataset) -> list[dict]:
 
 def register(app: Dash, service: Service) -> dict:
     @app.callback(Output(ids.WEIGHTS_COLORMAP, "options"), Output(ids.WEIGHTS_COLORMAP, "value"),
-                  Input(ids.DATASET, "value"), State(ids.WEIGHTS_COLORMAP, "value"))
-    def colormap_choices(dataset, current):
+                  Input(ids.DATASET, "value"), State(ids.WEIGHTS_COLORMAP, "value"), Input(ids.URL, "search"))
+    def colormap_choices(dataset, current, search=None):
         options = colormap_options(dataset)
         colour = not options[-1]["disabled"]
+        wanted = address.parse(search).get("colours") if ids.URL in triggered_ids() else None
+        if wanted is not None and not (wanted == "rgb" and not colour):  # a link names the colour map
+            return options, wanted
         if colour:  # colour data: its templates are most readable in colour
             return options, "rgb"
         return options, "diverging" if current == "rgb" or current is None else current

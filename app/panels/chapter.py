@@ -1,0 +1,151 @@
+"""The chapter, live: each figure of "Looking inside neural nets" as a link to the view that reproduces it.
+
+A link is an address like any other (app/panels/address.py): dataset, network, cell, image, view options,
+and `show`, the card to bring into view once the page has loaded (assets/address.js).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+from urllib.parse import urlencode
+
+import numpy as np
+from dash import Dash, Input, Output, html
+
+from models.errors import LookInsideError
+
+from .. import ids
+from ..service import Service
+
+CHAPTER_URL = "https://ml4a.github.io/ml4a/looking_inside_neural_nets/"
+SHOW = {"heatmap": "card-confusion", "weights": "card-weights", "mistakes": "mistakes-card", "data": "data-card",
+        "explain": "explain-card", "samples": "card-samples"}  # `show` value -> the element (id or class)
+
+
+@dataclass(frozen=True)
+class Figure:
+    title: str
+    point: str  # the chapter's point, in our words
+    query: dict  # the address
+    measure: Optional[Callable] = None  # (service) -> what we measure, beside the chapter's number
+
+
+def _accuracy(dataset: str, network: str) -> Callable:
+    def measure(service: Service) -> str:
+        return f"{100 * service.zoo.evaluate(service.zoo.load(dataset, network)).accuracy:.1f}%"
+    return measure
+
+
+def _correlation(dataset: str, which: Optional[int] = None) -> Callable:
+    def measure(service: Service) -> str:
+        metrics = service.zoo.load(dataset, "linear").metrics  # recorded in training, against the training set
+        value = metrics.get("template_correlation") if which is None else \
+            (metrics.get("template_correlations") or [None] * (which + 1))[which]
+        if value is None:
+            return "an older network: retrain it to measure its templates"
+        return f"template–class-mean correlation {value:.2f}"
+    return measure
+
+
+def _cell(dataset: str, actual: int, predicted: int) -> Callable:
+    def measure(service: Service) -> str:
+        ev = service.zoo.evaluate(service.zoo.load(dataset, "linear"))
+        return f"{int(ev.confusion[actual, predicted])} test 3s called 5"
+    return measure
+
+
+def _mistakes(service: Service) -> str:
+    ev = service.zoo.evaluate(service.zoo.load("mnist", "linear"))
+    return f"{int((ev.preds != ev.labels).sum()):,} mistakes in 10,000"
+
+
+FIGURES = [
+    Figure("The 0-neuron", "Squint at the weights of the output neuron for 0, drawn as an image: they look like "
+           "a blurry 0, bright where 0s have ink, dark in the hole.",
+           {"dataset": "mnist", "model": "linear", "cell": "0-0", "colours": "grayscale", "show": "weights"},
+           _correlation("mnist", 0)),
+    Figure("All ten templates", "Every class's weights look almost as if its images had been averaged: the "
+           "1-layer net is a template matcher.",
+           {"dataset": "mnist", "model": "linear", "colours": "grayscale", "show": "weights"},
+           _correlation("mnist")),
+    Figure("The mistakes", "Some mistakes are understandable (a 7 that really looks like a 1), some glaring: the "
+           "network's most confident wrong answers over the whole test set.",
+           {"dataset": "mnist", "model": "linear", "show": "mistakes"}, _mistakes),
+    Figure("The MNIST confusion matrix", "Where the mistakes fall: 3s taken for 5s is one of the busiest cells.",
+           {"dataset": "mnist", "model": "linear", "cell": "3-5", "show": "heatmap"}, _cell("mnist", 3, 5)),
+    Figure("The top samples of each cell", "The most confident image of every cell, drawn in the matrix: what "
+           "each kind of mistake looks like.", {"dataset": "mnist", "model": "linear", "view": "images",
+                                                "show": "heatmap"}),
+    Figure("A random sample of CIFAR-10", "Ten classes of tiny 32×32 photos: far harder than digits.",
+           {"dataset": "cifar10", "model": "linear", "show": "data"}),
+    Figure("The CIFAR-10 templates", "In colour, the templates of airplanes and ships are mostly blue at the "
+           "edges (sky and sea); a template can only say where colours are, not what shape they make.",
+           {"dataset": "cifar10", "model": "linear", "colours": "rgb", "show": "weights"}, _correlation("cifar10")),
+    Figure("The CIFAR-10 confusion matrix", "Animals are confused with animals, vehicles with vehicles.",
+           {"dataset": "cifar10", "model": "linear", "show": "heatmap"}, _accuracy("cifar10", "linear")),
+    Figure("The 2-layer net's filters and bars", "With 10 hidden units the first layer's weights are no longer "
+           "templates of classes but strokes and blobs; each class is a weighted mix of them (the bars).",
+           {"dataset": "mnist", "model": "mlp", "show": "weights"}, _accuracy("mnist", "mlp")),
+    Figure("Pixel × weight", "A class's score is the image times its template, summed pixel by pixel, plus a "
+           "bias: the exact sum, drawn.", {"dataset": "mnist", "model": "linear", "show": "explain"}),
+    Figure("The accuracies", "About 90% on MNIST and 37% on CIFAR-10 for the chapter's 2-layer net: hidden "
+           "layers help, but only so far.", {"dataset": "cifar10", "model": "mlp", "show": "heatmap"},
+           lambda s: f"MNIST {_accuracy('mnist', 'mlp')(s)}, CIFAR-10 {_accuracy('cifar10', 'mlp')(s)}"),
+]
+CHAPTER_SAYS = {"The accuracies": "chapter: about 90% and 37%"}
+
+
+def layout() -> html.Details:
+    return html.Details(className="card card-chapter", children=[
+        html.Summary(["The chapter, live: its figures, one click each ",
+                      html.Span("(“Looking inside neural nets”, ml4a)", className="hint")]),
+        html.Div(id=ids.CHAPTER, className="chapter", children=_list(None)),
+    ])
+
+
+def register(app: Dash, service: Service) -> dict:
+    @app.callback(Output(ids.CHAPTER, "children"), Input(ids.URL, "pathname"))
+    def guide(_=None):
+        return _list(service)  # the networks' numbers come from their caches: cheap, and never stale
+
+    return {"chapter_guide": guide}
+
+
+def link(figure: Figure, service: Optional[Service]) -> dict:
+    query = dict(figure.query)
+    if figure.title == "Pixel × weight" and service is not None:
+        example = _pixel_example(service)
+        if example is not None:
+            query.update(cell=f"{example[1]}-{example[1]}", sample=str(example[0]))
+    return query
+
+
+def _pixel_example(service: Service) -> Optional[tuple[int, int]]:
+    """The first test image of class 3 that the 1-layer net gets right, and its class."""
+    try:
+        ev = service.zoo.evaluate(service.zoo.load("mnist", "linear"))
+    except LookInsideError:
+        return None
+    right = np.flatnonzero((ev.labels == 3) & (ev.preds == 3))
+    return (int(right[0]), 3) if len(right) else None
+
+
+def _list(service: Optional[Service]) -> list:
+    items = []
+    for n, figure in enumerate(FIGURES, 1):
+        measured = ""
+        if service is not None and figure.measure is not None:
+            try:
+                measured = f"here: {figure.measure(service)}"
+            except LookInsideError:
+                measured = "not trained here yet"
+        said = CHAPTER_SAYS.get(figure.title)
+        numbers = "; ".join(x for x in (said, measured) if x)
+        items.append(html.Li([
+            html.A(figure.title, href="/?" + urlencode(link(figure, service)), className="chapter-link",
+                   **{"data-figure": str(n)}),
+            " ", figure.point, html.Span(f" ({numbers})" if numbers else "", className="chapter-numbers")]))
+    return [html.P(["Each link opens the dashboard on the view that reproduces one of the chapter's figures, with "
+                    "the real networks. ", html.A("Read the chapter", href=CHAPTER_URL, target="_blank",
+                                                  rel="noopener")], className="explain"),
+            html.Ol(items, className="chapter-list")]
