@@ -36,12 +36,15 @@ def row_percentages(confusion: np.ndarray) -> np.ndarray:
 
 def confusion_figure(confusion: np.ndarray, classes: Sequence[str], normalize: bool = False,
                      precision: Optional[np.ndarray] = None, recall: Optional[np.ndarray] = None,
-                     top_images: Optional[Sequence[Sequence[Optional[str]]]] = None) -> go.Figure:
+                     top_images: Optional[Sequence[Sequence[Optional[str]]]] = None,
+                     hover_labels: bool = True) -> go.Figure:
     """The confusion matrix, rows actual and columns predicted, with recall and precision margins.
 
     A click reports a cell by its axis labels (class names; "recall"/"precision" for the margins).
     `top_images[i][j]` (an image URI or None) draws that cell's most confident sample in it.
     The selected cell's outline is added by `with_selection`, so the figure is built once per view.
+    Without `hover_labels` the cells draw no hover label of their own but still report hovers (with
+    customdata: row, column, count, row %), for the page's own tooltip with the cell's top images.
     """
     counts = np.asarray(confusion, dtype=np.int64)
     k = len(classes)
@@ -76,8 +79,8 @@ def confusion_figure(confusion: np.ndarray, classes: Sequence[str], normalize: b
         zmax = float(np.nanmax(z)) if np.any(mask & (value > 0)) else 1.0
         fig.add_trace(go.Heatmap(
             z=z, x=xs, y=ys, customdata=custom, text=trace_text, texttemplate="%{text}", textfont=dict(color=color),
-            hovertemplate=hover, colorscale=scale, zmin=0, zmax=zmax, showscale=False, xgap=2, ygap=2,
-            name=name, hoverongaps=False))
+            colorscale=scale, zmin=0, zmax=zmax, showscale=False, xgap=2, ygap=2, name=name, hoverongaps=False,
+            **({"hovertemplate": hover} if hover_labels else {"hoverinfo": "none"})))
     if margins:
         fig.add_trace(_margin_trace(xs, ys, np.asarray(precision, dtype=float), np.asarray(recall, dtype=float),
                                     float(np.trace(counts) / max(1, counts.sum()))))

@@ -9,6 +9,7 @@ CONFUSION = "confusion-graph"
 CONFUSION_KEYS = "confusion-keys"  # the focusable box around the heatmap, for keyboard use
 CONFUSION_MODE = "confusion-mode"  # counts or row-normalized percentages
 CONFUSION_VIEW = "confusion-view"  # numbers or the top image of each cell
+CONFUSION_TIP = "confusion-tip"  # the hovered cell's counts and top images (assets/hover.js)
 CONFUSION_CSV = "confusion-csv"  # download buttons
 CONFUSION_PNG = "confusion-png"
 CONFUSION_SVG = "confusion-svg"

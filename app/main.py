@@ -9,7 +9,7 @@ from dash import Dash, html
 
 from models.config import Settings
 
-from . import ids, security
+from . import ids, security, strips
 from .access import Access, Limits
 from .jobs import Queue
 from .replay import Replay
@@ -74,6 +74,7 @@ def create_app(settings: Settings, access: Access | None = None, queue: Queue | 
                                 **timeline.register(app, service), **address.register(app),
                                 **compare.register(app, service), **own.register(app, service),
                                 **gallery.register(app, service), **chapter.register(app, service)}
+    strips.register(app.server, service)
     replayed = [key for key in app.callback_map if output_ids(key) <= REPLAYED]
     app.server.wsgi_app = app.lookinside_replay = Replay(app.server.wsgi_app, replayed, service.revision)
     # Dash records which component libraries it may serve only while rendering the index page. Under

@@ -170,13 +170,15 @@ class Service:
             return {"error": str(e)}
         return job.handle()
 
-    def view(self, dataset: str, arch: str, position=None) -> View:
-        """The checkpoint (or its snapshot at a timeline position), evaluation and test images of a ready pair."""
+    def view(self, dataset: str, arch: str, position=None, evaluate: bool = True) -> View:
+        """The checkpoint (or its snapshot at a timeline position), evaluation and test images of a ready pair.
+
+        A snapshot nobody has looked at yet is evaluated here (rate-limited), unless `evaluate` is False."""
         ckpt = self.zoo.load(dataset, arch)
         if isinstance(position, int) and not isinstance(position, bool):
             ckpt = self.zoo.snapshot(ckpt, position)
         ev = self.zoo.cached_evaluation(ckpt)
-        if ev is None and ckpt.metrics.get("label"):  # a snapshot: evaluated on first view, then cached
+        if ev is None and evaluate and ckpt.metrics.get("label"):  # a snapshot: evaluated on first view, cached
             self.limit("snapshot")
             ev = self.zoo.evaluate(ckpt)
         if ev is None:

@@ -316,6 +316,30 @@ def test_every_chapter_link_restores_its_view(page):
     assert dash_duo.get_logs() == []
 
 
+def test_hovering_a_cell_shows_its_top_images(page):
+    dash_duo, zoo = page
+    ev = zoo.evaluation("mnist", "linear")
+    a = p = int(np.argmax(np.diag(ev.confusion)))
+    graph = dash_duo.find_element("#confusion-graph .js-plotly-plot")
+    x, y = dash_duo.driver.execute_script("""
+        const gd = arguments[0], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        gd.scrollIntoView({block: "center"});
+        const box = gd.getBoundingClientRect();
+        return [box.left + xa._offset + xa.d2p(arguments[2]), box.top + ya._offset + ya.d2p(arguments[1])];
+    """, graph, a, p)
+    actions = ActionBuilder(dash_duo.driver)
+    actions.pointer_action.move_to_location(int(x), int(y))
+    actions.perform()
+    dash_duo.wait_for_contains_text("#confusion-tip", f"{ev.confusion[a, p]} images", timeout=10)
+    # The strip has loaded: as many images as the cell's top six, side by side.
+    width = wait_until(lambda: dash_duo.driver.execute_script(
+        "const i = document.querySelector('#confusion-tip img.tip-strip');"
+        "return i && i.complete && i.naturalWidth;"), what="the strip to load")
+    shown = min(6, int(ev.confusion[a, p]))
+    assert width == shown * 30 - 2
+    assert dash_duo.get_logs() == []
+
+
 def test_a_label_error_explanation_scrolls_into_view(page):
     """Opening an image from far away (the mistakes gallery, the suspects) brings its explanation into view."""
     dash_duo, _ = page

@@ -32,9 +32,12 @@ def layout() -> html.Section:
         html.Div(id=ids.STATUS, className="status"),
         # Focusable, so the keyboard can drive it (assets/keyboard.js): arrows move, Enter opens a cell.
         html.Div(id=ids.CONFUSION_KEYS, className="confusion-keys", tabIndex="0", role="grid",
-                 **{"aria-label": "confusion matrix: arrow keys move, Enter opens a cell"}, children=dcc.Graph(
+                 **{"aria-label": "confusion matrix: arrow keys move, Enter opens a cell"}, children=[dcc.Graph(
                      id=ids.CONFUSION, className="confusion-graph", config={"displayModeBar": False},
-                     figure=figures.empty_figure("Loading…"))),
+                     figure=figures.empty_figure("Loading…"), clear_on_unhover=True),
+                     # Hovering a cell shows its top images, most confident first (assets/hover.js).
+                     dcc.Tooltip(id=ids.CONFUSION_TIP, direction="right", className="cell-tip",
+                                 loading_text="")]),
         html.Div(className="downloads", children=[
             html.Span("Download the matrix:", className="downloads-label"),
             html.Button("CSV", id=ids.CONFUSION_CSV, className="link-button", n_clicks=0),
@@ -89,7 +92,7 @@ def register(app: Dash, service: Service) -> dict:
         def build():
             top = service.top_image_uris(ev) if images else None
             return figures.confusion_figure(ev.confusion, ev.classes, normalize=normalize, precision=ev.precision,
-                                            recall=ev.recall, top_images=top).to_dict()
+                                            recall=ev.recall, top_images=top, hover_labels=False).to_dict()
 
         return figures.with_selection(service.cached(view, "heatmap", (normalize, images), build), selected)
 
@@ -119,6 +122,13 @@ def register(app: Dash, service: Service) -> dict:
             return no_update
         name = export.view_filename(dataset, arch, view.checkpoint.metrics.get("step"), "confusion") + ".csv"
         return {"content": export.confusion_csv(view.evaluation), "filename": name, "type": "text/csv"}
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="lookinside_hover", function_name="cellTip"),
+        Output(ids.CONFUSION_TIP, "show"), Output(ids.CONFUSION_TIP, "bbox"), Output(ids.CONFUSION_TIP, "children"),
+        Input(ids.CONFUSION, "hoverData"), State(ids.STATE_RESOLVED, "data"), State(ids.TIMELINE, "value"),
+        State(ids.TIMELINE, "max"), State(ids.DATASET, "value"), State(ids.ARCH, "value"),
+        State(ids.CONFUSION, "figure"))
 
     app.clientside_callback(
         ClientsideFunction(namespace="lookinside_export", function_name="heatmapImage"),
