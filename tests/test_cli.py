@@ -125,3 +125,11 @@ def test_shipped_checkpoint_reproduces_its_recorded_accuracy(path):
     probs = predict_proba(ckpt.model, test.images, ckpt.normalization)
     ev = Evaluation(ckpt.dataset, ckpt.arch, ckpt.classes, ckpt.id, test.labels.numpy(), probs)
     assert ev.accuracy == pytest.approx(ckpt.metrics["test_accuracy"], abs=0.002)
+    if ckpt.arch == "linear":  # the templates look like their classes, as recorded and as issue 13 asks
+        from models import templates
+        train = datasets.load(ckpt.dataset, True, settings)
+        per_class = templates.correlations(ckpt.model, ckpt.normalization, train.images, train.labels)
+        assert per_class.mean() == pytest.approx(ckpt.metrics["template_correlation"], abs=1e-3)
+        assert per_class.tolist() == pytest.approx(ckpt.metrics["template_correlations"], abs=1e-3)
+        floor = {"mnist": (0.925, 0.60), "fashion-mnist": (0.84, 0.53), "cifar10": (0.40, 0.38)}[ckpt.dataset]
+        assert ev.accuracy >= floor[0] and per_class.mean() >= floor[1]
