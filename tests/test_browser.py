@@ -132,7 +132,7 @@ def test_selecting_an_image_explains_it_with_maps(page):
     first.click()
     dash_duo.wait_for_element("#explain-card:not(.hidden) .map-img", timeout=20)
     dash_duo.wait_for_contains_text("#explain-panel", f"Test image #{index}", timeout=20)
-    assert len(dash_duo.find_elements("#explain-panel .map-img")) == 3
+    assert len(dash_duo.find_elements("#explain-panel .map-img")) == 6  # the image, two templates, three maps
     assert "(network: " in dash_duo.find_element("#explain-panel").text
     assert len(dash_duo.find_elements("#explain-probs .bars .point")) == 10
     # The cell's mean image and the two templates sit beside the list.
@@ -340,6 +340,39 @@ def test_hovering_a_cell_shows_its_top_images(page):
     assert dash_duo.get_logs() == []
 
 
+def test_the_data_grid_shows_images_with_their_real_labels(page):
+    dash_duo, zoo = page
+    test = zoo.evaluation("mnist", "linear").labels
+    shown = wait_until(lambda: dash_duo.driver.execute_script(
+        "return Array.from(document.querySelectorAll('#data-grid img.data-img')).map("
+        "i => [Number(i.dataset.index), Number(i.dataset.label), i.complete && i.naturalWidth > 0,"
+        " i.parentElement.querySelector('.tile-label').textContent])"), what="the data grid")
+    assert len(shown) == min(50, len(test))
+    for index, label, loaded, caption in shown:
+        assert loaded and label == int(test[index]) and caption == str(label)
+    dash_duo.find_element("#data-new").click()  # a new sample: new images, and its seed in the address
+    wait_until(lambda: "seed=" in dash_duo.driver.current_url, what="the seed in the address")
+    assert dash_duo.get_logs() == []
+
+
+def test_the_gallery_lists_only_mistakes_by_probability(dash_duo, trained):
+    settings, zoo = trained
+    dash_duo.start_server(create_app(settings))
+    # The untrained start of the timeline: the trained nets make no mistakes on the synthetic data.
+    dash_duo.driver.get(f"{dash_duo.server_url}/?dataset=mnist&model=linear&t=0&show=mistakes")
+    ev = zoo.evaluate(zoo.snapshot(zoo.load("mnist", "linear"), 0))
+    dash_duo.wait_for_element("#gallery .tile", timeout=30)
+    wait_until(lambda: "untrained" in dash_duo.find_element("#timeline-note").text, what="the start of training")
+    tiles = dash_duo.driver.execute_script(
+        "return Array.from(document.querySelectorAll('#gallery .tile')).map(t => [Number("
+        "t.querySelector('img').dataset.index), parseFloat(t.querySelector('.tile-prob').textContent)])")
+    assert tiles and all(ev.preds[n] != ev.labels[n] for n, _ in tiles)
+    probs = [p for _, p in tiles]
+    assert probs == sorted(probs, reverse=True)
+    assert all(abs(p - 100 * ev.confidence[n]) < 0.051 for n, p in tiles)
+    assert dash_duo.get_logs() == []
+
+
 def test_a_label_error_explanation_scrolls_into_view(page):
     """Opening an image from far away (the mistakes gallery, the suspects) brings its explanation into view."""
     dash_duo, _ = page
@@ -429,7 +462,7 @@ def test_a_drawing_produces_a_prediction(page):
     dash_duo.wait_for_contains_text("#own-result", "Your drawing", timeout=20)
     assert "predicted" in dash_duo.find_element("#own-result").text
     wait_until(lambda: len(dash_duo.find_elements("#own-probs .bars .point")) == 10, what="the probability bars")
-    assert len(dash_duo.find_elements("#own-result .map-img")) == 3  # explained like a test image
+    assert len(dash_duo.find_elements("#own-result .map-img")) == 6  # explained like a test image: x, two templates, three maps
     dash_duo.find_element("#draw-clear").click()
     wait_until(lambda: not dash_duo.find_element("#own-result").text, what="the result to clear")
     assert dash_duo.get_logs() == []
