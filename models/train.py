@@ -45,7 +45,6 @@ class TrainConfig:
     weight_decay: float = 0.0
     label_smoothing: float = 0.0
     augment: bool = False  # random 4-pixel shifts and horizontal flips (CIFAR-10 only: digits must not flip)
-    flip: bool = False  # random horizontal flips alone (clothes are left-right symmetric; digits are not)
     bf16: bool = False  # bfloat16 autocast: about 2x faster convolutions on CPUs with AVX-512 BF16
     # Weight of a penalty on the squared differences between neighbouring pixels' weights in the first
     # layer: it smooths away the high-frequency noise, so a 1-layer net's templates look like its classes.
@@ -173,8 +172,6 @@ def fit(arch: str, data: ImageSet, norm: Normalization, cfg: TrainConfig, device
             x = rows.index_select(0, batch).view(-1, *shape)
             if cfg.augment:
                 x = augment(x, gen)
-            elif cfg.flip:
-                x = augment(x, gen, pad=0)
             x = x.float().mul_(scale).sub_(shift)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
