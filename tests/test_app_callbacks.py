@@ -270,6 +270,12 @@ def test_the_data_grid_is_a_labelled_seeded_sample(cb):
     assert per_class[3] == ["3", f"{int((full.labels == 3).sum()):,}", f"{int((test.labels == 3).sum()):,}"]
     for forged in ("../x", None, {"a": 1}):
         assert cb["data_grid"](forged, "test", "all", 1) is None
+    # The seed: from a link, or new with "New sample" (then written into the address by the page).
+    assert triggered(cb["data_seed"], "url.search", "?seed=42", None, "?seed=42", 0) == 42
+    assert triggered(cb["data_seed"], "url.search", "?seed=42", None, "?seed=42", 42) is no_update
+    assert triggered(cb["data_seed"], "url.search", "?seed=x", None, "?seed=x", 5) == 0
+    fresh = triggered(cb["data_seed"], "data-new.n_clicks", 1, 1, None, 42)
+    assert isinstance(fresh, int) and 0 < fresh < 10**6
     assert cb["data_grid"]("mnist", "test", "99", -5) is not None  # a forged class or seed: all classes, seed 0
 
 

@@ -50,7 +50,7 @@ def _correlation(dataset: str, which: Optional[int] = None) -> Callable:
 def _cell(dataset: str, actual: int, predicted: int) -> Callable:
     def measure(service: Service) -> str:
         ev = service.zoo.evaluate(service.zoo.load(dataset, "linear"))
-        return f"{int(ev.confusion[actual, predicted])} test 3s called 5"
+        return f"{int(ev.confusion[actual, predicted])} test {ev.classes[actual]}s called {ev.classes[predicted]}"
     return measure
 
 
