@@ -2,14 +2,14 @@
 mouse over each cell to get a sampling of the top instances").
 
 Served as a plain image address, not a Dash callback: hovering across the grid never queues callbacks,
-the browser caches each strip (the address names the checkpoint, so a strip never changes), and a strip
-is drawn once per process from thumbnails the page already uses.
+and the browser caches each strip (the address names the checkpoint, so a strip never changes).
 """
 from __future__ import annotations
 
 import io
 
 import numpy as np
+import torch
 from flask import Flask, Response, abort, request
 from PIL import Image
 
@@ -54,8 +54,10 @@ def register(server: Flask, service: Service) -> None:
         k = len(ev.classes)
         if not (0 <= actual < k and 0 <= predicted < k):
             abort(404)
-        png = service.cached(view, "strip", (actual, predicted),
-                             lambda: strip_png(view.images.images[ev.cell(actual, predicted)[:STRIP]].numpy()))
+        # Drawn on each request (about a millisecond), not memoised: a hundred strips per network would
+        # push the heatmaps and panels out of the shared memo, and the browser keeps each strip anyway.
+        top = torch.as_tensor(ev.cell(actual, predicted)[:STRIP])
+        png = strip_png(view.images.images[top].numpy())
         response = Response(png, mimetype="image/png")
         # The checkpoint id in the address pins the contents; without it, another network may follow.
         fresh = request.args.get("c") == view.checkpoint.id
