@@ -135,7 +135,9 @@ def test_forged_states_are_ignored(cb):
     for forged in ({"dataset": "mnist", "arch": "linear"}, {"dataset": "mnist", "arch": "linear", "status": 1},
                    {"dataset": "mnist", "arch": "linear", "status": "ready", "message": None, "checkpoint": ""}):
         assert cb["status"](forged, forged, "mnist", "linear") == ("…", "", "status")
-        assert cb["weights"](forged, None, "diverging", None, "mnist", "linear") is not None
+        # A forged state draws no weights: the panel says it is preparing, with no image at all.
+        panel = cb["weights"](forged, None, "diverging", None, "mnist", "linear")
+        assert text_of(panel) == "Preparing the network…" and not find(panel, html.Img)
 
 
 def test_status_shows_accuracy_and_errors(cb):
