@@ -51,8 +51,8 @@ def cell_texts(dash_duo) -> list[str]:
     return [t for t in texts(dash_duo, "#confusion-graph .heatmaplayer text") if t]
 
 
-def click_cell(dash_duo, actual: int, predicted: int) -> None:
-    """A real mouse click at the centre of a heatmap cell, located through plotly's own axes."""
+def cell_centre(dash_duo, actual: int, predicted: int) -> tuple[int, int]:
+    """A heatmap cell's centre on screen (scrolled into view), located through plotly's own axes."""
     graph = dash_duo.find_element("#confusion-graph .js-plotly-plot")
     x, y = dash_duo.driver.execute_script("""
         const gd = arguments[0], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
@@ -60,8 +60,13 @@ def click_cell(dash_duo, actual: int, predicted: int) -> None:
         const box = gd.getBoundingClientRect();
         return [box.left + xa._offset + xa.d2p(arguments[2]), box.top + ya._offset + ya.d2p(arguments[1])];
     """, graph, actual, predicted)
+    return int(x), int(y)
+
+
+def click_cell(dash_duo, actual: int, predicted: int) -> None:
+    """A real mouse click at the centre of a heatmap cell."""
     actions = ActionBuilder(dash_duo.driver)
-    actions.pointer_action.move_to_location(int(x), int(y)).click()
+    actions.pointer_action.move_to_location(*cell_centre(dash_duo, actual, predicted)).click()
     actions.perform()
 
 
@@ -318,7 +323,7 @@ def test_every_chapter_link_restores_its_view(page):
             wait_until(lambda: dash_duo.driver.execute_script(
                 "return document.querySelectorAll('#confusion-graph .layer-above image, "
                 "#confusion-graph image').length") > 0, what="top images in the heatmap")
-        selector = ("#" if SHOW[show].endswith("-card") else ".") + SHOW[show]
+        selector = SHOW[show]
 
         def in_view():
             return dash_duo.driver.execute_script("""
@@ -332,15 +337,8 @@ def test_hovering_a_cell_shows_its_top_images(page):
     dash_duo, zoo = page
     ev = zoo.evaluation("mnist", "linear")
     a = p = int(np.argmax(np.diag(ev.confusion)))
-    graph = dash_duo.find_element("#confusion-graph .js-plotly-plot")
-    x, y = dash_duo.driver.execute_script("""
-        const gd = arguments[0], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-        gd.scrollIntoView({block: "center"});
-        const box = gd.getBoundingClientRect();
-        return [box.left + xa._offset + xa.d2p(arguments[2]), box.top + ya._offset + ya.d2p(arguments[1])];
-    """, graph, a, p)
     actions = ActionBuilder(dash_duo.driver)
-    actions.pointer_action.move_to_location(int(x), int(y))
+    actions.pointer_action.move_to_location(*cell_centre(dash_duo, a, p))
     actions.perform()
     dash_duo.wait_for_contains_text("#confusion-tip", f"{ev.confusion[a, p]} images", timeout=10)
     # The strip has loaded: as many images as the cell's top six, side by side.

@@ -18,8 +18,9 @@ from .. import ids
 from ..service import Service
 
 CHAPTER_URL = "https://ml4a.github.io/ml4a/looking_inside_neural_nets/"
-SHOW = {"heatmap": "card-confusion", "weights": "card-weights", "mistakes": "mistakes-card", "data": "data-card",
-        "explain": "explain-card", "samples": "card-samples"}  # `show` value -> the element (id or class)
+# `show` value -> the card it scrolls to, as assets/address.js finds it
+SHOW = {"heatmap": ".card-confusion", "weights": ".card-weights", "mistakes": "#mistakes-card", "data": "#data-card",
+        "explain": "#explain-card", "samples": ".card-samples"}
 
 
 @dataclass(frozen=True)
@@ -28,11 +29,25 @@ class Figure:
     point: str  # the chapter's point, in our words
     query: dict  # the address
     measure: Optional[Callable] = None  # (service) -> what we measure, beside the chapter's number
+    chapter_says: str = ""  # the chapter's own number, where it gives one
+    example: bool = False  # the link opens one real test image (pixel × weight)
+
+
+class NotReady(LookInsideError):
+    """The network has no evaluation on disk yet: the guide says so rather than compute one on page load."""
+
+
+def _evaluation(service: Service, dataset: str, network: str):
+    """The network's cached evaluation; never computed here (the guide is drawn on every page load)."""
+    ev = service.zoo.cached_evaluation(service.zoo.load(dataset, network))
+    if ev is None:
+        raise NotReady(f"{dataset}/{network} is not evaluated yet")
+    return ev
 
 
 def _accuracy(dataset: str, network: str) -> Callable:
     def measure(service: Service) -> str:
-        return f"{100 * service.zoo.evaluate(service.zoo.load(dataset, network)).accuracy:.1f}%"
+        return f"{100 * _evaluation(service, dataset, network).accuracy:.1f}%"
     return measure
 
 
@@ -49,14 +64,14 @@ def _correlation(dataset: str, which: Optional[int] = None) -> Callable:
 
 def _cell(dataset: str, actual: int, predicted: int) -> Callable:
     def measure(service: Service) -> str:
-        ev = service.zoo.evaluate(service.zoo.load(dataset, "linear"))
+        ev = _evaluation(service, dataset, "linear")
         return f"{int(ev.confusion[actual, predicted])} test {ev.classes[actual]}s called {ev.classes[predicted]}"
     return measure
 
 
 def _mistakes(service: Service) -> str:
-    ev = service.zoo.evaluate(service.zoo.load("mnist", "linear"))
-    return f"{int((ev.preds != ev.labels).sum()):,} mistakes in 10,000"
+    ev = _evaluation(service, "mnist", "linear")
+    return f"{int((ev.preds != ev.labels).sum()):,} mistakes in {ev.n:,}"
 
 
 FIGURES = [
@@ -87,12 +102,13 @@ FIGURES = [
            "templates of classes but strokes and blobs; each class is a weighted mix of them (the bars).",
            {"dataset": "mnist", "model": "mlp", "show": "weights"}, _accuracy("mnist", "mlp")),
     Figure("Pixel × weight", "A class's score is the image times its template, summed pixel by pixel, plus a "
-           "bias: the exact sum, drawn.", {"dataset": "mnist", "model": "linear", "show": "explain"}),
+           "bias: the exact sum, drawn.", {"dataset": "mnist", "model": "linear", "show": "explain"},
+           example=True),
     Figure("The accuracies", "About 90% on MNIST and 37% on CIFAR-10 for the chapter's 2-layer net: hidden "
            "layers help, but only so far.", {"dataset": "cifar10", "model": "mlp", "show": "heatmap"},
-           lambda s: f"MNIST {_accuracy('mnist', 'mlp')(s)}, CIFAR-10 {_accuracy('cifar10', 'mlp')(s)}"),
+           lambda s: f"MNIST {_accuracy('mnist', 'mlp')(s)}, CIFAR-10 {_accuracy('cifar10', 'mlp')(s)}",
+           chapter_says="chapter: about 90% and 37%"),
 ]
-CHAPTER_SAYS = {"The accuracies": "chapter: about 90% and 37%"}
 
 
 def layout() -> html.Details:
@@ -113,7 +129,7 @@ def register(app: Dash, service: Service) -> dict:
 
 def link(figure: Figure, service: Optional[Service]) -> dict:
     query = dict(figure.query)
-    if figure.title == "Pixel × weight" and service is not None:
+    if figure.example and service is not None:
         example = _pixel_example(service)
         if example is not None:
             query.update(cell=f"{example[1]}-{example[1]}", sample=str(example[0]))
@@ -123,7 +139,7 @@ def link(figure: Figure, service: Optional[Service]) -> dict:
 def _pixel_example(service: Service) -> Optional[tuple[int, int]]:
     """The first test image of class 3 that the 1-layer net gets right, and its class."""
     try:
-        ev = service.zoo.evaluate(service.zoo.load("mnist", "linear"))
+        ev = _evaluation(service, "mnist", "linear")
     except LookInsideError:
         return None
     right = np.flatnonzero((ev.labels == 3) & (ev.preds == 3))
@@ -139,8 +155,7 @@ def _list(service: Optional[Service]) -> list:
                 measured = f"here: {figure.measure(service)}"
             except LookInsideError:
                 measured = "not trained here yet"
-        said = CHAPTER_SAYS.get(figure.title)
-        numbers = "; ".join(x for x in (said, measured) if x)
+        numbers = "; ".join(x for x in (figure.chapter_says, measured) if x)
         items.append(html.Li([
             html.A(figure.title, href="/?" + urlencode(link(figure, service)), className="chapter-link",
                    **{"data-figure": str(n)}),

@@ -25,13 +25,14 @@ EXPLAIN = {
 # stretched to their own range, so that their pattern shows; the others share one scale).
 COLOURS = {
     "diverging": "Purple weights raise the score where the image is bright, orange ones lower it, white ones "
-                 "do nothing; one scale for all tiles.",
-    "grayscale": "As the chapter draws them: white is the largest weight, black the most negative, one scale "
-                 "for all tiles. Light areas raise the score where the image is bright, dark ones lower it.",
-    "rgb": "In colour, each channel from its most negative weight (dark) to its largest (bright), one scale "
-           "for all tiles: where a template is blue, blue light there raises the class's score.",
+                 "do nothing.",
+    "grayscale": "As the chapter draws them: white is the largest weight, black the most negative. Light areas "
+                 "raise the score where the image is bright, dark ones lower it.",
+    "rgb": "In colour, each channel from its most negative weight (dark) to its largest (bright): where a "
+           "template is blue, blue light there raises the class's score.",
 }
-PER_FILTER = " Each filter is stretched to its own range, so that its pattern shows."
+SCALE = {False: " One scale for all tiles.", True: " Each filter is stretched to its own range, so that its "
+                                                  "pattern shows."}
 
 
 def layout() -> html.Section:
@@ -94,9 +95,7 @@ def _panel(service: Service, view, colormap: str, cell) -> list:
         marks = {cell["actual"]: "actual = predicted"}
     arrays = service.cached(view, "weight-arrays", (), lambda: weights_arrays(ckpt))
     per_tile = ckpt.arch == "cnn"
-    colours = COLOURS[colormap] if not per_tile else COLOURS[colormap].replace(
-        ", one scale for all tiles", "").replace("; one scale for all tiles", "") + PER_FILTER
-    children = [html.P([EXPLAIN[ckpt.arch], " ", colours], className="explain")]
+    children = [html.P([EXPLAIN[ckpt.arch], " ", COLOURS[colormap], SCALE[per_tile]], className="explain")]
 
     def images(name: str) -> list[str]:
         return service.cached(view, "weight-images", (name, colormap), lambda: [
