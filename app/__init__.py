@@ -10,7 +10,8 @@ def _default_app():
 
     from .main import create_app
     offline = os.environ.get("LOOKINSIDE_OFFLINE", "") not in ("", "0", "false")
-    return create_app(Settings.resolve(offline=offline))
+    replay = os.environ.get("LOOKINSIDE_REPLAY", "1") not in ("0", "false")  # off only to measure it
+    return create_app(Settings.resolve(offline=offline), replay=replay)
 
 
 @functools.lru_cache(maxsize=1)

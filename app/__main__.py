@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from dash import Dash
 
-from models import datasets, nets
+from models import datasets, kinds
 from models.cli import OneLineParser, ProgressBar
 from models.config import Settings
 from models.errors import CheckpointError, LookInsideError
@@ -50,7 +50,7 @@ def warm_others(zoo: Zoo, app: Dash) -> None:
     """Evaluate the other checkpoints already on disk, then load them all, so that switching is instant."""
     local = Zoo(replace(zoo.settings, offline=True))  # never download from a background thread
     for name in datasets.DATASETS:
-        for arch in nets.ARCHS:
+        for arch in kinds.KINDS:
             if (name, arch) == (DEFAULT_DATASET, DEFAULT_ARCH) or not zoo.has_checkpoint(name, arch):
                 continue
             try:

@@ -81,6 +81,8 @@ URL_SINK = "url-sink"  # the browser-side address writer's dummy output
 # Browser-side state (small JSON): no per-user state lives in the server process.
 STATE_RESOLVED = "state-resolved"  # what the server found for the chosen pair: ready, untrained or error
 STATE_TRAINED = "state-trained"  # the page state of the network a finished job made
+STATE_VIEW = "state-view"  # the network on screen: dataset, network, checkpoint, timeline position, status
+CLASSES = "state-classes"  # every dataset's class names, for the browser's cell selection (static)
 STATE_JOB = "state-job"  # the training job this page watches: {"id", "dataset", "network", "mode"} or {"error"}
 STATE_FRAME_SEEN = "state-frame-seen"  # the live frame last drawn, so a poll sends a frame only once
 

@@ -16,6 +16,7 @@ from .replay import Replay
 from .panels import (address, chapter, compare, confusion, explain, gallery, model, own, samples, suspects,
                      timeline, weights)
 from .service import Service
+from .state import screen
 
 log = logging.getLogger("lookinside")
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -49,15 +50,17 @@ def layout() -> html.Div:
             html.Span("After the chapter “Looking inside neural nets” of Machine Learning for Artists (ml4a). "
                       "All numbers are on the test split, which the networks never trained on."),
             model.admin_box()]),
-        *model.stores(), *samples.stores(), *address.layout(),
+        *model.stores(), *confusion.stores(), *samples.stores(), *address.layout(),
     ])
 
 
-def create_app(settings: Settings, access: Access | None = None, queue: Queue | None = None) -> Dash:
+def create_app(settings: Settings, access: Access | None = None, queue: Queue | None = None,
+               replay: bool = True) -> Dash:
     """One Dash app for these settings; callbacks share nothing mutable, so any number of workers agree.
 
     `access` says who may replace the networks everyone sees (default: the admin token from the
-    environment, if any, and nobody else).
+    environment, if any, and nobody else). `replay` keeps repeated answers' bytes (app/replay.py); the
+    benchmark turns it off to measure what it buys.
     """
     app = Dash(__name__, title="Looking Inside", assets_folder=str(ASSETS), update_title=None,
                on_error=security.log_callback_error,
@@ -76,7 +79,9 @@ def create_app(settings: Settings, access: Access | None = None, queue: Queue | 
                                 **gallery.register(app, service), **chapter.register(app, service)}
     strips.register(app.server, service)
     replayed = [key for key in app.callback_map if output_ids(key) <= REPLAYED]
-    app.server.wsgi_app = app.lookinside_replay = Replay(app.server.wsgi_app, replayed, service.revision)
+    app.lookinside_replay = None
+    if replay:
+        app.server.wsgi_app = app.lookinside_replay = Replay(app.server.wsgi_app, replayed, service.revision)
     # Dash records which component libraries it may serve only while rendering the index page. Under
     # gunicorn a worker can be asked for a library's script before it ever rendered the index, and
     # would refuse it: render it once here, in every process that builds the app.
@@ -97,11 +102,13 @@ def warm(app: Dash) -> None:
     """
     service, draw = app.lookinside_service, app.lookinside_callbacks
     pairs = service.warm()
-    for dataset, arch in pairs:
-        found = service.resolve(dataset, arch)
+    for dataset in dict.fromkeys(d for d, _ in pairs):
+        gallery.warm(service, dataset)
+    for dataset, network in pairs:
+        store = screen(service.resolve(dataset, network), None, dataset, network)
         for mode in ("counts", "percent"):
-            draw["heatmap"](found, None, mode, "numbers", None, dataset, arch)
-        draw["weights"](found, None, "diverging", None, dataset, arch)
+            draw["heatmap"](store, mode, "numbers", None)
+        draw["weights"](store, "diverging", None)
     # What is loaded now stays for the life of the process: about 400,000 objects (torch, plotly,
     # the datasets' thumbnails). Each full garbage collection walked them all, about 200 ms with
     # every request thread of the worker stalled. Frozen, they are left out of every collection.

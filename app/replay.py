@@ -17,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import threading
-from collections import OrderedDict
 from typing import Callable, Hashable, Iterable, Optional
+
+from models.cache import Bounded
 
 from . import ids
 
@@ -28,27 +28,27 @@ MAX_REQUEST = 64 * 1024  # real requests of the allowed callbacks are a few KiB;
 
 
 class Replay:
-    """WSGI middleware: a bounded, thread-safe store of callback responses, keyed as described above."""
+    """WSGI middleware: a bounded store of callback responses (24 MiB by default), keyed as described above."""
 
     def __init__(self, wsgi_app, outputs: Iterable[str], revision: Callable[[str, str], Optional[Hashable]],
                  max_bytes: int = 24 * 2 ** 20, max_entry: int = 2 ** 20):
         self.app, self.outputs, self.revision = wsgi_app, frozenset(outputs), revision
-        self.max_bytes, self.max_entry = max_bytes, max_entry
-        self.items: OrderedDict[tuple, tuple[str, list, bytes]] = OrderedDict()
-        self.size, self.lock = 0, threading.Lock()
-        self.hits = self.misses = 0
+        self.max_entry = max_entry
+        self.store = Bounded(10 ** 6, max_bytes=max_bytes, size=lambda entry: len(entry[2]))
+
+    @property
+    def hits(self) -> int:
+        return self.store.hits
+
+    @property
+    def misses(self) -> int:
+        return self.store.misses
 
     def __call__(self, environ, start_response):
         key = self._key(environ)
         if key is None:
             return self.app(environ, start_response)
-        with self.lock:
-            found = self.items.get(key)
-            if found is not None:
-                self.items.move_to_end(key)
-                self.hits += 1
-            else:
-                self.misses += 1
+        found = self.store.find(key)
         if found is not None:
             status, headers, body = found
             start_response(status, list(headers))
@@ -100,28 +100,18 @@ class Replay:
                 result.close()
         personal = any(name.lower() == "set-cookie" for name, _ in seen.get("headers", ()))
         if seen.get("status", "").startswith("200") and len(body) <= self.max_entry and not personal:
-            self._store(key, (seen["status"], list(seen["headers"]), body))
+            self.store.put(key, (seen["status"], list(seen["headers"]), body))
         return [body]
-
-    def _store(self, key: tuple, entry: tuple[str, list, bytes]) -> None:
-        with self.lock:
-            if key in self.items:
-                return
-            self.items[key] = entry
-            self.size += len(entry[2])
-            while self.size > self.max_bytes and self.items:
-                _, old = self.items.popitem(last=False)
-                self.size -= len(old[2])
 
 
 def _pair(request: dict) -> Optional[tuple[str, str]]:
-    """The dataset and model dropdown values a callback request carries, or None if it lacks either."""
-    values = {}
+    """The dataset and network of the view store a callback request carries, or None without one."""
     for group in ("inputs", "state"):
         items = request.get(group)
         for item in items if isinstance(items, list) else ():
-            if isinstance(item, dict) and item.get("property") == "value" \
-                    and item.get("id") in (ids.DATASET, ids.ARCH):
-                values[item["id"]] = item.get("value")
-    dataset, arch = values.get(ids.DATASET), values.get(ids.ARCH)
-    return (dataset, arch) if isinstance(dataset, str) and isinstance(arch, str) else None
+            if isinstance(item, dict) and item.get("id") == ids.STATE_VIEW and item.get("property") == "data":
+                store = item.get("value")
+                if isinstance(store, dict) and isinstance(store.get("dataset"), str) \
+                        and isinstance(store.get("network"), str):
+                    return store["dataset"], store["network"]
+    return None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import plotly.io
 
-from models import datasets
+from models import datasets, kinds
 from models.config import Settings
 from models.errors import LookInsideError, TrainingCancelled
 from models.evaluate import Evaluation
@@ -26,16 +26,13 @@ from models.zoo import Zoo, kind_of
 from . import figures
 from .images import colorize, png_data_uri
 from .jobs import Job, Queue
-from .service import READY, network_label, state
+from .state import READY, network_label, state
 
 log = logging.getLogger("lookinside")
 
 NICE = 10  # the web workers answer clicks first; training takes what CPU is left
 REPORT_EVERY = 0.25  # seconds between progress writes
 MAX_RUNS = int(os.environ.get("LOOKINSIDE_MAX_RUNS", "50"))  # visitors' runs kept per dataset
-LIVE_IMAGES = {"linear": None, "mlp": None, "cnn": 2000}  # test images scored per snapshot (None: all)
-WEIGHT_NAMES = {"linear": "templates", "mlp": "hidden_filters", "cnn": "first_layer_filters"}
-CAPTIONS = {"linear": "the class templates", "mlp": "the hidden units' filters", "cnn": "the first layer's filters"}
 
 
 def run(queue: Queue, job_id: str) -> None:
@@ -100,24 +97,23 @@ def train(queue: Queue, job: Job) -> dict:
     return state(job.dataset, job.network, READY, checkpoint=ev.checkpoint_id)
 
 
-def live_frame(settings: Settings, dataset: str, kind: str, snap, model, norm) -> str:
+def live_frame(settings: Settings, dataset: str, name: str, snap, model, norm) -> str:
     """The confusion heatmap and weight images of a network mid-training, as JSON for the live view."""
+    kind = kinds.get(name)
     test = datasets.load(dataset, False, settings)  # the copy training already loaded: never a second one
-    n = LIVE_IMAGES[kind] or len(test)
+    n = kind.live_images or len(test)
     probs = predict_proba(model, test.images[:n], norm, settings.device)
-    ev = Evaluation(dataset, kind, test.classes, "live", test.labels[:n].numpy(), probs)
+    ev = Evaluation(dataset, name, test.classes, "live", test.labels[:n].numpy(), probs)
     fig = figures.confusion_figure(ev.confusion, test.classes)
     fig.update_layout(height=330, title=dict(text=f"{snap.label}: {100 * ev.accuracy:.1f}% of {n:,} test images",
                                              font=dict(size=13), x=0, xanchor="left"),
                       margin=dict(l=10, r=10, t=30, b=10))
-    weights = model.visuals()[WEIGHT_NAMES[kind]].detach().cpu().numpy()
-    colormap = "rgb" if weights.shape[1] == 3 and kind == "linear" else "diverging"
-    names = list(test.classes) if kind == "linear" else [f"{'unit' if kind == 'mlp' else 'filter'} {i + 1}"
-                                                          for i in range(len(weights))]
-    return json.dumps({"figure": json.loads(plotly.io.to_json(fig)), "caption": f"{snap.label}: {CAPTIONS[kind]}",
-                       "images": [png_data_uri(img) for img in colorize(weights[:32], colormap,
-                                                                        per_tile=kind == "cnn")],
-                       "labels": names[:32]})
+    tiles = kind.first_layer(model, test.classes)
+    colormap = "rgb" if tiles.colour and tiles.images.shape[1] == 3 else "diverging"
+    return json.dumps({"figure": json.loads(plotly.io.to_json(fig)), "caption": f"{snap.label}: {tiles.caption}",
+                       "images": [png_data_uri(img) for img in colorize(tiles.images[:32], colormap,
+                                                                        per_tile=tiles.per_tile)],
+                       "labels": list(tiles.labels[:32])})
 
 
 def main(argv=None) -> int:

@@ -16,7 +16,8 @@ from PIL import Image
 from models.errors import LookInsideError
 
 from .images import to_display
-from .service import Service, valid_pair
+from .service import Service
+from .state import valid_pair
 
 STRIP = 6  # images per strip: the cell's most confident first
 GAP = 2  # pixels between images

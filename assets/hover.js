@@ -9,7 +9,7 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     lookinside_hover: {
-      cellTip: function (hover, resolved, position, last, dataset, arch, figure) {
+      cellTip: function (hover, view, figure) {
         const none = window.dash_clientside.no_update;
         const point = hover && hover.points && hover.points[0];
         // dcc.Graph drops a heatmap's customdata from hover events: find the cell's in the figure.
@@ -19,7 +19,7 @@
           const row = trace.customdata[trace.y.indexOf(point.y)];
           cell = Array.isArray(row) ? row[trace.x.indexOf(point.x)] : null;
         }
-        if (!Array.isArray(cell) || cell[0] === null || cell[0] === undefined) {
+        if (!view || view.status !== "ready" || !Array.isArray(cell) || cell[0] === null || cell[0] === undefined) {
           return [false, none, none]; // off the grid, or on the recall and precision margins
         }
         const count = Number(cell[2]);
@@ -27,13 +27,12 @@
           "actual ", el("B", {children: String(point.y)}), ", predicted ", el("B", {children: String(point.x)}),
           ": " + count + " image" + (count === 1 ? "" : "s") + " (" + cell[3] + "% of actual " + point.y + ")"]});
         if (count === 0) return [true, point.bbox, [head]];
-        let src = "/strip/" + encodeURIComponent(dataset) + "/" + encodeURIComponent(arch) + "/" +
+        // The network on screen (the view store), at its timeline position.
+        let src = "/strip/" + encodeURIComponent(view.dataset) + "/" + encodeURIComponent(view.network) + "/" +
           cell[0] + "-" + cell[1] + ".png";
         const params = [];
-        if (resolved && resolved.dataset === dataset && resolved.arch === arch && resolved.checkpoint) {
-          params.push("c=" + encodeURIComponent(resolved.checkpoint));
-        }
-        if (Number.isInteger(position) && Number.isInteger(last) && position < last) params.push("t=" + position);
+        if (view.checkpoint) params.push("c=" + encodeURIComponent(view.checkpoint));
+        if (Number.isInteger(view.position)) params.push("t=" + view.position);
         if (params.length) src += "?" + params.join("&");
         const shown = Math.min(count, 6);
         return [true, point.bbox, [

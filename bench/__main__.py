@@ -23,14 +23,14 @@ import torch
 
 from models import datasets
 from models.config import Settings
-from models.nets import ARCHS
+from models.kinds import KINDS
 from models.zoo import Zoo
 
 from . import browser, jobs, serving, training
 from .report import render
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ["trainer", "table", "jobs", "cold", "memory", "pss", "latency", "bytes", "browser"]
+SECTIONS = ["trainer", "table", "jobs", "cold", "memory", "pss", "latency", "replay", "bytes", "browser"]
 
 
 def machine() -> dict:
@@ -51,7 +51,7 @@ def has_data(settings: Settings, name: str) -> bool:
 
 def ready_pairs(settings: Settings, model_dir: Path) -> list[tuple[str, str]]:
     return [(name, a) for name in datasets.DATASETS if has_data(settings, name)
-            for a in ARCHS if (model_dir / f"{name}-{a}.pt").exists()]
+            for a in KINDS if (model_dir / f"{name}-{a}.pt").exists()]
 
 
 def main(argv=None) -> int:
@@ -87,12 +87,12 @@ def main(argv=None) -> int:
         save()
     if "table" in only:
         step("time to accuracy")
-        pairs = [("mnist", "linear")] if args.quick else [(d, a) for d in datasets.DATASETS for a in ARCHS]
+        pairs = [("mnist", "linear")] if args.quick else [(d, a) for d in datasets.DATASETS for a in KINDS]
         result["time_to_accuracy"] = training.time_to_accuracy(replace(settings, model_dir=work / "scratch"), pairs)
         save()
     if "jobs" in only:
         step("a training job's peak memory")
-        pairs = [("mnist", "linear")] if args.quick else [(d, a) for d in datasets.DATASETS for a in ARCHS]
+        pairs = [("mnist", "linear")] if args.quick else [(d, a) for d in datasets.DATASETS for a in KINDS]
         result["job_memory"] = jobs.peak_memory(settings, [p for p in pairs if has_data(settings, p[0])],
                                                 limit_s=args.job_seconds)
         save()
@@ -110,7 +110,7 @@ def main(argv=None) -> int:
         for ckpt in Path(args.model_dir).glob("*.pt"):
             shutil.copy(ckpt, first)
         first_start = serving.memory(env, first)
-    if only & {"memory", "latency", "bytes", "browser", "pss"}:
+    if only & {"memory", "latency", "replay", "bytes", "browser", "pss"}:
         # Steady state: every served checkpoint evaluated before a server starts, as after its first start.
         zoo = Zoo(replace(settings, model_dir=served))
         for name, arch in ready_pairs(settings, served):
@@ -123,6 +123,11 @@ def main(argv=None) -> int:
         pairs = ready_pairs(settings, served)
         result["memory_image"] = [serving.memory_image(env, pairs, preload=True),
                                   serving.memory_image(env, pairs, preload=False)]
+        save()
+    if "replay" in only:
+        step("callback latency with the stored responses (app/replay.py) on and off, alternating")
+        result["replay"] = serving.replay_on_and_off(env, ready_pairs(settings, served), rounds=1 if args.quick else 3,
+                                                     n=40 if args.quick else 200)
         save()
     if only & {"latency", "bytes", "browser"}:
         port = serving.free_port()

@@ -29,8 +29,9 @@ from urllib.parse import urlsplit
 import numpy as np
 import psutil
 
+from app.state import screen
 from models.datasets import DATASETS
-from models.nets import ARCHS
+from models.kinds import KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -149,9 +150,6 @@ class Client:
         return json.loads(reply).get("response", {}) if reply else {}
 
 
-FINAL = ("timeline-slider", "value", None)  # the timeline's last position: the finished network
-
-
 def resolve(client: Client, dataset: str, arch: str) -> dict | None:
     reply = client.callback("switch (resolve)", [("state-resolved", "data"), ("state-job", "data")],
                             [("dataset-dropdown", "value", dataset), ("model-dropdown", "value", arch),
@@ -164,36 +162,25 @@ def visit(client: Client, pairs: list[tuple[str, str]], rng: random.Random) -> N
     client.request("page /", "GET", "/")
     client.request("page layout", "GET", "/_dash-layout")
     dataset, arch = rng.choice(pairs)
-    state = resolve(client, dataset, arch)
-    pair = [("dataset-dropdown", "value", dataset), ("model-dropdown", "value", arch)]
+    view = screen(resolve(client, dataset, arch), None, dataset, arch)  # the browser writes the view store
     k = len(DATASETS[dataset].classes)
     mode = rng.choice(["counts", "percent"])
-    view = rng.choice(["numbers", "numbers", "images"])
+    shown = rng.choice(["numbers", "numbers", "images"])
     cell = {"actual": rng.randrange(k), "predicted": rng.randrange(k)}
+    on_screen = ("state-view", "data", view)
     client.callback("heatmap", [("confusion-graph", "figure")],
-                    [("state-resolved", "data", state), ("state-trained", "data", None),
-                     ("confusion-mode", "value", mode), ("confusion-view", "value", view),
-                     ("state-cell", "data", cell), FINAL], [("dataset-dropdown", "value", dataset),
-                                                            ("model-dropdown", "value", arch)])
+                    [on_screen, ("confusion-mode", "value", mode), ("confusion-view", "value", shown),
+                     ("state-cell", "data", cell)])
     client.callback("status", [("accuracy", "children"), ("model-status", "children"),
-                               ("model-status", "className")],
-                    [("state-resolved", "data", state), ("state-trained", "data", None)] + pair + [FINAL])
-    labels = list(DATASETS[dataset].classes)
-    click = {"points": [{"x": labels[cell["predicted"]], "y": labels[cell["actual"]]}]}
-    client.callback("cell click (select)", [("state-cell", "data")],
-                    [("confusion-graph", "clickData", click)] + pair + [("url", "search", "")],
-                    [("state-cell", "data", None)])
-    client.callback("cell click (images)", [("cell-samples", "children"), ("samples-more", "className")],
+                               ("model-status", "className")], [on_screen])
+    # A click selects its cell in the browser; the one request it costs is for the cell's images.
+    client.callback("cell click", [("cell-samples", "children"), ("samples-more", "className")],
                     [("state-cell", "data", cell), ("state-shown", "data", 24),
-                     ("samples-sort", "value", "predicted"), FINAL],
-                    [("state-sample", "data", None), ("state-resolved", "data", state),
-                     ("state-trained", "data", None)] + [(i, p, v) for i, p, v in pair])
+                     ("samples-sort", "value", "predicted"), on_screen], [("state-sample", "data", None)])
     client.callback("image explanation", [("explain-panel", "children"), ("explain-card", "className")],
-                    [("state-sample", "data", rng.randrange(10000)), FINAL],
-                    [("state-resolved", "data", state), ("state-trained", "data", None)] + pair)
+                    [("state-sample", "data", rng.randrange(10000)), on_screen])
     client.callback("weights", [("weights-panel", "children")],
-                    [("state-resolved", "data", state), ("state-trained", "data", None),
-                     ("weights-colormap", "value", "diverging"), ("state-cell", "data", cell), FINAL], pair)
+                    [on_screen, ("weights-colormap", "value", "diverging"), ("state-cell", "data", cell)])
 
 
 def server_rss(pid: int) -> float:
@@ -222,7 +209,7 @@ def run(base: str, visitors: int, seconds: float, server_pid: int | None) -> dic
             errors[name] += 0 if ok else 1
 
     probe = Client(base, lambda *a: None)
-    pairs = [(d, a) for d in DATASETS for a in ARCHS if (resolve(probe, d, a) or {}).get("status") == "ready"]
+    pairs = [(d, a) for d in DATASETS for a in KINDS if (resolve(probe, d, a) or {}).get("status") == "ready"]
     if not pairs:
         raise SystemExit("no trained pair is ready on the server: start it with checkpoints and data")
     rss_before = server_rss(server_pid) if server_pid else None

@@ -22,6 +22,8 @@ def render(r: dict) -> str:
         out += _cold(r)
     if "latency" in r:
         out += _latency(r)
+    if "replay" in r:
+        out += _replay(r)
     if "browser" in r:
         out += _browser(r)
     elif "browser_error" in r:
@@ -101,6 +103,23 @@ def _latency(r: dict) -> list[str]:
             if name in targets and targets[name][0] in mode:
                 goal = f"p95 ≤ {targets[name][1]} ms: {_mark(v['p95_ms'] <= targets[name][1])}"
             out.append(f"| {name} | {mode} | {v['n']} | {v['p50_ms']} ms | {v['p95_ms']} ms | {goal} |")
+    return out
+
+
+def _replay(r: dict) -> list[str]:
+    out = ["", "## Stored responses (app/replay.py) on and off, alternating in one run", "",
+           "The latency section's requests against a fresh gunicorn (3 workers × 4 threads) for each row; p50 / p95 "
+           "in ms. A cell click is the one request the browser sends for it.", "",
+           "| round | replay | cell click, one at a time | cell click, 20 clients | dataset switch, 20 clients | "
+           "normalization toggle, 20 clients |", "|---|---|---|---|---|---|"]
+    for row in r["replay"]:
+        lat = row["latency"]
+        seq, many = lat["sequential"], next(v for k, v in lat.items() if k != "sequential")
+
+        def cell(rows, name):
+            return f"{rows[name]['p50_ms']} / {rows[name]['p95_ms']}"
+        out.append(f"| {row['round'] + 1} | {'on' if row['replay'] else 'off'} | {cell(seq, 'cell click')} | "
+                   f"{cell(many, 'cell click')} | {cell(many, 'dataset switch')} | {cell(many, 'normalization toggle')} |")
     return out
 
 

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import psutil
 
+from app.state import screen
 from models.datasets import DATASETS
 
-from .load import ACCEPT_ENCODING, FINAL, Client, decompress
+from .load import ACCEPT_ENCODING, Client, decompress
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -125,28 +126,22 @@ class Page:
                                      parse=True)
         return reply.get("state-resolved", {}).get("data")
 
-    def heatmap(self, state: dict, mode: str) -> None:
+    def heatmap(self, view: dict, mode: str) -> None:
         self.client.callback("heatmap", [("confusion-graph", "figure")],
-                             [("state-resolved", "data", state), ("state-trained", "data", None),
-                              ("confusion-mode", "value", mode), ("confusion-view", "value", "numbers"),
-                              ("state-cell", "data", None), FINAL],
-                             [("dataset-dropdown", "value", state["dataset"]),
-                              ("model-dropdown", "value", state["arch"])])
+                             [("state-view", "data", view), ("confusion-mode", "value", mode),
+                              ("confusion-view", "value", "numbers"), ("state-cell", "data", None)])
 
-    def weights(self, state: dict) -> None:
+    def weights(self, view: dict) -> None:
         self.client.callback("weights", [("weights-panel", "children")],
-                             [("state-resolved", "data", state), ("state-trained", "data", None),
-                              ("weights-colormap", "value", "diverging"), ("state-cell", "data", None), FINAL],
-                             [("dataset-dropdown", "value", state["dataset"]),
-                              ("model-dropdown", "value", state["arch"])])
+                             [("state-view", "data", view), ("weights-colormap", "value", "diverging"),
+                              ("state-cell", "data", None)])
 
-    def cell_click(self, state: dict, cell: dict) -> bytes:
-        pair = [("dataset-dropdown", "value", state["dataset"]), ("model-dropdown", "value", state["arch"])]
+    def cell_click(self, view: dict, cell: dict) -> bytes:
+        """A click as the browser sends it: the cell is selected in the page, then one request for its images."""
         return self.client.callback("cell click", [("cell-samples", "children"), ("samples-more", "className")],
                                     [("state-cell", "data", cell), ("state-shown", "data", 24),
-                                     ("samples-sort", "value", "predicted"), FINAL],
-                                    [("state-sample", "data", None), ("state-resolved", "data", state),
-                                     ("state-trained", "data", None)] + pair)
+                                     ("samples-sort", "value", "predicted"), ("state-view", "data", view)],
+                                    [("state-sample", "data", None)])
 
     def timed(self, name: str, action) -> None:
         start = time.perf_counter()
@@ -154,10 +149,11 @@ class Page:
         self.record(name, time.perf_counter() - start)
 
     def switch(self, dataset: str, arch: str) -> None:
-        """A dropdown change: the pair is resolved, then the heatmap and weights are drawn."""
-        state = self.resolve(dataset, arch)
-        self.heatmap(state, "counts")
-        self.weights(state)
+        """A dropdown change: the pair is resolved, then the heatmap and weights are drawn (the view store
+        between them is written in the browser)."""
+        view = screen(self.resolve(dataset, arch), None, dataset, arch)
+        self.heatmap(view, "counts")
+        self.weights(view)
 
 
 def latency(port: int, pairs: list[tuple[str, str]], n: int = 200, clients: int = 20) -> dict:
@@ -174,7 +170,7 @@ def latency(port: int, pairs: list[tuple[str, str]], n: int = 200, clients: int 
 
         def drive(seed: int, count: int):
             rng, page = random.Random(seed), Page(port, record)
-            states = {p: page.resolve(*p) for p in pairs}
+            states = {p: screen(page.resolve(*p), None, *p) for p in pairs}
             for i in range(count):
                 dataset = rng.choice(datasets_ready)
                 arch = rng.choice(archs[dataset])
@@ -216,19 +212,15 @@ def wire_bytes(port: int, pair: tuple[str, str]) -> dict:
         encodings.add(headers.get("Content-Encoding", "identity"))
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     page = Page(port, lambda *a: None)
-    state = page.resolve(*pair)
+    view = screen(page.resolve(*pair), None, *pair)
     body = {"output": "..cell-samples.children...samples-more.className..",
             "outputs": [{"id": "cell-samples", "property": "children"},
                         {"id": "samples-more", "property": "className"}],
             "inputs": [{"id": "state-cell", "property": "data", "value": {"actual": 1, "predicted": 1}},
                        {"id": "state-shown", "property": "data", "value": 24},
                        {"id": "samples-sort", "property": "value", "value": "predicted"},
-                       {"id": "timeline-slider", "property": "value", "value": None}],
-            "state": [{"id": "state-sample", "property": "data", "value": None},
-                      {"id": "state-resolved", "property": "data", "value": state},
-                      {"id": "state-trained", "property": "data", "value": None},
-                      {"id": "dataset-dropdown", "property": "value", "value": pair[0]},
-                      {"id": "model-dropdown", "property": "value", "value": pair[1]}],
+                       {"id": "state-view", "property": "data", "value": view}],
+            "state": [{"id": "state-sample", "property": "data", "value": None}],
             "changedPropIds": ["state-cell.data"]}
     conn.request("POST", "/_dash-update-component", json.dumps(body),
                  {"Content-Type": "application/json", "Accept-Encoding": ACCEPT_ENCODING})
@@ -311,3 +303,18 @@ def memory_image(env: dict, pairs: list[tuple[str, str]], preload: bool, workers
             "master_rss_mb": round(figures[proc.pid]["rss"]),
             "worker_rss_mb": [round(f["rss"]) for pid, f in figures.items() if pid != proc.pid],
             "worker_pss_mb": [round(f["pss"]) for pid, f in figures.items() if pid != proc.pid]}
+
+
+def replay_on_and_off(env: dict, pairs: list[tuple[str, str]], rounds: int = 3, n: int = 200) -> list[dict]:
+    """`latency` against a fresh server with the stored responses on, then off, `rounds` times over."""
+    found = []
+    for round_ in range(rounds):
+        for replay in (True, False):
+            port = free_port()
+            cmd = [sys.executable, "-m", "gunicorn", "--workers", "3", "--threads", "4", "--bind",
+                   f"127.0.0.1:{port}", "--timeout", "120", "app:server"]
+            with serve(cmd, {**env, "LOOKINSIDE_REPLAY": "1" if replay else "0"}, port) as (proc, _):
+                wait_200(port, proc)
+                wait_idle(proc)
+                found.append({"round": round_, "replay": replay, "latency": latency(port, pairs, n=n)})
+    return found

@@ -11,10 +11,10 @@ from torch.utils.data import DataLoader
 from torchvision import datasets as tvd
 from torchvision import transforms
 
-from models import datasets, nets
-from models.cli import TARGETS
-from models.config import Settings
-from models.train import Normalization, _optimizer, default_config, fit, predict_proba
+from models import datasets, kinds
+from models.config import Normalization, Settings
+from models.kinds import default_config
+from models.train import _optimizer, fit, predict_proba
 from models.zoo import Zoo
 
 
@@ -30,7 +30,7 @@ def conventional(arch: str, settings: Settings, epochs: int, norm: Normalization
     test = tvd.MNIST(str(settings.data_dir), train=False, download=False, transform=tf)
     torch.manual_seed(seed)
     cfg = replace(default_config("mnist", arch), epochs=epochs, batch_size=64, seed=seed)
-    model = nets.build(arch, (1, 28, 28), 10, **cfg.arch_args)
+    model = kinds.build(arch, (1, 28, 28), 10, **cfg.arch_args)
     loader = DataLoader(train, batch_size=64, shuffle=True)
     opt, sched = _optimizer(model, cfg, epochs * len(loader))  # the same optimiser and schedule as ours
     model.train()
@@ -90,7 +90,7 @@ def time_to_accuracy(settings: Settings, pairs) -> list[dict]:
     zoo = Zoo(settings)
     rows = []
     for name, arch in pairs:
-        target = TARGETS.get((name, arch))
+        target = kinds.get(arch).targets.get(name)
         row = {"dataset": name, "arch": arch, "target_accuracy": target and target[0],
                "target_seconds": target and target[1]}
         try:

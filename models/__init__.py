@@ -6,9 +6,10 @@ from .config import Settings
 from .datasets import DATASETS, ImageSet
 from .errors import CheckpointError, ConfigError, DataError, LookInsideError, TrainingCancelled
 from .evaluate import Evaluation
-from .nets import ARCHS
-from .train import Normalization, Progress, TrainConfig
+from .kinds import KINDS
+from .config import Normalization, TrainConfig
+from .train import Progress
 from .zoo import Zoo
 
-__all__ = ["ARCHS", "DATASETS", "CheckpointError", "ConfigError", "DataError", "Evaluation", "ImageSet",
+__all__ = ["DATASETS", "KINDS", "CheckpointError", "ConfigError", "DataError", "Evaluation", "ImageSet",
            "LookInsideError", "Normalization", "Progress", "Settings", "TrainConfig", "TrainingCancelled", "Zoo"]

@@ -12,10 +12,10 @@ import torch
 import torchvision
 from torch import nn
 
-from . import nets
-from .errors import CheckpointError
+from . import kinds
+from .config import Normalization, TrainConfig
+from .errors import CheckpointError, ConfigError
 from .files import atomic_write
-from .train import Normalization, TrainConfig
 
 FORMAT = 1
 _REQUIRED = ("format", "id", "arch", "arch_args", "dataset", "classes", "in_shape", "normalization",
@@ -84,14 +84,14 @@ def load(path: Path, dataset: str | None = None, arch: str | None = None, device
         if want is not None and payload[key] != want:
             raise CheckpointError(f"checkpoint {path} is for {key} {payload[key]!r}, not {want!r}")
     try:
-        model = nets.build(payload["arch"], payload["in_shape"], len(payload["classes"]),
+        model = kinds.build(payload["arch"], payload["in_shape"], len(payload["classes"]),
                            **_tuples(payload["arch_args"]))
         model.load_state_dict(payload["state_dict"], strict=True)
         norm = Normalization(tuple(payload["normalization"]["mean"]), tuple(payload["normalization"]["std"]))
         train = dict(payload["train"])
         train["arch_args"] = _tuples(train.get("arch_args", {}))
         config = TrainConfig(**train)
-    except (ValueError, TypeError, KeyError, RuntimeError) as e:
+    except (ValueError, TypeError, KeyError, RuntimeError, ConfigError) as e:
         raise CheckpointError(f"checkpoint {path} does not match its network "
                               f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
     model.to(device).eval()

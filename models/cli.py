@@ -10,15 +10,13 @@ from typing import Optional, Sequence
 import torch
 from tqdm import tqdm
 
-from . import datasets, nets
+from . import datasets, kinds
 from .config import Settings
 from .errors import LookInsideError
-from .train import Progress, default_config
+from .kinds import default_config
+from .train import Progress
 from .zoo import Zoo
 
-# The targets (accuracy, seconds on 2 CPU cores); `table` prints them beside what it measures.
-TARGETS = {("mnist", "linear"): (0.925, 5), ("mnist", "mlp"): (0.94, 15), ("mnist", "cnn"): (0.99, 120),
-           ("cifar10", "linear"): (0.40, 10), ("cifar10", "mlp"): (0.42, 20), ("cifar10", "cnn"): (0.75, 600)}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -38,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--offline", action="store_true", help="never download; report missing data instead")
     pair = OneLineParser(add_help=False)
     pair.add_argument("--dataset", required=True, choices=list(datasets.DATASETS))
-    pair.add_argument("--arch", required=True, choices=list(nets.ARCHS))
+    pair.add_argument("--arch", required=True, choices=list(kinds.KINDS))
 
     train = sub.add_parser("train", parents=[common, pair], help="train a network and save its checkpoint")
     train.add_argument("--epochs", type=int, help="override the default number of epochs")
@@ -49,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     table = sub.add_parser("table", parents=[common], help="retrain every pair and print a results table")
     table.add_argument("--datasets", nargs="+", choices=list(datasets.DATASETS),
                        default=["mnist", "fashion-mnist", "kmnist", "cifar10"])
-    table.add_argument("--archs", nargs="+", choices=list(nets.ARCHS), default=list(nets.ARCHS))
+    table.add_argument("--archs", nargs="+", choices=list(kinds.KINDS), default=list(kinds.KINDS))
     table.add_argument("--existing", action="store_true",
                        help="report the checkpoints already in the model dir instead of retraining")
     return parser
@@ -132,7 +130,7 @@ def _table(zoo: Zoo, names: Sequence[str], archs: Sequence[str], retrain: bool =
             "| dataset | arch | test accuracy | training time | target |", "|---|---|---|---|---|"]
     for name in names:
         for arch in archs:
-            target = TARGETS.get((name, arch))
+            target = kinds.get(arch).targets.get(name)
             goal = f">= {100 * target[0]:.1f}% in <= {target[1]} s" if target else "report"
             try:
                 if retrain:

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .nets import CNN, MLP, LinearNet
-from .train import Normalization
+from .config import Normalization
+from .nets import LinearNet, MLP
 
 
 @dataclass(frozen=True)
@@ -121,14 +121,8 @@ def reference_class(logits: np.ndarray, actual: Optional[int]) -> int:
     return int(order[1])
 
 
-def explain(model: nn.Module, image: np.ndarray, norm: Normalization, actual: Optional[int] = None):
-    """The richest explanation each kind of network allows: exact for linear and mlp, approximate for cnn."""
-    if isinstance(model, LinearNet):
-        return linear(model, image, norm)
-    if isinstance(model, MLP):
-        return mlp(model, image, norm)
-    if isinstance(model, CNN):
-        logits = _logits(model, image, norm)
-        predicted = int(np.argmax(logits))
-        return gradient_x_input(model, image, norm, (predicted, reference_class(logits, actual)))
-    raise TypeError(f"no explanation for {type(model).__name__}")
+def convnet(model: nn.Module, image: np.ndarray, norm: Normalization, actual: Optional[int] = None) -> Gradients:
+    """Gradient x input for the predicted class and the one it is contrasted with: no exact sum exists."""
+    logits = _logits(model, image, norm)
+    predicted = int(np.argmax(logits))
+    return gradient_x_input(model, image, norm, (predicted, reference_class(logits, actual)))

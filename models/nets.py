@@ -1,4 +1,4 @@
-"""The chapter's three networks, each able to hand over the weights the dashboard draws, as tensors."""
+"""The chapter's three networks as torch modules (models.kinds describes each kind to the rest)."""
 from __future__ import annotations
 
 import math
@@ -30,8 +30,6 @@ class LinearNet(nn.Module):
         """One weight image per class, (classes, C, H, W): what each class 'looks for'."""
         return self.fc.weight.detach().reshape(-1, *self.in_shape)
 
-    def visuals(self) -> dict[str, torch.Tensor]:
-        return {"templates": self.templates(), "bias": self.fc.bias.detach()}
 
 
 class MLP(nn.Module):
@@ -58,9 +56,6 @@ class MLP(nn.Module):
         """How much each hidden unit pushes each class, (classes, hidden)."""
         return self.out.weight.detach()
 
-    def visuals(self) -> dict[str, torch.Tensor]:
-        return {"hidden_filters": self.hidden_filters(), "output_weights": self.output_weights(),
-                "hidden_bias": self.hidden.bias.detach(), "output_bias": self.out.bias.detach()}
 
 
 def _conv_block(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
@@ -89,15 +84,4 @@ class CNN(nn.Module):
         """The first convolution's kernels, (filters, C, k, k)."""
         return self.features[0][0].weight.detach()
 
-    def visuals(self) -> dict[str, torch.Tensor]:
-        return {"first_layer_filters": self.first_layer_filters()}
 
-
-ARCHS: dict[str, type[nn.Module]] = {"linear": LinearNet, "mlp": MLP, "cnn": CNN}
-
-
-def build(arch: str, in_shape, n_classes: int, **arch_args) -> nn.Module:
-    """Rebuild a network from the name and arguments a checkpoint records."""
-    if arch not in ARCHS:
-        raise ValueError(f"unknown arch {arch!r}: choose one of {', '.join(ARCHS)}")
-    return ARCHS[arch](tuple(in_shape), n_classes, **arch_args)

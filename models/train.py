@@ -5,7 +5,7 @@ import contextlib
 import math
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
@@ -13,82 +13,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import nets
+from . import kinds
+from .config import Normalization, TrainConfig
 from .datasets import ImageSet
 from .errors import TrainingCancelled
-
-
-@dataclass(frozen=True)
-class Normalization:
-    """Per-channel mean and std (0..1 scale) applied to uint8 images on the fly."""
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-
-    def apply(self, images: torch.Tensor) -> torch.Tensor:
-        scale, shift = self.affine(images.device)
-        return images.float().mul_(scale).sub_(shift)
-
-    def affine(self, device) -> tuple[torch.Tensor, torch.Tensor]:
-        """(scale, shift) with x_normalized = x_uint8 * scale - shift: two in-place ops per batch."""
-        std = torch.tensor(self.std, device=device).view(1, -1, 1, 1)
-        mean = torch.tensor(self.mean, device=device).view(1, -1, 1, 1)
-        return 1 / (255 * std), mean / std
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Training settings; every checkpoint records them so a run can be repeated exactly."""
-    epochs: int = 5
-    batch_size: int = 128
-    optimizer: str = "adam"  # "adam" or "sgd" (Nesterov momentum 0.9)
-    lr: float = 1e-3  # peak learning rate: it warms up over the first 10% of steps, then decays linearly to 0
-    weight_decay: float = 0.0
-    label_smoothing: float = 0.0
-    augment: bool = False  # random 4-pixel shifts and horizontal flips (CIFAR-10 only: digits must not flip)
-    bf16: bool = False  # bfloat16 autocast: about 2x faster convolutions on CPUs with AVX-512 BF16
-    # Weight of a penalty on the squared differences between neighbouring pixels' weights in the first
-    # layer: it smooths away the high-frequency noise, so a 1-layer net's templates look like its classes.
-    smoothness: float = 0.0
-    seed: int = 0
-    arch_args: dict = field(default_factory=dict)  # passed to the network's constructor
-
-
-# Chosen by measuring on the real data (see README): the settings that reach the targets fastest. Keys
-# are (family, arch), or (dataset, arch) where one dataset of a family needs its own.
-DEFAULTS: dict[tuple[str, str], TrainConfig] = {
-    # The 1-layer nets start from zero and pay a Laplacian smoothness penalty, with an L2 weight decay:
-    # their templates then look like the classes (the chapter's "blurry 0"), for about 0.1 point of
-    # accuracy. Adam from random weights reached 0.1 more, with templates of pixel noise (README).
-    ("mnist", "linear"): TrainConfig(epochs=20, batch_size=512, optimizer="sgd", lr=0.5, weight_decay=2.3e-3,
-                                     smoothness=8e-3, arch_args={"init": "zeros"}),
-    ("fashion-mnist", "linear"): TrainConfig(epochs=20, batch_size=512, optimizer="sgd", lr=0.5,
-                                             weight_decay=3.5e-3, smoothness=1.2e-2, arch_args={"init": "zeros"}),
-    # relu beat gelu, tanh and sigmoid here (94.4%, 94.1%, 92.6%, 91.8% on MNIST at batch 64); batch 256
-    # with a higher rate then reached 94.6% in less time than batch 64 (fewer, larger steps).
-    # The same smoothness penalty turns the hidden filters from pixel noise into readable strokes, for
-    # 0.06 point of accuracy on MNIST (94.57% against 94.63%) and a gain on CIFAR-10 (43.6% against 43.2%).
-    ("mnist", "mlp"): TrainConfig(epochs=40, batch_size=256, lr=1e-2, smoothness=1e-2,
-                                  arch_args={"activation": "relu"}),
-    ("mnist", "cnn"): TrainConfig(epochs=3, batch_size=128, optimizer="sgd", lr=0.1, weight_decay=5e-4,
-                                  label_smoothing=0.1, bf16=True, arch_args={"widths": (32, 64, 128)}),
-    ("cifar", "linear"): TrainConfig(epochs=10, batch_size=512, optimizer="sgd", lr=0.05, weight_decay=6e-2,
-                                     smoothness=1.0, arch_args={"init": "zeros"}),
-    ("cifar", "mlp"): TrainConfig(epochs=15, batch_size=128, lr=3e-3, smoothness=0.3,
-                                  arch_args={"activation": "relu"}),
-    ("cifar", "cnn"): TrainConfig(epochs=8, batch_size=256, optimizer="sgd", lr=0.2, weight_decay=5e-4,
-                                  label_smoothing=0.1, augment=True, bf16=True,
-                                  arch_args={"widths": (32, 64, 128, 256)}),
-}
-
-
-def default_config(family: str, arch: str, dataset: Optional[str] = None, **overrides) -> TrainConfig:
-    """The measured defaults for a dataset (else its family) and arch, with any settings replaced."""
-    key = (dataset, arch) if (dataset, arch) in DEFAULTS else (family, arch)
-    if key not in DEFAULTS:
-        raise ValueError(f"no training defaults for arch {arch!r} on {family} data")
-    base = asdict(DEFAULTS[key])
-    base.update({k: v for k, v in overrides.items() if v is not None})
-    return TrainConfig(**base)
 
 
 @dataclass(frozen=True)
@@ -128,8 +56,9 @@ def fit(arch: str, data: ImageSet, norm: Normalization, cfg: TrainConfig, device
     """
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    model = nets.build(arch, data.images.shape[1:], len(data.classes), **cfg.arch_args).to(device)
-    channels_last = arch == "cnn"
+    kind = kinds.get(arch)
+    model = kind.build(data.images.shape[1:], len(data.classes), **cfg.arch_args).to(device)
+    channels_last = kind.channels_last
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     images, labels = data.images.to(device), data.labels.to(device)

@@ -7,18 +7,19 @@ import functools
 import logging
 import math
 import threading
-from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 import torch
 
-from . import checkpoint, datasets, nets, templates, timeline
-from .config import Settings, ensure_writable_dir
+from . import checkpoint, datasets, kinds, templates, timeline
+from .cache import Bounded
+from .config import Normalization, Settings, TrainConfig, ensure_writable_dir
 from .errors import CheckpointError, ConfigError, DamagedCache
 from .evaluate import Evaluation
-from .train import Normalization, ProgressFn, TrainConfig, default_config, fit, predict_proba
+from .kinds import default_config
+from .train import ProgressFn, fit, predict_proba
 
 # Sees each timeline snapshot as it is taken, with the live model and its input normalisation.
 SnapshotSeen = Callable[[timeline.Snapshot, torch.nn.Module, Normalization], None]
@@ -33,8 +34,8 @@ MAX_RUN = 10 ** 6
 def parse_network(network: str) -> tuple[str, int]:
     """The kind and run number (0 for the served network) a network id names; ConfigError if none."""
     arch, mark, run = str(network).partition(RUN_MARK)
-    if arch not in nets.ARCHS:
-        raise ConfigError(f"unknown arch {str(network)[:40]!r}: choose one of {', '.join(nets.ARCHS)}")
+    if arch not in kinds.KINDS:
+        raise ConfigError(f"unknown arch {str(network)[:40]!r}: choose one of {', '.join(kinds.KINDS)}")
     if not mark:
         return arch, 0
     if not (run.isdigit() and run == str(int(run)) and 0 < int(run) < MAX_RUN):
@@ -133,9 +134,8 @@ class Zoo:
         steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
         snapshots: list[timeline.Snapshot] = []
 
-        # The fully connected nets classify the test split in milliseconds: each snapshot records its
-        # accuracy, for the slider's labels. A convnet would spend seconds on each, so it does not.
-        score = kind in ("linear", "mlp")
+        # Each snapshot records its accuracy, for the slider's labels, where that costs milliseconds.
+        score = kinds.get(kind).scores_snapshots
 
         def keep(step: int, model: torch.nn.Module) -> None:
             accuracy = None
@@ -153,7 +153,7 @@ class Zoo:
         metrics = {"test_accuracy": float((probs.argmax(1) == labels).mean()), "n_test": len(labels),
                    "train_seconds": round(report.seconds, 2), "history": report.history,
                    "device": self.settings.device, "threads": torch.get_num_threads()}
-        if kind == "linear":
+        if kinds.get(kind).templates:
             per_class = templates.correlations(model, norm, train_set.images, train_set.labels)
             metrics["template_correlation"] = round(float(per_class.mean()), 4)
             metrics["template_correlations"] = [round(float(c), 4) for c in per_class]
@@ -175,9 +175,9 @@ class Zoo:
         return self.evaluate(ckpt)
 
     def template_correlation(self, ckpt: checkpoint.Checkpoint) -> Optional[float]:
-        """For a 1-layer net: how much its templates look like the training set's class means (see
-        models.templates); None for other kinds."""
-        if ckpt.arch != "linear":
+        """For a kind whose weights are class templates: how much they look like the training set's class
+        means (see models.templates); None for other kinds."""
+        if not kinds.get(ckpt.arch).templates:
             return None
         train_set = datasets.load(ckpt.dataset, True, self.settings)
         return templates.correlation(ckpt.model, ckpt.normalization, train_set.images, train_set.labels)
@@ -318,23 +318,17 @@ def _load_timeline_cached(path: Path, mtime_ns: int, checkpoint_id: str):
         return str(e)
 
 
-_SNAPSHOTS: "OrderedDict[tuple, checkpoint.Checkpoint]" = OrderedDict()
-_SNAPSHOTS_LOCK = threading.Lock()
+# Snapshots rebuilt from a timeline: a snapshot id never names different weights.
+_SNAPSHOTS = Bounded(64)
 
 
 def _snapshot_cached(ckpt: checkpoint.Checkpoint, snap: timeline.Snapshot, device: str) -> checkpoint.Checkpoint:
-    # A read-only cache keyed by identity: a snapshot id never names different weights.
-    key = (ckpt.id, snap.step, device)
-    with _SNAPSHOTS_LOCK:
-        if key in _SNAPSHOTS:
-            return _SNAPSHOTS[key]
-    model = nets.build(ckpt.arch, ckpt.model.in_shape, len(ckpt.classes), **ckpt.config.arch_args)
+    return _SNAPSHOTS.get((ckpt.id, snap.step, device), lambda: _snapshot(ckpt, snap, device))
+
+
+def _snapshot(ckpt: checkpoint.Checkpoint, snap: timeline.Snapshot, device: str) -> checkpoint.Checkpoint:
+    model = kinds.build(ckpt.arch, ckpt.model.in_shape, len(ckpt.classes), **ckpt.config.arch_args)
     model.load_state_dict(snap.state_dict)  # float16 on disk; copied into the float32 parameters
     model.to(device).eval()
-    built = replace(ckpt, id=f"{ckpt.id}@{snap.step}", model=model,
-                    metrics={"step": snap.step, "epoch": snap.epoch, "label": timeline.epoch_label(snap.epoch)})
-    with _SNAPSHOTS_LOCK:
-        _SNAPSHOTS[key] = built
-        while len(_SNAPSHOTS) > 64:
-            _SNAPSHOTS.popitem(last=False)
-    return built
+    return replace(ckpt, id=f"{ckpt.id}@{snap.step}", model=model,
+                   metrics={"step": snap.step, "epoch": snap.epoch, "label": timeline.epoch_label(snap.epoch)})

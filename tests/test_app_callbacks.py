@@ -18,7 +18,7 @@ from app import runner
 from app.access import RateLimited
 from app.jobs import Queue
 from app.main import create_app
-from app.panels import samples as samples_panel
+from app.state import screen
 from models import datasets
 from tests.conftest import quick_trained
 
@@ -109,6 +109,11 @@ def ready(cb, dataset="mnist", arch="linear"):
     return cb["resolve"](dataset, arch)[0]
 
 
+def shown_view(cb, dataset="mnist", arch="linear", position=None):
+    """The view store the page holds for a ready network, at a timeline position (None: the finished one)."""
+    return screen(ready(cb, dataset, arch), None, dataset, arch, position)
+
+
 def test_resolve_ready_untrained_missing_and_forged(cb):
     assert ready(cb)["status"] == "ready"
     st, request = cb["resolve"]("cifar10", "mlp")
@@ -134,64 +139,43 @@ def test_resolve_ready_untrained_missing_and_forged(cb):
 def test_forged_states_are_ignored(cb):
     for forged in ({"dataset": "mnist", "arch": "linear"}, {"dataset": "mnist", "arch": "linear", "status": 1},
                    {"dataset": "mnist", "arch": "linear", "status": "ready", "message": None, "checkpoint": ""}):
-        assert cb["status"](forged, forged, "mnist", "linear") == ("…", "", "status")
-        # A forged state draws no weights: the panel says it is preparing, with no image at all.
-        panel = cb["weights"](forged, None, "diverging", None, "mnist", "linear")
+        assert screen(forged, forged, "mnist", "linear") is None  # no view is made of them
+    real = shown_view(cb)
+    for forged in (None, {"dataset": "mnist", "network": "linear", "status": "ready"}, dict(real, position=-1),
+                   dict(real, network="../x"), dict(real, position=True), dict(real, message=None), "ready"):
+        assert cb["status"](forged) == ("…", "", "status")
+        # A forged view draws no weights: the panel says it is preparing, with no image at all.
+        panel = cb["weights"](forged, "diverging", None)
         assert text_of(panel) == "Preparing the network…" and not find(panel, html.Img)
+    assert find(cb["weights"](real, "diverging", None), html.Img)  # the same call with the real store draws
 
 
 def test_status_shows_accuracy_and_errors(cb):
     ev = cb["zoo"].evaluation("mnist", "linear")
-    accuracy, message, cls = cb["status"](ready(cb), None, "mnist", "linear")
+    accuracy, message, cls = cb["status"](shown_view(cb))
     assert f"{100 * ev.accuracy:.2f}%" in text_of(accuracy) and message == ""
     err = cb["resolve"]("fashion-mnist", "linear")[0]
-    _, message, cls = cb["status"](err, None, "fashion-mnist", "linear")
+    _, message, cls = cb["status"](screen(err, None, "fashion-mnist", "linear"))
     assert "not available" in message and "status-error" in cls
 
 
 def test_heatmap_draws_the_evaluation(cb):
     ev = cb["zoo"].evaluation("mnist", "linear")
-    fig = go.Figure(cb["heatmap"](ready(cb), None, "counts", "numbers", None, "mnist", "linear"))
+    fig = go.Figure(cb["heatmap"](shown_view(cb), "counts", "numbers", None))
     z = np.nan_to_num(array(fig.data[0].z)[:10, :10]) + np.nan_to_num(array(fig.data[1].z)[:10, :10])
     assert np.array_equal(z, ev.confusion)
-    pct = go.Figure(cb["heatmap"](ready(cb), None, "percent", "numbers", None, "mnist", "linear"))
+    pct = go.Figure(cb["heatmap"](shown_view(cb), "percent", "numbers", None))
     assert pct.data[0].text[0][0].endswith("%")
-    images = go.Figure(cb["heatmap"](ready(cb), None, "counts", "images", {"actual": 1, "predicted": 1},
-                                     "mnist", "linear"))
+    images = go.Figure(cb["heatmap"](shown_view(cb), "counts", "images", {"actual": 1, "predicted": 1}))
     assert len(images.layout.images) == int((ev.confusion > 0).sum()) and len(images.layout.shapes) == 1
-    stale = go.Figure(cb["heatmap"](ready(cb), None, "counts", "numbers", None, "mnist", "mlp"))  # another pair
+    stale = go.Figure(cb["heatmap"](screen(ready(cb), None, "mnist", "mlp"), "counts", "numbers", None))  # another pair
     assert not any(t.type == "heatmap" for t in stale.data)
-
-
-def test_select_cell_validates_clicks(cb):
-    click = {"points": [{"x": "5", "y": "3", "curveNumber": 1}]}
-    assert triggered(cb["select_cell"], "confusion-graph.clickData", click, click, "mnist", "linear") == \
-        {"actual": 3, "predicted": 5}
-    margin = {"points": [{"x": "recall", "y": "3"}]}
-    assert triggered(cb["select_cell"], "confusion-graph.clickData", margin, margin, "mnist", "linear") is no_update
-    for forged in ({"points": [{"x": "../../etc/passwd", "y": 1}]}, {"points": []}, "junk", None,
-                   {"points": [{"x": "5", "y": "3"}]} | {"extra": "x" * 1000}):
-        result = triggered(cb["select_cell"], "confusion-graph.clickData", forged, forged, "mnist", "linear")
-        assert result is no_update or result == {"actual": 3, "predicted": 5}
-    assert triggered(cb["select_cell"], "dataset-dropdown.value", "cifar10", click, "cifar10", "linear") is None
-    # Another network of the same dataset keeps the cell, and with it the image: how does that one do there?
-    assert triggered(cb["select_cell"], "model-dropdown.value", "mlp", click, "mnist", "mlp") is no_update
-
-
-def test_show_more_grows_and_resets(cb):
-    assert triggered(cb["shown"], "samples-more.n_clicks", 1, 1, None, "predicted", 24) == 48
-    assert triggered(cb["shown"], "samples-more.n_clicks", 2, 2, None, "predicted", samples_panel.MAX_SHOWN) == \
-        samples_panel.MAX_SHOWN
-    assert triggered(cb["shown"], "state-cell.data", {}, 0, {"actual": 1, "predicted": 1}, "predicted", 96) == 24
-    assert triggered(cb["shown"], "samples-sort.value", "margin", 3, None, "margin", 96) == 24
-    assert triggered(cb["shown"], "samples-more.n_clicks", 1, 1, None, "predicted", "forged") == 24
 
 
 def test_samples_most_confident_first_with_indices(cb):
     ev = cb["zoo"].evaluation("mnist", "linear")
     a, p = np.unravel_index(np.argmax(ev.confusion), ev.confusion.shape)
-    children, more = cb["samples"]({"actual": int(a), "predicted": int(p)}, 24, "predicted", None, ready(cb), None,
-                                   "mnist", "linear")
+    children, more = cb["samples"]({"actual": int(a), "predicted": int(p)}, 24, "predicted", None, shown_view(cb))
     heading = text_of(children[0])
     assert heading.startswith(f"actual {a}, predicted {p}: {ev.confusion[a, p]} images")
     imgs = find(children, html.Img)
@@ -207,9 +191,9 @@ def test_empty_cell_says_so(cb):
     ev = cb["zoo"].evaluation("mnist", "linear")
     empty = np.argwhere(ev.confusion == 0)
     a, p = (int(v) for v in empty[0])
-    children, _ = cb["samples"]({"actual": a, "predicted": p}, 24, "predicted", None, ready(cb), None, "mnist", "linear")
+    children, _ = cb["samples"]({"actual": a, "predicted": p}, 24, "predicted", None, shown_view(cb))
     assert "0 images" in text_of(children[0]) and "this cell is empty" in text_of(children)
-    nothing, _ = cb["samples"]({"actual": 99, "predicted": -1}, 24, "margin", None, ready(cb), None, "mnist", "linear")
+    nothing, _ = cb["samples"]({"actual": 99, "predicted": -1}, 24, "margin", None, shown_view(cb))
     assert "Click a cell" in text_of(nothing)
 
 
@@ -230,17 +214,17 @@ def test_selecting_a_sample_from_a_cell_or_the_suspects(cb):
 def test_the_gallery_lists_only_mistakes_most_confident_first(cb):
     zoo = cb["zoo"]  # the untrained start of the timeline: the trained net makes no mistakes on this data
     ev = zoo.evaluate(zoo.snapshot(zoo.load("mnist", "linear"), 0))
-    shown = find(components(cb["gallery"]("mistakes", ready(cb), None, "mnist", "linear", 0)), html.Button)
+    shown = find(components(cb["gallery"]("mistakes", shown_view(cb, position=0))), html.Button)
     picked = [int(b.id["index"]) for b in shown]
     wrong = np.flatnonzero(ev.preds != ev.labels)
     assert picked and set(picked) <= set(wrong.tolist())
     want = sorted(wrong.tolist(), key=lambda n: (-ev.confidence[n], n))[:len(picked)]
     assert picked == want and len(picked) == min(24, len(wrong))
-    unsure = [int(b.id["index"]) for b in find(components(cb["gallery"]("unsure", ready(cb), None, "mnist",
-                                                                         "linear", 0)), html.Button)]
+    unsure = [int(b.id["index"]) for b in find(components(cb["gallery"]("unsure", shown_view(cb, position=0))),
+                                               html.Button)]
     right = np.flatnonzero(ev.preds == ev.labels)
     assert unsure == sorted(right.tolist(), key=lambda n: (ev.confidence[n], n))[:24]
-    assert "Waiting" in text_of(cb["gallery"]("mistakes", None, None, "mnist", "linear"))
+    assert "Waiting" in text_of(cb["gallery"]("mistakes", None))
 
 
 def test_the_data_grid_is_a_labelled_seeded_sample(cb):
@@ -288,7 +272,7 @@ def test_explanation_shows_exact_sums_that_match_the_logits(cb, arch):
     ev = cb["zoo"].evaluation("mnist", arch)
     wrong = np.flatnonzero(ev.preds != ev.labels)
     index = int(wrong[0]) if len(wrong) else 0
-    children, cls = cb["explanation"](index, ready(cb, arch=arch), None, "mnist", arch)
+    children, cls = cb["explanation"](index, shown_view(cb, arch=arch))
     assert cls == "card card-explain"
     text = text_of(children)
     assert f"Test image #{index}" in text and f"true class {ev.classes[ev.labels[index]]}" in text
@@ -307,40 +291,40 @@ def test_explanation_shows_exact_sums_that_match_the_logits(cb, arch):
 
 
 def test_explanation_of_a_convnet_is_labelled_an_approximation(cb):
-    children, cls = cb["explanation"](3, ready(cb, "cifar10", "cnn"), None, "cifar10", "cnn")
+    children, cls = cb["explanation"](3, shown_view(cb, "cifar10", "cnn"))
     assert "approximation" in text_of(children) and cls == "card card-explain"
     assert len([img for img in find(children, html.Img) if img.className == "map-img"]) == 2
 
 
 def test_explanation_ignores_forged_indices(cb):
     for forged in (-1, 10 ** 9, "7", None, True, [1]):
-        assert cb["explanation"](forged, ready(cb), None, "mnist", "linear") == (no_update, "card card-explain hidden")
+        assert cb["explanation"](forged, shown_view(cb)) == (no_update, "card card-explain hidden")
 
 
 def test_sorting_and_the_cell_summary(cb):
     ev = cb["zoo"].evaluation("mnist", "linear")
     a = int(np.argmax(np.diag(ev.confusion)))
-    children, _ = cb["samples"]({"actual": a, "predicted": a}, 24, "true", None, ready(cb), None, "mnist", "linear")
+    children, _ = cb["samples"]({"actual": a, "predicted": a}, 24, "true", None, shown_view(cb))
     shown = [int(img.to_plotly_json()["props"]["data-index"]) for img in find(children, html.Img)]
     members = [n for n in range(ev.n) if ev.labels[n] == a and ev.probs[n].argmax() == a]
     assert shown == sorted(members, key=lambda n: (ev.probs[n, a], n))[:24]
     assert "lowest first" in text_of(children)
-    summary = cb["summary"]({"actual": a, "predicted": a}, ready(cb), None, "mnist", "linear")
+    summary = cb["summary"]({"actual": a, "predicted": a}, shown_view(cb))
     captions = [text_of(f) for f in find(summary, html.Figcaption)]
     assert captions[0] == f"mean of this cell ({len(members):,})" and captions[1] == f"template {a}"
     wrong = np.argwhere((ev.confusion > 0) & ~np.eye(10, dtype=bool))
     if len(wrong):
         i, j = (int(v) for v in wrong[0])
-        summary = cb["summary"]({"actual": i, "predicted": j}, ready(cb, arch="mlp"), None, "mnist", "mlp")
+        summary = cb["summary"]({"actual": i, "predicted": j}, shown_view(cb, arch="mlp"))
         assert [text_of(f) for f in find(summary, html.Figcaption)][1:] == \
             [f"mean of all {i} (actual)", f"mean of all {j} (predicted)"]
-    assert cb["summary"](None, ready(cb), None, "mnist", "linear") is None
+    assert cb["summary"](None, shown_view(cb)) is None
 
 
 def test_suspects_open_on_demand_and_name_the_models(cb):
-    assert cb["suspects"](0, "mnist", ready(cb), None, "linear") == (None, "Find them")
-    assert cb["suspects"](2, "mnist", ready(cb), None, "linear") == (None, "Find them")
-    listing, label = cb["suspects"](1, "mnist", ready(cb), None, "linear")
+    assert cb["suspects"](0, shown_view(cb)) == (None, "Find them")
+    assert cb["suspects"](2, shown_view(cb)) == (None, "Find them")
+    listing, label = cb["suspects"](1, shown_view(cb))
     assert label == "Hide them"
     text = text_of(listing)
     assert "Based on" in text and "1-layer" in text and "2-layer" in text
@@ -349,16 +333,16 @@ def test_suspects_open_on_demand_and_name_the_models(cb):
 
 
 def test_weights_for_each_network(cb):
-    linear = cb["weights"](ready(cb), None, "diverging", {"actual": 3, "predicted": 5}, "mnist", "linear")
+    linear = cb["weights"](shown_view(cb), "diverging", {"actual": 3, "predicted": 5})
     tiles = find(linear, html.Figure)
     assert len(tiles) == 10
     assert "mark-actual" in tiles[3].className and "mark-predicted" in tiles[5].className
     assert "faded" in tiles[0].className
-    mlp = cb["weights"](ready(cb, arch="mlp"), None, "grayscale", None, "mnist", "mlp")
+    mlp = cb["weights"](shown_view(cb, arch="mlp"), "grayscale", None)
     assert len(find(mlp, html.Figure)) == 10 and "Output weights" in text_of(mlp)
-    cnn = cb["weights"](ready(cb, "cifar10", "cnn"), None, "rgb", None, "cifar10", "cnn")
+    cnn = cb["weights"](shown_view(cb, "cifar10", "cnn"), "rgb", None)
     assert len(find(cnn, html.Figure)) == 8  # the synthetic convnet's 8 first-layer filters
-    waiting = cb["weights"](cb["resolve"]("cifar10", "mlp")[0], None, "diverging", None, "cifar10", "mlp")
+    waiting = cb["weights"](screen(cb["resolve"]("cifar10", "mlp")[0], None, "cifar10", "mlp"), "diverging", None)
     assert "Preparing" in text_of(waiting)
 
 
@@ -432,27 +416,42 @@ def test_watch_says_how_long_training_takes():
     assert "34 seconds" in watch_text(34)[1]
 
 
+def control(cb, st, trigger=None, value=None, *, play=0, tick=0, search=None, stopped=True, dataset="mnist",
+            network="linear"):
+    """The timeline's callback, as if `trigger` had changed."""
+    args = (st, None, play, tick, value, stopped, dataset, network, search)
+    if trigger is None:
+        return cb["timeline_control"](*args)
+    changed = {"timeline-play": play, "timeline-tick": tick, "url": search}[trigger]
+    prop = {"timeline-play": "n_clicks", "timeline-tick": "n_intervals", "url": "search"}[trigger]
+    return triggered(cb["timeline_control"], f"{trigger}.{prop}", changed, *args)
+
+
 def test_timeline_slider_moves_every_panel(cb):
     st = ready(cb)
-    last, marks, value, stopped, label, box = cb["timeline_control"](st, None, 0, 0, None, True, "mnist", "linear")
+    last, marks, value, stopped, label, box = control(cb, st)
     assert value == last and last >= 2 and stopped is True and box == "timeline"
     assert marks[0] == "start" and marks[last] == "end"
-    assert "(final)" in cb["timeline_note"](last, last, "mnist", "linear")
-    assert cb["timeline_note"](0, last, "mnist", "linear").startswith("untrained")
-    start = go.Figure(cb["heatmap"](st, None, "counts", "numbers", None, "mnist", "linear", 0))
-    end = go.Figure(cb["heatmap"](st, None, "counts", "numbers", None, "mnist", "linear", last))
+    store = shown_view(cb)  # as assets/view.js writes it (tests/test_browser.py compares the two)
+    assert store == {"dataset": "mnist", "network": "linear", "checkpoint": st["checkpoint"], "position": None,
+                     "status": "ready", "message": ""}
+    assert "(final)" in cb["timeline_note"](store)
+    early_view = dict(store, position=0)
+    assert cb["timeline_note"](early_view).startswith("untrained")
+    start = go.Figure(cb["heatmap"](early_view, "counts", "numbers", None))
+    end = go.Figure(cb["heatmap"](store, "counts", "numbers", None))
     untrained = np.nan_to_num(array(start.data[0].z)[:10, :10]) + np.nan_to_num(array(start.data[1].z)[:10, :10])
     trained = np.nan_to_num(array(end.data[0].z)[:10, :10]) + np.nan_to_num(array(end.data[1].z)[:10, :10])
     assert untrained.sum() == trained.sum() and np.trace(untrained) < np.trace(trained)
-    accuracy, _, _ = cb["status"](st, None, "mnist", "linear", 0)
+    accuracy, _, _ = cb["status"](early_view)
     assert text_of(accuracy).startswith("untrained: ")
-    w0 = cb["weights"](st, None, "diverging", None, "mnist", "linear", 0)
-    w1 = cb["weights"](st, None, "diverging", None, "mnist", "linear", last)
+    w0 = cb["weights"](early_view, "diverging", None)
+    w1 = cb["weights"](store, "diverging", None)
     assert find(w0, html.Img)[0].src != find(w1, html.Img)[0].src
     # The selected cell's images follow the slider too.
     cell = {"actual": 1, "predicted": 1}
-    early, _ = cb["samples"](cell, 24, "predicted", None, st, None, "mnist", "linear", 0)
-    late, _ = cb["samples"](cell, 24, "predicted", None, st, None, "mnist", "linear", last)
+    early, _ = cb["samples"](cell, 24, "predicted", None, early_view)
+    late, _ = cb["samples"](cell, 24, "predicted", None, store)
     zoo = cb["zoo"]
     ev_early = zoo.evaluate(zoo.snapshot(zoo.load("mnist", "linear"), 0))
     ev_late = zoo.evaluation("mnist", "linear")
@@ -465,17 +464,16 @@ def test_timeline_slider_moves_every_panel(cb):
 
 def test_timeline_player_steps_and_stops(cb):
     st = ready(cb)
-    last = cb["timeline_control"](st, None, 0, 0, None, True, "mnist", "linear")[0]
-    play = triggered(cb["timeline_control"], "timeline-play.n_clicks", 1, st, None, 1, 0, last, True, "mnist", "linear")
+    last = control(cb, st)[0]
+    play = control(cb, st, "timeline-play", last, play=1)
     assert play[2] == 0 and play[3] is False and "Pause" in play[4]  # from the end it starts over
-    tick = triggered(cb["timeline_control"], "timeline-tick.n_intervals", 1, st, None, 1, 1, 0, False, "mnist", "linear")
+    tick = control(cb, st, "timeline-tick", 0, play=1, tick=1, stopped=False)
     assert tick[2] == 1 and tick[3] is False
-    end = triggered(cb["timeline_control"], "timeline-tick.n_intervals", 9, st, None, 1, 9, last - 1, False,
-                    "mnist", "linear")
+    end = control(cb, st, "timeline-tick", last - 1, play=1, tick=9, stopped=False)
     assert end[2] == last and end[3] is True and "Play" in end[4]
-    pause = triggered(cb["timeline_control"], "timeline-play.n_clicks", 2, st, None, 2, 3, 2, False, "mnist", "linear")
+    pause = control(cb, st, "timeline-play", 2, play=2, tick=3, stopped=False)
     assert pause[2] == 2 and pause[3] is True
-    forged = cb["timeline_control"](st, None, 0, 0, 10 ** 6, True, "mnist", "linear")
+    forged = control(cb, st, None, 10 ** 6)
     assert forged[2] == last
 
 
@@ -500,7 +498,7 @@ def test_watch_it_train_without_the_token_trains_a_new_run_beside_the_served_one
     assert {"label": "2-layer (10 hidden units), visitor run 1", "value": "mlp~run1"} in cb["options"]("mnist")[0]
     compare_options = cb["compare_choices"]("mnist", None, None, None)[0]
     assert {"label": "2-layer (10 hidden units), visitor run 1, trained", "value": "mlp~run1"} in compare_options
-    labels = cb["timeline_note"](0, 5, "mnist", "mlp~run1")
+    labels = cb["timeline_note"](shown_view(cb, "mnist", "mlp~run1", 0))
     assert labels.startswith("untrained")  # its own timeline, from a blank start
     assert ready(cb, "mnist", "mlp~run7")["status"] == "error"  # a run that does not exist is not trained on demand
 
@@ -523,20 +521,15 @@ def test_address_restores_the_view(cb):
     assert cb["from_address"]("?dataset=mnist&model=linear", "mnist", "linear", "counts", "numbers", "predicted") \
         == (no_update,) * 5
     url = "url.search"
-    assert triggered(cb["select_cell"], url, search, None, "cifar10", "cnn", search) == {"actual": 2, "predicted": 3}
-    assert triggered(cb["select_cell"], url, "?cell=12-3", None, "mnist", "linear", "?cell=12-3",
-                     {"actual": 1, "predicted": 1}) is None  # outside the matrix: no cell
     assert triggered(cb["select_sample"], url, search, [], [], None, search) == 7
     st = ready(cb)
-    control = triggered(cb["timeline_control"], url, search, st, None, 0, 0, None, True, "mnist", "linear", search)
-    assert control[2] == 1
-    last = cb["timeline_control"](st, None, 0, 0, None, True, "mnist", "linear")[0]
-    beyond = triggered(cb["timeline_control"], url, "?t=99", st, None, 0, 0, 0, True, "mnist", "linear", "?t=99")
+    restored = control(cb, st, "url", None, search=search)
+    assert restored[2] == 1
+    last = control(cb, st)[0]
+    beyond = control(cb, st, "url", 0, search="?t=99")
     assert beyond[2] == last  # past the end: the final network
-    same = triggered(cb["timeline_control"], url, "?t=1", st, None, 0, 0, 1, True, "mnist", "linear", "?t=1")
+    same = control(cb, st, "url", 1, search="?t=1")
     assert same == (no_update,) * 6  # the address caught up with the page: nothing to redo
-    assert triggered(cb["select_cell"], url, search, None, "cifar10", "cnn", search, {"actual": 2, "predicted": 3}) \
-        is no_update
     assert triggered(cb["select_sample"], url, search, [], [], None, search, 7) is no_update
 
 
@@ -564,46 +557,45 @@ def test_compare_two_networks_and_the_images_that_moved(cb):
 def test_downloads(cb):
     st = ready(cb)
     ev = cb["zoo"].evaluation("mnist", "linear")
-    sent = cb["confusion_csv"](1, st, None, "mnist", "linear", None)
+    st = shown_view(cb)
+    sent = cb["confusion_csv"](1, st)
     assert sent["filename"] == "mnist-linear-confusion.csv" and sent["type"] == "text/csv"
     rows = [r.split(",") for r in sent["content"].strip().split("\n")]
     assert np.array_equal(np.array(rows[1:])[:, 1:].astype(int), ev.confusion)
-    early = cb["confusion_csv"](1, st, None, "mnist", "linear", 0)
+    early = cb["confusion_csv"](1, shown_view(cb, position=0))
     assert early["filename"] == "mnist-linear-step0-confusion.csv"
-    listing = cb["samples_csv"](1, {"actual": 1, "predicted": 1}, "margin", st, None, "mnist", "linear", None)
+    listing = cb["samples_csv"](1, {"actual": 1, "predicted": 1}, "margin", st)
     indices = [int(r.split(",")[0]) for r in listing["content"].strip().split("\n")[1:]]
     assert indices == ev.sorted_cell(1, 1, "margin")[0].tolist()
-    assert cb["samples_csv"](1, None, "margin", st, None, "mnist", "linear", None) is no_update
-    assert cb["confusion_csv"](0, st, None, "mnist", "linear", None) is no_update
+    assert cb["samples_csv"](1, None, "margin", st) is no_update
+    assert cb["confusion_csv"](0, st) is no_update
 
 
 def test_own_drawing_and_upload(cb):
     from tests.test_upload import data_uri, picture
-    st = ready(cb, arch="mlp")
+    st = shown_view(cb, arch="mlp")
     pixels = [0] * 784
     for c in range(4, 24):
         pixels[7 * 28 + c] = pixels[8 * 28 + c] = 230  # a band like the synthetic class 3's
     own = lambda trigger, value, *args: triggered(cb["own_predict"], trigger, value, *args)  # noqa: E731
-    result, message, cls, source = own("draw-pixels.data", pixels, pixels, None, st, None, None, None,
-                                       "mnist", "mlp")
+    result, message, cls, source = own("draw-pixels.data", pixels, pixels, None, st, None)
     assert source == "draw" and message == "" and "Your drawing" in text_of(result)
     probs = find(result, dcc.Graph)[0].figure.data[0].x
     assert abs(sum(probs) - 1) < 1e-6 and "(network: " in text_of(result)
     # An upload: converted, explained, and described in one line.
     good = {"contents": data_uri(picture()), "name": "one.png"}
-    result, message, cls, source = own("state-upload.data", good, None, good, st, None, None, "draw",
-                                       "mnist", "mlp")
+    result, message, cls, source = own("state-upload.data", good, None, good, st, "draw")
     assert source == "upload" and "Read one.png (200×300 PNG)" in message and "one.png" in text_of(result)
     for bad, words in (({"error": "\"big.png\" is 9.0 MB; images of at most 2 MB are accepted."}, "9.0 MB"),
                        ({"contents": data_uri(b"%PDF-1.4 not an image"), "name": "x.pdf"}, "not an image"),
                        ("forged", "Choose a picture")):
-        result, message, cls, _ = own("state-upload.data", bad, None, bad, st, None, None, None, "mnist", "mlp")
+        result, message, cls, _ = own("state-upload.data", bad, None, bad, st, None)
         assert result is None and words in message and "status-error" in cls
     # A model switch re-runs the last input; drawing is for the grey 28x28 sets only.
-    result, _, _, _ = own("state-resolved.data", st, pixels, good, ready(cb), None, None, "upload", "mnist", "linear")
+    result, _, _, _ = own("state-view.data", shown_view(cb), pixels, good, shown_view(cb), "upload")
     assert "x · w for" in text_of(result)  # now explained by the 1-layer net
-    st_cifar = ready(cb, "cifar10", "cnn")
-    _, message, _, _ = own("draw-pixels.data", pixels, pixels, None, st_cifar, None, None, None, "cifar10", "cnn")
+    st_cifar = shown_view(cb, "cifar10", "cnn")
+    _, message, _, _ = own("draw-pixels.data", pixels, pixels, None, st_cifar, None)
     assert "28×28 grey datasets" in message
     assert cb["own_drawing_area"]("cifar10")[0] == "own-draw hidden" and cb["own_drawing_area"]("mnist")[0] == "own-draw"
     # The card asks for what the dataset holds: no digits on Fashion-MNIST or CIFAR-10.
@@ -612,8 +604,8 @@ def test_own_drawing_and_upload(cb):
         "fashion-mnist")[1]
     assert "digit" not in cb["own_drawing_area"]("cifar10")[1] and "photo" in cb["own_drawing_area"]("cifar10")[1]
     missing = cb["resolve"]("fashion-mnist", "linear")[0]  # not in the synthetic data dir
-    result, message, _, _ = own("draw-pixels.data", pixels, pixels, None, missing, None, None, None,
-                                "fashion-mnist", "linear")
+    result, message, _, _ = own("draw-pixels.data", pixels, pixels, None,
+                                screen(missing, None, "fashion-mnist", "linear"), None)
     assert result is None and "No network is ready" in message
     options = cb["compare_choices"]("fashion-mnist", None, None, None)[0]
     assert options == [] and "nothing to compare" in cb["compare"](None, None, None, "fashion-mnist", options)[2]
@@ -645,7 +637,8 @@ def test_every_callback_survives_forged_values_mixed_with_real_ones(cb):
     import inspect
     import random
     rng = random.Random(0)
-    plausible = [ready(cb), ready(cb, "mnist", "mlp"), "mnist", "cifar10", "linear", "mlp", "cnn",
+    plausible = [ready(cb), ready(cb, "mnist", "mlp"), shown_view(cb), shown_view(cb, "mnist", "mlp", 1), "mnist",
+                 "cifar10", "linear", "mlp", "cnn",
                  {"actual": 1, "predicted": 2}, 0, 1, 2, "predicted", "margin", "?dataset=mnist&cell=1-1&t=0",
                  [0, 1], "draw", "upload", "counts", "percent", "images", "linear@0", "mlp@1",
                  [{"value": "linear", "label": "x"}], [0] * 784, {"contents": "data:image/png;base64,AAAA"}]
@@ -681,7 +674,7 @@ def test_a_truncated_evaluation_is_recomputed_and_a_truncated_timeline_reported(
     linear = ready(cb, "mnist", "linear")
     assert linear["status"] == "ready"
     assert [o["value"] for o in cb["compare_choices"]("mnist", None, None, None)[0]][0] == "linear"
-    found = triggered(cb["suspects"], "suspects-button.n_clicks", 1, 1, "mnist", linear, None, "linear")
+    found = triggered(cb["suspects"], "suspects-button.n_clicks", 1, 1, shown_view(cb))
     assert "Based on" in text_of(found[0])
     run_job(cb, handle)
     assert ready(cb, "mnist", "mlp")["status"] == "ready" and evaluation_is_whole(path)
@@ -689,7 +682,7 @@ def test_a_truncated_evaluation_is_recomputed_and_a_truncated_timeline_reported(
     whole = timeline.read_bytes()
     try:
         timeline.write_bytes(whole[: len(whole) // 2])
-        note = cb["timeline_note"](0, 5, "mnist", "linear")
+        note = cb["timeline_note"](shown_view(cb, position=0))
         assert "mnist-linear.timeline.pt is damaged" in note and "No timeline was recorded" not in note
     finally:
         timeline.write_bytes(whole)

@@ -84,8 +84,8 @@ def test_warm_up_loads_draws_and_freezes(tmp_path):
             thumbs = _thumbnails(service.local, "mnist")
             assert thumbs.encoded() == len(thumbs.pngs) > 0
             assert _thumbnails(service.local, "mnist").uri(3) == png_data_uri(to_display(thumbs.images[3].numpy()))
-            drawn = {(key[1], key[3]) for key in service.memo.items}
-            assert {("linear", "heatmap"), ("mlp", "heatmap"), ("mlp", "output-weights")} <= drawn
+            drawn = {(key[1], key[3]) for key in service.cache.entries}
+            assert {("linear", "heatmap"), ("mlp", "heatmap"), ("mlp", "weight-images"), ("mlp", "bars")} <= drawn
             assert gc.get_freeze_count() > 0
         finally:
             gc.unfreeze()

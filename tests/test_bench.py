@@ -20,7 +20,7 @@ def test_load_script_smoke(tmp_path):
             server.shutdown()
     assert sorted(result["pairs"]) == ["cifar10/mlp", "mnist/linear"]
     assert result["errors"] == 0 and result["requests"] > 20
-    assert {"heatmap", "cell click (images)", "weights"} <= set(result["per_callback"])
+    assert {"heatmap", "cell click", "weights"} <= set(result["per_callback"])
     assert "| heatmap |" in load.table(result)
 
 

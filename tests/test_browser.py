@@ -124,6 +124,107 @@ def test_cell_click_lists_images_most_confident_first(page):
     assert dash_duo.get_logs() == []
 
 
+# Records every callback request the page sends: which outputs, when it left, when its answer came.
+RECORD_REQUESTS = """
+window.__sent = [];
+const original = window.fetch;
+window.fetch = function (url, options) {
+  if (!String(url).includes("_dash-update-component")) { return original.apply(this, arguments); }
+  const entry = {output: JSON.parse(options.body).output, sent: performance.now(), answered: null};
+  window.__sent.push(entry);
+  return original.apply(this, arguments).then(function (r) { entry.answered = performance.now(); return r; });
+};
+"""
+
+
+def test_a_cell_click_costs_one_round_trip(page):
+    """The cell is selected in the browser: the request for its images leaves at once, not after another
+    server answer, and no request asks the server which cell was clicked."""
+    dash_duo, zoo = page
+    ev = zoo.evaluation("mnist", "linear")
+    dash_duo.driver.execute_script(RECORD_REQUESTS)
+    click_cell(dash_duo, 2, 2)
+    dash_duo.wait_for_contains_text("#cell-samples", f"actual 2, predicted 2: {ev.confusion[2, 2]} images",
+                                    timeout=20)
+    sent = wait_until(lambda: (lambda s: s if all(r["answered"] for r in s) else None)(
+        dash_duo.driver.execute_script("return window.__sent")), what="every request to be answered")
+    outputs = [r["output"] for r in sent]
+    assert not any("state-cell.data" in o or "state-shown.data" in o for o in outputs)
+    images = next(r for r in sent if "cell-samples.children" in r["output"])
+    assert images["sent"] <= min(r["answered"] for r in sent)  # it waited for no other answer
+    assert sum("cell-samples.children" in o for o in outputs) == 1
+    wait_until(lambda: "cell=2-2" in dash_duo.driver.current_url, what="the address to name the cell")
+    assert dash_duo.get_logs() == []
+
+
+def test_show_more_grows_the_list_and_a_new_cell_or_order_resets_it(page):
+    """The page's count of shown images (a browser-side function): one more page per press, up to the cap."""
+    import hashlib
+    from app.panels.samples import MAX_SHOWN, PAGE, SHOWN
+    dash_duo, _ = page
+    name = hashlib.sha256(SHOWN.encode()).hexdigest()
+
+    def shown(trigger, current):
+        return dash_duo.driver.execute_script("""
+            const ctx = window.dash_clientside.callback_context;
+            window.dash_clientside.callback_context = {triggered: [{prop_id: arguments[1], value: 1}]};
+            try { return window.dash_clientside._dashprivate_clientside_funcs[arguments[0]](1, null, "predicted",
+                                                                                            arguments[2]); }
+            finally { window.dash_clientside.callback_context = ctx; }""", name, trigger, current)
+
+    assert shown("samples-more.n_clicks", PAGE) == 2 * PAGE
+    assert shown("samples-more.n_clicks", MAX_SHOWN) == MAX_SHOWN
+    assert shown("state-cell.data", 4 * PAGE) == PAGE and shown("samples-sort.value", 3 * PAGE) == PAGE
+    assert shown("samples-more.n_clicks", "forged") == PAGE
+
+
+def test_the_browser_applies_the_servers_rules_for_cells_and_the_view(page):
+    """assets/cells.js and assets/view.js against the rules the server applies (app/cells.py, app/state.py)."""
+    from app.cells import parse_click
+    from app.panels.address import parse
+    from app.state import screen
+    dash_duo, zoo = page
+    run = dash_duo.driver.execute_script
+    classes = {"mnist": [str(d) for d in range(10)], "cifar10": ["airplane", "automobile", "bird", "cat", "deer",
+                                                                  "dog", "frog", "horse", "ship", "truck"]}
+
+    def choose_js(triggers, click, dataset, search, current):
+        found = run("const r = window.lookinsideCells.choose(new Set(arguments[0]), arguments[1], arguments[2], "
+                    "arguments[3], arguments[4], arguments[5]); return r === undefined ? 'unchanged' : r;",
+                    triggers, click, dataset, search, current, classes)
+        return found
+
+    click = {"points": [{"x": "5", "y": "3", "curveNumber": 1}]}
+    assert choose_js(["confusion-graph"], click, "mnist", "", None) == {"actual": 3, "predicted": 5}
+    assert choose_js(["confusion-graph"], {"points": [{"x": "cat", "y": "dog"}]}, "cifar10", "", None) == \
+        {"actual": 5, "predicted": 3}
+    for forged in ({"points": [{"x": "recall", "y": "3"}]}, {"points": [{"x": "../../etc/passwd", "y": 1}]},
+                   {"points": []}, "junk", None, {"points": [{"x": "5"}]}, {"points": [{"x": 5, "y": 3}]}):
+        expected = parse_click(forged, classes["mnist"])
+        got = choose_js(["confusion-graph"], forged, "mnist", "", None)
+        assert got == (expected or "unchanged"), forged
+    assert choose_js(["dataset-dropdown"], click, "cifar10", "", {"actual": 1, "predicted": 1}) is None
+    assert choose_js(["model-dropdown"], click, "mnist", "", {"actual": 1, "predicted": 1}) == "unchanged"
+    assert choose_js(["confusion-graph"], click, "../x", "", None) == "unchanged"
+    for search in ("?cell=2-3", "?cell=12-3", "?cell=a-b", "?cell=2-3&cell=4-4", "?cell=-1-2", "?cell=3", "",
+                   "?dataset=mnist&model=linear&cell=9-0&t=1", "?" + "x" * 600):
+        wanted = parse(search).get("cell")
+        wanted = wanted if wanted and max(wanted.values()) < 10 else None
+        assert choose_js(["url"], None, "mnist", search, None) == (wanted or "unchanged"), search
+    assert choose_js(["url"], None, "mnist", "?cell=2-3", {"actual": 2, "predicted": 3}) == "unchanged"
+    assert choose_js(["url"], None, "mnist", "?cell=12-3", {"actual": 1, "predicted": 1}) is None
+    # The view store: the same rule in both languages, for real, forged and mismatched states.
+    ready = {"dataset": "mnist", "arch": "linear", "status": "ready", "message": "", "checkpoint": "abc"}
+    busy = dict(ready, status="untrained", message="training", checkpoint="")
+    cases = [(ready, None, "mnist", "linear", None), (ready, None, "mnist", "linear", 3), (busy, ready, "mnist",
+             "linear", 2), (busy, None, "mnist", "linear", 2), (ready, None, "mnist", "mlp", None),
+             ({"status": "ready"}, None, "mnist", "linear", None), (None, dict(ready, message=None), "mnist",
+             "linear", 1), (ready, None, "mnist", "linear", -1), (ready, busy, "mnist", "linear", 0)]
+    for case in cases:
+        assert run("return window.lookinsideView.screen(...arguments)", *case) == screen(*case), case
+    assert dash_duo.get_logs() == []
+
+
 def test_selecting_an_image_explains_it_with_maps(page):
     dash_duo, zoo = page
     ev = zoo.evaluation("mnist", "linear")

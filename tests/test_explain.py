@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from models import explain, nets
-from models.train import Normalization
+from models import explain, kinds
+from models.config import Normalization
 
 SHAPES = {"gray": ((1, 28, 28), Normalization((0.1307,), (0.3081,))),
           "colour": ((3, 32, 32), Normalization((0.49, 0.48, 0.45), (0.25, 0.24, 0.26)))}
@@ -29,7 +29,7 @@ def oracle_logits(model, image: np.ndarray, norm: Normalization) -> np.ndarray:
 def test_linear_contributions_sum_to_the_logits(kind, seed):
     shape, norm = SHAPES[kind]
     torch.manual_seed(seed)
-    model = nets.build("linear", shape, 10)
+    model = kinds.build("linear", shape, 10)
     image = random_image(shape, seed)
     ex = explain.linear(model, image, norm)
     logits = oracle_logits(model, image, norm)
@@ -47,7 +47,7 @@ def test_linear_contributions_sum_to_the_logits(kind, seed):
 def test_mlp_unit_contributions_sum_to_the_logits(kind, seed):
     shape, norm = SHAPES[kind]
     torch.manual_seed(seed)
-    model = nets.build("mlp", shape, 10, hidden=10)
+    model = kinds.build("mlp", shape, 10, hidden=10)
     image = random_image(shape, seed + 100)
     ex = explain.mlp(model, image, norm)
     logits = oracle_logits(model, image, norm)
@@ -74,7 +74,7 @@ def test_gradient_x_input_is_exact_for_a_linear_net():
     # The gradient of a linear score is its weights, so gradient x input must equal the exact map.
     shape, norm = SHAPES["colour"]
     torch.manual_seed(3)
-    model = nets.build("linear", shape, 10)
+    model = kinds.build("linear", shape, 10)
     image = random_image(shape, 3)
     grads = explain.gradient_x_input(model, image, norm, (2, 7))
     exact = explain.linear(model, image, norm)
@@ -85,9 +85,9 @@ def test_gradient_x_input_is_exact_for_a_linear_net():
 def test_cnn_gets_gradient_maps_for_prediction_and_reference():
     shape, norm = SHAPES["gray"]
     torch.manual_seed(0)
-    model = nets.build("cnn", shape, 10, widths=(8, 16))
+    model = kinds.build("cnn", shape, 10, widths=(8, 16))
     image = random_image(shape, 0)
-    ex = explain.explain(model, image, norm, actual=4)
+    ex = kinds.get("cnn").explain(model, image, norm, actual=4)
     predicted = int(np.argmax(ex.logits))
     assert np.allclose(ex.logits, oracle_logits(model, image, norm), atol=1e-4)
     assert set(ex.maps) == {predicted, explain.reference_class(ex.logits, 4)}

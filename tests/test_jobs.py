@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from app.jobs import DIED, Queue, Refused
+from app.state import screen
 from models.train import TrainConfig
 from models.zoo import Zoo
 from tests.conftest import free_port, wait_for_http
@@ -120,11 +121,7 @@ def _unlock(port: int, token: str, visitor: str):
 def _cell_summary(port: int, resolved: dict, cell: int) -> float:
     body = {"output": "cell-summary.children", "outputs": {"id": "cell-summary", "property": "children"},
             "inputs": [{"id": "state-cell", "property": "data", "value": {"actual": cell, "predicted": cell}},
-                       {"id": "timeline-slider", "property": "value", "value": None}],
-            "state": [{"id": "state-resolved", "property": "data", "value": resolved},
-                      {"id": "state-trained", "property": "data", "value": None},
-                      {"id": "dataset-dropdown", "property": "value", "value": "mnist"},
-                      {"id": "model-dropdown", "property": "value", "value": "linear"}],
+                       {"id": "state-view", "property": "data", "value": screen(resolved, None, "mnist", "linear")}],
             "changedPropIds": ["state-cell.data"]}
     start = time.perf_counter()
     status, _ = _post(port, body)
@@ -326,12 +323,8 @@ def test_twelve_uploads_of_the_worst_accepted_picture_at_once_keep_each_worker_b
                         {"id": "own-message", "property": "className"}, {"id": "state-own-source", "property": "data"}],
             "inputs": [{"id": "draw-pixels", "property": "data", "value": None},
                        {"id": "state-upload", "property": "data", "value": {"contents": uri, "name": "big.png"}},
-                       {"id": "state-resolved", "property": "data", "value": resolved},
-                       {"id": "state-trained", "property": "data", "value": None},
-                       {"id": "timeline-slider", "property": "value", "value": None}],
-            "state": [{"id": "state-own-source", "property": "data", "value": None},
-                      {"id": "dataset-dropdown", "property": "value", "value": "mnist"},
-                      {"id": "model-dropdown", "property": "value", "value": "linear"}],
+                       {"id": "state-view", "property": "data", "value": screen(resolved, None, "mnist", "linear")}],
+            "state": [{"id": "state-own-source", "property": "data", "value": None}],
             "changedPropIds": ["state-upload.data"]}
     workers = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
     before = {pid: _hwm_and_rss(pid) for pid in workers}

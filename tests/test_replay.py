@@ -10,33 +10,31 @@ import pytest
 
 from app.main import create_app
 from app.replay import Replay
+from app.state import screen
 from tests.conftest import quick_config, quick_trained
 
 
-def request(output: str, inputs: list[tuple[str, str, object]], dataset: str, arch: str) -> bytes:
-    """A one-output callback request ("id.property") as the page sends it, with the pair on screen as state."""
+def request(output: str, inputs: list[tuple[str, str, object]]) -> bytes:
+    """A one-output callback request ("id.property") as the page sends it."""
     out_id, prop = output.rsplit(".", 1)
     return json.dumps({
         "output": output, "outputs": {"id": out_id, "property": prop},
         "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
-        "state": [{"id": "dataset-dropdown", "property": "value", "value": dataset},
-                  {"id": "model-dropdown", "property": "value", "value": arch}],
         "changedPropIds": [f"{inputs[0][0]}.{inputs[0][1]}"]}).encode()
 
 
 def body(dataset: str, arch: str, state: dict | None, mode: str = "counts") -> bytes:
-    """The heatmap request for the pair on screen."""
+    """The heatmap request for the network on screen (the view store the page holds for `state`)."""
     return request("confusion-graph.figure", [
-        ("state-resolved", "data", state), ("state-trained", "data", None), ("confusion-mode", "value", mode),
-        ("confusion-view", "value", "numbers"), ("state-cell", "data", None), ("timeline-slider", "value", None)],
-        dataset, arch)
+        ("state-view", "data", screen(state, None, dataset, arch)), ("confusion-mode", "value", mode),
+        ("confusion-view", "value", "numbers"), ("state-cell", "data", None)])
 
 
 def weights_body(dataset: str, arch: str, state: dict | None) -> bytes:
     """The weights panel's request."""
     return request("weights-panel.children", [
-        ("state-resolved", "data", state), ("state-trained", "data", None), ("weights-colormap", "value", "diverging"),
-        ("state-cell", "data", None), ("timeline-slider", "value", None)], dataset, arch)
+        ("state-view", "data", screen(state, None, dataset, arch)), ("weights-colormap", "value", "diverging"),
+        ("state-cell", "data", None)])
 
 
 class Counting:
@@ -110,7 +108,7 @@ def test_a_retrained_network_is_never_answered_from_the_replay(served):
 def test_only_ready_pairs_and_listed_outputs_are_kept(served):
     app, _, _, _ = served
     replay = app.lookinside_replay
-    kept = len(replay.items)
+    kept = len(replay.store)
     untrained = app.lookinside_callbacks["resolve"]("mnist", "mlp")[0]
     assert untrained["status"] == "untrained"
     assert post(app, body("mnist", "mlp", untrained)).status_code == 200
@@ -123,10 +121,13 @@ def test_only_ready_pairs_and_listed_outputs_are_kept(served):
         "state": [{"id": "state-admin-token", "property": "data", "value": None}],
         "changedPropIds": ["dataset-dropdown.value"]}).encode()
     assert post(app, resolve).status_code == 200
-    forged = body("mnist", "linear", {"status": "ready"}).replace(b'"mnist"', b'"../../etc"')
+    ready = app.lookinside_callbacks["resolve"]("mnist", "linear")[0]
+    forged = body("mnist", "linear", ready).replace(b'"mnist"', b'"../../etc"')
     assert post(app, forged).status_code in (200, 204, 400)
     assert post(app, b"{not json").status_code == 400
-    assert len(replay.items) == kept
+    assert len(replay.store) == kept
+    assert post(app, body("mnist", "linear", ready, "percent")).status_code == 200
+    assert len(replay.store) == kept + 1  # the same request for the ready network is kept
 
 
 def fake_app(environ, start_response):
@@ -145,8 +146,8 @@ def call(replay: Replay, data: bytes) -> bytes:
 
 def request_for(n: int, extra: str = "") -> bytes:
     return json.dumps({"output": "x.y", "n": n, "extra": extra,
-                       "state": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
-                                 {"id": "model-dropdown", "property": "value", "value": "linear"}]}).encode()
+                       "inputs": [{"id": "state-view", "property": "data",
+                                   "value": {"dataset": "mnist", "network": "linear"}}]}).encode()
 
 
 def test_the_store_keeps_to_its_byte_budget_dropping_the_least_recent():
@@ -155,16 +156,16 @@ def test_the_store_keeps_to_its_byte_budget_dropping_the_least_recent():
         call(replay, request_for(n))
     call(replay, request_for(0))  # used again: now the most recent
     call(replay, request_for(3))  # 4 x 100 bytes > 350: the least recently used (1) goes
-    assert replay.size <= 350 and len(replay.items) == 3
+    assert replay.store.bytes <= 350 and len(replay.store) == 3
     hits = replay.hits
     call(replay, request_for(0))
     call(replay, request_for(1))
     assert replay.hits == hits + 1
     # Failures and answers too large for one entry are never kept.
-    kept = dict(replay.items)
+    kept = dict(replay.store.entries)
     assert call(replay, request_for(9, "fail")).startswith(b"9 fail")
     assert call(replay, request_for(10, "big")).startswith(b"10 big")
-    assert replay.items == kept
+    assert replay.store.entries == kept
 
 
 def test_odd_requests_pass_through_with_their_body_intact():
@@ -177,12 +178,13 @@ def test_odd_requests_pass_through_with_their_body_intact():
 
     replay = Replay(app, ["x.y"], lambda dataset, arch: "rev")
     odd = [b"{not json", b"[1]", b'{"output": ["x.y"]}', b'{"output": {"a": 1}}', b'{"output": "x.y"}',
-           b'{"output": "x.y", "state": [{"id": "dataset-dropdown", "property": "value", "value": ["mnist"]}]}',
+           b'{"output": "x.y", "state": [{"id": "state-view", "property": "data", "value": ["mnist"]}]}',
+           b'{"output": "x.y", "inputs": [{"id": "state-view", "property": "data", "value": {"dataset": 1}}]}',
            request_for(1).replace(b'"x.y"', b'"other.prop"')]
     for data in odd:
         assert call(replay, data) == b"ok"
-    assert seen == odd and not replay.items
+    assert seen == odd and not len(replay.store)
     never = Replay(app, ["x.y"], lambda dataset, arch: None)  # a pair that is not ready
     call(never, request_for(1))
     call(never, request_for(1))
-    assert not never.items and len(seen) == len(odd) + 2
+    assert not len(never.store) and len(seen) == len(odd) + 2

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from app.state import screen
 from models.train import TrainConfig
 from models.zoo import Zoo
 from tests.conftest import free_port, wait_for_http
@@ -46,12 +47,8 @@ def _samples(port: int, resolved: dict) -> dict:
             "inputs": [{"id": "state-cell", "property": "data", "value": {"actual": 3, "predicted": 3}},
                        {"id": "state-shown", "property": "data", "value": 24},
                        {"id": "samples-sort", "property": "value", "value": "predicted"},
-                       {"id": "timeline-slider", "property": "value", "value": None}],
-            "state": [{"id": "state-sample", "property": "data", "value": None},
-                      {"id": "state-resolved", "property": "data", "value": resolved},
-                      {"id": "state-trained", "property": "data", "value": None},
-                      {"id": "dataset-dropdown", "property": "value", "value": "mnist"},
-                      {"id": "model-dropdown", "property": "value", "value": "linear"}],
+                       {"id": "state-view", "property": "data", "value": screen(resolved, None, "mnist", "linear")}],
+            "state": [{"id": "state-sample", "property": "data", "value": None}],
             "changedPropIds": ["state-cell.data"]}
     return _post(port, body)["response"]
 
@@ -118,10 +115,10 @@ def test_two_processes_asking_at_once_train_once(mnist_only, tmp_path):
 
 SAVE_FOREVER = """
 import sys, torch
-from models import checkpoint, nets
+from models import checkpoint, kinds
 from models.train import Normalization, TrainConfig
 path = sys.argv[1]
-model = nets.build("cnn", (3, 32, 32), 10, widths=(64, 128, 256, 512))  # ~18 MB: saving takes a while
+model = kinds.build("cnn", (3, 32, 32), 10, widths=(64, 128, 256, 512))  # ~18 MB: saving takes a while
 norm = Normalization((0.5,) * 3, (0.25,) * 3)
 cfg = TrainConfig(arch_args={"widths": (64, 128, 256, 512)})
 n = 0

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from models import datasets, nets, timeline
+from models import datasets, kinds, timeline
 from models.errors import DamagedCache
 from models.train import Normalization, TrainConfig, fit
 from tests.conftest import quick_config
@@ -44,7 +44,7 @@ def test_zoo_keeps_a_timeline_that_replays_training(synth_settings, monkeypatch)
     assert watched == [s.step for s in snaps] + [2 * steps_per_epoch]
     # Snapshot 0 is the seeded initialisation, before any batch.
     torch.manual_seed(0)
-    init = nets.build("linear", (1, 28, 28), 10)
+    init = kinds.build("linear", (1, 28, 28), 10)
     assert torch.allclose(snaps[0].state_dict["fc.weight"].float(), init.fc.weight, atol=1e-3)
     # Each position is a network of its own with its own evaluation; the last is the checkpoint itself.
     first = zoo.snapshot(ckpt, 0)

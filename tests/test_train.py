@@ -10,8 +10,7 @@ import torch
 
 from models import datasets
 from models.errors import TrainingCancelled
-from models.train import (Normalization, TrainConfig, augment, default_config, first_layer_images, fit,
-                          predict_proba, roughness)
+from models.train import Normalization, TrainConfig, augment, first_layer_images, fit, predict_proba, roughness
 
 QUICK = TrainConfig(epochs=3, batch_size=32, lr=5e-3)
 
@@ -120,10 +119,3 @@ def test_a_smoothness_penalty_makes_smoother_first_layers(synth_settings):
     fit("linear", train, norm, replace(QUICK, epochs=1, arch_args={"init": "zeros"}), snapshot_steps=(0,),
         on_snapshot=lambda step, model: seen.append(model.fc.weight.abs().max().item()))
     assert seen == [0.0]
-
-
-def test_default_config_overrides():
-    cfg = default_config("mnist", "linear", epochs=2, seed=None)
-    assert cfg.epochs == 2 and cfg.seed == 0
-    with pytest.raises(ValueError):
-        default_config("mnist", "resnet")

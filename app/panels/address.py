@@ -10,12 +10,12 @@ from urllib.parse import parse_qs
 
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, no_update, set_props
 
-from models import datasets, nets
+from models import datasets, kinds
 from models.evaluate import SORTS
 from models.zoo import is_network, parse_network
 
 from .. import ids
-from ..service import network_label
+from ..state import network_options
 
 MODES = {"counts": "counts", "percent": "percent"}
 VIEWS = {"numbers": "numbers", "images": "images"}
@@ -69,8 +69,7 @@ def register(app: Dash) -> dict:
         if parse_network(wanted.get("arch", "linear"))[1]:
             # A visitor's run is not among the dropdown's first options, and a value the options lack is
             # cleared: offer it with the value (the options callback then lists the dataset's runs).
-            set_props(ids.ARCH, {"options": [{"label": network_label(n), "value": n}
-                                             for n in (*nets.ARCHS, wanted["arch"])]})
+            set_props(ids.ARCH, {"options": network_options((*kinds.KINDS, wanted["arch"]))})
         keys = ("dataset", "arch", "mode", "view", "sort")
         # Only what differs is set, so going back to a view changes no more than it must.
         return tuple(no_update if wanted.get(k, now) == now else wanted[k] for k, now in zip(keys, current))

@@ -7,9 +7,9 @@ from models.compare import difference, moved
 from models.datasets import DATASETS
 
 from .. import figures, ids
+from ..cells import parse_cell, parse_click
 from ..service import Service
 from . import triggered_id
-from .confusion import parse_cell, parse_click
 
 LISTED = 24  # images listed per direction
 
@@ -87,13 +87,13 @@ def register(app: Dash, service: Service) -> dict:
         cell = parse_cell(cell, len(ea.classes))
         selected = (cell["actual"], cell["predicted"]) if cell else None
         key = (va.checkpoint.id, vb.checkpoint.id, selected)
-        fig = service.memo.get(("compare-figure", *key), lambda: figures.difference_figure(
+        fig = service.cache.get(("compare-figure", *key), lambda: figures.difference_figure(
             difference(ea, eb), ea.classes, "A", "B", selected).to_dict())
         note = (f"A: {name_a}, {100 * ea.accuracy:.2f}% · B: {name_b}, {100 * eb.accuracy:.2f}% · "
                 f"{int((ea.preds != eb.preds).sum()):,} of {ea.n:,} test images change their prediction.")
         if cell is None:
             return fig, html.P("Click a cell to see which images moved into or out of it.", className="hint"), note
-        listing = service.memo.get(("compare-list", *key), lambda: _moves(service, ea, eb, cell))
+        listing = service.cache.get(("compare-list", *key), lambda: _moves(service, ea, eb, cell))
         return fig, listing, note
 
     return {"compare_choices": choices, "compare_select": select, "compare": compare}

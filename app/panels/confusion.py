@@ -6,8 +6,9 @@ from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_u
 from models.datasets import DATASETS
 
 from .. import export, figures, ids
+from ..cells import parse_cell
 from ..service import Service
-from . import address, triggered_id, triggered_ids
+from ..state import failed
 
 
 def layout() -> html.Section:
@@ -48,41 +49,14 @@ def layout() -> html.Section:
     ])
 
 
-def parse_cell(cell, k: int):
-    """A {"actual", "predicted"} pair inside a k x k matrix, or None for anything else."""
-    try:
-        actual, predicted = int(cell["actual"]), int(cell["predicted"])
-    except (TypeError, KeyError, ValueError):
-        return None
-    if 0 <= actual < k and 0 <= predicted < k:
-        return {"actual": actual, "predicted": predicted}
-    return None
-
-
-def parse_click(click, classes) -> dict | None:
-    """The cell a heatmap click names, or None for the margins and anything malformed.
-
-    dcc.Graph reports a heatmap point by its axis labels (x, y); it drops a heatmap's customdata.
-    """
-    try:
-        point = click["points"][0]
-        actual, predicted = classes.index(str(point["y"])), classes.index(str(point["x"]))
-    except (TypeError, KeyError, IndexError, ValueError, AttributeError):
-        return None
-    return {"actual": actual, "predicted": predicted}
-
-
 def register(app: Dash, service: Service) -> dict:
     @app.callback(Output(ids.CONFUSION, "figure"),
-                  Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"),
-                  Input(ids.CONFUSION_MODE, "value"), Input(ids.CONFUSION_VIEW, "value"),
-                  Input(ids.STATE_CELL, "data"), State(ids.DATASET, "value"), State(ids.ARCH, "value"),
-                  Input(ids.TIMELINE, "value"))
-    def heatmap(resolved, trained, mode, view_mode, cell, dataset, arch, position=None):
-        view, st = service.ready_view(resolved, trained, dataset, arch, position)
+                  Input(ids.STATE_VIEW, "data"), Input(ids.CONFUSION_MODE, "value"), Input(ids.CONFUSION_VIEW, "value"),
+                  Input(ids.STATE_CELL, "data"))
+    def heatmap(store, mode, view_mode, cell):
+        view = service.shown(store)
         if view is None:
-            failed = st is not None and st.get("status") == "error"
-            return figures.empty_figure("Nothing to show: see the message above" if failed
+            return figures.empty_figure("Nothing to show: see the message above" if failed(store)
                                         else "Preparing the network…")
         ev = view.evaluation
         selected = parse_cell(cell, len(ev.classes))
@@ -90,50 +64,48 @@ def register(app: Dash, service: Service) -> dict:
         normalize, images = mode == "percent", view_mode == "images"
 
         def build():
-            top = service.top_image_uris(ev) if images else None
+            top = top_image_uris(service, ev) if images else None
             return figures.confusion_figure(ev.confusion, ev.classes, normalize=normalize, precision=ev.precision,
                                             recall=ev.recall, top_images=top, hover_labels=False).to_dict()
 
         return figures.with_selection(service.cached(view, "heatmap", (normalize, images), build), selected)
 
-    @app.callback(Output(ids.STATE_CELL, "data"),
-                  Input(ids.CONFUSION, "clickData"), Input(ids.DATASET, "value"), Input(ids.ARCH, "value"),
-                  Input(ids.URL, "search"), State(ids.STATE_CELL, "data"))
-    def select_cell(click, dataset, arch, search=None, current=None):
-        spec = DATASETS.get(dataset) if isinstance(dataset, str) else None
-        if ids.URL in triggered_ids():
-            # A shared link or back/forward: the address names the cell (unchanged: nothing to do).
-            cell = parse_cell(address.parse(search).get("cell"), len(spec.classes)) if spec else None
-            return no_update if cell == current else cell
-        if ids.DATASET in triggered_ids():
-            return None  # a new dataset: the old cell means nothing there
-        if triggered_id() != ids.CONFUSION:
-            # Another network of the same dataset keeps the cell (and so the image): how does it do there?
-            return no_update
-        cell = parse_click(click, list(spec.classes)) if spec else None
-        return cell if cell is not None else no_update
+    # A click selects its cell in the browser (assets/cells.js), so that it costs one server request: the
+    # cell's images. The address can name a cell, a new dataset clears it, another network keeps it.
+    app.clientside_callback(
+        ClientsideFunction(namespace="lookinside_cells", function_name="selectCell"),
+        Output(ids.STATE_CELL, "data"),
+        Input(ids.CONFUSION, "clickData"), Input(ids.DATASET, "value"), Input(ids.URL, "search"),
+        State(ids.STATE_CELL, "data"), State(ids.CLASSES, "data"))
 
     @app.callback(Output(ids.CONFUSION_DOWNLOAD, "data"), Input(ids.CONFUSION_CSV, "n_clicks"),
-                  State(ids.STATE_RESOLVED, "data"), State(ids.STATE_TRAINED, "data"), State(ids.DATASET, "value"),
-                  State(ids.ARCH, "value"), State(ids.TIMELINE, "value"), prevent_initial_call=True)
-    def confusion_csv(clicks, resolved, trained, dataset, arch, position):
-        view, _ = service.ready_view(resolved, trained, dataset, arch, position)
+                  State(ids.STATE_VIEW, "data"), prevent_initial_call=True)
+    def confusion_csv(clicks, store):
+        view = service.shown(store)
         if not clicks or view is None:
             return no_update
-        name = export.view_filename(dataset, arch, view.checkpoint.metrics.get("step"), "confusion") + ".csv"
+        ckpt = view.checkpoint
+        name = export.view_filename(ckpt.dataset, ckpt.name, ckpt.metrics.get("step"), "confusion") + ".csv"
         return {"content": export.confusion_csv(view.evaluation), "filename": name, "type": "text/csv"}
 
     app.clientside_callback(
         ClientsideFunction(namespace="lookinside_hover", function_name="cellTip"),
         Output(ids.CONFUSION_TIP, "show"), Output(ids.CONFUSION_TIP, "bbox"), Output(ids.CONFUSION_TIP, "children"),
-        Input(ids.CONFUSION, "hoverData"), State(ids.STATE_RESOLVED, "data"), State(ids.TIMELINE, "value"),
-        State(ids.TIMELINE, "max"), State(ids.DATASET, "value"), State(ids.ARCH, "value"),
-        State(ids.CONFUSION, "figure"))
+        Input(ids.CONFUSION, "hoverData"), State(ids.STATE_VIEW, "data"), State(ids.CONFUSION, "figure"))
 
     app.clientside_callback(
         ClientsideFunction(namespace="lookinside_export", function_name="heatmapImage"),
         Output(ids.CONFUSION_IMAGE_SINK, "data"), Input(ids.CONFUSION_PNG, "n_clicks"),
-        Input(ids.CONFUSION_SVG, "n_clicks"), State(ids.DATASET, "value"), State(ids.ARCH, "value"),
-        prevent_initial_call=True)
+        Input(ids.CONFUSION_SVG, "n_clicks"), State(ids.STATE_VIEW, "data"), prevent_initial_call=True)
 
-    return {"confusion_csv": confusion_csv, "heatmap": heatmap, "select_cell": select_cell}
+    return {"confusion_csv": confusion_csv, "heatmap": heatmap}
+
+
+def top_image_uris(service: Service, ev) -> list[list]:
+    """The most confident image of every cell (None for an empty cell), for the "top image" view."""
+    return [[service.sample_uri(ev.dataset, n) if n >= 0 else None for n in row] for row in ev.top_per_cell()]
+
+
+def stores() -> list:
+    """The class names of every dataset, for selecting a cell in the browser."""
+    return [dcc.Store(id=ids.CLASSES, data={name: list(spec.classes) for name, spec in DATASETS.items()})]

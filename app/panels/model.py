@@ -5,11 +5,12 @@ import json
 
 from dash import Dash, Input, Output, State, dcc, html, no_update, set_props
 
-from models import nets
+from models import kinds
 
 from .. import figures, ids
 from ..access import Access, Limits, visitor
-from ..service import DATASET_LABELS, ERROR, READY, Service, network_label
+from ..service import Service
+from ..state import DATASET_LABELS, ERROR, READY, network_label, network_options, on_screen
 from . import triggered_id
 
 POLL_MS = 500
@@ -28,7 +29,7 @@ def controls(default_dataset: str, default_arch: str) -> html.Div:
             # The served kinds from the start (a value the options lack would be cleared); the
             # visitors' runs of the dataset join them (the options callback).
             dcc.Dropdown(id=ids.ARCH, value=default_arch, clearable=False, searchable=False,
-                         options=[{"label": network_label(n), "value": n} for n in nets.ARCHS]),
+                         options=network_options(kinds.KINDS)),
         ]),
         html.Div(id=ids.ACCURACY, className="accuracy", children="…"),
     ])
@@ -62,7 +63,8 @@ def admin_box() -> html.Details:
 
 
 def stores() -> list:
-    return [dcc.Store(id=ids.STATE_RESOLVED), dcc.Store(id=ids.STATE_TRAINED), dcc.Store(id=ids.STATE_JOB),
+    return [dcc.Store(id=ids.STATE_RESOLVED), dcc.Store(id=ids.STATE_TRAINED), dcc.Store(id=ids.STATE_VIEW),
+            dcc.Store(id=ids.STATE_JOB),
             dcc.Store(id=ids.STATE_FRAME_SEEN), dcc.Store(id=ids.ADMIN_TOKEN, storage_type="session")]
 
 
@@ -71,7 +73,7 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
                   Input(ids.DATASET, "value"), Input(ids.STATE_TRAINED, "data"))
     def options(dataset, _=None):
         # The datasets too: one whose download just finished, or failed, is marked again.
-        return [{"label": network_label(n), "value": n} for n in service.networks(dataset)], service.dataset_options()
+        return network_options(service.networks(dataset)), service.dataset_options()
 
     @app.callback(Output(ids.STATE_RESOLVED, "data"), Output(ids.STATE_JOB, "data"),
                   Input(ids.DATASET, "value"), Input(ids.ARCH, "value"), Input(ids.WATCH, "n_clicks"),
@@ -159,14 +161,14 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
 
     @app.callback(Output(ids.ACCURACY, "children"), Output(ids.STATUS, "children"),
                   Output(ids.STATUS, "className"),
-                  Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"),
-                  Input(ids.DATASET, "value"), Input(ids.ARCH, "value"), Input(ids.TIMELINE, "value"))
-    def status(resolved, trained, dataset, arch, position=None):
-        view, st = service.ready_view(resolved, trained, dataset, arch, position)
+                  Input(ids.STATE_VIEW, "data"))
+    def status(store):
+        st = on_screen(store)
         if st is None:
             return "…", "", "status"
         if st["status"] == ERROR:
             return "not available", st["message"], "status status-error"
+        view = service.shown(st)
         if view is None:
             note = f" ({st['message']})" if st.get("message") else ""
             return "training…", f"This network is not ready yet: it is being prepared below{note}.", "status status-busy"

@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
-from models import datasets, explain
+from models import datasets
 
 from .. import ids, upload
+from ..explanations import compose
 from ..images import png_data_uri, to_display
 from ..service import Service
 from . import triggered_id
-from .explain import compose
 
 GRAPHS = {"probs": ids.OWN_PROBS, "hidden": ids.OWN_HIDDEN, "units": ids.OWN_UNITS}
 UPLOAD_LIMIT_JS = upload.MAX_BYTES * 4 // 3 + 1024  # a data URI's length for a file at the limit
@@ -72,18 +72,17 @@ def register(app: Dash, service: Service) -> dict:
     @app.callback(Output(ids.OWN_RESULT, "children"), Output(ids.OWN_MESSAGE, "children"),
                   Output(ids.OWN_MESSAGE, "className"), Output(ids.OWN_SOURCE, "data"),
                   Input(ids.OWN_PIXELS, "data"), Input(ids.OWN_UPLOADED, "data"),
-                  Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"), Input(ids.TIMELINE, "value"),
-                  State(ids.OWN_SOURCE, "data"), State(ids.DATASET, "value"), State(ids.ARCH, "value"))
-    def predict(pixels, uploaded, resolved, trained, position, source, dataset, arch):
+                  Input(ids.STATE_VIEW, "data"), State(ids.OWN_SOURCE, "data"))
+    def predict(pixels, uploaded, store, source):
         trigger = triggered_id()
         source = "draw" if trigger == ids.OWN_PIXELS else "upload" if trigger == ids.OWN_UPLOADED else source
         if source not in ("draw", "upload"):
             return None, "", "status", no_update
-        view, _ = service.ready_view(resolved, trained, dataset, arch, position)
+        view = service.shown(store)
         if view is None:
             return None, "No network is ready for this dataset yet: see the message at the top.", \
                 "status status-busy", source
-        shape = tuple(view.checkpoint.model.in_shape)
+        shape, dataset = tuple(view.checkpoint.model.in_shape), view.checkpoint.dataset
         try:
             if source == "draw":
                 if pixels is None:
@@ -96,7 +95,7 @@ def register(app: Dash, service: Service) -> dict:
                 image, title, note = _uploaded(uploaded, shape, upload.recipe(dataset, shape))
         except upload.UploadError as e:
             return None, str(e), "status status-error", source
-        ex = explain.explain(view.checkpoint.model, image, view.checkpoint.normalization)
+        ex = view.kind.explain(view.checkpoint.model, image, view.checkpoint.normalization)
         logits = np.asarray(ex.logits, dtype=np.float64)
         probs = np.exp(logits - logits.max())
         children = compose(view, ex, probs / probs.sum(), None, title, png_data_uri(to_display(image)), GRAPHS)

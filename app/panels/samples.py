@@ -1,16 +1,22 @@
 """The selected cell's images, most confident first, and one image's full probability distribution."""
 from __future__ import annotations
 
+import functools
+from typing import Optional
+
+import numpy as np
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
+from models import datasets
+from models.config import Settings
 from models.evaluate import SORTS
 
 from .. import export, ids
+from ..cells import parse_cell
 from ..elements import element
 from ..images import colorize, png_data_uri, to_display
-from ..service import Service, weights_arrays
+from ..service import Service, View
 from . import address, triggered_ids
-from .confusion import parse_cell
 
 PAGE = 24  # images shown per click of "show more"
 MAX_SHOWN = 480  # a cell can hold thousands of images: the page never asks for more than this
@@ -50,14 +56,22 @@ def stores() -> list:
     return [dcc.Store(id=ids.STATE_CELL), dcc.Store(id=ids.STATE_SHOWN, data=PAGE), dcc.Store(id=ids.STATE_SAMPLE)]
 
 
+# How many of the cell's images are shown: one more page on "show more", else the first page. In the
+# browser, so that a cell click waits for no server answer before asking for its images.
+SHOWN = """
+function (more, cell, sort, current) {
+    const triggered = window.dash_clientside.callback_context.triggered || [];
+    const byMore = triggered.some(function (t) { return t.prop_id.split(".")[0] === "%s"; });
+    if (!byMore || !Number.isInteger(current)) { return %d; }
+    return Math.min(%d, current + %d);
+}
+""" % (ids.SAMPLES_MORE, PAGE, MAX_SHOWN, PAGE)
+
+
 def register(app: Dash, service: Service) -> dict:
-    @app.callback(Output(ids.STATE_SHOWN, "data"),
-                  Input(ids.SAMPLES_MORE, "n_clicks"), Input(ids.STATE_CELL, "data"), Input(ids.SAMPLES_SORT, "value"),
-                  State(ids.STATE_SHOWN, "data"))
-    def shown(_, __, ___, current):
-        if ctx.triggered_id != ids.SAMPLES_MORE or not isinstance(current, int):
-            return PAGE
-        return min(MAX_SHOWN, current + PAGE)
+    app.clientside_callback(SHOWN, Output(ids.STATE_SHOWN, "data"),
+                            Input(ids.SAMPLES_MORE, "n_clicks"), Input(ids.STATE_CELL, "data"),
+                            Input(ids.SAMPLES_SORT, "value"), State(ids.STATE_SHOWN, "data"))
 
     @app.callback(Output(ids.STATE_SAMPLE, "data"),
                   Input({"type": ids.SAMPLE_TILE, "index": ALL}, "n_clicks"),
@@ -93,11 +107,9 @@ def register(app: Dash, service: Service) -> dict:
 
     @app.callback(Output(ids.SAMPLES, "children"), Output(ids.SAMPLES_MORE, "className"),
                   Input(ids.STATE_CELL, "data"), Input(ids.STATE_SHOWN, "data"), Input(ids.SAMPLES_SORT, "value"),
-                  State(ids.STATE_SAMPLE, "data"), State(ids.STATE_RESOLVED, "data"),
-                  State(ids.STATE_TRAINED, "data"), State(ids.DATASET, "value"), State(ids.ARCH, "value"),
-                  Input(ids.TIMELINE, "value"))
-    def samples(cell, count, sort, selected, resolved, trained, dataset, arch, position=None):
-        view, _ = service.ready_view(resolved, trained, dataset, arch, position)
+                  State(ids.STATE_SAMPLE, "data"), Input(ids.STATE_VIEW, "data"))
+    def samples(cell, count, sort, selected, store):
+        view = service.shown(store)
         hidden = "more-button hidden"
         if view is None:
             return html.P("Click a cell of the heatmap to see its images.", className="hint"), hidden
@@ -126,11 +138,9 @@ def register(app: Dash, service: Service) -> dict:
         return [heading, order, tiles], more
 
     @app.callback(Output(ids.CELL_SUMMARY, "children"),
-                  Input(ids.STATE_CELL, "data"), State(ids.STATE_RESOLVED, "data"),
-                  State(ids.STATE_TRAINED, "data"), State(ids.DATASET, "value"), State(ids.ARCH, "value"),
-                  Input(ids.TIMELINE, "value"))
-    def summary(cell, resolved, trained, dataset, arch, position=None):
-        view, _ = service.ready_view(resolved, trained, dataset, arch, position)
+                  Input(ids.STATE_CELL, "data"), Input(ids.STATE_VIEW, "data"))
+    def summary(cell, store):
+        view = service.shown(store)
         cell = parse_cell(cell, len(view.evaluation.classes)) if view is not None else None
         if cell is None:
             return None
@@ -138,21 +148,21 @@ def register(app: Dash, service: Service) -> dict:
                               lambda: _summary(service, view, cell["actual"], cell["predicted"]))
 
     @app.callback(Output(ids.SAMPLES_DOWNLOAD, "data"), Input(ids.SAMPLES_CSV, "n_clicks"),
-                  State(ids.STATE_CELL, "data"), State(ids.SAMPLES_SORT, "value"), State(ids.STATE_RESOLVED, "data"),
-                  State(ids.STATE_TRAINED, "data"), State(ids.DATASET, "value"), State(ids.ARCH, "value"),
-                  State(ids.TIMELINE, "value"), prevent_initial_call=True)
-    def samples_csv(clicks, cell, sort, resolved, trained, dataset, arch, position):
-        view, _ = service.ready_view(resolved, trained, dataset, arch, position)
+                  State(ids.STATE_CELL, "data"), State(ids.SAMPLES_SORT, "value"), State(ids.STATE_VIEW, "data"),
+                  prevent_initial_call=True)
+    def samples_csv(clicks, cell, sort, store):
+        view = service.shown(store)
         cell = parse_cell(cell, len(view.evaluation.classes)) if view is not None else None
         if not clicks or cell is None:
             return no_update
         sort = sort if sort in SORTS else "predicted"
         a, p = cell["actual"], cell["predicted"]
-        name = export.view_filename(dataset, arch, view.checkpoint.metrics.get("step"), f"actual{a}", f"predicted{p}")
+        ckpt = view.checkpoint
+        name = export.view_filename(ckpt.dataset, ckpt.name, ckpt.metrics.get("step"), f"actual{a}", f"predicted{p}")
         return {"content": export.cell_csv(view.evaluation, a, p, sort), "filename": name + ".csv",
                 "type": "text/csv"}
 
-    return {"shown": shown, "select_sample": select_sample, "mark_selected": mark_selected, "samples": samples,
+    return {"select_sample": select_sample, "mark_selected": mark_selected, "samples": samples,
             "summary": summary, "samples_csv": samples_csv}
 
 
@@ -177,28 +187,54 @@ def _tile(service: Service, ev, index: int, key: float, sort: str, selected: boo
 def _summary(service: Service, view, actual: int, predicted: int) -> list:
     """The cell's mean image next to what the two classes look like to the network (or on average)."""
     ev, ckpt = view.evaluation, view.checkpoint
-    mean = service.cell_mean(view, actual, predicted)
+    mean = cell_mean(service, view, actual, predicted)
     if mean is None:
         return []
     same = actual == predicted
     tiles = [_figure(png_data_uri(to_display(mean)), f"mean of this cell ({len(ev.cell(actual, predicted)):,})")]
-    if ckpt.arch == "linear":
-        colour = ckpt.model.in_shape[0] == 3
-        templates = colorize(weights_arrays(ckpt)["templates"], "rgb" if colour else "diverging")
+    kind = view.kind
+    if kind.templates:  # the network compares the images with one template per class: show those
+        tiles_of = kind.first_layer(ckpt.model, ckpt.classes)
+        colour = tiles_of.colour and tiles_of.images.shape[1] == 3
+        templates = colorize(tiles_of.images, "rgb" if colour else "diverging")
         what = "template"
         pictures = {c: png_data_uri(templates[c]) for c in (actual, predicted)}
     else:
-        means = service.class_means(ckpt.dataset)
+        means = class_means(service.local, ckpt.dataset)
         what = "mean of all"
         pictures = {c: png_data_uri(to_display(means[c])) for c in (actual, predicted)}
     tiles.append(_figure(pictures[actual], f"{what} {ev.classes[actual]}" + ("" if same else " (actual)")))
     if not same:
         tiles.append(_figure(pictures[predicted], f"{what} {ev.classes[predicted]} (predicted)"))
     note = ("What the confused images share, beside the class templates the network compares them with."
-            if ckpt.arch == "linear" else "What the images of this cell share, beside the average image of each class.")
+            if kind.templates else "What the images of this cell share, beside the average image of each class.")
     return [html.Div(tiles, className="summary-row"), html.P(note, className="summary-note")]
 
 
 def _figure(src: str, caption: str) -> html.Figure:
     return html.Figure(className="summary-tile", children=[
         html.Img(src=src, className="summary-img", alt=caption), html.Figcaption(caption)])
+
+
+def cell_mean(service: Service, view: View, actual: int, predicted: int) -> Optional[np.ndarray]:
+    """The mean (C, H, W) uint8 image of a cell, or None for an empty cell."""
+    def build():
+        indices = view.evaluation.cell(actual, predicted)
+        return mean_image(view.images.images, indices) if len(indices) else None
+    return service.cached(view, "cell-mean", (actual, predicted), build)
+
+
+def mean_image(images, indices) -> np.ndarray:
+    """The pixel-wise mean of some uint8 images, rounded back to uint8."""
+    chosen = images[np.asarray(indices)].double()
+    return chosen.mean(0).round().to(dtype=images.dtype).numpy()
+
+
+@functools.lru_cache(maxsize=len(datasets.DATASETS))
+def class_means(settings: Settings, dataset: str) -> np.ndarray:
+    """The mean test image of every class, (classes, C, H, W) uint8."""
+    test = datasets.load(dataset, False, settings)
+    labels = test.labels.numpy()
+    members = [np.flatnonzero(labels == c) for c in range(len(test.classes))]
+    return np.stack([mean_image(test.images, m) if len(m) else np.zeros(test.images.shape[1:], np.uint8)
+                     for m in members])

@@ -1,13 +1,16 @@
 """Likely label errors: test images that every trained model of the dataset confidently calls something else."""
 from __future__ import annotations
 
-from dash import Dash, Input, Output, State, html
+from dash import Dash, Input, Output, html
 
-from models.suspects import Suspect
+from models.suspects import Suspect, likely_label_errors
 
 from .. import ids
+from ..service import Service
+from ..state import DATASET_LABELS, network_label
 from . import triggered_id
-from ..service import DATASET_LABELS, Service, network_label, valid_pair
+
+SHOWN = 60  # the most suspicious images listed; a person reads the top of the list
 
 
 def layout() -> html.Section:
@@ -26,24 +29,24 @@ def layout() -> html.Section:
 def register(app: Dash, service: Service) -> dict:
     @app.callback(Output(ids.SUSPECTS, "children"),
                   Output(ids.SUSPECTS_BUTTON, "children"),
-                  Input(ids.SUSPECTS_BUTTON, "n_clicks"), Input(ids.DATASET, "value"), Input(ids.STATE_RESOLVED, "data"),
-                  Input(ids.STATE_TRAINED, "data"), State(ids.ARCH, "value"))
-    def suspects(clicks, dataset, resolved, trained, arch):
+                  Input(ids.SUSPECTS_BUTTON, "n_clicks"), Input(ids.STATE_VIEW, "data"))
+    def suspects(clicks, store):
         if not isinstance(clicks, int) or clicks % 2 == 0:
             return None, "Find them"  # computed only when someone asks
         if triggered_id() == ids.SUSPECTS_BUTTON:
             service.limit("suspects")
-        return _listing(service, dataset, resolved, trained, arch), "Hide them"
+        return _listing(service, store), "Hide them"
 
     return {"suspects": suspects}
 
 
-def _listing(service: Service, dataset, resolved, trained, arch):
+def _listing(service: Service, store):
     """The suspects of the dataset on screen, found by every trained network of it."""
-    view, _ = service.ready_view(resolved, trained, dataset, arch)
-    if not valid_pair(dataset, arch) or view is None:
+    view = service.shown(store)
+    if view is None:
         return html.P("Waiting for the network on screen to be ready.", className="hint")
-    archs, found = service.suspects(dataset)
+    dataset = view.checkpoint.dataset
+    archs, found = suspects_of(service, dataset)
     models = ", ".join(network_label(a) for a in archs)
     basis = html.P(f"Based on {len(archs)} trained network{'s' if len(archs) != 1 else ''} of "
                    f"{DATASET_LABELS[dataset]}: {models}." + (
@@ -72,3 +75,14 @@ def _tile(service: Service, dataset: str, classes, archs, s: Suspect) -> html.Bu
                   html.Span(f"{100 * max(s.given_probs):.1f}% → {100 * min(s.consensus_probs):.0f}%",
                             className="tile-prob"),
                   html.Span(f"#{s.index}", className="tile-index")])
+
+
+def suspects_of(service: Service, dataset: str) -> tuple[list[str], list[Suspect]]:
+    """Likely label errors by every network of `dataset` that is trained and evaluated, and their names."""
+    evaluations = [ev for _, ev in service.evaluated(dataset)]
+    if not evaluations:
+        return [], []
+    key = (dataset, "suspects", tuple(ev.checkpoint_id for ev in evaluations))
+    found = service.cache.get(key, lambda: likely_label_errors(
+        evaluations[0].labels, [ev.probs for ev in evaluations], limit=SHOWN))
+    return [ev.arch for ev in evaluations], found

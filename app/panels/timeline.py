@@ -1,10 +1,13 @@
 """The training timeline: a slider over the snapshots kept while the network trained, a player, and a retrain."""
 from __future__ import annotations
 
-from dash import Dash, Input, Output, State, dcc, html, no_update
+from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
+
+from models.errors import LookInsideError
 
 from .. import ids
 from ..service import Service
+from ..state import READY, current, on_screen as on_screen_state, valid_pair
 from . import address, triggered_id, triggered_ids
 
 PLAY_MS = 900  # one snapshot per tick while playing
@@ -44,10 +47,12 @@ def register(app: Dash, service: Service) -> dict:
                   Input(ids.TIMELINE_PLAY, "n_clicks"), Input(ids.TIMELINE_TICK, "n_intervals"),
                   State(ids.TIMELINE, "value"), State(ids.TIMELINE_TICK, "disabled"),
                   State(ids.DATASET, "value"), State(ids.ARCH, "value"), Input(ids.URL, "search"))
-    def control(resolved, trained, _, __, value, stopped, dataset, arch, search=None):
-        view = service.ready_view(resolved, trained, dataset, arch)[0]
-        labels = service.timeline(dataset, arch) if view is not None else []
-        box = "timeline" + ("" if labels else " no-timeline") + ("" if view is not None else " hidden")
+    def control(resolved, trained, _, __, value, stopped, dataset, network, search=None):
+        """The slider's snapshots for the chosen network, the player, and a position a link names."""
+        st = current(resolved, trained, dataset, network)
+        ready = st is not None and st["status"] == READY and valid_pair(dataset, network)
+        labels = service.timeline(dataset, network) if ready else []
+        box = "timeline" + ("" if labels else " no-timeline") + ("" if ready else " hidden")
         last = max(0, len(labels) - 1)
         value = value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= last else last
         trigger = triggered_id()
@@ -66,32 +71,45 @@ def register(app: Dash, service: Service) -> dict:
             # Back/forward within the same network: only the position can have changed.
             wanted = last if position is None else position
             return (no_update,) * 6 if wanted == value else (no_update, no_update, wanted, True, "▶ Play", box)
-        if position is not None:  # a shared link that also names the pair
+        if position is not None:  # a shared link that also names the network
             return last, marks(labels), position, True, "▶ Play", box
-        # A new pair, or a new network for this pair: show the finished network.
+        # A new network, or a new checkpoint of this one: show the finished network.
         return last, marks(labels), last, True, "▶ Play", box
 
-    @app.callback(Output(ids.TIMELINE_NOTE, "children"),
-                  Input(ids.TIMELINE, "value"), Input(ids.TIMELINE, "max"),
-                  State(ids.DATASET, "value"), State(ids.ARCH, "value"))
-    def note(value, _, dataset, arch):
-        labels = service.timeline(dataset, arch)
+    # The one writer of the view store, in the browser (assets/view.js): the chosen network as it stands
+    # and the slider's position. Being client-side, it adds no round trip between a change and the panels.
+    app.clientside_callback(
+        ClientsideFunction(namespace="lookinside_view", function_name="onScreen"),
+        Output(ids.STATE_VIEW, "data"),
+        Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"), Input(ids.TIMELINE, "value"),
+        State(ids.TIMELINE, "max"), State(ids.DATASET, "value"), State(ids.ARCH, "value"), State(ids.STATE_VIEW, "data"))
+
+    @app.callback(Output(ids.TIMELINE_NOTE, "children"), Input(ids.STATE_VIEW, "data"))
+    def note(store):
+        found = on_screen_state(store)
+        if found is None or found["status"] != READY:
+            return None
+        dataset, network = found["dataset"], found["network"]
+        labels = service.timeline(dataset, network)
         if not labels:
-            problem = service.timeline_problem(dataset, arch)
+            problem = service.timeline_problem(dataset, network)
             if problem:  # the file is there but unreadable: say so (it was logged), never "none recorded"
                 return f"{problem[0].upper()}{problem[1:]}. Watch it train to record a new one."
             return "No timeline was recorded for this network. Watch it train to record one."
-        if not isinstance(value, int) or not 0 <= value < len(labels):
+        value = found["position"]
+        if value is None or not 0 <= value < len(labels):
             value = len(labels) - 1
         return f"{labels[value]} ({value + 1} of {len(labels)} snapshots)"
 
-    @app.callback(Output(ids.WATCH, "children"), Output(ids.WATCH, "title"),
-                  Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"),
-                  State(ids.DATASET, "value"), State(ids.ARCH, "value"))
-    def watch_label(resolved, trained, dataset, arch):
+    @app.callback(Output(ids.WATCH, "children"), Output(ids.WATCH, "title"), Input(ids.STATE_VIEW, "data"))
+    def watch_label(store):
         """Say how long training takes before anyone starts it: the convnets take minutes, not seconds."""
-        view = service.ready_view(resolved, trained, dataset, arch)[0]
-        seconds = view.checkpoint.metrics.get("train_seconds") if view is not None else None
+        found, seconds = on_screen_state(store), None
+        if found is not None and found["status"] == READY:
+            try:  # the finished network's time, wherever the slider is
+                seconds = service.zoo.load(found["dataset"], found["network"]).metrics.get("train_seconds")
+            except LookInsideError:
+                pass
         return watch_text(seconds)
 
     return {"timeline_control": control, "timeline_note": note, "watch_label": watch_label}

@@ -1,26 +1,18 @@
-"""What the network learned: class templates (linear), hidden filters and output weights (mlp), filters (cnn)."""
+"""What the network learned: the weights its kind hands over (models.kinds), as image grids and bar charts."""
 from __future__ import annotations
 
 from dash import Dash, Input, Output, State, dcc, html
 
 from models.datasets import DATASETS
+from models.kinds import Bars, Tiles
 
 from .. import figures, ids
+from ..cells import parse_cell
 from ..images import colorize, png_data_uri
-from ..service import Service, weights_arrays
+from ..service import Service
+from ..state import failed
 from . import address, triggered_ids
-from .confusion import parse_cell
 
-EXPLAIN = {
-    "linear": ("Each class score is a weighted sum of the pixels: b + Σ w·x. These are the weights w of each "
-               "class, drawn as images: a template of what the class looks like, and of what it must not look "
-               "like."),
-    "mlp": ("The 10 hidden units each take a weighted sum of the pixels (their filters, first row); each class "
-            "then adds up the hidden units with its own output weights (the bars: purple pushes the class up, "
-            "orange down). A class is recognised by the combination of units it relies on."),
-    "cnn": ("The first convolution's filters: small patterns slid over the whole image. Later layers combine "
-            "their responses, so these show only the first step of what the convnet looks for."),
-}
 # How to read the colours of the weight images, for each colour map (the convnet's filters are each
 # stretched to their own range, so that their pattern shows; the others share one scale).
 COLOURS = {
@@ -67,16 +59,13 @@ def register(app: Dash, service: Service) -> dict:
         return options, "diverging" if current == "rgb" or current is None else current
 
     @app.callback(Output(ids.WEIGHTS, "children"),
-                  Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"),
-                  Input(ids.WEIGHTS_COLORMAP, "value"), Input(ids.STATE_CELL, "data"),
-                  State(ids.DATASET, "value"), State(ids.ARCH, "value"), Input(ids.TIMELINE, "value"))
-    def weights(resolved, trained, colormap, cell, dataset, arch, position=None):
-        view, st = service.ready_view(resolved, trained, dataset, arch, position)
+                  Input(ids.STATE_VIEW, "data"), Input(ids.WEIGHTS_COLORMAP, "value"), Input(ids.STATE_CELL, "data"))
+    def weights(store, colormap, cell):
+        view = service.shown(store)
         if view is None:
-            failed = st is not None and st.get("status") == "error"
-            return html.P("No weights to show for this dataset." if failed else "Preparing the network…",
+            return html.P("No weights to show for this dataset." if failed(store) else "Preparing the network…",
                           className="hint")
-        colormap = colormap if colormap in ("diverging", "grayscale", "rgb") else "diverging"
+        colormap = colormap if isinstance(colormap, str) and colormap in COLOURS else "diverging"
         cell = parse_cell(cell, len(view.checkpoint.classes))
         return _panel(service, view, colormap, cell)
 
@@ -89,43 +78,37 @@ def _panel(service: Service, view, colormap: str, cell) -> list:
     The weight images and the output-weights chart are made once per checkpoint and colour map;
     a selected cell only changes which tiles are marked and which bar charts stand out.
     """
-    ckpt = view.checkpoint
+    ckpt, kind = view.checkpoint, view.kind
     marks = {} if cell is None else {cell["predicted"]: "predicted", cell["actual"]: "actual"}
     if cell is not None and cell["actual"] == cell["predicted"]:
         marks = {cell["actual"]: "actual = predicted"}
-    arrays = service.cached(view, "weight-arrays", (), lambda: weights_arrays(ckpt))
-    per_tile = ckpt.arch == "cnn"
-    children = [html.P([EXPLAIN[ckpt.arch], " ", COLOURS[colormap], SCALE[per_tile]], className="explain")]
-
-    def images(name: str) -> list[str]:
-        return service.cached(view, "weight-images", (name, colormap), lambda: [
-            png_data_uri(img) for img in colorize(arrays[name], colormap, per_tile=per_tile)])
-
-    if ckpt.arch == "linear":
-        children.append(_tiles(images("templates"), list(ckpt.classes), marks))
-    elif ckpt.arch == "mlp":
-        children.append(html.H3("Hidden units' filters", className="sub"))
-        children.append(_tiles(images("hidden_filters"),
-                               [f"unit {u + 1}" for u in range(len(arrays["hidden_filters"]))], {}))
-        children.append(html.H3("Output weights of each class over the hidden units", className="sub"))
-        bars = service.cached(view, "output-weights", (), lambda: figures.output_weights_figure(
-            arrays["output_weights"], ckpt.classes).to_dict())
-        if cell is not None:
-            bars = figures.highlight_classes(bars, ckpt.classes, cell["actual"], cell["predicted"])
-        children.append(dcc.Graph(id=ids.WEIGHTS_BARS, config={"displayModeBar": False}, figure=bars))
-    else:
-        filters = images("first_layer_filters")
-        children.append(_tiles(filters, [f"{f + 1}" for f in range(len(filters))], {}, small=True))
+    parts = service.cached(view, "weights", (), lambda: kind.weights(ckpt.model, ckpt.classes))
+    per_tile = any(p.per_tile for p in parts if isinstance(p, Tiles))
+    children = [html.P([kind.about, " ", COLOURS[colormap], SCALE[per_tile]], className="explain")]
+    for part in parts:
+        if part.title:
+            children.append(html.H3(part.title, className="sub"))
+        if isinstance(part, Tiles):
+            uris = service.cached(view, "weight-images", (part.name, colormap), lambda: [
+                png_data_uri(img) for img in colorize(part.images, colormap, per_tile=part.per_tile)])
+            children.append(_tiles(uris, list(part.labels), marks if part.per_class else {}, small=part.small))
+        elif isinstance(part, Bars):
+            bars = service.cached(view, "bars", (part.name,), lambda: figures.output_weights_figure(
+                part.values, ckpt.classes).to_dict())
+            if cell is not None:
+                bars = figures.highlight_classes(bars, ckpt.classes, cell["actual"], cell["predicted"])
+            children.append(dcc.Graph(id=ids.WEIGHTS_BARS, config={"displayModeBar": False}, figure=bars))
     return children
 
 
 def _tiles(uris: list[str], labels: list[str], marks: dict[int, str], small: bool = False) -> html.Div:
-    """A grid of weight images (drawn on one shared scale); marked tiles get a role label and an outline."""
+    """A grid of weight images; marked tiles get a role label and an outline, small ones only their number."""
     tiles = []
     for i, (uri, label) in enumerate(zip(uris, labels)):
         role = marks.get(i)
         cls = "weight-tile" + (f" mark-{role.split(' ')[0]}" if role else "") + (" faded" if marks and not role else "")
         tiles.append(html.Figure(className=cls, children=[
             html.Img(src=uri, className="weight-img", alt=f"weights of {label}"),
-            html.Figcaption([label, html.Span(f" ({role})", className="role") if role else None])]))
+            html.Figcaption([str(i + 1) if small else label,
+                             html.Span(f" ({role})", className="role") if role else None])]))
     return html.Div(tiles, className="weight-grid small" if small else "weight-grid")

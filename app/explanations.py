@@ -1,0 +1,139 @@
+"""An explanation drawn: the image, its probabilities and what made them, for every kind of explanation.
+
+Shared by the explanation card (test images) and the try-your-own card (drawings and uploads).
+"""
+from __future__ import annotations
+
+import numpy as np
+from dash import dcc, html
+
+from models.explain import Contributions, Gradients, HiddenContributions, reference_class
+
+from . import figures
+from .images import colorize, diverging, png_data_uri
+
+
+def compose(view, ex, probs: np.ndarray, actual, title: str, image_uri: str, graph_ids: dict) -> list:
+    """Image, probabilities and the explanation body; `actual` is None for an image with no label."""
+    classes = view.evaluation.classes
+    predicted = int(np.argmax(ex.logits))
+    ref = reference_class(ex.logits, actual)
+    facts = [html.H3(title)]
+    if actual is not None:
+        verdict = "right" if predicted == actual else "wrong"
+        facts += [html.P(["true class ", html.B(classes[actual])]),
+                  html.P(["predicted ", html.B(classes[predicted]), f" ({100 * probs[predicted]:.1f}%) ",
+                          html.Span(verdict, className=f"verdict verdict-{verdict}")])]
+    else:
+        facts.append(html.P(["predicted ", html.B(classes[predicted]), f" ({100 * probs[predicted]:.1f}%)"]))
+    facts.append(html.P(f"Compared below with {classes[ref]}, "
+                        + ("the true class." if ref == actual else "the runner-up."), className="hint"))
+    head = html.Div(className="explain-head", children=[
+        html.Img(src=image_uri, className="explain-img", alt=title),
+        html.Div(className="explain-facts", children=facts),
+        dcc.Graph(id=graph_ids["probs"], className="explain-probs", config={"displayModeBar": False},
+                  figure=figures.probability_figure(probs, classes, actual)),
+    ])
+    names = {predicted: f"{classes[predicted]} (predicted)",
+             ref: f"{classes[ref]} ({'true' if ref == actual else 'runner-up'})"}
+    ckpt = view.checkpoint
+    if isinstance(ex, Contributions):
+        body = _linear(ex, predicted, ref, names, "true" if ref == actual else "other",
+                       view.kind.first_layer(ckpt.model, ckpt.classes).images, image_uri)
+    elif isinstance(ex, HiddenContributions):
+        body = _mlp(ex, predicted, ref, names, view.kind.first_layer(ckpt.model, ckpt.classes).images, graph_ids)
+    else:
+        body = _gradients(ex, predicted, ref, names)
+    return [head, *body]
+
+
+def _maps(items: list[tuple[np.ndarray, str, list]]) -> html.Div:
+    """Signed maps on one shared scale (99th percentile of their magnitudes): purple +, orange −."""
+    values = np.concatenate([np.abs(m).ravel() for m, _, _ in items])
+    scale = float(np.percentile(values[values > 0], 99)) if np.any(values > 0) else 1.0
+    tiles = [html.Figure(className="map-tile", children=[
+        html.Img(src=png_data_uri(diverging(m, scale)), className="map-img", alt=title),
+        html.Figcaption([html.B(title), *[html.Div(line, className="map-sum") for line in lines]])])
+        for m, title, lines in items]
+    return html.Div(tiles, className="map-row")
+
+
+def _key() -> html.P:
+    return html.P(["Each pixel's share of a score: ", html.Span("purple", className="key-positive"),
+                   " raises it, ", html.Span("orange", className="key-negative"),
+                   " lowers it; white pixels add nothing. All maps share one colour scale."], className="explain")
+
+
+def _score_line(bias: float, parts: float, logit: float) -> str:
+    return f"z = b + Σ = {bias:+.2f} {'+' if parts >= 0 else '−'} {abs(parts):.2f} = {bias + parts:.3f}" \
+           f" (network: {logit:.3f})"
+
+
+def _linear(ex: Contributions, pred: int, ref: int, names: dict, other: str, templates: np.ndarray,
+            image_uri: str) -> list:
+    contrast = ex.maps[pred] - ex.maps[ref]
+    # The chapter's pixel × weight picture: the image, times each class's template, is the map below it.
+    pair = colorize(templates[[pred, ref]], "diverging")
+    product = html.Div(className="map-row", children=[
+        html.Figure(className="map-tile", children=[
+            html.Img(src=image_uri, className="map-img", alt="the image x"),
+            html.Figcaption([html.B("the image x"), html.Div("its pixels, 0 to 1", className="map-sum")])]),
+        html.Span("×", className="map-op"),
+        *[html.Figure(className="map-tile", children=[
+            html.Img(src=png_data_uri(img), className="map-img", alt=f"weights w for {names[c]}"),
+            html.Figcaption([html.B(f"w for {names[c]}"), html.Div("the class's template (both on one scale)",
+                                                                    className="map-sum")])])
+          for img, c in zip(pair, (pred, ref))]])
+    gap = ex.logits[pred] - ex.logits[ref]
+    items = [(ex.maps[pred], f"x · w for {names[pred]}",
+              [_score_line(ex.bias[pred], ex.maps[pred].sum(), ex.logits[pred])]),
+             (ex.maps[ref], f"x · w for {names[ref]}",
+              [_score_line(ex.bias[ref], ex.maps[ref].sum(), ex.logits[ref])]),
+             (contrast, f"contrast x · (w_pred − w_{other})",
+              [f"Σ = {contrast.sum():+.2f}, bias gap {ex.bias[pred] - ex.bias[ref]:+.2f}: score gap {gap:.3f}",
+               "purple pixels pushed toward the prediction"])]
+    return [html.H3("The exact sum the 1-layer net computes", className="sub"), product,
+            html.P("Multiplied pixel by pixel, and summed, they make the class's score:", className="explain"),
+            _key(), _maps(items)]
+
+
+def _mlp(ex: HiddenContributions, pred: int, ref: int, names: dict, filters: np.ndarray, graph_ids: dict) -> list:
+    unit = ex.key_unit(pred, ref)
+    sums = [html.Li(f"{names[c]}: z = b + Σ units = {ex.out_bias[c]:+.2f} + {ex.unit_contributions[c].sum():.2f}"
+                    f" = {ex.total(c):.3f} (network: {ex.logits[c]:.3f})") for c in (pred, ref)]
+    filter_img = colorize(filters[unit:unit + 1], "diverging")[0]
+    gap = ex.unit_contributions[pred, unit] - ex.unit_contributions[ref, unit]
+    map_caption = [f"pre-activation b + Σ = {ex.unit_bias[unit]:+.2f} + {ex.unit_maps[unit].sum():.2f}"
+                   f" = {ex.pre_activations[unit]:.3f}, activation {ex.activations[unit]:.3f}",
+                   f"adds {gap:+.3f} to the gap between {names[pred]} and {names[ref]}"]
+    return [
+        html.H3("The exact sums the 2-layer net computes", className="sub"),
+        html.Div(className="explain-charts", children=[
+            dcc.Graph(id=graph_ids["hidden"], config={"displayModeBar": False},
+                      figure=figures.activations_figure(ex.activations, unit)),
+            dcc.Graph(id=graph_ids["units"], config={"displayModeBar": False},
+                      figure=figures.unit_contributions_figure(ex.unit_contributions[pred],
+                                                               ex.unit_contributions[ref], names[pred], names[ref])),
+        ]),
+        html.Ul(sums, className="score-sums"),
+        html.H3(f"Unit {unit + 1}: the hidden unit that favours {names[pred]} over {names[ref]} most",
+                className="sub"),
+        _key(),
+        html.Div(className="map-row", children=[
+            html.Figure(className="map-tile", children=[
+                html.Img(src=png_data_uri(filter_img), className="map-img", alt=f"filter of unit {unit + 1}"),
+                html.Figcaption([html.B(f"filter of unit {unit + 1}")])]),
+            *_maps([(ex.unit_maps[unit], f"input × filter of unit {unit + 1}", map_caption)]).children]),
+    ]
+
+
+def _gradients(ex: Gradients, pred: int, ref: int, names: dict) -> list:
+    items = [(ex.maps[c], f"gradient × input for {names[c]}",
+              [f"the map adds up to {ex.maps[c].sum():.2f}; the network's score is {ex.logits[c]:.2f} "
+               "(the map is an estimate, not a split of the score)"]) for c in dict.fromkeys((pred, ref))]
+    return [html.H3("An approximation: gradient × input", className="sub"),
+            html.P("A convnet's score is no plain sum of pixels. Gradient × input, computed by autograd, shows "
+                   "which pixels the score is most sensitive to, weighted by their brightness. It is a first-order "
+                   "estimate: its sum need not equal the score.", className="explain"),
+            _key(), _maps(items)]
+

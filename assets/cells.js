@@ -1,0 +1,56 @@
+// Selecting a heatmap cell happens here, in the browser: a click sets the selected-cell store at once,
+// and the one server request a click costs is for the cell's images. The same rules as before it
+// moved here: the address names a cell (a shared link, back/forward), a new dataset clears it, another
+// network of the same dataset keeps it, and a click off the grid (the margins) changes nothing.
+(function () {
+  const CELL = /^(\d{1,7})-(\d{1,7})$/;
+
+  // A {"actual", "predicted"} pair inside a k x k matrix, or null.
+  function parseCell(actual, predicted, k) {
+    return Number.isInteger(actual) && Number.isInteger(predicted) && actual >= 0 && predicted >= 0 &&
+      actual < k && predicted < k ? {actual: actual, predicted: predicted} : null;
+  }
+
+  // The cell the address names, as app/panels/address.py reads it (the last "cell=" wins).
+  function fromAddress(search, k) {
+    if (typeof search !== "string" || search.length > 500) return null;
+    const found = new URLSearchParams(search).getAll("cell");
+    const match = found.length ? CELL.exec(found[found.length - 1]) : null;
+    return match ? parseCell(Number(match[1]), Number(match[2]), k) : null;
+  }
+
+  // dcc.Graph reports a heatmap point by its axis labels; the margins' labels are not classes.
+  function fromClick(click, names) {
+    const point = click && Array.isArray(click.points) ? click.points[0] : null;
+    if (!point || point.x === undefined || point.y === undefined) return null;
+    return parseCell(names.indexOf(String(point.y)), names.indexOf(String(point.x)), names.length);
+  }
+
+  function same(a, b) {
+    return a === b || (a && b && a.actual === b.actual && a.predicted === b.predicted);
+  }
+
+  // What the selected-cell store becomes, given the ids that triggered the callback (undefined: unchanged).
+  function choose(triggers, click, dataset, search, current, classes) {
+    const names = classes && Object.prototype.hasOwnProperty.call(classes, dataset) ? classes[dataset] : null;
+    if (triggers.has("url")) {
+      const cell = names ? fromAddress(search, names.length) : null;
+      return same(cell, current) ? undefined : cell;
+    }
+    if (triggers.has("dataset-dropdown")) return null; // the old cell means nothing there
+    if (!triggers.has("confusion-graph") || !names) return undefined;
+    return fromClick(click, names) || undefined;
+  }
+
+  window.lookinsideCells = {choose: choose};
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    lookinside_cells: {
+      selectCell: function (click, dataset, search, current, classes) {
+        const triggered = window.dash_clientside.callback_context.triggered || [];
+        const triggers = new Set(triggered.map(function (t) { return t.prop_id.split(".")[0]; }));
+        const found = choose(triggers, click, dataset, search, current, classes);
+        return found === undefined ? window.dash_clientside.no_update : found;
+      },
+    },
+  });
+})();

@@ -1,0 +1,115 @@
+"""Network kinds: each builds, trains a step, hands over its weights and explains; a new kind needs no app code."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from dash import html
+
+from models import kinds
+from models.config import Normalization, TrainConfig
+from models.datasets import ImageSet
+from models.errors import ConfigError
+from models.kinds import Bars, Tiles
+from models.nets import MLP
+from models.train import fit
+from tests.conftest import quick_trained
+
+NORM = Normalization((0.5,), (0.25,))
+
+
+def tiny_set(shape=(1, 28, 28), n=64) -> ImageSet:
+    gen = torch.Generator().manual_seed(0)
+    return ImageSet(torch.randint(0, 256, (n, *shape), dtype=torch.uint8, generator=gen),
+                    torch.randint(0, 10, (n,), generator=gen), tuple(str(c) for c in range(10)))
+
+
+ARGS = {"linear": {}, "mlp": {"activation": "tanh"}, "cnn": {"widths": (8, 16)}}
+
+
+@pytest.mark.parametrize("name", list(kinds.KINDS))
+def test_each_kind_builds_trains_and_hands_over_its_weights(name):
+    kind = kinds.get(name)
+    data = tiny_set()
+    model, report = fit(name, data, NORM, TrainConfig(epochs=1, batch_size=32, arch_args=ARGS[name]))
+    assert len(report.history) == 1 and isinstance(model, kind.module)
+    parts = kind.weights(model, data.classes)
+    tiles = [p for p in parts if isinstance(p, Tiles)]
+    assert tiles and kind.first_layer(model, data.classes).name == tiles[0].name
+    first = next(m for m in model.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)))
+    # The first grid is the first layer's weights themselves, one image per class, unit or kernel.
+    assert np.array_equal(tiles[0].images.reshape(len(tiles[0].images), -1),
+                          first.weight.detach().numpy().reshape(len(tiles[0].images), -1))
+    assert len(tiles[0].labels) == len(tiles[0].images)
+    assert tiles[0].per_class == kind.templates  # only templates are one per class
+    for bars in (p for p in parts if isinstance(p, Bars)):
+        assert np.array_equal(bars.values, model.out.weight.detach().numpy())
+    image = data.images[0].numpy()
+    ex = kind.explain(model, image, NORM, int(data.labels[0]))
+    with torch.no_grad():
+        logits = model.eval()(NORM.apply(data.images[:1]))[0].double().numpy()
+    assert np.allclose(ex.logits, logits, atol=1e-4)  # the explanation is of this network's own output
+
+
+def test_a_kind_rebuilds_from_recorded_arguments_and_refuses_what_is_not_one():
+    net = kinds.build("mlp", (3, 32, 32), 10, activation="tanh")
+    x = torch.randn(2, 3, 32, 32)
+    h = torch.tanh(x.flatten(1) @ net.hidden.weight.T + net.hidden.bias)
+    assert torch.allclose(net(x), h @ net.out.weight.T + net.out.bias, atol=1e-5)
+    with pytest.raises(ValueError, match="unknown activation"):
+        kinds.build("mlp", (1, 28, 28), 10, activation="swishy")
+    with pytest.raises(ConfigError, match="unknown arch 'transformer': choose one of linear, mlp, cnn"):
+        kinds.build("transformer", (1, 28, 28), 10)
+
+
+def test_linear_templates_are_the_weights_as_images():
+    net = kinds.build("linear", (3, 32, 32), 10)
+    x = torch.randn(5, 3, 32, 32)
+    w = kinds.get("linear").first_layer(net, [str(c) for c in range(10)]).images
+    expect = np.einsum("nchw,kchw->nk", x.numpy(), w) + net.fc.bias.detach().numpy()  # b_c + sum(w_c * x)
+    assert np.allclose(net(x).detach().numpy(), expect, atol=1e-4)
+
+
+def test_training_defaults_come_from_the_kind():
+    cfg = kinds.default_config("mnist", "linear", epochs=2, seed=None)
+    assert cfg.epochs == 2 and cfg.seed == 0 and cfg.optimizer == "sgd"
+    # A dataset with its own settings wins over its family's; another of the family gets the family's.
+    assert kinds.default_config("mnist", "linear", "fashion-mnist").weight_decay == 3.5e-3
+    assert kinds.default_config("mnist", "linear", "kmnist").weight_decay == 2.3e-3
+    with pytest.raises(ConfigError, match="unknown arch"):
+        kinds.default_config("mnist", "resnet")
+    with pytest.raises(ConfigError, match="no training defaults for mlp on svhn data"):
+        kinds.default_config("svhn", "mlp")
+
+
+class Tiny(MLP):
+    def __init__(self, in_shape, n_classes=10, **args):
+        super().__init__(in_shape, n_classes, hidden=3, **args)
+
+
+def test_a_new_kind_appears_in_the_page_without_touching_the_app(tmp_path, monkeypatch):
+    from app.main import create_app
+    from app.state import screen
+    tiny = replace(kinds.get("mlp"), name="tiny", label="Three hidden units", module=Tiny,
+                   defaults={"mnist": TrainConfig(epochs=1, batch_size=32)})
+    monkeypatch.setitem(kinds.KINDS, "tiny", tiny)
+    with quick_trained(tmp_path, (("mnist", "tiny"),)) as (settings, zoo):
+        cb = create_app(settings).lookinside_callbacks
+        options = cb["options"]("mnist")[0]
+        assert {"label": "Three hidden units", "value": "tiny"} in options
+        found = cb["resolve"]("mnist", "tiny")[0]
+        assert found["status"] == "ready"
+        panel = cb["weights"](screen(found, None, "mnist", "tiny"), "diverging", None)
+        captions = [f.children[0] for f in _all(panel, html.Figcaption)]
+        assert captions == ["unit 1", "unit 2", "unit 3"]  # its three hidden units, drawn by the same panel
+
+
+def _all(node, kind):
+    found = [node] if isinstance(node, kind) else []
+    children = node if isinstance(node, list) else getattr(node, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        if child is not None and not isinstance(child, (str, int, float)):
+            found += _all(child, kind)
+    return found
