@@ -154,13 +154,23 @@ class Service:
 
     def shown(self, store) -> Optional[View]:
         """The view the view store names, if that network is ready (and can still be read), else None."""
+        return self._shown(store)[0]
+
+    def problem(self, store) -> Optional[str]:
+        """Why the network on screen cannot be drawn, for the page; None while it can or is being prepared."""
+        found = on_screen(store)
+        if found is not None and found["status"] == ERROR:
+            return found["message"]
+        return self._shown(found)[1]
+
+    def _shown(self, store) -> tuple[Optional[View], Optional[str]]:
         found = on_screen(store)
         if found is None or found["status"] != READY:
-            return None
+            return None, None
         try:
-            return self.view(found["dataset"], found["network"], found["position"])
-        except LookInsideError:
-            return None
+            return self.view(found["dataset"], found["network"], found["position"]), None
+        except LookInsideError:  # removed or damaged since it was found ready (the zoo logged why)
+            return None, UNREADABLE
 
     def timeline_problem(self, dataset: str, arch: str) -> Optional[str]:
         """Why the pair's timeline file cannot be shown, or None (also when there is none)."""
@@ -255,6 +265,7 @@ class Service:
         return _thumbnails(self.local, dataset)
 
 
+UNREADABLE = "This network can no longer be read (removed or damaged since it was shown); choose it again."
 # Runs offered to compare: the newest ones. Each is loaded to be listed, and the checkpoint cache holds 32.
 RUNS_COMPARED = 10
 

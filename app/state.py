@@ -77,8 +77,3 @@ def on_screen(store) -> Optional[dict]:
         return None
     return store
 
-
-def failed(store) -> bool:
-    """The network on screen cannot be had (the page says why above the heatmap)."""
-    found = on_screen(store)
-    return found is not None and found["status"] == ERROR

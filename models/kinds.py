@@ -42,7 +42,7 @@ class Bars:
 Weights = Union[Tiles, Bars]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Kind:
     """A kind of network: its module, settings and what the dashboard shows of it."""
     name: str
@@ -56,13 +56,15 @@ class Kind:
     explain_with: Callable
     # The time-to-accuracy targets (accuracy, seconds) the training table reports, by dataset.
     targets: Mapping[str, tuple[float, float]] = field(default_factory=dict)
-    exact: bool = True  # its explanation is an exact sum (else a gradient approximation)
     templates: bool = False  # its weights are one template per class (compared with the class means)
     channels_last: bool = False  # convolutions run faster on channels-last tensors
     # Test images scored at each timeline snapshot while training, for the live view (None: all). The
     # fully connected nets classify the test split in milliseconds, so their snapshots record accuracy.
     live_images: Optional[int] = None
     scores_snapshots: bool = True
+
+    def __repr__(self) -> str:
+        return f"Kind({self.name!r})"
 
     def build(self, in_shape, n_classes: int, **args) -> nn.Module:
         """The network from the arguments a checkpoint records."""
@@ -167,7 +169,7 @@ CNN_KIND = Kind(
         "cifar": TrainConfig(epochs=8, batch_size=256, optimizer="sgd", lr=0.2, weight_decay=5e-4,
                              label_smoothing=0.1, augment=True, bf16=True, arch_args={"widths": (32, 64, 128, 256)}),
     },
-    weights_of=_cnn_weights, explain_with=explaining.convnet, exact=False, channels_last=True,
+    weights_of=_cnn_weights, explain_with=explaining.convnet, channels_last=True,
     # Scoring the test split costs a convnet seconds: its snapshots record no accuracy, and the live
     # view scores a slice of it.
     live_images=2000, scores_snapshots=False,

@@ -18,6 +18,7 @@ from app import runner
 from app.access import RateLimited
 from app.jobs import Queue
 from app.main import create_app
+from app.service import UNREADABLE
 from app.state import screen
 from models import datasets
 from tests.conftest import quick_trained
@@ -148,6 +149,11 @@ def test_forged_states_are_ignored(cb):
         panel = cb["weights"](forged, "diverging", None)
         assert text_of(panel) == "Preparing the network…" and not find(panel, html.Img)
     assert find(cb["weights"](real, "diverging", None), html.Img)  # the same call with the real store draws
+    # A network found ready that can no longer be read (a run removed since): said once, drawn nowhere.
+    gone = dict(real, network="linear~run9")
+    assert cb["status"](gone) == ("not available", UNREADABLE, "status status-error")
+    assert "Nothing to show" in str(cb["heatmap"](gone, "counts", "numbers", None))
+    assert text_of(cb["weights"](gone, "diverging", None)) == "No weights to show for this network."
 
 
 def test_status_shows_accuracy_and_errors(cb):

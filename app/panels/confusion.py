@@ -8,7 +8,6 @@ from models.datasets import DATASETS
 from .. import export, figures, ids
 from ..cells import parse_cell
 from ..service import Service
-from ..state import failed
 
 
 def layout() -> html.Section:
@@ -56,7 +55,7 @@ def register(app: Dash, service: Service) -> dict:
     def heatmap(store, mode, view_mode, cell):
         view = service.shown(store)
         if view is None:
-            return figures.empty_figure("Nothing to show: see the message above" if failed(store)
+            return figures.empty_figure("Nothing to show: see the message above" if service.problem(store)
                                         else "Preparing the network…")
         ev = view.evaluation
         selected = parse_cell(cell, len(ev.classes))

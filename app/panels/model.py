@@ -166,8 +166,9 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         st = on_screen(store)
         if st is None:
             return "…", "", "status"
-        if st["status"] == ERROR:
-            return "not available", st["message"], "status status-error"
+        problem = service.problem(st)
+        if problem is not None:
+            return "not available", problem, "status status-error"
         view = service.shown(st)
         if view is None:
             note = f" ({st['message']})" if st.get("message") else ""

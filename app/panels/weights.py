@@ -10,7 +10,6 @@ from .. import figures, ids
 from ..cells import parse_cell
 from ..images import colorize, png_data_uri
 from ..service import Service
-from ..state import failed
 from . import address, triggered_ids
 
 # How to read the colours of the weight images, for each colour map (the convnet's filters are each
@@ -63,7 +62,7 @@ def register(app: Dash, service: Service) -> dict:
     def weights(store, colormap, cell):
         view = service.shown(store)
         if view is None:
-            return html.P("No weights to show for this dataset." if failed(store) else "Preparing the network…",
+            return html.P("No weights to show for this network." if service.problem(store) else "Preparing the network…",
                           className="hint")
         colormap = colormap if isinstance(colormap, str) and colormap in COLOURS else "diverging"
         cell = parse_cell(cell, len(view.checkpoint.classes))
