@@ -108,11 +108,15 @@ def with_selection(figure: dict, selected: Optional[tuple[int, int]]) -> dict:
     if selected is None:
         return figure
     i, j = selected
-    outline = dict(type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, xref="x", yref="y",
-                   line=dict(color="#111", width=3), fillcolor="rgba(0,0,0,0)")
+    # assets/cells.js draws the same outline when a click selects a cell (it finds it by its name).
+    outline = dict(type="rect", name=SELECTED, x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, xref="x",
+                   yref="y", line=dict(color="#111", width=3), fillcolor="rgba(0,0,0,0)")
     layout = dict(figure.get("layout", {}))
-    layout["shapes"] = [*layout.get("shapes", ()), outline]
+    layout["shapes"] = [*(s for s in layout.get("shapes", ()) if s.get("name") != SELECTED), outline]
     return {**figure, "layout": layout}
+
+
+SELECTED = "selected-cell"  # the name of the selected cell's outline among a heatmap's shapes
 
 
 def _margin_trace(xs, ys, precision: np.ndarray, recall: np.ndarray, accuracy: float) -> go.Heatmap:

@@ -4,6 +4,7 @@
 // network of the same dataset keeps it, and a click off the grid (the margins) changes nothing.
 (function () {
   const CELL = /^(\d{1,7})-(\d{1,7})$/;
+  const SELECTED = "selected-cell"; // the outline's name among the heatmap's shapes (app/figures.py)
 
   // A {"actual", "predicted"} pair inside a k x k matrix, or null.
   function parseCell(actual, predicted, k) {
@@ -50,6 +51,21 @@
         const triggers = new Set(triggered.map(function (t) { return t.prop_id.split(".")[0]; }));
         const found = choose(triggers, click, dataset, search, current, classes);
         return found === undefined ? window.dash_clientside.no_update : found;
+      },
+      // The selected cell's outline, moved in the figure on screen (app/figures.py with_selection draws
+      // the same one on the server). Only the layout's shapes change: Plotly redraws them alone.
+      outline: function (cell, figure) {
+        if (!figure || !figure.layout || !Array.isArray(figure.data) ||
+            !figure.data.some(function (t) { return t.type === "heatmap"; })) {
+          return window.dash_clientside.no_update;
+        }
+        const shapes = (figure.layout.shapes || []).filter(function (s) { return s.name !== SELECTED; });
+        if (cell && Number.isInteger(cell.actual) && Number.isInteger(cell.predicted)) {
+          const i = cell.actual, j = cell.predicted;
+          shapes.push({type: "rect", name: SELECTED, x0: j - 0.5, x1: j + 0.5, y0: i - 0.5, y1: i + 0.5, xref: "x",
+                       yref: "y", line: {color: "#111", width: 3}, fillcolor: "rgba(0,0,0,0)"});
+        }
+        return Object.assign({}, figure, {layout: Object.assign({}, figure.layout, {shapes: shapes})});
       },
     },
   });

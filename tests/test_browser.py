@@ -149,7 +149,12 @@ def test_a_cell_click_costs_one_round_trip(page):
     sent = wait_until(lambda: (lambda s: s if all(r["answered"] for r in s) else None)(
         dash_duo.driver.execute_script("return window.__sent")), what="every request to be answered")
     outputs = [r["output"] for r in sent]
-    assert not any("state-cell.data" in o or "state-shown.data" in o for o in outputs)
+    # Nor is the heatmap sent again to move the outline: the page moves it (only the shapes are redrawn).
+    assert not any("state-cell.data" in o or "state-shown.data" in o or "confusion-graph" in o for o in outputs)
+    outline = dash_duo.driver.execute_script(
+        "return document.querySelector('#confusion-graph .js-plotly-plot').layout.shapes"
+        ".filter(s => s.name === 'selected-cell').map(s => [s.x0, s.y0])")
+    assert outline == [[1.5, 1.5]]
     images = next(r for r in sent if "cell-samples.children" in r["output"])
     assert images["sent"] <= min(r["answered"] for r in sent)  # it waited for no other answer
     assert sum("cell-samples.children" in o for o in outputs) == 1

@@ -51,8 +51,10 @@ def layout() -> html.Section:
 def register(app: Dash, service: Service) -> dict:
     @app.callback(Output(ids.CONFUSION, "figure"),
                   Input(ids.STATE_VIEW, "data"), Input(ids.CONFUSION_MODE, "value"), Input(ids.CONFUSION_VIEW, "value"),
-                  Input(ids.STATE_CELL, "data"))
+                  State(ids.STATE_CELL, "data"))
     def heatmap(store, mode, view_mode, cell):
+        """The heatmap of the network on screen, with the selected cell outlined (a click only moves the
+        outline, in the browser: assets/cells.js)."""
         view = service.shown(store)
         if view is None:
             return figures.empty_figure("Nothing to show: see the message above" if service.problem(store)
@@ -76,6 +78,12 @@ def register(app: Dash, service: Service) -> dict:
         Output(ids.STATE_CELL, "data"),
         Input(ids.CONFUSION, "clickData"), Input(ids.DATASET, "value"), Input(ids.URL, "search"),
         State(ids.STATE_CELL, "data"), State(ids.CLASSES, "data"))
+    # The outline follows the selected cell without a request, and without redrawing the heatmap: the
+    # figure keeps its data arrays, so Plotly only redraws its shapes.
+    app.clientside_callback(
+        ClientsideFunction(namespace="lookinside_cells", function_name="outline"),
+        Output(ids.CONFUSION, "figure", allow_duplicate=True),
+        Input(ids.STATE_CELL, "data"), State(ids.CONFUSION, "figure"), prevent_initial_call=True)
 
     @app.callback(Output(ids.CONFUSION_DOWNLOAD, "data"), Input(ids.CONFUSION_CSV, "n_clicks"),
                   State(ids.STATE_VIEW, "data"), prevent_initial_call=True)
