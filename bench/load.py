@@ -169,8 +169,8 @@ def visit(client: Client, pairs: list[tuple[str, str]], rng: random.Random) -> N
     cell = {"actual": rng.randrange(k), "predicted": rng.randrange(k)}
     on_screen = ("state-view", "data", view)
     client.callback("heatmap", [("confusion-graph", "figure")],
-                    [on_screen, ("confusion-mode", "value", mode), ("confusion-view", "value", shown),
-                     ("state-cell", "data", cell)])
+                    [on_screen, ("confusion-mode", "value", mode), ("confusion-view", "value", shown)],
+                    [("state-cell", "data", cell)])
     client.callback("status", [("accuracy", "children"), ("model-status", "children"),
                                ("model-status", "className")], [on_screen])
     # A click selects its cell in the browser; the one request it costs is for the cell's images.

@@ -124,24 +124,25 @@ class Page:
                                      [("dataset-dropdown", "value", dataset), ("model-dropdown", "value", arch),
                                       ("watch-button", "n_clicks", 0)], state=[("state-admin-token", "data", None)],
                                      parse=True)
-        return reply.get("state-resolved", {}).get("data")
+        return _answered("resolve", reply.get("state-resolved", {}).get("data"))
 
     def heatmap(self, view: dict, mode: str) -> None:
-        self.client.callback("heatmap", [("confusion-graph", "figure")],
-                             [("state-view", "data", view), ("confusion-mode", "value", mode),
-                              ("confusion-view", "value", "numbers"), ("state-cell", "data", None)])
+        _answered("heatmap", self.client.callback(
+            "heatmap", [("confusion-graph", "figure")],
+            [("state-view", "data", view), ("confusion-mode", "value", mode), ("confusion-view", "value", "numbers")],
+            [("state-cell", "data", None)]))
 
     def weights(self, view: dict) -> None:
-        self.client.callback("weights", [("weights-panel", "children")],
-                             [("state-view", "data", view), ("weights-colormap", "value", "diverging"),
-                              ("state-cell", "data", None)])
+        _answered("weights", self.client.callback(
+            "weights", [("weights-panel", "children")],
+            [("state-view", "data", view), ("weights-colormap", "value", "diverging"), ("state-cell", "data", None)]))
 
     def cell_click(self, view: dict, cell: dict) -> bytes:
         """A click as the browser sends it: the cell is selected in the page, then one request for its images."""
-        return self.client.callback("cell click", [("cell-samples", "children"), ("samples-more", "className")],
-                                    [("state-cell", "data", cell), ("state-shown", "data", 24),
-                                     ("samples-sort", "value", "predicted"), ("state-view", "data", view)],
-                                    [("state-sample", "data", None)])
+        return _answered("cell click", self.client.callback(
+            "cell click", [("cell-samples", "children"), ("samples-more", "className")],
+            [("state-cell", "data", cell), ("state-shown", "data", 24), ("samples-sort", "value", "predicted"),
+             ("state-view", "data", view)], [("state-sample", "data", None)]))
 
     def timed(self, name: str, action) -> None:
         start = time.perf_counter()
@@ -154,6 +155,14 @@ class Page:
         view = screen(self.resolve(dataset, arch), None, dataset, arch)
         self.heatmap(view, "counts")
         self.weights(view)
+
+
+def _answered(name: str, reply):
+    """A request's answer; a refused or failed one stops the benchmark (timing errors measures nothing)."""
+    if reply is None:
+        raise RuntimeError(f"the {name} request was not answered with 200 or 204: the benchmark's requests no "
+                           "longer match the page's callbacks")
+    return reply
 
 
 def latency(port: int, pairs: list[tuple[str, str]], n: int = 200, clients: int = 20) -> dict:

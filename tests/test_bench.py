@@ -90,7 +90,7 @@ def test_benchmark_command_smoke(mnist_only, tmp_path):
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--data-dir", str(settings.data_dir),
                            "--model-dir", str(settings.model_dir), "--out", str(out), "--json", str(js),
-                           "--only", "trainer", "table", "jobs", "cold", "memory", "pss", "latency", "bytes"],
+                           "--only", "trainer", "table", "jobs", "cold", "memory", "pss", "latency", "replay", "bytes"],
                           cwd=root, env={**env, "LOOKINSIDE_MODEL_DIR": ""}, capture_output=True, text=True,
                           timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -106,11 +106,14 @@ def test_benchmark_command_smoke(mnist_only, tmp_path):
     trainer = {row["arch"]: row for row in result["trainer"]}
     assert set(trainer) == {"linear", "mlp"} and trainer["linear"]["speedup_batch64"] > 0
     assert result["latency"]["sequential"]["cell click"]["n"] > 0
+    # The stored responses measured on and off, one fresh server each (a refused request stops the run).
+    assert [row["replay"] for row in result["replay"]] == [True, False]
+    assert all(row["latency"]["sequential"]["dataset switch"]["n"] > 0 for row in result["replay"])
     assert result["bytes"]["cell_click_images"] > 0
     assert result["memory"]["difference_mb"] > 0 and result["memory"]["first_start_difference_mb"] > 0
     assert result["warm_up_s"] >= 0
     report = out.read_text()
     for heading in ("# Benchmarks", "## Training speed", "## Time to accuracy", "## Cold start",
-                    "## Callback latency", "## Memory", "## Bytes on the wire", "## One memory image",
+                    "## Callback latency", "## Stored responses", "## Memory", "## Bytes on the wire", "## One memory image",
                     "## A training job's peak memory"):
         assert heading in report
