@@ -14,12 +14,13 @@ from app.state import screen
 from tests.conftest import quick_config, quick_trained
 
 
-def request(output: str, inputs: list[tuple[str, str, object]]) -> bytes:
+def request(output: str, inputs: list[tuple[str, str, object]], state: list[tuple[str, str, object]] = ()) -> bytes:
     """A one-output callback request ("id.property") as the page sends it."""
     out_id, prop = output.rsplit(".", 1)
     return json.dumps({
         "output": output, "outputs": {"id": out_id, "property": prop},
         "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+        "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
         "changedPropIds": [f"{inputs[0][0]}.{inputs[0][1]}"]}).encode()
 
 
@@ -27,7 +28,7 @@ def body(dataset: str, arch: str, state: dict | None, mode: str = "counts") -> b
     """The heatmap request for the network on screen (the view store the page holds for `state`)."""
     return request("confusion-graph.figure", [
         ("state-view", "data", screen(state, None, dataset, arch)), ("confusion-mode", "value", mode),
-        ("confusion-view", "value", "numbers"), ("state-cell", "data", None)])
+        ("confusion-view", "value", "numbers")], [("state-cell", "data", None)])
 
 
 def weights_body(dataset: str, arch: str, state: dict | None) -> bytes:
