@@ -154,19 +154,16 @@ class Service:
 
     def shown(self, store) -> Optional[View]:
         """The view the view store names, if that network is ready (and can still be read), else None."""
-        return self._shown(store)[0]
+        return self.look(store)[0]
 
-    def problem(self, store) -> Optional[str]:
-        """Why the network on screen cannot be drawn, for the page; None while it can or is being prepared."""
+    def look(self, store) -> tuple[Optional[View], Optional[str]]:
+        """The view the view store names, or None and why it cannot be drawn, in a sentence for the page
+        (None while the network is still being prepared)."""
         found = on_screen(store)
-        if found is not None and found["status"] == ERROR:
-            return found["message"]
-        return self._shown(found)[1]
-
-    def _shown(self, store) -> tuple[Optional[View], Optional[str]]:
-        found = on_screen(store)
-        if found is None or found["status"] != READY:
+        if found is None or found["status"] == UNTRAINED:
             return None, None
+        if found["status"] == ERROR:
+            return None, found["message"]
         try:
             return self.view(found["dataset"], found["network"], found["position"]), None
         except LookInsideError:  # removed or damaged since it was found ready (the zoo logged why)

@@ -55,9 +55,9 @@ def register(app: Dash, service: Service) -> dict:
     def heatmap(store, mode, view_mode, cell):
         """The heatmap of the network on screen, with the selected cell outlined (a click only moves the
         outline, in the browser: assets/cells.js)."""
-        view = service.shown(store)
+        view, problem = service.look(store)
         if view is None:
-            return figures.empty_figure("Nothing to show: see the message above" if service.problem(store)
+            return figures.empty_figure("Nothing to show: see the message above" if problem
                                         else "Preparing the network…")
         ev = view.evaluation
         selected = parse_cell(cell, len(ev.classes))

@@ -166,10 +166,9 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         st = on_screen(store)
         if st is None:
             return "…", "", "status"
-        problem = service.problem(st)
+        view, problem = service.look(st)
         if problem is not None:
             return "not available", problem, "status status-error"
-        view = service.shown(st)
         if view is None:
             note = f" ({st['message']})" if st.get("message") else ""
             return "training…", f"This network is not ready yet: it is being prepared below{note}.", "status status-busy"

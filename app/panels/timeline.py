@@ -82,7 +82,8 @@ def register(app: Dash, service: Service) -> dict:
         ClientsideFunction(namespace="lookinside_view", function_name="onScreen"),
         Output(ids.STATE_VIEW, "data"),
         Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"), Input(ids.TIMELINE, "value"),
-        State(ids.TIMELINE, "max"), State(ids.DATASET, "value"), State(ids.ARCH, "value"), State(ids.STATE_VIEW, "data"))
+        State(ids.TIMELINE, "max"), State(ids.DATASET, "value"), State(ids.ARCH, "value"),
+        State(ids.STATE_VIEW, "data"))
 
     @app.callback(Output(ids.TIMELINE_NOTE, "children"), Input(ids.STATE_VIEW, "data"))
     def note(store):

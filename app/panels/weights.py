@@ -60,9 +60,9 @@ def register(app: Dash, service: Service) -> dict:
     @app.callback(Output(ids.WEIGHTS, "children"),
                   Input(ids.STATE_VIEW, "data"), Input(ids.WEIGHTS_COLORMAP, "value"), Input(ids.STATE_CELL, "data"))
     def weights(store, colormap, cell):
-        view = service.shown(store)
+        view, problem = service.look(store)
         if view is None:
-            return html.P("No weights to show for this network." if service.problem(store) else "Preparing the network…",
+            return html.P("No weights to show for this network." if problem else "Preparing the network…",
                           className="hint")
         colormap = colormap if isinstance(colormap, str) and colormap in COLOURS else "diverging"
         cell = parse_cell(cell, len(view.checkpoint.classes))
