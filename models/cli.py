@@ -12,8 +12,7 @@ from tqdm import tqdm
 
 from . import datasets, kinds
 from .config import Settings
-from .errors import LookInsideError
-from .kinds import default_config
+from .errors import ConfigError, LookInsideError
 from .train import Progress
 from .zoo import Zoo
 
@@ -37,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     pair = OneLineParser(add_help=False)
     pair.add_argument("--dataset", required=True, choices=list(datasets.DATASETS))
     pair.add_argument("--arch", required=True, choices=list(kinds.KINDS))
+    pair.add_argument("--hidden", metavar="WIDTHS",
+                      help=f"mlp only: hidden widths, e.g. 100 or 32,16 (0 to {kinds.MAX_HIDDEN_LAYERS} layers of 1 to "
+                           f"{kinds.MAX_WIDTH} units; default 10, the chapter's; 0 is the 1-layer net)")
+    pair.add_argument("--activation", choices=list(kinds.ACTIVATIONS), help="mlp only: default relu")
 
     train = sub.add_parser("train", parents=[common, pair], help="train a network and save its checkpoint")
     train.add_argument("--epochs", type=int, help="override the default number of epochs")
@@ -59,21 +62,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         settings = Settings.resolve(args.data_dir, args.model_dir, args.offline, args.device)
         zoo = Zoo(settings)
+        if args.command in ("train", "evaluate"):
+            network = network_of(args)
         if args.command == "train":
             if args.epochs is not None and args.epochs < 1:
                 raise LookInsideError("--epochs must be at least 1")
-            config = default_config(datasets.get_spec(args.dataset).family, args.arch, args.dataset,
-                                    epochs=args.epochs, seed=args.seed)
-            with ProgressBar(f"{args.dataset}/{args.arch}") as bar:
-                ckpt = zoo.train(args.dataset, args.arch, config, on_progress=bar.update)
-            print(f"{args.dataset}/{args.arch}: {100 * ckpt.metrics['test_accuracy']:.2f}% test accuracy, "
-                  f"trained in {ckpt.metrics['train_seconds']:.1f}s -> {zoo.checkpoint_path(args.dataset, args.arch)}")
+            config = zoo.default_config(args.dataset, network, epochs=args.epochs, seed=args.seed)
+            with ProgressBar(f"{args.dataset}/{network}") as bar:
+                ckpt = zoo.train(args.dataset, network, config, on_progress=bar.update)
+            print(f"{args.dataset}/{network}: {100 * ckpt.metrics['test_accuracy']:.2f}% test accuracy, "
+                  f"trained in {ckpt.metrics['train_seconds']:.1f}s -> {zoo.checkpoint_path(args.dataset, network)}")
         elif args.command == "evaluate":
-            with ProgressBar(f"{args.dataset}/{args.arch}") as bar:
-                ev = zoo.evaluation(args.dataset, args.arch, on_progress=bar.update)
-            correlation = zoo.template_correlation(zoo.load(args.dataset, args.arch))
+            with ProgressBar(f"{args.dataset}/{network}") as bar:
+                ev = zoo.evaluation(args.dataset, network, on_progress=bar.update)
+            ckpt = zoo.load(args.dataset, network)
+            correlation = zoo.template_correlation(ckpt)
             if args.json:
                 summary = ev.summary()
+                summary["network"], summary["hidden"] = network, hidden_widths(ckpt.model)
                 if correlation is not None:
                     summary["template_correlation"] = round(correlation, 6)
                 print(json.dumps(summary))
@@ -91,6 +97,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def network_of(args) -> str:
+    """The network id the --arch, --hidden and --activation flags name (ConfigError for a bad setting)."""
+    if args.hidden is None and args.activation is None:
+        return args.arch
+    if args.arch != kinds.MLP_KIND.name:
+        raise ConfigError(f"--hidden and --activation shape the fully connected net (--arch mlp), not {args.arch}")
+    widths = (10,) if args.hidden is None else kinds.parse_widths(args.hidden)
+    return kinds.fully_connected(widths, args.activation or "relu")
+
+
+def hidden_widths(model) -> Optional[list[int]]:
+    """The hidden widths of a fully connected net ([] for the 1-layer net), None for a convnet."""
+    widths = getattr(model, "widths", None)
+    return None if widths is None else list(widths)
 
 
 class ProgressBar:

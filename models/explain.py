@@ -30,20 +30,33 @@ class Contributions:
 
 @dataclass(frozen=True)
 class HiddenContributions:
-    """The 2-layer net: z_c = out_bias[c] + sum_j unit_contributions[c, j], each term activation x weight."""
+    """A fully connected net: z_c = out_bias[c] + sum_j unit_contributions[c, j], each term the activation of
+    unit j of the last hidden layer times its output weight. The first layer's units are sums of pixels:
+    pre_activations[j] = unit_bias[j] + unit_maps[j].sum(). With one hidden layer, both are the same units."""
     logits: np.ndarray  # (classes,)
-    activations: np.ndarray  # (hidden,) after the nonlinearity
-    pre_activations: np.ndarray  # (hidden,) = unit_bias[j] + unit_maps[j].sum()
-    unit_bias: np.ndarray  # (hidden,) on 0..1 pixels
-    unit_maps: np.ndarray  # (hidden, H, W): x * (unit j's filter)
+    activations: np.ndarray  # (last layer's units,) after the nonlinearity
+    pre_activations: np.ndarray  # (first layer's units,) = unit_bias[j] + unit_maps[j].sum()
+    unit_bias: np.ndarray  # (first layer's units,) on 0..1 pixels
+    unit_maps: np.ndarray  # (first layer's units, H, W): x * (unit j's filter)
     out_bias: np.ndarray  # (classes,)
-    unit_contributions: np.ndarray  # (classes, hidden)
+    unit_contributions: np.ndarray  # (classes, last layer's units)
+    first_activations: Optional[np.ndarray] = None  # (first layer's units,) when there are several layers
+
+    @property
+    def deep(self) -> bool:
+        """Whether the maps' units (first layer) and the shares' units (last layer) are different layers."""
+        return self.first_activations is not None
+
+    @property
+    def first(self) -> np.ndarray:
+        """The first hidden layer's activations (the units whose input maps these are)."""
+        return self.activations if self.first_activations is None else self.first_activations
 
     def total(self, c: int) -> float:
         return float(self.out_bias[c] + self.unit_contributions[c].sum(dtype=np.float64))
 
     def key_unit(self, predicted: int, reference: int) -> int:
-        """The hidden unit that pushes `predicted` furthest above `reference` (the confusion's main cause)."""
+        """The last layer's unit that pushes `predicted` furthest above `reference` (the confusion's main cause)."""
         gap = self.unit_contributions[predicted] - self.unit_contributions[reference]
         return int(np.argmax(gap))
 
@@ -86,15 +99,21 @@ def linear(model: LinearNet, image: np.ndarray, norm: Normalization) -> Contribu
 
 
 def mlp(model: MLP, image: np.ndarray, norm: Normalization) -> HiddenContributions:
-    """Hidden activations, their share of each logit, and each unit's input map, for one uint8 image."""
+    """Hidden activations, the last layer's share of each logit, and each first-layer unit's input map,
+    for one uint8 image. Computed in float64 from the weights, layer by layer, as the network does."""
     w1, b1 = folded_first_layer(model.hidden.weight, model.hidden.bias, model.in_shape, norm)
     unit_maps = (w1 * to_unit(image)[None]).sum(1)
     pre = b1 + unit_maps.reshape(len(unit_maps), -1).sum(1)
     with torch.no_grad():
-        act = model.act(torch.as_tensor(pre)).numpy()
+        h = model.act(torch.as_tensor(pre))
+        first = h.numpy()
+        for layer in model.deeper:
+            h = model.act(h @ layer.weight.detach().double().cpu().T + layer.bias.detach().double().cpu())
+        act = h.numpy()
     w2 = model.out.weight.detach().double().cpu().numpy()
     b2 = model.out.bias.detach().double().cpu().numpy()
-    return HiddenContributions(_logits(model, image, norm), act, pre, b1, unit_maps, b2, w2 * act[None])
+    return HiddenContributions(_logits(model, image, norm), act, pre, b1, unit_maps, b2, w2 * act[None],
+                               first if len(model.deeper) else None)
 
 
 def gradient_x_input(model: nn.Module, image: np.ndarray, norm: Normalization, classes) -> Gradients:

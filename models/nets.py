@@ -12,6 +12,7 @@ ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": 
 
 class LinearNet(nn.Module):
     """Inputs wired straight to the classes: each class score is b + sum(w * x)."""
+    widths = ()  # no hidden layers
 
     def __init__(self, in_shape: tuple[int, int, int], n_classes: int = 10, init: str = "random"):
         super().__init__()
@@ -33,29 +34,45 @@ class LinearNet(nn.Module):
 
 
 class MLP(nn.Module):
-    """One hidden layer (the chapter's 2-layer net): input -> hidden units -> classes."""
+    """Fully connected: input -> one to three hidden layers -> classes. The chapter's 2-layer net is one
+    hidden layer of 10 ReLU units. The first layer keeps the name `hidden` and the last `out`, so the
+    shipped 2-layer checkpoints load as they were saved; the layers between are `deeper`."""
 
-    def __init__(self, in_shape: tuple[int, int, int], n_classes: int = 10, hidden: int = 10,
+    def __init__(self, in_shape: tuple[int, int, int], n_classes: int = 10, hidden=10,
                  activation: str = "relu"):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}: choose one of {', '.join(ACTIVATIONS)}")
-        self.in_shape = tuple(in_shape)
-        self.hidden = nn.Linear(math.prod(in_shape), hidden)
+        widths = (int(hidden),) if isinstance(hidden, int) else tuple(int(w) for w in hidden)
+        if not widths or any(w < 1 for w in widths):
+            raise ValueError(f"hidden widths must be one or more positive numbers, not {hidden!r}")
+        self.in_shape, self.widths = tuple(in_shape), widths
+        self.hidden = nn.Linear(math.prod(in_shape), widths[0])
+        self.deeper = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths, widths[1:]))
         self.act = ACTIVATIONS[activation]()
-        self.out = nn.Linear(hidden, n_classes)
+        self.out = nn.Linear(widths[-1], n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(self.act(self.hidden(x.flatten(1))))
+        return self.out(self.features(x)[-1])
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Each hidden layer's activations, first to last."""
+        h = [self.act(self.hidden(x.flatten(1)))]
+        for layer in self.deeper:
+            h.append(self.act(layer(h[-1])))
+        return h
 
     def hidden_filters(self) -> torch.Tensor:
-        """The input weights of each hidden unit as an image, (hidden, C, H, W)."""
+        """The input weights of each first-layer unit as an image, (units, C, H, W)."""
         return self.hidden.weight.detach().reshape(-1, *self.in_shape)
 
-    def output_weights(self) -> torch.Tensor:
-        """How much each hidden unit pushes each class, (classes, hidden)."""
-        return self.out.weight.detach()
+    def deeper_weights(self) -> list[torch.Tensor]:
+        """The weight matrix of each hidden layer after the first, (units, units of the layer before)."""
+        return [layer.weight.detach() for layer in self.deeper]
 
+    def output_weights(self) -> torch.Tensor:
+        """How much each unit of the last hidden layer pushes each class, (classes, units)."""
+        return self.out.weight.detach()
 
 
 def _conv_block(c_in: int, c_out: int, kernel: int) -> nn.Sequential:

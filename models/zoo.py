@@ -32,19 +32,32 @@ MAX_RUN = 10 ** 6
 
 
 def parse_network(network: str) -> tuple[str, int]:
-    """The kind and run number (0 for the served network) a network id names; ConfigError if none."""
-    arch, mark, run = str(network).partition(RUN_MARK)
-    if arch not in kinds.KINDS:
-        raise ConfigError(f"unknown arch {str(network)[:40]!r}: choose one of {', '.join(kinds.KINDS)}")
+    """The kind and run number (0 for a network that is no visitor's run) a network id names; ConfigError
+    if none. A network id is a served kind ("mlp") or another shape of one ("mlp-32-16-tanh", see
+    models.kinds), optionally followed by a run mark ("mlp~run3")."""
+    base, mark, run = str(network).partition(RUN_MARK)
+    found = kinds.parse(base if isinstance(network, str) else network)
     if not mark:
-        return arch, 0
+        return found.kind, 0
     if not (run.isdigit() and run == str(int(run)) and 0 < int(run) < MAX_RUN):
-        raise ConfigError(f"{str(network)[:40]!r} is not a network id (e.g. {arch} or {arch}{RUN_MARK}1)")
-    return arch, int(run)
+        raise ConfigError(f"{str(network)[:40]!r} is not a network id (e.g. {base} or {base}{RUN_MARK}1)")
+    return found.kind, int(run)
 
 
 def kind_of(network: str) -> str:
     return parse_network(network)[0]
+
+
+def base_of(network: str) -> str:
+    """The network a visitor's run is a run of (the id itself for any other network)."""
+    parse_network(network)
+    return network.partition(RUN_MARK)[0]
+
+
+def shape_of(network: str) -> kinds.Network:
+    """The kind and constructor arguments a network id fixes."""
+    parse_network(network)
+    return kinds.parse(base_of(network))
 
 
 def is_network(network) -> bool:
@@ -55,8 +68,13 @@ def is_network(network) -> bool:
     return isinstance(network, str)
 
 
-def run_id(arch: str, run: int) -> str:
-    return f"{arch}{RUN_MARK}{run}"
+def run_id(base: str, run: int) -> str:
+    return f"{base}{RUN_MARK}{run}"
+
+
+def shape_config(shape: kinds.Network, family: str, dataset: str) -> TrainConfig:
+    """The measured training defaults of a network built in the page (see models.kinds)."""
+    return shape.config(family, dataset)
 
 
 def check_names(dataset: str, network: str) -> None:
@@ -127,7 +145,10 @@ class Zoo:
         check_names(dataset, arch)
         ensure_writable_dir(self.settings.model_dir, "model dir")
         spec, kind = datasets.get_spec(dataset), kind_of(arch)
-        config = config or default_config(spec.family, kind, dataset)
+        config = config or self.default_config(dataset, arch)
+        wanted = shape_of(arch).args
+        if any(config.arch_args.get(k) != v for k, v in wanted.items()):
+            raise ConfigError(f"the settings {config.arch_args} do not build the network {arch}")
         train_set = datasets.load(dataset, True, self.settings)
         test_set = datasets.load(dataset, False, self.settings)
         norm = Normalization(*map(tuple, datasets.channel_stats(train_set.images)))
@@ -167,6 +188,13 @@ class Zoo:
                  100 * metrics["test_accuracy"], report.seconds)
         return ckpt
 
+    def default_config(self, dataset: str, network: str, **overrides) -> TrainConfig:
+        """The measured training settings of a network (its shape's, for a visitor's run), settings replaced."""
+        check_names(dataset, network)
+        shape, family = shape_of(network), datasets.get_spec(dataset).family
+        base = shape_config(shape, family, dataset) if shape.args else default_config(family, shape.kind, dataset)
+        return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
     def evaluation(self, dataset: str, arch: str, on_progress: Optional[ProgressFn] = None,
                    cancel: Optional[threading.Event] = None,
                    on_snapshot: Optional[SnapshotSeen] = None) -> Evaluation:
@@ -192,10 +220,39 @@ class Zoo:
                 found.append((_mtime(path), network))
         return [network for _, network in sorted(found)]
 
-    def next_run(self, dataset: str, arch: str, taken=()) -> str:
-        """A fresh run id for `arch` on `dataset`, past every run on disk and in `taken`."""
-        used = [parse_network(n)[1] for n in [*self.runs(dataset), *taken] if kind_of(n) == arch]
-        return run_id(arch, max(used, default=0) + 1)
+    def next_run(self, dataset: str, base: str, taken=()) -> str:
+        """A fresh run id for network `base` on `dataset`, past every run on disk and in `taken`."""
+        used = [parse_network(n)[1] for n in [*self.runs(dataset), *taken] if base_of(n) == base]
+        return run_id(base, max(used, default=0) + 1)
+
+    def shapes(self, dataset: str) -> list[str]:
+        """The networks of a dataset on disk that are shapes other than the served kinds (e.g. mlp-100-relu),
+        ordered by kind, depth and widths."""
+        prefix, found = f"{dataset}-", []
+        for path in self.settings.model_dir.glob(f"{prefix}*-*.pt"):
+            network = path.name[len(prefix):-len(".pt")]
+            if is_network(network) and not parse_network(network)[1] and network not in kinds.KINDS:
+                args = shape_of(network).args
+                found.append((kind_of(network), len(args.get("hidden", ())), tuple(args.get("hidden", ())),
+                              network))
+        return [f[-1] for f in sorted(found)]
+
+    def prune_shapes(self, dataset: str, keep: int, protect=()) -> list[str]:
+        """Remove the oldest networks built in the page beyond `keep` (those in `protect` and pinned ones stay)."""
+        built = sorted((_mtime(self.checkpoint_path(dataset, n)), n) for n in self.shapes(dataset)
+                       if n not in protect and not self.checkpoint_path(dataset, n).with_suffix(".pin").exists())
+        removed = [n for _, n in built[:max(0, len(built) - keep)]]
+        for network in removed:
+            self._remove(dataset, network)
+            log.info("removed the built network %s/%s (more than %d built for %s)", dataset, network, keep, dataset)
+        return removed
+
+    def _remove(self, dataset: str, network: str) -> None:
+        base = self.checkpoint_path(dataset, network)
+        for path in [base, base.with_suffix(".timeline.pt"),
+                     *self.settings.model_dir.glob(f"{dataset}-{network}.eval.npz"),
+                     *self.settings.model_dir.glob(f"{dataset}-{network}@*.eval.npz")]:
+            path.unlink(missing_ok=True)
 
     def is_pinned(self, dataset: str, network: str) -> bool:
         """Served networks always are; a run is once an admin pins it (a `.pin` file beside it)."""
@@ -206,11 +263,7 @@ class Zoo:
         unpinned = [n for n in self.runs(dataset) if not self.is_pinned(dataset, n)]
         removed = unpinned[:max(0, len(unpinned) - keep)]
         for network in removed:
-            base = self.checkpoint_path(dataset, network)
-            for path in [base, base.with_suffix(".timeline.pt"),
-                         *self.settings.model_dir.glob(f"{dataset}-{network}.eval.npz"),
-                         *self.settings.model_dir.glob(f"{dataset}-{network}@*.eval.npz")]:
-                path.unlink(missing_ok=True)
+            self._remove(dataset, network)
             log.info("removed the visitor run %s/%s (more than %d runs of %s)", dataset, network, keep, dataset)
         return removed
 
@@ -295,6 +348,10 @@ def _mtime(path: Path) -> int:
 def _load_cached(path: Path, mtime_ns: int, size: int, dataset: str, network: str,
                  device: str) -> checkpoint.Checkpoint:
     ckpt = checkpoint.load(path, dataset=dataset, arch=kind_of(network), device=device)
+    wanted = shape_of(network).args
+    found = {k: ckpt.config.arch_args.get(k) for k in wanted}
+    if found != wanted:
+        raise CheckpointError(f"checkpoint {path} holds another shape than {network} ({found})")
     return replace(ckpt, network=network) if network != ckpt.arch else ckpt
 
 

@@ -52,12 +52,18 @@ def quick_config(family: str, arch: str, dataset=None) -> TrainConfig:
     return TrainConfig(epochs=2, batch_size=32, lr=5e-3, arch_args={"widths": (8, 16)} if arch == "cnn" else {})
 
 
+def quick_shape_config(shape, family: str, dataset=None) -> TrainConfig:
+    """Quick settings for a network built in the page, with the constructor arguments its id fixes."""
+    return TrainConfig(epochs=2, batch_size=32, lr=5e-3, arch_args=dict(shape.args))
+
+
 @contextlib.contextmanager
 def quick_trained(tmp: Path, pairs) -> Iterator[tuple[Settings, Zoo]]:
     """Synthetic data with `pairs` trained and evaluated; any other pair trains quickly when asked for."""
     with pytest.MonkeyPatch.context() as mp:
         settings = Settings(data_dir=make_synthetic_root(tmp / "data", mp), model_dir=tmp / "models", offline=True)
         mp.setattr("models.zoo.default_config", quick_config)
+        mp.setattr("models.zoo.shape_config", quick_shape_config)
         mp.setenv("LOOKINSIDE_JOBS_DIR", str(tmp / "jobs"))
         zoo = Zoo(settings)
         for dataset, arch in pairs:

@@ -30,7 +30,8 @@ def test_evaluate_json_trains_first_then_prints_one_object(synth_settings, capsy
     assert rc == 0
     result = json.loads(out)  # exactly one JSON object: json.loads rejects anything around it
     assert set(result) == {"dataset", "arch", "split", "n", "accuracy", "classes", "confusion", "precision",
-                           "recall", "template_correlation"}
+                           "recall", "template_correlation", "network", "hidden"}
+    assert result["network"] == "linear" and result["hidden"] == []  # no hidden layer
     labels = datasets.load("mnist", False, synth_settings).labels
     assert [sum(r) for r in result["confusion"]] == torch.bincount(labels, minlength=10).tolist()
     assert (synth_settings.model_dir / "mnist-linear.pt").exists()
@@ -133,3 +134,37 @@ def test_shipped_checkpoint_reproduces_its_recorded_accuracy(path):
         assert per_class.tolist() == pytest.approx(ckpt.metrics["template_correlations"], abs=1e-3)
         floor = {"mnist": (0.925, 0.60), "fashion-mnist": (0.84, 0.53), "cifar10": (0.40, 0.38)}[ckpt.dataset]
         assert ev.accuracy >= floor[0] and per_class.mean() >= floor[1]
+
+
+def test_a_network_of_any_shape_trains_evaluates_and_reloads(synth_settings, capsys):
+    shape = ["--dataset", "mnist", "--arch", "mlp", "--hidden", "6, 4", "--activation", "tanh"]
+    assert cli.main(["train", *shape, "--epochs", "1", *_args(synth_settings)]) == 0
+    path = synth_settings.model_dir / "mnist-mlp-6-4-tanh.pt"
+    assert path.exists() and "mlp-6-4-tanh" in capsys.readouterr().out
+    assert cli.main(["evaluate", *shape, "--json", *_args(synth_settings)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["network"] == "mlp-6-4-tanh" and result["hidden"] == [6, 4] and result["arch"] == "mlp"
+    ckpt = checkpoint.load(path)  # a self-describing checkpoint, read with weights_only=True
+    assert ckpt.model.widths == (6, 4) and isinstance(ckpt.model.act, torch.nn.Tanh)
+    assert ckpt.config.epochs == 1
+    # The chapter's two nets keep their names: 10 ReLU units is "mlp", no hidden layer is "linear".
+    assert cli.main(["evaluate", "--dataset", "mnist", "--arch", "mlp", "--hidden", "10", "--json",
+                     *_args(synth_settings)]) == 0
+    assert json.loads(capsys.readouterr().out)["network"] == "mlp"
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--hidden", "2000"], "each hidden layer has 1 to 1,024 units"),
+    (["--hidden", "8,8,8,8"], "at most 3 hidden layers"),
+    (["--hidden", "32;x"], "hidden widths are whole numbers"),
+    (["--hidden", "-5"], "hidden widths are whole numbers"),
+    (["--arch", "cnn", "--hidden", "8"], "shape the fully connected net"),
+    (["--activation", "swish"], "invalid choice: 'swish'"),
+])
+def test_bad_shapes_exit_2_with_one_line(synth_settings, capsys, flags, says):
+    with pytest.raises(SystemExit) if "swish" in flags else contextlib.nullcontext() as raised:
+        rc = cli.main(["train", "--dataset", "mnist", "--arch", "mlp", *flags, *_args(synth_settings)])
+    rc = raised.value.code if raised is not None else rc
+    err = capsys.readouterr().err
+    assert rc == 2 and says in err and len(err.strip().splitlines()) == 1
+    assert not list(synth_settings.model_dir.glob("*.pt"))

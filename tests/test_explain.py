@@ -99,3 +99,26 @@ def test_reference_is_the_true_class_when_wrong_else_the_runner_up():
     assert explain.reference_class(logits, 0) == 0
     assert explain.reference_class(logits, 1) == 2
     assert explain.reference_class(logits, None) == 2
+
+
+@pytest.mark.parametrize("activation", kinds.ACTIVATIONS)
+@pytest.mark.parametrize("seed", range(3))
+def test_a_deep_nets_unit_shares_sum_to_its_logits(activation, seed):
+    """Three hidden layers: the last layer's shares add up to the forward pass's logits, and the first
+    layer's maps to its pre-activations."""
+    shape, norm = SHAPES["gray"]
+    torch.manual_seed(seed)
+    model = kinds.build("mlp", shape, 10, hidden=(12, 7, 5), activation=activation)
+    image = random_image(shape, seed)
+    ex = explain.mlp(model, image, norm)
+    logits = oracle_logits(model, image, norm)
+    assert ex.deep and ex.unit_contributions.shape == (10, 5) and ex.unit_maps.shape == (12, 28, 28)
+    for c in range(10):
+        assert ex.total(c) == pytest.approx(logits[c], abs=1e-4)
+    x = (torch.as_tensor(image, dtype=torch.float32) / 255 - norm.mean[0]) / norm.std[0]
+    with torch.no_grad():
+        first, *_, last = model.features(x[None])
+        pre = model.hidden(x.flatten()[None])[0].double().numpy()
+    assert np.allclose(ex.pre_activations, pre, atol=1e-4)
+    assert np.allclose(ex.unit_bias + ex.unit_maps.reshape(12, -1).sum(1), pre, atol=1e-4)
+    assert np.allclose(ex.first, first[0].numpy(), atol=1e-5) and np.allclose(ex.activations, last[0].numpy(), atol=1e-5)

@@ -92,7 +92,7 @@ class Tiny(MLP):
 def test_a_new_kind_appears_in_the_page_without_touching_the_app(tmp_path, monkeypatch):
     from app.main import create_app
     from app.state import screen
-    tiny = replace(kinds.get("mlp"), name="tiny", label="Three hidden units", module=Tiny,
+    tiny = replace(kinds.get("mlp"), name="tiny", label="Three hidden units", module=Tiny, shapes=None,
                    defaults={"mnist": TrainConfig(epochs=1, batch_size=32)})
     monkeypatch.setitem(kinds.KINDS, "tiny", tiny)
     with quick_trained(tmp_path, (("mnist", "tiny"),)) as (settings, zoo):
@@ -101,7 +101,7 @@ def test_a_new_kind_appears_in_the_page_without_touching_the_app(tmp_path, monke
         assert {"label": "Three hidden units", "value": "tiny"} in options
         found = cb["resolve"]("mnist", "tiny")[0]
         assert found["status"] == "ready"
-        panel = cb["weights"](screen(found, None, "mnist", "tiny"), "diverging", None)
+        panel = cb["weights"](screen(found, None, "mnist", "tiny"), "diverging", None)[0]
         captions = [f.children[0] for f in _all(panel, html.Figcaption)]
         assert captions == ["unit 1", "unit 2", "unit 3"]  # its three hidden units, drawn by the same panel
 
@@ -113,3 +113,51 @@ def _all(node, kind):
         if child is not None and not isinstance(child, (str, int, float)):
             found += _all(child, kind)
     return found
+
+
+@pytest.mark.parametrize("widths, activation, network", [
+    ((100,), "relu", "mlp-100-relu"), ((32, 16), "tanh", "mlp-32-16-tanh"), ((1, 1024, 7), "gelu", "mlp-1-1024-7-gelu"),
+    ((10,), "sigmoid", "mlp-10-sigmoid"),
+    ((10,), "relu", "mlp"), ((), "tanh", "linear"),  # the chapter's two nets keep their names
+])
+def test_network_ids_round_trip(widths, activation, network):
+    from models.zoo import base_of, is_network, parse_network, shape_of
+    assert kinds.fully_connected(widths, activation) == network
+    assert is_network(network) and is_network(f"{network}~run3") and base_of(f"{network}~run3") == network
+    assert parse_network(f"{network}~run3") == (kinds.parse(network).kind, 3)
+    shape = shape_of(network)
+    if shape.args:
+        assert shape.args == {"hidden": widths, "activation": activation} and shape.id == network
+        model = kinds.build(shape.kind, (1, 28, 28), 10, **shape.args)
+        assert model.widths == widths
+
+
+@pytest.mark.parametrize("network, says", [
+    ("mlp-10-relu", "is the network 'mlp'"), ("mlp-010-tanh", "not a network id"), ("mlp-32-16", "unknown activation"),
+    ("mlp-0-relu", "1 to 1,024 units"), ("mlp-2000-relu", "1 to 1,024 units"), ("mlp-1-2-3-4-relu", "at most 3"),
+    ("cnn-32-relu", "unknown arch"), ("mlp--relu", "not a network id"), ("mlp-32-relu~run0", "not a network id"),
+])
+def test_bad_network_ids_are_refused_in_one_line(network, says):
+    from models.zoo import is_network, parse_network
+    with pytest.raises(ConfigError, match=says) as raised:
+        parse_network(network)
+    assert "\n" not in str(raised.value) and not is_network(network)
+
+
+@pytest.mark.parametrize("text, widths", [("100", (100,)), (" 32, 16 ", (32, 16)), ("0", ()), ("", ()), ("8;4", (8, 4))])
+def test_widths_as_typed(text, widths):
+    assert kinds.parse_widths(text) == widths
+
+
+def test_a_variants_weights_page_its_filters_and_draw_matrices():
+    from models.kinds import Matrix
+    classes = tuple(str(c) for c in range(10))
+    model = kinds.build("mlp", (1, 28, 28), 10, hidden=(120, 20), activation="relu")
+    filters, layer2, out = kinds.get("mlp").weights(model, classes)
+    assert isinstance(filters, Tiles) and filters.images.shape == (120, 1, 28, 28)
+    assert np.array_equal(filters.images.reshape(120, -1), model.hidden.weight.detach().numpy())
+    assert isinstance(layer2, Matrix) and np.array_equal(layer2.values, model.deeper[0].weight.detach().numpy())
+    # More units than bars can show: the output weights are a classes x units heatmap, rows named by class.
+    assert isinstance(out, Matrix) and out.values.shape == (10, 20) and out.row_labels == classes
+    few = kinds.get("mlp").weights(kinds.build("mlp", (1, 28, 28), 10, hidden=(16,)), classes)
+    assert [type(p) for p in few] == [Tiles, Bars]
