@@ -97,34 +97,56 @@ def _linear(ex: Contributions, pred: int, ref: int, names: dict, other: str, tem
             _key(), _maps(items)]
 
 
+SHOWN_UNITS = 16  # bars per chart when a layer has more units than fit: those that move the gap most
+FIRST_MAPS = 4  # input × filter maps shown for a deeper net's first layer: its most active units
+
+
 def _mlp(ex: HiddenContributions, pred: int, ref: int, names: dict, filters: np.ndarray, graph_ids: dict) -> list:
     unit = ex.key_unit(pred, ref)
+    n = len(ex.activations)
+    gaps = ex.unit_contributions[pred] - ex.unit_contributions[ref]
+    shown, of = None, ""
+    if n > 2 * SHOWN_UNITS:
+        shown = sorted(np.argsort(-np.abs(gaps), kind="stable")[:SHOWN_UNITS].tolist())
+        of = f" ({SHOWN_UNITS} of {n} units: those that move the gap most)"
+    layer = "the last hidden layer" if ex.deep else "the hidden layer"
     sums = [html.Li(f"{names[c]}: z = b + Σ units = {ex.out_bias[c]:+.2f} + {ex.unit_contributions[c].sum():.2f}"
                     f" = {ex.total(c):.3f} (network: {ex.logits[c]:.3f})") for c in (pred, ref)]
-    filter_img = colorize(filters[unit:unit + 1], "diverging")[0]
-    gap = ex.unit_contributions[pred, unit] - ex.unit_contributions[ref, unit]
-    map_caption = [f"pre-activation b + Σ = {ex.unit_bias[unit]:+.2f} + {ex.unit_maps[unit].sum():.2f}"
-                   f" = {ex.pre_activations[unit]:.3f}, activation {ex.activations[unit]:.3f}",
-                   f"adds {gap:+.3f} to the gap between {names[pred]} and {names[ref]}"]
-    return [
-        html.H3("The exact sums the 2-layer net computes", className="sub"),
-        html.Div(className="explain-charts", children=[
-            dcc.Graph(id=graph_ids["hidden"], config={"displayModeBar": False},
-                      figure=figures.activations_figure(ex.activations, unit)),
-            dcc.Graph(id=graph_ids["units"], config={"displayModeBar": False},
-                      figure=figures.unit_contributions_figure(ex.unit_contributions[pred],
-                                                               ex.unit_contributions[ref], names[pred], names[ref])),
-        ]),
-        html.Ul(sums, className="score-sums"),
-        html.H3(f"Unit {unit + 1}: the hidden unit that favours {names[pred]} over {names[ref]} most",
-                className="sub"),
-        _key(),
-        html.Div(className="map-row", children=[
-            html.Figure(className="map-tile", children=[
-                html.Img(src=png_data_uri(filter_img), className="map-img", alt=f"filter of unit {unit + 1}"),
-                html.Figcaption([html.B(f"filter of unit {unit + 1}")])]),
-            *_maps([(ex.unit_maps[unit], f"input × filter of unit {unit + 1}", map_caption)]).children]),
-    ]
+    charts = html.Div(className="explain-charts", children=[
+        dcc.Graph(id=graph_ids["hidden"], config={"displayModeBar": False},
+                  figure=figures.activations_figure(ex.activations, unit, shown, "Activations of "
+                                                    f"{layer}{of}")),
+        dcc.Graph(id=graph_ids["units"], config={"displayModeBar": False},
+                  figure=figures.unit_contributions_figure(
+                      ex.unit_contributions[pred], ex.unit_contributions[ref], names[pred], names[ref], shown,
+                      f"Each unit's share of the two scores (activation × output weight){of}")),
+    ])
+    head = [html.H3(f"The exact sums the {'deeper' if ex.deep else '2-layer'} net computes", className="sub"),
+            charts, html.Ul(sums, className="score-sums")]
+    if not ex.deep:
+        filter_img = colorize(filters[unit:unit + 1], "diverging")[0]
+        map_caption = [f"pre-activation b + Σ = {ex.unit_bias[unit]:+.2f} + {ex.unit_maps[unit].sum():.2f}"
+                       f" = {ex.pre_activations[unit]:.3f}, activation {ex.activations[unit]:.3f}",
+                       f"adds {gaps[unit]:+.3f} to the gap between {names[pred]} and {names[ref]}"]
+        return [*head,
+                html.H3(f"Unit {unit + 1}: the hidden unit that favours {names[pred]} over {names[ref]} most",
+                        className="sub"),
+                _key(),
+                html.Div(className="map-row", children=[
+                    html.Figure(className="map-tile", children=[
+                        html.Img(src=png_data_uri(filter_img), className="map-img", alt=f"filter of unit {unit + 1}"),
+                        html.Figcaption([html.B(f"filter of unit {unit + 1}")])]),
+                    *_maps([(ex.unit_maps[unit], f"input × filter of unit {unit + 1}", map_caption)]).children])]
+    # A deeper net: the last layer's units are sums of units, not of pixels; the pixels meet the first layer.
+    top = np.argsort(-ex.first, kind="stable")[:FIRST_MAPS]
+    items = [(ex.unit_maps[u], f"input × filter of unit {u + 1}",
+              [f"pre-activation b + Σ = {ex.unit_bias[u]:+.2f} + {ex.unit_maps[u].sum():.2f} = "
+               f"{ex.pre_activations[u]:.3f}, activation {ex.first[u]:.3f}"]) for u in top]
+    return [*head,
+            html.P(f"Unit {unit + 1} of the last hidden layer favours {names[pred]} over {names[ref]} most: it adds "
+                   f"{gaps[unit]:+.3f} to the gap. Its input is the layer before, not the pixels.", className="explain"),
+            html.H3(f"The first hidden layer: its {len(top)} most active units, input × filter", className="sub"),
+            _key(), _maps(items)]
 
 
 def _gradients(ex: Gradients, pred: int, ref: int, names: dict) -> list:

@@ -216,15 +216,47 @@ def highlight_classes(figure: dict, classes: Sequence[str], actual: int, predict
     return {**figure, "data": data, "layout": layout}
 
 
-def activations_figure(activations: np.ndarray, highlight: Optional[int] = None) -> go.Figure:
-    """The 2-layer net's hidden activations for one image, one bar per unit; `highlight` outlined."""
-    acts = np.asarray(activations, dtype=float)
-    units = [f"unit {u + 1}" for u in range(len(acts))]
-    colors = [POSITIVE if u == highlight else "#9e9ac8" for u in range(len(acts))]
-    fig = go.Figure(go.Bar(x=units, y=acts, marker_color=colors, text=[f"{a:.2f}" for a in acts],
+MATRIX_SCALE = [[0, NEGATIVE], [0.5, "#f7f7f7"], [1, POSITIVE]]
+
+
+def matrix_figure(values: np.ndarray, rows: str, columns: str, row_labels: Sequence[str] = (),
+                  marked: Optional[dict] = None) -> go.Figure:
+    """A weight matrix as a heatmap on a diverging scale centred on zero (purple +, orange −).
+
+    `row_labels` name the rows (the classes, for output weights); `marked` ({row: role}) outlines rows
+    and names their role, as a selected cell marks its two classes."""
+    w = np.asarray(values, dtype=np.float32)
+    n_rows, n_cols = w.shape
+    limit = float(np.abs(w).max()) or 1.0
+    y = list(row_labels) if row_labels else [str(r + 1) for r in range(n_rows)]
+    if marked:
+        y = [f"<b>{label}</b> ({marked[r]})" if r in marked else label for r, label in enumerate(y)]
+    fig = go.Figure(go.Heatmap(
+        z=w, x=list(range(1, n_cols + 1)), y=y, colorscale=MATRIX_SCALE, zmin=-limit, zmax=limit, zmid=0,
+        colorbar=dict(thickness=10, title=dict(text="weight")),
+        hovertemplate=f"{rows} %{{y}}<br>{columns} %{{x}}<br>weight %{{z:.3f}}<extra></extra>"))
+    for r in (marked or {}):
+        fig.add_shape(type="rect", xref="paper", x0=0, x1=1, yref="y", y0=r - 0.5, y1=r + 0.5,
+                      line=dict(color="#111", width=2), fillcolor="rgba(0,0,0,0)")
+    fig.update_layout(font=FONT, margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor="white", paper_bgcolor="white",
+                      height=min(420, max(200, 14 * n_rows + 90)), dragmode="zoom",
+                      xaxis=dict(title=columns, showgrid=False),
+                      yaxis=dict(title=rows, autorange="reversed", showgrid=False, type="category",
+                                 showticklabels=bool(row_labels) or n_rows <= 40))
+    return fig
+
+
+def activations_figure(activations: np.ndarray, highlight: Optional[int] = None,
+                       units: Optional[Sequence[int]] = None, title: str = "Hidden activations") -> go.Figure:
+    """Hidden activations for one image, one bar per unit (only `units`, when given); `highlight` outlined."""
+    shown = list(range(len(activations))) if units is None else list(units)
+    acts = np.asarray(activations, dtype=float)[shown]
+    names = [f"unit {u + 1}" for u in shown]
+    colors = [POSITIVE if u == highlight else "#9e9ac8" for u in shown]
+    fig = go.Figure(go.Bar(x=names, y=acts, marker_color=colors, text=[f"{a:.2f}" for a in acts],
                            textposition="outside", cliponaxis=False,
                            hovertemplate="%{x}: activation %{y:.3f}<extra></extra>"))
-    fig.update_layout(font=FONT, title=dict(text="Hidden activations", font=dict(size=13), x=0, xanchor="left"),
+    fig.update_layout(font=FONT, title=dict(text=title, font=dict(size=13), x=0, xanchor="left"),
                       margin=dict(l=10, r=10, t=30, b=10), height=220, plot_bgcolor="white",
                       paper_bgcolor="white", dragmode=False, showlegend=False,
                       xaxis=dict(fixedrange=True, type="category"),
@@ -233,17 +265,21 @@ def activations_figure(activations: np.ndarray, highlight: Optional[int] = None)
 
 
 def unit_contributions_figure(predicted: np.ndarray, reference: np.ndarray, predicted_name: str,
-                              reference_name: str) -> go.Figure:
-    """Each hidden unit's share (activation x output weight) of two classes' logits, side by side."""
-    units = [f"unit {u + 1}" for u in range(len(predicted))]
+                              reference_name: str, units: Optional[Sequence[int]] = None,
+                              title: str = "Each unit's share of the two scores (activation × output weight)"
+                              ) -> go.Figure:
+    """Each hidden unit's share (activation x output weight) of two classes' logits, side by side (only
+    `units`, when given)."""
+    shown = list(range(len(predicted))) if units is None else list(units)
+    names = [f"unit {u + 1}" for u in shown]
     fig = go.Figure([
         # Greys, not the purple and orange that mean "raises" and "lowers" in the maps below.
-        go.Bar(x=units, y=np.asarray(predicted, float), name=predicted_name, marker_color="#252525",
+        go.Bar(x=names, y=np.asarray(predicted, float)[shown], name=predicted_name, marker_color="#252525",
                hovertemplate=f"{predicted_name}<br>%{{x}}: %{{y:+.3f}}<extra></extra>"),
-        go.Bar(x=units, y=np.asarray(reference, float), name=reference_name, marker_color="#a3a3a3",
+        go.Bar(x=names, y=np.asarray(reference, float)[shown], name=reference_name, marker_color="#a3a3a3",
                hovertemplate=f"{reference_name}<br>%{{x}}: %{{y:+.3f}}<extra></extra>")])
     fig.update_layout(font=FONT, barmode="group", height=240, plot_bgcolor="white", paper_bgcolor="white",
-                      title=dict(text="Each unit's share of the two scores (activation × output weight)",
+                      title=dict(text=title,
                                  font=dict(size=13), x=0, xanchor="left"),
                       margin=dict(l=10, r=10, t=30, b=10), dragmode=False,
                       legend=dict(orientation="h", x=1, xanchor="right", y=1.12),
@@ -279,4 +315,48 @@ def difference_figure(diff: np.ndarray, classes: Sequence[str], name_a: str, nam
         xaxis=dict(title="predicted class", type="category", fixedrange=True, showgrid=False,
                    tickangle=-35 if max(map(len, labels)) > 3 else 0),
         yaxis=dict(title="actual class", type="category", autorange="reversed", fixedrange=True, showgrid=False))
+    return fig
+
+
+# Okabe-Ito: one colour per dataset on the ladder, told apart with any colour vision.
+DATASET_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
+
+
+def ladder_figure(lines: dict, chapter: dict) -> go.Figure:
+    """Test accuracy against hidden units (one layer) and against depth (layers of 100), one line per dataset.
+
+    `lines` maps a dataset's title to (its id, width points, depth points); a point is (x, accuracy, seconds,
+    network). `chapter` maps a dataset's title to what the chapter reports for its 2-layer net (10 units)."""
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.68, 0.32], horizontal_spacing=0.08, shared_yaxes=True,
+                        subplot_titles=("One hidden layer: accuracy against its units",
+                                        "Layers of 100 units: accuracy against depth"))
+    for n, (title, (dataset, width, depth)) in enumerate(lines.items()):
+        colour = DATASET_COLOURS[n % len(DATASET_COLOURS)]
+        for col, points, what in ((1, width, "hidden units"), (2, depth, "hidden layers")):
+            if not points:
+                continue
+            fig.add_trace(go.Scatter(
+                x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers+text",
+                text=[f"{p[2]:.0f} s" for p in points], textposition="bottom right", textfont=dict(size=9, color="#666"),
+                marker=dict(size=9, color=colour), line=dict(color=colour, width=2), name=title, legendgroup=title,
+                showlegend=col == 1 or not width, customdata=[[dataset, p[3]] for p in points],
+                hovertemplate=f"<b>{title}</b><br>%{{x}} {what}: %{{y:.2%}}<br>trained in %{{text}}"
+                              "<br>click to open<extra></extra>"), row=1, col=col)
+    for col, x in ((1, [1, 200]), (2, [1, 3])):  # both panels keep their axes while they have no point yet
+        fig.add_trace(go.Scatter(x=x, y=[None, None], mode="markers", showlegend=False, hoverinfo="skip"),
+                      row=1, col=col)
+    for title, accuracy in chapter.items():
+        fig.add_trace(go.Scatter(
+            x=[10], y=[accuracy], mode="markers", name=f"the chapter: {title}, 2-layer net",
+            marker=dict(symbol="star-open", size=14, color="#111", line=dict(width=2)),
+            hovertemplate=f"the chapter reports about {accuracy:.0%} for its 2-layer net (10 units) on {title}"
+                          "<extra></extra>"), row=1, col=1)
+    fig.update_xaxes(type="log", tickvals=[1, 2, 5, 10, 20, 50, 100, 200], title_text="hidden units", row=1, col=1)
+    fig.update_xaxes(tickvals=[1, 2, 3], range=[0.7, 3.3], title_text="hidden layers", row=1, col=2)
+    fig.update_yaxes(tickformat=".0%", gridcolor="#eee", title_text="test accuracy", row=1, col=1)
+    fig.update_yaxes(tickformat=".0%", gridcolor="#eee", row=1, col=2)
+    fig.update_annotations(font=dict(size=12))
+    fig.update_layout(font=FONT, height=380, margin=dict(l=10, r=10, t=30, b=10), plot_bgcolor="white",
+                      paper_bgcolor="white", clickmode="event", dragmode=False, hovermode="closest",
+                      legend=dict(orientation="h", y=-0.2, x=0))
     return fig

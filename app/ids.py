@@ -59,6 +59,8 @@ SUSPECT_TILE = "suspect-tile"  # pattern-matching type, like SAMPLE_TILE
 WEIGHTS = "weights-panel"
 WEIGHTS_COLORMAP = "weights-colormap"
 WEIGHTS_BARS = "weights-bars"
+WEIGHTS_PAGE = "weights-page"  # which hundred of the first layer's filters are drawn
+WEIGHTS_PAGER = "weights-pager"
 
 TIMELINE_BOX = "timeline-box"
 TIMELINE = "timeline-slider"  # a position in the training timeline; the last is the final checkpoint
@@ -107,3 +109,16 @@ GALLERY_TILE = "gallery-tile"  # pattern-matching type, like SAMPLE_TILE
 
 # The chapter, live: a guide of links that open the views reproducing the chapter's figures
 CHAPTER = "chapter-guide"
+
+# Building a network in the page, and the ladder of widths and depths
+BUILD_HIDDEN = "build-hidden"
+BUILD_ACTIVATION = "build-activation"
+BUILD_TRAIN = "build-train"
+BUILD_NOTE = "build-note"
+LADDER_GRAPH = "ladder-graph"
+LADDER_TRAIN = "ladder-train"
+LADDER_NOTE = "ladder-note"
+LADDER_PROGRESS = "ladder-progress"
+LADDER_POLL = "ladder-poll"
+STATE_LADDER_JOB = "state-ladder-job"
+STATE_LADDER_DONE = "state-ladder-done"

@@ -13,7 +13,7 @@ from . import ids, security, strips
 from .access import Access, Limits
 from .jobs import Queue
 from .replay import Replay
-from .panels import (address, chapter, compare, confusion, explain, gallery, model, own, samples, suspects,
+from .panels import (address, build, chapter, compare, confusion, explain, gallery, model, own, samples, suspects,
                      timeline, weights)
 from .service import Service
 from .state import screen
@@ -23,7 +23,7 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_DATASET, DEFAULT_ARCH = "mnist", "linear"
 # Callbacks whose answer depends only on the request and the chosen pair's network (see app/replay.py):
 # the heatmap, the weights, a cell's images and summary, and the explanation of one image.
-REPLAYED = frozenset({ids.CONFUSION, ids.WEIGHTS, ids.SAMPLES, ids.SAMPLES_MORE, ids.CELL_SUMMARY, ids.EXPLAIN,
+REPLAYED = frozenset({ids.CONFUSION, ids.WEIGHTS, ids.WEIGHTS_PAGE, ids.WEIGHTS_PAGER, ids.SAMPLES, ids.SAMPLES_MORE, ids.CELL_SUMMARY, ids.EXPLAIN,
                       ids.EXPLAIN_CARD})
 
 
@@ -44,8 +44,8 @@ def layout() -> html.Div:
             # while they scroll, up to the end of this block (not over the cards below).
             html.Div(className="focus", children=[
                 confusion.layout(), html.Div(className="focus-side", children=[samples.layout(), explain.layout()])]),
-            weights.layout(), gallery.gallery_layout(), gallery.data_layout(), own.layout(), compare.layout(),
-            suspects.layout()]),
+            weights.layout(), *build.layout(), gallery.gallery_layout(), gallery.data_layout(), own.layout(),
+            compare.layout(), suspects.layout()]),
         html.Footer(className="footer", children=[
             html.Span("After the chapter “Looking inside neural nets” of Machine Learning for Artists (ml4a). "
                       "All numbers are on the test split, which the networks never trained on."),
@@ -76,7 +76,8 @@ def create_app(settings: Settings, access: Access | None = None, queue: Queue | 
                                 **explain.register(app, service), **suspects.register(app, service),
                                 **timeline.register(app, service), **address.register(app),
                                 **compare.register(app, service), **own.register(app, service),
-                                **gallery.register(app, service), **chapter.register(app, service)}
+                                **gallery.register(app, service), **chapter.register(app, service),
+                                **build.register(app, service, access, limits)}
     strips.register(app.server, service)
     replayed = [key for key in app.callback_map if output_ids(key) <= REPLAYED]
     app.lookinside_replay = None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import plotly.io
 
-from models import datasets, kinds
+from models import datasets, kinds, ladder
 from models.config import Settings
 from models.errors import LookInsideError, TrainingCancelled
 from models.evaluate import Evaluation
@@ -33,6 +33,7 @@ log = logging.getLogger("lookinside")
 NICE = 10  # the web workers answer clicks first; training takes what CPU is left
 REPORT_EVERY = 0.25  # seconds between progress writes
 MAX_RUNS = int(os.environ.get("LOOKINSIDE_MAX_RUNS", "50"))  # visitors' runs kept per dataset
+MAX_SHAPES = int(os.environ.get("LOOKINSIDE_MAX_BUILT", "30"))  # networks built in the page kept per dataset
 
 
 def run(queue: Queue, job_id: str) -> None:
@@ -69,11 +70,14 @@ def train(queue: Queue, job: Job) -> dict:
     settings = Settings(data_dir=Path(job.settings["data_dir"]), model_dir=Path(job.settings["model_dir"]),
                         offline=bool(job.settings["offline"]), device=str(job.settings["device"]))
     zoo, cancel, last = Zoo(settings), threading.Event(), [0.0]
-    title = f"{datasets.get_spec(job.dataset).title} / {network_label(job.network)}"
 
     def report(progress=None, frame=None):
         if queue.report(job.id, progress, frame) == "cancelling":
             cancel.set()
+
+    if job.mode == "ladder":
+        return climb(zoo, job.dataset, report, cancel)
+    title = f"{datasets.get_spec(job.dataset).title} / {network_label(job.network)}"
 
     def on_progress(p):
         now = time.monotonic()
@@ -89,12 +93,32 @@ def train(queue: Queue, job: Job) -> dict:
     report({"step": 0, "total": 1, "label": f"Preparing {title}: loading data…"})
     if job.mode == "train":
         ev = zoo.evaluation(job.dataset, job.network, on_progress=on_progress, cancel=cancel, on_snapshot=on_snapshot)
+        if job.network not in kinds.KINDS:  # a network built in the page: the oldest beyond the bound go
+            zoo.prune_shapes(job.dataset, keep=MAX_SHAPES, protect=ladder.networks())
     else:  # "retrain" replaces the network; "run" writes a new one beside it, under its own id
         ckpt = zoo.retrain(job.dataset, job.network, on_progress=on_progress, cancel=cancel, on_snapshot=on_snapshot)
         ev = zoo.evaluate(ckpt)
         if job.mode == "run":
             zoo.prune_runs(job.dataset, keep=MAX_RUNS)
     return state(job.dataset, job.network, READY, checkpoint=ev.checkpoint_id)
+
+
+def climb(zoo: Zoo, dataset: str, report, cancel: threading.Event) -> dict:
+    """Train the ladder's missing networks of a dataset, one after the other (models.ladder)."""
+    todo = ladder.missing(zoo, dataset)
+    title, last = datasets.get_spec(dataset).title, [0.0]
+    for i, network in enumerate(todo):
+        def on_progress(p, i=i, network=network):
+            now = time.monotonic()
+            if now - last[0] >= REPORT_EVERY or p.step == p.total_steps:
+                last[0] = now
+                report({"step": round(1000 * (i + p.fraction)), "total": 1000 * len(todo),
+                        "label": f"{title}, network {i + 1} of {len(todo)}: {network_label(network)}, "
+                                 f"epoch {p.epoch}/{p.epochs}"})
+        report({"step": 1000 * i, "total": 1000 * len(todo),
+                "label": f"{title}, network {i + 1} of {len(todo)}: {network_label(network)}, starting…"})
+        zoo.evaluation(dataset, network, on_progress=on_progress, cancel=cancel)
+    return {"dataset": dataset, "trained": todo}
 
 
 def live_frame(settings: Settings, dataset: str, name: str, snap, model, norm) -> str:

@@ -9,14 +9,15 @@ import functools
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from models import datasets, kinds, timeline
+from models import datasets, kinds, ladder, timeline
 from models.cache import Bounded
 from models.checkpoint import Checkpoint
 from models.config import Settings
 from models.errors import CheckpointError, DataError, LookInsideError
 from models.evaluate import Evaluation
-from models.zoo import Zoo, parse_network
+from models.zoo import Zoo, base_of, parse_network
 
+from . import figures
 from .images import Thumbnails
 from .jobs import Queue, Refused
 from .state import DATASET_LABELS, ERROR, READY, UNTRAINED, network_label, on_screen, state, valid_pair
@@ -75,6 +76,16 @@ class Service:
             return state(dataset, arch, UNTRAINED, note, ckpt.id)
         return state(dataset, arch, READY, checkpoint=ckpt.id)
 
+    def has_data(self, dataset) -> bool:
+        """Whether a dataset's test files are here (read without downloading)."""
+        if not (isinstance(dataset, str) and dataset in datasets.DATASETS):
+            return False
+        try:
+            datasets.load(dataset, False, self.local)
+        except DataError:
+            return False
+        return True
+
     def dataset_options(self) -> list[dict]:
         """The dataset dropdown's options: a dataset whose files are not here is marked, and disabled
         when this server may not download it."""
@@ -100,22 +111,58 @@ class Service:
         found = self.resolve(dataset, network)
         if found["status"] == ERROR or (found["status"] == READY and not watch):
             return {}
-        arch = parse_network(network)[0]
+        base = base_of(network)
         mode, target, name = "train", network, None
         if watch and found["status"] == READY:
             if admin:
                 mode = "retrain"
             else:
-                mode, target = "run", arch
-                name = functools.partial(self.zoo.next_run, dataset, arch)  # called with the ids in flight
-        settings = {"data_dir": str(self.settings.data_dir), "model_dir": str(self.settings.model_dir),
-                    "offline": self.settings.offline, "device": self.settings.device}
+                mode, target = "run", base
+                name = functools.partial(self.zoo.next_run, dataset, base)  # called with the ids in flight
         try:
-            job, _ = self.queue.submit(dataset, target, mode, settings, visitor=visitor,
+            job, _ = self.queue.submit(dataset, target, mode, self._job_settings(), visitor=visitor,
                                        who="admin" if admin else "visitor", name=name)
         except Refused as e:
             return {"error": str(e)}
         return job.handle()
+
+    def request_ladder(self, dataset: str, visitor: str, admin: bool) -> dict:
+        """Queue (or join) the job that trains the ladder's missing networks of a dataset, one after the
+        other (models.ladder); the job's handle, or {"error": sentence} when the bounds refuse it."""
+        try:
+            job, _ = self.queue.submit(dataset, "ladder", "ladder", self._job_settings(), visitor=visitor,
+                                       who="admin" if admin else "visitor")
+        except Refused as e:
+            return {"error": str(e)}
+        return job.handle()
+
+    def _job_settings(self) -> dict:
+        return {"data_dir": str(self.settings.data_dir), "model_dir": str(self.settings.model_dir),
+                "offline": self.settings.offline, "device": self.settings.device}
+
+    def ladder_figure(self) -> dict:
+        """The ladder's figure over every dataset that has data here, rebuilt when a ladder network changes."""
+        names = [d for d in datasets.DATASETS if self.has_data(d)]
+        files = [(d, n) for d in names for n in ladder.networks() if self.zoo.has_checkpoint(d, n)]
+        signature = tuple((d, n, self.zoo.checkpoint_path(d, n).stat().st_mtime_ns) for d, n in files)
+        return self.cache.get(("ladder", tuple(names), signature), lambda: self._ladder_figure(names))
+
+    def _ladder_figure(self, names) -> dict:
+        lines = {}
+        for dataset in names:
+            width, depth = [], []
+            for p in ladder.points(self.zoo, dataset):
+                point = (p.accuracy, p.seconds, p.network)
+                if len(p.widths) == 1 and p.widths[0] in ladder.WIDTHS:
+                    width.append((p.widths[0], *point))
+                if set(p.widths) == {ladder.DEPTH_WIDTH}:
+                    depth.append((len(p.widths), *point))
+            if width or depth:
+                lines[DATASET_LABELS[dataset]] = (dataset, sorted(width), sorted(depth))
+        chapter = {DATASET_LABELS[d]: a for d, a in ladder.CHAPTER.items() if d in names}
+        if not lines:
+            return figures.empty_figure("No network of the ladder is trained yet: train them below.").to_dict()
+        return figures.ladder_figure(lines, chapter).to_dict()
 
     def view(self, dataset: str, arch: str, position=None, evaluate: bool = True) -> View:
         """The checkpoint (or its snapshot at a timeline position), evaluation and test images of a ready pair.
@@ -204,9 +251,13 @@ class Service:
         return found
 
     def networks(self, dataset) -> list[str]:
-        """The network ids a dataset offers: the served kinds, then the visitors' runs on disk."""
-        runs = self.zoo.runs(dataset) if isinstance(dataset, str) and dataset in datasets.DATASETS else []
-        return [*kinds.KINDS, *runs]
+        """The network ids a dataset offers: the served kinds, the networks built in the page (on disk or
+        being trained now), then the visitors' runs on disk."""
+        if not (isinstance(dataset, str) and dataset in datasets.DATASETS):
+            return list(kinds.KINDS)
+        building = [j.network for j in self.queue.active() if j.dataset == dataset and j.mode == "train"
+                    and j.network not in kinds.KINDS and not parse_network(j.network)[1]]
+        return list(dict.fromkeys([*kinds.KINDS, *self.zoo.shapes(dataset), *building, *self.zoo.runs(dataset)]))
 
     def evaluated(self, dataset: str, runs: bool = False) -> list[tuple[Checkpoint, Evaluation]]:
         """Every served network of `dataset` (and, with `runs`, its newest visitors' runs) whose checkpoint
@@ -214,7 +265,8 @@ class Service:
         found = []
         if not (isinstance(dataset, str) and dataset in datasets.DATASETS):
             return found
-        for network in [*kinds.KINDS, *(self.zoo.runs(dataset)[-RUNS_COMPARED:] if runs else ())]:
+        others = [*self.zoo.shapes(dataset)[:SHAPES_COMPARED], *self.zoo.runs(dataset)[-RUNS_COMPARED:]] if runs else []
+        for network in [*kinds.KINDS, *others]:
             try:
                 ckpt = self.zoo.load(dataset, network)
             except LookInsideError:
@@ -265,6 +317,7 @@ class Service:
 UNREADABLE = "This network can no longer be read (removed or damaged since it was shown); choose it again."
 # Runs offered to compare: the newest ones. Each is loaded to be listed, and the checkpoint cache holds 32.
 RUNS_COMPARED = 10
+SHAPES_COMPARED = 16  # networks built in the page, offered to compare (the first, by kind, depth and width)
 
 
 @functools.lru_cache(maxsize=len(datasets.DATASETS))

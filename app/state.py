@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Optional
 
 from models import datasets, kinds
-from models.zoo import is_network, parse_network
+from models.zoo import base_of, is_network, parse_network
 
 READY, UNTRAINED, ERROR = "ready", "untrained", "error"
 DATASET_LABELS = {name: spec.title for name, spec in datasets.DATASETS.items()}
@@ -19,9 +19,9 @@ MAX_ID = 40  # the longest dataset or network id a page may send
 
 
 def network_label(network: str) -> str:
-    """A network's name in the page: its kind's label, and for a visitor's run its number."""
-    kind, run = parse_network(network)
-    return kinds.get(kind).label + (f", visitor run {run}" if run else "")
+    """A network's name in the page: its kind's label (or its shape's), and for a visitor's run its number."""
+    run = parse_network(network)[1]
+    return kinds.parse(base_of(network)).label + (f", visitor run {run}" if run else "")
 
 
 def network_options(networks) -> list[dict]:

@@ -26,11 +26,11 @@ from models.config import Settings
 from models.kinds import KINDS
 from models.zoo import Zoo
 
-from . import browser, jobs, serving, training
+from . import browser, jobs, serving, shapes, training
 from .report import render
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ["trainer", "table", "jobs", "cold", "memory", "pss", "latency", "replay", "bytes", "browser"]
+SECTIONS = ["trainer", "table", "shapes", "jobs", "cold", "memory", "pss", "latency", "replay", "bytes", "browser"]
 
 
 def machine() -> dict:
@@ -89,6 +89,19 @@ def main(argv=None) -> int:
         step("time to accuracy")
         pairs = [("mnist", "linear")] if args.quick else [(d, a) for d in datasets.DATASETS for a in KINDS]
         result["time_to_accuracy"] = training.time_to_accuracy(replace(settings, model_dir=work / "scratch"), pairs)
+        save()
+    if "shapes" in only and has_data(settings, "mnist"):
+        step("networks built in the page: the width ladder, wide nets, a cell click on one")
+        ladder_dir, wide_dir = work / "ladder", work / "wide"
+        result["shape_ladder"] = shapes.width_ladder(settings, ladder_dir)
+        save()
+        rows = shapes.WIDE[:1] if args.quick else [r for r in shapes.WIDE if has_data(settings, r[0])]
+        result["shape_speed"] = shapes.time_to_accuracy(settings, wide_dir, rows)
+        save()
+        for path in ladder_dir.glob("mnist-mlp.*"):
+            shutil.copy(path, wide_dir)
+        nets = tuple(n for n in ("mlp", "mlp-100-relu", "mlp-800-relu") if (wide_dir / f"mnist-{n}.pt").exists())
+        result["shape_clicks"] = shapes.clicks(replace(settings, model_dir=wide_dir), nets, n=50 if args.quick else 200)
         save()
     if "jobs" in only:
         step("a training job's peak memory")

@@ -179,8 +179,9 @@ def visit(client: Client, pairs: list[tuple[str, str]], rng: random.Random) -> N
                      ("samples-sort", "value", "predicted"), on_screen], [("state-sample", "data", None)])
     client.callback("image explanation", [("explain-panel", "children"), ("explain-card", "className")],
                     [("state-sample", "data", rng.randrange(10000)), on_screen])
-    client.callback("weights", [("weights-panel", "children")],
-                    [on_screen, ("weights-colormap", "value", "diverging"), ("state-cell", "data", cell)])
+    client.callback("weights", [("weights-panel", "children"), ("weights-page", "options"), ("weights-pager", "className")],
+                    [on_screen, ("weights-colormap", "value", "diverging"), ("state-cell", "data", cell),
+                     ("weights-page", "value", "0")])
 
 
 def server_rss(pid: int) -> float:

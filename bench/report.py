@@ -18,6 +18,8 @@ def render(r: dict) -> str:
         out += _trainer(r)
     if "time_to_accuracy" in r:
         out += _table(r)
+    if "shape_ladder" in r or "shape_speed" in r:
+        out += _shapes(r)
     if "cold_start" in r:
         out += _cold(r)
     if "latency" in r:
@@ -72,6 +74,33 @@ def _table(r: dict) -> list[str]:
             corr = row.get("template_correlation")
             out.append(f"| {row['dataset']} | {row['arch']} | {100 * row['accuracy']:.2f}% | {row['seconds']:.1f} s "
                        f"| {goal} | {_mark(row.get('meets_target'))} | {'' if corr is None else f'{corr:.3f}'} |")
+    return out
+
+
+def _shapes(r: dict) -> list[str]:
+    out = ["", "## Networks built in the page", ""]
+    if "shape_ladder" in r:
+        lad = r["shape_ladder"]
+        out += [f"The {lad['dataset']} ladder of one hidden layer (1 to 200 ReLU units), trained and evaluated one "
+                f"after the other as the ladder's job does: **{lad['wall_seconds']:.0f} s** in all "
+                f"({lad['train_seconds']:.0f} s of it training); target ≤ {lad['target_seconds']} s: "
+                f"{_mark(lad['meets_target'])}.", "", "| network | test accuracy | training time |", "|---|---|---|"]
+        out += [f"| {p['network']} | {100 * p['accuracy']:.2f}% | {p['seconds']:.1f} s |" for p in lad["points"]]
+    if "shape_speed" in r:
+        out += ["", "| dataset | network | test accuracy | training time | target | |", "|---|---|---|---|---|---|"]
+        for row in r["shape_speed"]:
+            goal = (f"≥ {100 * row['target_accuracy']:.1f}% in ≤ {row['target_seconds']} s"
+                    if row.get("target_accuracy") else "report")
+            if "error" in row:
+                out.append(f"| {row['dataset']} | {row['network']} | not available: {row['error']} | | {goal} | |")
+            else:
+                out.append(f"| {row['dataset']} | {row['network']} ({row['label']}) | {100 * row['accuracy']:.2f}% | "
+                           f"{row['seconds']:.1f} s | {goal} | {_mark(row.get('meets_target'))} |")
+    if "shape_clicks" in r:
+        out += ["", "A cell click's server time, one at a time, alternating between the networks in one run:", "",
+                "| network | p50 | p95 |", "|---|---|---|"]
+        out += [f"| {net} ({c['label']}) | {c['p50_ms']:.1f} ms | {c['p95_ms']:.1f} ms |"
+                for net, c in r["shape_clicks"].items()]
     return out
 
 

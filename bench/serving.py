@@ -134,8 +134,9 @@ class Page:
 
     def weights(self, view: dict) -> None:
         _answered("weights", self.client.callback(
-            "weights", [("weights-panel", "children")],
-            [("state-view", "data", view), ("weights-colormap", "value", "diverging"), ("state-cell", "data", None)]))
+            "weights", [("weights-panel", "children"), ("weights-page", "options"), ("weights-pager", "className")],
+            [("state-view", "data", view), ("weights-colormap", "value", "diverging"), ("state-cell", "data", None),
+             ("weights-page", "value", "0")]))
 
     def cell_click(self, view: dict, cell: dict) -> bytes:
         """A click as the browser sends it: the cell is selected in the page, then one request for its images."""

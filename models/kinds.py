@@ -128,6 +128,7 @@ def _linear_weights(model: LinearNet, classes) -> list[Weights]:
                   per_class=True, colour=True)]
 
 
+SMALL_FROM = 24  # more first-layer filters than this are drawn as small tiles, numbered only
 BARS_UP_TO = 16  # output weights as one bar chart per class up to this many units, a heatmap beyond
 
 
@@ -140,7 +141,7 @@ def _mlp_weights(model: MLP, classes) -> list[Weights]:
     deep = len(model.widths) > 1
     parts: list[Weights] = [Tiles("hidden_filters", "First hidden layer's filters" if deep else "Hidden units' filters",
                                   "the first hidden layer's filters" if deep else "the hidden units' filters",
-                                  filters, _units(len(filters)))]
+                                  filters, _units(len(filters)), small=len(filters) > SMALL_FROM)]
     for n, w in enumerate(model.deeper_weights(), start=2):
         parts.append(Matrix(f"layer_{n}", f"Hidden layer {n}: each unit's weights over layer {n - 1}'s units",
                             _numpy(w), f"unit of layer {n}", f"unit of layer {n - 1}"))
@@ -256,8 +257,8 @@ FULLY_CONNECTED = Shapes(parse=_fc_parse, suffix=_fc_suffix, label=_fc_label, co
 MLP_KIND = Kind(
     name="mlp", label="2-layer (10 hidden units)", module=MLP,
     about="Each hidden unit takes a weighted sum of the pixels (their filters, first row); each class then "
-          "adds up the hidden units with its own output weights (the bars: purple pushes the class up, orange "
-          "down). A class is recognised by the combination of units it relies on.",
+          "adds up the hidden units with its own output weights (bars, or a heatmap when there are many units: purple "
+          "pushes the class up, orange down). A class is recognised by the combination of units it relies on.",
     # relu beat gelu, tanh and sigmoid (94.4%, 94.1%, 92.6%, 91.8% on MNIST at batch 64); batch 256 with a
     # higher rate then reached 94.6% sooner. The smoothness penalty turns the hidden filters from pixel
     # noise into readable strokes at no cost in accuracy.

@@ -146,14 +146,14 @@ def test_forged_states_are_ignored(cb):
                    dict(real, network="../x"), dict(real, position=True), dict(real, message=None), "ready"):
         assert cb["status"](forged) == ("…", "", "status")
         # A forged view draws no weights: the panel says it is preparing, with no image at all.
-        panel = cb["weights"](forged, "diverging", None)
+        panel = cb["weights"](forged, "diverging", None)[0]
         assert text_of(panel) == "Preparing the network…" and not find(panel, html.Img)
-    assert find(cb["weights"](real, "diverging", None), html.Img)  # the same call with the real store draws
+    assert find(cb["weights"](real, "diverging", None)[0], html.Img)  # the same call with the real store draws
     # A network found ready that can no longer be read (a run removed since): said once, drawn nowhere.
     gone = dict(real, network="linear~run9")
     assert cb["status"](gone) == ("not available", UNREADABLE, "status status-error")
     assert "Nothing to show" in str(cb["heatmap"](gone, "counts", "numbers", None))
-    assert text_of(cb["weights"](gone, "diverging", None)) == "No weights to show for this network."
+    assert text_of(cb["weights"](gone, "diverging", None)[0]) == "No weights to show for this network."
 
 
 def test_status_shows_accuracy_and_errors(cb):
@@ -293,7 +293,7 @@ def test_explanation_shows_exact_sums_that_match_the_logits(cb, arch):
     if arch == "linear":
         assert maps[0].alt == "the image x" and all(m.alt.startswith("weights w for ") for m in maps[1:3])
     if arch == "mlp":
-        assert "Hidden activations" in str(find(children, dcc.Graph)[1].figure.layout.title.text)
+        assert "Activations of the hidden layer" in str(find(children, dcc.Graph)[1].figure.layout.title.text)
 
 
 def test_explanation_of_a_convnet_is_labelled_an_approximation(cb):
@@ -339,16 +339,16 @@ def test_suspects_open_on_demand_and_name_the_models(cb):
 
 
 def test_weights_for_each_network(cb):
-    linear = cb["weights"](shown_view(cb), "diverging", {"actual": 3, "predicted": 5})
+    linear = cb["weights"](shown_view(cb), "diverging", {"actual": 3, "predicted": 5})[0]
     tiles = find(linear, html.Figure)
     assert len(tiles) == 10
     assert "mark-actual" in tiles[3].className and "mark-predicted" in tiles[5].className
     assert "faded" in tiles[0].className
-    mlp = cb["weights"](shown_view(cb, arch="mlp"), "grayscale", None)
+    mlp = cb["weights"](shown_view(cb, arch="mlp"), "grayscale", None)[0]
     assert len(find(mlp, html.Figure)) == 10 and "Output weights" in text_of(mlp)
-    cnn = cb["weights"](shown_view(cb, "cifar10", "cnn"), "rgb", None)
+    cnn = cb["weights"](shown_view(cb, "cifar10", "cnn"), "rgb", None)[0]
     assert len(find(cnn, html.Figure)) == 8  # the synthetic convnet's 8 first-layer filters
-    waiting = cb["weights"](screen(cb["resolve"]("cifar10", "mlp")[0], None, "cifar10", "mlp"), "diverging", None)
+    waiting = cb["weights"](screen(cb["resolve"]("cifar10", "mlp")[0], None, "cifar10", "mlp"), "diverging", None)[0]
     assert "Preparing" in text_of(waiting)
 
 
@@ -451,8 +451,8 @@ def test_timeline_slider_moves_every_panel(cb):
     assert untrained.sum() == trained.sum() and np.trace(untrained) < np.trace(trained)
     accuracy, _, _ = cb["status"](early_view)
     assert text_of(accuracy).startswith("untrained: ")
-    w0 = cb["weights"](early_view, "diverging", None)
-    w1 = cb["weights"](store, "diverging", None)
+    w0 = cb["weights"](early_view, "diverging", None)[0]
+    w1 = cb["weights"](store, "diverging", None)[0]
     assert find(w0, html.Img)[0].src != find(w1, html.Img)[0].src
     # The selected cell's images follow the slider too.
     cell = {"actual": 1, "predicted": 1}
@@ -697,3 +697,49 @@ def test_a_truncated_evaluation_is_recomputed_and_a_truncated_timeline_reported(
 def evaluation_is_whole(path) -> bool:
     with np.load(path) as z:
         return z["probs"].shape[0] == z["labels"].shape[0] > 0
+
+
+def test_a_network_built_in_the_page_is_trained_once_then_offered_paged_and_explained(cb, monkeypatch):
+    idle(cb)
+    counted = []  # earlier tests used up this one visitor's training limit: count here instead
+    monkeypatch.setattr("app.access.Limits.check", lambda self, name: counted.append(name))
+    network, label = "mlp-120-20-tanh", "3-layer (120 + 20 hidden units, tanh)"
+    props = {}
+    note, cls = triggered(cb["build"], "build-train.n_clicks", 1, 1, None, "120, 20", "tanh", "mnist", props=props)
+    assert props["model-dropdown"]["value"] == network and cls == "status status-busy" and label in note
+    assert {"label": label, "value": network} in props["model-dropdown"]["options"]
+    # Choosing it (what the dropdown's change sends) queues one job; a second visitor joins it.
+    found, handle = cb["resolve"]("mnist", network)
+    assert found["status"] == "untrained" and handle["network"] == network and handle["mode"] == "train"
+    assert counted == ["train"]  # a build counts against the visitor's training limit
+    assert {"label": label, "value": network} in cb["options"]("mnist")[0]  # offered to all while it trains
+    run_job(cb, handle)
+    assert cb["queue"].get(handle["id"]).state == "done"
+    def build(hidden, activation):
+        return triggered(cb["build"], "build-train.n_clicks", 2, 2, None, hidden, activation, "mnist")
+
+    assert build("120,20", "tanh")[0] == f"Opened {label}: it was trained before."
+    assert build("5,5,5,5", "tanh") == ("At most 3 hidden layers (asked for 4).", "status status-error")
+    assert build("0", "relu")[0].startswith("Opened 1-layer (linear)")
+
+    view = shown_view(cb, arch=network)
+    # 120 first-layer filters: the first 100, then the rest on the second page, each under its own number.
+    children, pages, pager = cb["weights"](view, "diverging", None, "0")
+    assert [p["value"] for p in pages] == ["0", "1"] and pager == "pager"
+    tiles = find(children, html.Figcaption)
+    assert len(tiles) == 100 and text_of(tiles[0]) == "1"
+    children, _, _ = cb["weights"](view, "diverging", {"actual": 3, "predicted": 5}, "1")
+    assert [text_of(t) for t in find(children, html.Figcaption)] == [str(u) for u in range(101, 121)]
+    # Layer 2's weights over layer 1, and the output weights over 20 units: heatmaps, two classes marked.
+    layer2, out = [g.figure for g in find(children, dcc.Graph)]
+    model = cb["zoo"].load("mnist", network).model
+    assert np.allclose(array(layer2["data"][0]["z"]), model.deeper[0].weight.detach().numpy())
+    assert "<b>3</b> (actual)" in out["data"][0]["y"] and "<b>5</b> (predicted)" in out["data"][0]["y"]
+    assert len(out["layout"]["shapes"]) == 2
+    # The explanation: the last layer's exact shares add up to the network's own logits.
+    children, _ = cb["explanation"](7, view)
+    text = text_of(children)
+    sums = re.findall(r"= (-?\d+\.\d{3}) \(network: (-?\d+\.\d{3})\)", text)
+    assert len(sums) == 2 and all(a == b for a, b in sums)
+    assert "The first hidden layer: its 4 most active units, input × filter" in text
+    assert network in [o["value"] for o in cb["compare_choices"]("mnist", None, None, None)[0]]  # and compare offers it

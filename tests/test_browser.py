@@ -584,3 +584,74 @@ def test_a_drawing_produces_a_prediction(page):
     dash_duo.find_element("#draw-clear").click()
     wait_until(lambda: not dash_duo.find_element("#own-result").text, what="the result to clear")
     assert dash_duo.get_logs() == []
+
+
+def test_a_network_built_in_the_page_trains_with_progress_then_every_panel_draws_it(page):
+    dash_duo, zoo = page
+    box = dash_duo.find_element("#build-hidden")
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys("32")
+    choose(dash_duo, "build-activation", "tanh")
+    dash_duo.find_element("#build-train").click()
+    label = "2-layer (32 hidden units, tanh)"
+    dash_duo.wait_for_contains_text("#model-dropdown", label, timeout=20)
+    dash_duo.wait_for_element("#train-box.active #train-progress", timeout=20)  # the progress bar, while it trains
+    wait_until(lambda: not dash_duo.find_elements("#train-box.active"), timeout=180, what="the training to finish")
+    assert zoo.has_checkpoint("mnist", "mlp-32-tanh")
+    dash_duo.wait_for_contains_text("#accuracy", "accuracy", timeout=30)
+    dash_duo.wait_for_element("#confusion-graph .heatmaplayer", timeout=30)
+    wait_until(lambda: len(dash_duo.find_elements("#weights-panel .weight-img")) == 32, what="its 32 filters")
+    wait_until(lambda: "model=mlp-32-tanh" in dash_duo.driver.current_url, what="the address to name it")
+    # Building it again opens it; a shape out of bounds gets one sentence and changes nothing.
+    dash_duo.find_element("#build-train").click()
+    dash_duo.wait_for_contains_text("#build-note", "Opened 2-layer (32 hidden units, tanh)", timeout=20)
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys("5,5,5,5")
+    dash_duo.find_element("#build-train").click()
+    dash_duo.wait_for_contains_text("#build-note", "At most 3 hidden layers (asked for 4).", timeout=20)
+    assert dash_duo.find_element("#model-dropdown").text.strip() == label
+    # The address restores it on a new visit, with its heatmap and filters.
+    link = dash_duo.driver.current_url
+    dash_duo.driver.get(dash_duo.server_url)
+    dash_duo.wait_for_element("#confusion-graph .heatmaplayer", timeout=30)
+    dash_duo.driver.get(link)
+    dash_duo.wait_for_contains_text("#model-dropdown", label, timeout=30)
+    wait_until(lambda: len(dash_duo.find_elements("#weights-panel .weight-img")) == 32, what="its filters again")
+    assert dash_duo.get_logs() == []
+
+
+LADDER_POINTS = """
+    const gd = document.querySelector('#ladder-graph .js-plotly-plot');
+    if (!gd || !gd._fullData) return null;
+    return gd._fullData.filter(t => t.customdata && t.customdata.length).map(
+        t => [t.name, t.xaxis, Array.from(t.x), t.customdata.map(c => c[1])]);
+"""
+
+
+def test_the_ladder_shows_every_trained_point_and_a_click_opens_it(page):
+    dash_duo, zoo = page
+    for network in ("mlp-20-relu", "mlp-100-relu", "mlp-100-100-relu"):
+        zoo.evaluation("mnist", network)  # real checkpoints, trained with this test's quick settings
+    dash_duo.driver.refresh()
+    dash_duo.wait_for_element("#ladder-graph .js-plotly-plot", timeout=30)
+    points = wait_until(lambda: (lambda p: p if p and any(len(x) >= 3 for _, _, x, _ in p) else None)(
+        dash_duo.driver.execute_script(LADDER_POINTS)), what="the ladder's points")
+    by = {(name, axis): (x, networks) for name, axis, x, networks in points}
+    assert by[("MNIST", "x")] == ([10, 20, 100], ["mlp", "mlp-20-relu", "mlp-100-relu"])
+    assert by[("MNIST", "x2")] == ([1, 2], ["mlp-100-relu", "mlp-100-100-relu"])  # layers of 100
+    assert by[("CIFAR-10", "x")] == ([10], ["mlp"])  # the trained CIFAR-10 networks, on their own line
+    assert "Train the 6 missing MNIST networks" in dash_duo.find_element("#ladder-train").text
+    x, y = dash_duo.driver.execute_script("""
+        const gd = document.querySelector('#ladder-graph .js-plotly-plot'), xa = gd._fullLayout.xaxis,
+              ya = gd._fullLayout.yaxis, t = gd._fullData.find(t => t.name === 'MNIST' && t.xaxis === 'x');
+        gd.scrollIntoView({block: "center"});
+        const box = gd.getBoundingClientRect(), i = Array.from(t.x).indexOf(20);
+        return [box.left + xa._offset + xa.d2p(20), box.top + ya._offset + ya.d2p(t.y[i])];
+    """)
+    actions = ActionBuilder(dash_duo.driver)
+    actions.pointer_action.move_to_location(int(x), int(y)).click()
+    actions.perform()
+    dash_duo.wait_for_contains_text("#model-dropdown", "2-layer (20 hidden units, relu)", timeout=20)
+    wait_until(lambda: "model=mlp-20-relu" in dash_duo.driver.current_url, what="the address to name it")
+    dash_duo.wait_for_contains_text("#accuracy", "accuracy", timeout=30)
+    assert dash_duo.get_logs() == []

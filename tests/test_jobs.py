@@ -206,6 +206,48 @@ def test_ten_watchers_without_the_token_start_one_run_and_the_served_network_sta
     assert f"training job {handle['id'][:8]} ended: mnist/linear~run1 done after" in text
 
 
+def _choose(port: int, network: str, visitor: str):
+    """What choosing a network sends (the build card and the ladder choose one this way too)."""
+    body = {"output": "..state-resolved.data...state-job.data..",
+            "outputs": [{"id": "state-resolved", "property": "data"}, {"id": "state-job", "property": "data"}],
+            "inputs": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
+                       {"id": "model-dropdown", "property": "value", "value": network},
+                       {"id": "watch-button", "property": "n_clicks", "value": 0}],
+            "state": [{"id": "state-admin-token", "property": "data", "value": None}],
+            "changedPropIds": ["model-dropdown.value"]}
+    status, reply = _post(port, body, visitor)
+    return status, (reply["response"]["state-job"]["data"] if status == 200 else reply)
+
+
+def test_ten_requests_for_a_new_network_start_one_training_run_while_clicks_are_answered(served):
+    port, settings, queue, proc, tmp_path = served
+    resolved = {"dataset": "mnist", "arch": "linear", "status": "ready", "message": "",
+                "checkpoint": Zoo(settings).load("mnist", "linear").id}
+    with ThreadPoolExecutor(12) as pool:
+        builds = [pool.submit(_choose, port, "mlp-12-tanh", f"{i + 40:032x}") for i in range(10)]
+        clicks = [pool.submit(_cell_summary, port, resolved, i % 10) for i in range(30)]
+        answers = [f.result() for f in builds]
+        latencies = sorted(f.result() for f in clicks)  # every click answered (200) while the build starts
+    assert all(status == 200 for status, _ in answers), answers
+    handles = {json.dumps(h, sort_keys=True) for _, h in answers}
+    assert len(handles) == 1, handles  # ten visitors, one training run
+    handle = answers[0][1]
+    assert handle["mode"] == "train" and handle["network"] == "mlp-12-tanh"
+    during = []
+    while queue.get(handle["id"]).active:
+        during.append(_cell_summary(port, resolved, len(during) % 10))
+        time.sleep(0.05)
+    job = _wait(queue, handle["id"])
+    assert job.state == "done", job.message
+    ckpt = Zoo(settings).load("mnist", "mlp-12-tanh")
+    assert ckpt.model.widths == (12,) and ckpt.config.arch_args == {"hidden": (12,), "activation": "tanh"}
+    text = (tmp_path / "server.log").read_text()
+    assert text.count("queued: mnist/mlp-12-tanh") == 1 and text.count("started: mnist/mlp-12-tanh") == 1
+    print(f"cell summary: p95 {1000 * latencies[int(0.95 * (len(latencies) - 1))]:.0f} ms with the ten requests, "
+          f"{len(during)} answered while it trained")
+    assert not _zombies(proc.pid)
+
+
 def test_the_admin_token_retrains_in_place_and_a_wrong_one_is_refused(served):
     port, settings, queue, proc, _ = served
     shipped = settings.model_dir / "mnist-linear.pt"

@@ -15,10 +15,11 @@ from tests.conftest import quick_config, quick_trained
 
 
 def request(output: str, inputs: list[tuple[str, str, object]], state: list[tuple[str, str, object]] = ()) -> bytes:
-    """A one-output callback request ("id.property") as the page sends it."""
-    out_id, prop = output.rsplit(".", 1)
+    """A callback request as the page sends it: one output ("id.property") or several ("..a.b...c.d..")."""
+    names = output.strip(".").split("...")
+    outputs = [dict(zip(("id", "property"), name.rsplit(".", 1))) for name in names]
     return json.dumps({
-        "output": output, "outputs": {"id": out_id, "property": prop},
+        "output": output, "outputs": outputs[0] if len(outputs) == 1 else outputs,
         "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
         "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
         "changedPropIds": [f"{inputs[0][0]}.{inputs[0][1]}"]}).encode()
@@ -33,9 +34,9 @@ def body(dataset: str, arch: str, state: dict | None, mode: str = "counts") -> b
 
 def weights_body(dataset: str, arch: str, state: dict | None) -> bytes:
     """The weights panel's request."""
-    return request("weights-panel.children", [
+    return request("..weights-panel.children...weights-page.options...weights-pager.className..", [
         ("state-view", "data", screen(state, None, dataset, arch)), ("weights-colormap", "value", "diverging"),
-        ("state-cell", "data", None)])
+        ("state-cell", "data", None), ("weights-page", "value", "0")])
 
 
 class Counting:

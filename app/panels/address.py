@@ -12,7 +12,7 @@ from dash import ClientsideFunction, Dash, Input, Output, State, dcc, no_update,
 
 from models import datasets, kinds
 from models.evaluate import SORTS
-from models.zoo import is_network, parse_network
+from models.zoo import is_network
 
 from .. import ids
 from ..state import network_options
@@ -66,9 +66,10 @@ def register(app: Dash) -> dict:
                   State(ids.CONFUSION_VIEW, "value"), State(ids.SAMPLES_SORT, "value"))
     def from_address(search, *current):
         wanted = parse(search)
-        if parse_network(wanted.get("arch", "linear"))[1]:
-            # A visitor's run is not among the dropdown's first options, and a value the options lack is
-            # cleared: offer it with the value (the options callback then lists the dataset's runs).
+        if wanted.get("arch", "linear") not in kinds.KINDS:
+            # A visitor's run or a network built in the page is not among the dropdown's first options, and
+            # a value the options lack is cleared: offer it with the value (the options callback then lists
+            # the dataset's own).
             set_props(ids.ARCH, {"options": network_options((*kinds.KINDS, wanted["arch"]))})
         keys = ("dataset", "arch", "mode", "view", "sort")
         # Only what differs is set, so going back to a view changes no more than it must.

@@ -83,8 +83,8 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         watching = triggered_id() == ids.WATCH
         if found["status"] == ERROR or (found["status"] == READY and not watching):
             return found, no_update
-        if watching:
-            limits.check("train")
+        if watching or (found["status"] != READY and arch not in kinds.KINDS):
+            limits.check("train")  # a new run, or a network built in the page: each is minutes of CPU
         job = service.request_training(dataset, arch, visitor(), access.is_admin(token), watch=watching)
         return found, job or no_update
 

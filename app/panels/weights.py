@@ -4,7 +4,7 @@ from __future__ import annotations
 from dash import Dash, Input, Output, State, dcc, html
 
 from models.datasets import DATASETS
-from models.kinds import Bars, Tiles
+from models.kinds import Bars, Matrix, Tiles
 
 from .. import figures, ids
 from ..cells import parse_cell
@@ -30,11 +30,21 @@ def layout() -> html.Section:
     return html.Section(className="card card-weights", children=[
         html.Div(className="card-head", children=[
             html.H2("What it learned"),
+            html.Div(id=ids.WEIGHTS_PAGER, className="pager hidden", children=[
+                dcc.Dropdown(id=ids.WEIGHTS_PAGE, value="0", clearable=False, searchable=False, options=[])]),
             dcc.RadioItems(id=ids.WEIGHTS_COLORMAP, value="diverging", inline=True, className="toggle",
                            options=colormap_options(None)),
         ]),
         html.Div(id=ids.WEIGHTS, className="weights", children=html.P("Loading…", className="hint")),
     ])
+
+
+PAGE = 100  # filters drawn at once; a wider first layer is paged
+
+
+def page_options(units: int) -> list[dict]:
+    return [{"label": f"filters of units {p + 1}–{min(p + PAGE, units)} of {units}", "value": str(p // PAGE)}
+            for p in range(0, units, PAGE)]
 
 
 def colormap_options(dataset) -> list[dict]:
@@ -57,21 +67,31 @@ def register(app: Dash, service: Service) -> dict:
             return options, "rgb"
         return options, "diverging" if current == "rgb" or current is None else current
 
-    @app.callback(Output(ids.WEIGHTS, "children"),
-                  Input(ids.STATE_VIEW, "data"), Input(ids.WEIGHTS_COLORMAP, "value"), Input(ids.STATE_CELL, "data"))
-    def weights(store, colormap, cell):
+    @app.callback(Output(ids.WEIGHTS, "children"), Output(ids.WEIGHTS_PAGE, "options"),
+                  Output(ids.WEIGHTS_PAGER, "className"),
+                  Input(ids.STATE_VIEW, "data"), Input(ids.WEIGHTS_COLORMAP, "value"), Input(ids.STATE_CELL, "data"),
+                  Input(ids.WEIGHTS_PAGE, "value"))
+    def weights(store, colormap, cell, page="0"):
         view, problem = service.look(store)
         if view is None:
             return html.P("No weights to show for this network." if problem else "Preparing the network…",
-                          className="hint")
+                          className="hint"), [], "pager hidden"
         colormap = colormap if isinstance(colormap, str) and colormap in COLOURS else "diverging"
         cell = parse_cell(cell, len(view.checkpoint.classes))
-        return _panel(service, view, colormap, cell)
+        tiles = max((len(p.images) for p in _parts(service, view) if isinstance(p, Tiles)), default=0)
+        pages = page_options(tiles)
+        page = int(page) if isinstance(page, str) and page.isdigit() and int(page) < len(pages) else 0
+        return _panel(service, view, colormap, cell, page), pages, "pager" + ("" if len(pages) > 1 else " hidden")
 
     return {"colormap_choices": colormap_choices, "weights": weights}
 
 
-def _panel(service: Service, view, colormap: str, cell) -> list:
+def _parts(service: Service, view) -> list:
+    ckpt = view.checkpoint
+    return service.cached(view, "weights", (), lambda: view.kind.weights(ckpt.model, ckpt.classes))
+
+
+def _panel(service: Service, view, colormap: str, cell, page: int = 0) -> list:
     """The weights panel's children for one checkpoint, colour map and selected cell.
 
     The weight images and the output-weights chart are made once per checkpoint and colour map;
@@ -81,16 +101,27 @@ def _panel(service: Service, view, colormap: str, cell) -> list:
     marks = {} if cell is None else {cell["predicted"]: "predicted", cell["actual"]: "actual"}
     if cell is not None and cell["actual"] == cell["predicted"]:
         marks = {cell["actual"]: "actual = predicted"}
-    parts = service.cached(view, "weights", (), lambda: kind.weights(ckpt.model, ckpt.classes))
+    parts = _parts(service, view)
     per_tile = any(p.per_tile for p in parts if isinstance(p, Tiles))
     children = [html.P([kind.about, " ", COLOURS[colormap], SCALE[per_tile]], className="explain")]
     for part in parts:
         if part.title:
             children.append(html.H3(part.title, className="sub"))
         if isinstance(part, Tiles):
+            # One scale for all of them (or each its own), whichever page is drawn.
             uris = service.cached(view, "weight-images", (part.name, colormap), lambda: [
                 png_data_uri(img) for img in colorize(part.images, colormap, per_tile=part.per_tile)])
-            children.append(_tiles(uris, list(part.labels), marks if part.per_class else {}, small=part.small))
+            first = page * PAGE if len(uris) > PAGE else 0
+            if len(uris) > PAGE:
+                children.append(html.P(f"Units {first + 1}–{min(first + PAGE, len(uris))} of {len(uris)}; the "
+                                       "menu above shows the others.", className="hint"))
+            children.append(_tiles(uris[first:first + PAGE], list(part.labels[first:first + PAGE]),
+                                   marks if part.per_class else {}, small=part.small, start=first))
+        elif isinstance(part, Matrix):
+            rows = {r: role for r, role in marks.items()} if part.row_labels else {}
+            figure = service.cached(view, "matrix", (part.name, tuple(sorted(rows.items()))), lambda: figures.matrix_figure(
+                part.values, part.rows, part.columns, part.row_labels, rows).to_dict())
+            children.append(dcc.Graph(className="weights-matrix", config={"displayModeBar": False}, figure=figure))
         elif isinstance(part, Bars):
             bars = service.cached(view, "bars", (part.name,), lambda: figures.output_weights_figure(
                 part.values, ckpt.classes).to_dict())
@@ -100,10 +131,11 @@ def _panel(service: Service, view, colormap: str, cell) -> list:
     return children
 
 
-def _tiles(uris: list[str], labels: list[str], marks: dict[int, str], small: bool = False) -> html.Div:
-    """A grid of weight images; marked tiles get a role label and an outline, small ones only their number."""
+def _tiles(uris: list[str], labels: list[str], marks: dict[int, str], small: bool = False, start: int = 0) -> html.Div:
+    """A grid of weight images (the first one is number `start` + 1); marked tiles get a role label and an
+    outline, small ones only their number."""
     tiles = []
-    for i, (uri, label) in enumerate(zip(uris, labels)):
+    for i, (uri, label) in enumerate(zip(uris, labels), start=start):
         role = marks.get(i)
         cls = "weight-tile" + (f" mark-{role.split(' ')[0]}" if role else "") + (" faded" if marks and not role else "")
         tiles.append(html.Figure(className=cls, children=[

@@ -1,0 +1,81 @@
+"""Networks built in the page: time to accuracy of wide nets, the ladder's wall time, and a cell click on one."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from models import kinds, ladder
+from models.config import Settings
+from models.errors import LookInsideError
+from models.zoo import Zoo
+
+# (dataset, network, target accuracy, target seconds); None: report the figure.
+WIDE = [("mnist", "mlp-100-relu", 0.975, 20), ("mnist", "mlp-800-relu", 0.98, 120),
+        ("cifar10", "mlp-200-relu", None, None), ("cifar10", "mlp-800-relu", None, None),
+        ("cifar10", "mlp-512-256-relu", None, None)]
+
+
+def time_to_accuracy(settings: Settings, scratch: Path, rows=WIDE) -> list[dict]:
+    """Train each network from scratch with its shape's defaults (as the page does) and read its metrics."""
+    zoo, out = Zoo(replace(settings, model_dir=scratch)), []
+    for dataset, network, accuracy, seconds in rows:
+        row = {"dataset": dataset, "network": network, "label": kinds.parse(network).label,
+               "target_accuracy": accuracy, "target_seconds": seconds}
+        try:
+            m = zoo.train(dataset, network).metrics
+        except LookInsideError as e:
+            out.append({**row, "error": str(e).split(" (")[0]})
+            continue
+        met = None if accuracy is None else bool(m["test_accuracy"] >= accuracy and m["train_seconds"] <= seconds)
+        out.append({**row, "accuracy": m["test_accuracy"], "seconds": m["train_seconds"], "meets_target": met})
+    return out
+
+
+def width_ladder(settings: Settings, scratch: Path, dataset: str = "mnist") -> dict:
+    """One hidden layer of 1 to 200 units, each trained and evaluated one after the other as the ladder's
+    job does it: the wall time in all (loading, snapshots and evaluation included) and each net's figures."""
+    zoo, points = Zoo(replace(settings, model_dir=scratch)), []
+    began = time.perf_counter()
+    for network in ladder.by_width():
+        ev = zoo.evaluation(dataset, network)
+        m = zoo.load(dataset, network).metrics
+        points.append({"network": network, "accuracy": ev.accuracy, "seconds": m["train_seconds"]})
+    wall = time.perf_counter() - began
+    return {"dataset": dataset, "wall_seconds": round(wall, 1), "train_seconds": round(sum(p["seconds"] for p in points), 1),
+            "points": points, "target_seconds": 90, "meets_target": wall <= 90}
+
+
+def clicks(settings: Settings, networks=("mlp", "mlp-100-relu", "mlp-800-relu"), n: int = 200) -> dict:
+    """A cell click's server time, one at a time, on a shipped net and on networks built in the page:
+    the same request for each, alternating in one run (Flask's test client, no network in between)."""
+    from app.main import create_app
+    from app.state import screen
+
+    app = create_app(settings, replay=False)
+    client, resolve = app.server.test_client(), app.lookinside_callbacks["resolve"]
+    views = {net: screen(resolve("mnist", net)[0], None, "mnist", net) for net in networks}
+    times: dict = {net: [] for net in networks}
+    rng = np.random.default_rng(0)
+    for i in range(n * len(networks)):
+        net = networks[i % len(networks)]
+        a, p = (int(v) for v in rng.integers(0, 10, 2))
+        body = {"output": "..cell-samples.children...samples-more.className..",
+                "outputs": [{"id": "cell-samples", "property": "children"}, {"id": "samples-more", "property": "className"}],
+                "inputs": [{"id": "state-cell", "property": "data", "value": {"actual": a, "predicted": p}},
+                           {"id": "state-shown", "property": "data", "value": 24},
+                           {"id": "samples-sort", "property": "value", "value": "predicted"},
+                           {"id": "state-view", "property": "data", "value": views[net]}],
+                "state": [{"id": "state-sample", "property": "data", "value": None}],
+                "changedPropIds": ["state-cell.data"]}
+        began = time.perf_counter()
+        reply = client.post("/_dash-update-component", data=json.dumps(body), content_type="application/json")
+        elapsed = time.perf_counter() - began
+        if reply.status_code not in (200, 204):
+            raise RuntimeError(f"the cell click on {net} was answered {reply.status_code}")
+        times[net].append(elapsed)
+    return {net: {"label": kinds.parse(net).label, "n": len(v), "p50_ms": round(float(np.percentile(v, 50)) * 1000, 2),
+                  "p95_ms": round(float(np.percentile(v, 95)) * 1000, 2)} for net, v in times.items()}
