@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -241,8 +242,9 @@ def test_ten_requests_for_a_new_network_start_one_training_run_while_clicks_are_
     assert job.state == "done", job.message
     ckpt = Zoo(settings).load("mnist", "mlp-12-tanh")
     assert ckpt.model.widths == (12,) and ckpt.config.arch_args == {"hidden": (12,), "activation": "tanh"}
-    text = (tmp_path / "server.log").read_text()
-    assert text.count("queued: mnist/mlp-12-tanh") == 1 and text.count("started: mnist/mlp-12-tanh") == 1
+    with sqlite3.connect(queue.path) as db:  # every job the queue ever held for it: one
+        assert db.execute("SELECT COUNT(*) FROM jobs WHERE network='mlp-12-tanh'").fetchone()[0] == 1
+    assert (tmp_path / "server.log").read_text().count("started: mnist/mlp-12-tanh") == 1
     print(f"cell summary: p95 {1000 * latencies[int(0.95 * (len(latencies) - 1))]:.0f} ms with the ten requests, "
           f"{len(during)} answered while it trained")
     assert not _zombies(proc.pid)
@@ -337,6 +339,30 @@ def test_visitor_runs_beyond_the_cap_are_removed_oldest_first_but_never_pinned_o
     assert zoo.runs("mnist") == ["linear~run2", "linear~run4", "linear~run5"] and served.read_bytes() == b"served"
     left = sorted(p.name for p in zoo.settings.model_dir.iterdir())
     assert not [name for name in left if "run1" in name or "run3" in name], left
+
+
+def test_built_networks_beyond_the_cap_are_removed_oldest_first_but_never_the_ladders_or_pinned(tmp_path):
+    from models import ladder
+    from models.config import Settings
+    zoo = Zoo(Settings(data_dir=tmp_path / "data", model_dir=tmp_path / "models"))
+    zoo.settings.model_dir.mkdir()
+    built = ["mlp-7-tanh", "mlp-100-relu", "mlp-8-8-gelu", "mlp-9-sigmoid", "mlp-3-2-1-relu"]
+    for age, network in enumerate(built):
+        path = zoo.checkpoint_path("mnist", network)
+        for p in (path, path.with_suffix(".timeline.pt"), zoo.settings.model_dir / f"mnist-{network}.eval.npz"):
+            p.write_bytes(b"x")
+        os.utime(path, (1_000_000 + age, 1_000_000 + age))
+    zoo.checkpoint_path("mnist", "linear").write_bytes(b"served")
+    zoo.checkpoint_path("mnist", "mlp-7-tanh~run1").write_bytes(b"a run")
+    zoo.checkpoint_path("mnist", "mlp-8-8-gelu").with_suffix(".pin").touch()
+    # Listed by kind, depth and widths; the served network and the run are not built shapes.
+    assert zoo.shapes("mnist") == ["mlp-7-tanh", "mlp-9-sigmoid", "mlp-100-relu", "mlp-8-8-gelu", "mlp-3-2-1-relu"]
+    assert zoo.next_run("mnist", "mlp-7-tanh") == "mlp-7-tanh~run2"
+    removed = zoo.prune_shapes("mnist", keep=1, protect=ladder.networks())
+    assert removed == ["mlp-7-tanh", "mlp-9-sigmoid"]  # oldest first; the ladder's and the pinned one stay
+    assert zoo.shapes("mnist") == ["mlp-100-relu", "mlp-8-8-gelu", "mlp-3-2-1-relu"]
+    left = sorted(p.name for p in zoo.settings.model_dir.iterdir())
+    assert not [n for n in left if "mlp-9-sigmoid" in n or n.startswith("mnist-mlp-7-tanh.")], left
 
 
 def _hwm_and_rss(pid: int) -> tuple[float, float]:
