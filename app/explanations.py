@@ -108,21 +108,19 @@ def _mlp(ex: HiddenContributions, pred: int, ref: int, names: dict, filters: np.
     shown, of = None, ""
     if n > 2 * SHOWN_UNITS:
         shown = sorted(np.argsort(-np.abs(gaps), kind="stable")[:SHOWN_UNITS].tolist())
-        of = f" ({SHOWN_UNITS} of {n} units: those that move the gap most)"
+        of = f"The charts show {SHOWN_UNITS} of its {n} units: those that move the gap between the two scores most."
     layer = "the last hidden layer" if ex.deep else "the hidden layer"
     sums = [html.Li(f"{names[c]}: z = b + Σ units = {ex.out_bias[c]:+.2f} + {ex.unit_contributions[c].sum():.2f}"
                     f" = {ex.total(c):.3f} (network: {ex.logits[c]:.3f})") for c in (pred, ref)]
     charts = html.Div(className="explain-charts", children=[
         dcc.Graph(id=graph_ids["hidden"], config={"displayModeBar": False},
-                  figure=figures.activations_figure(ex.activations, unit, shown, "Activations of "
-                                                    f"{layer}{of}")),
+                  figure=figures.activations_figure(ex.activations, unit, shown, f"Activations of {layer}")),
         dcc.Graph(id=graph_ids["units"], config={"displayModeBar": False},
                   figure=figures.unit_contributions_figure(
-                      ex.unit_contributions[pred], ex.unit_contributions[ref], names[pred], names[ref], shown,
-                      f"Each unit's share of the two scores (activation × output weight){of}")),
+                      ex.unit_contributions[pred], ex.unit_contributions[ref], names[pred], names[ref], shown)),
     ])
     head = [html.H3(f"The exact sums the {'deeper' if ex.deep else '2-layer'} net computes", className="sub"),
-            charts, html.Ul(sums, className="score-sums")]
+            *([html.P(of, className="hint")] if of else []), charts, html.Ul(sums, className="score-sums")]
     if not ex.deep:
         filter_img = colorize(filters[unit:unit + 1], "diverging")[0]
         map_caption = [f"pre-activation b + Σ = {ex.unit_bias[unit]:+.2f} + {ex.unit_maps[unit].sum():.2f}"

@@ -62,7 +62,8 @@ class Job:
     dataset: str
     target: str  # what requests join on: the network asked for (its kind, for a visitor's run)
     network: str  # what this job writes: the network itself, or the run's id
-    mode: str  # "train" (make a missing network ready), "retrain" (replace it) or "run" (a new run beside it)
+    mode: str  # "train" (make a missing network ready), "retrain" (replace it), "run" (a new run beside it)
+    # or "ladder" (the missing networks of models.ladder for a dataset, one after the other)
     who: str  # "admin" or "visitor", for the log
     visitor: str
     settings: dict

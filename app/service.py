@@ -260,8 +260,8 @@ class Service:
         return list(dict.fromkeys([*kinds.KINDS, *self.zoo.shapes(dataset), *building, *self.zoo.runs(dataset)]))
 
     def evaluated(self, dataset: str, runs: bool = False) -> list[tuple[Checkpoint, Evaluation]]:
-        """Every served network of `dataset` (and, with `runs`, its newest visitors' runs) whose checkpoint
-        loads and whose evaluation is on disk and sound."""
+        """Every served network of `dataset` (and, with `runs`, the networks built in the page and the newest
+        visitors' runs) whose checkpoint loads and whose evaluation is on disk and sound."""
         found = []
         if not (isinstance(dataset, str) and dataset in datasets.DATASETS):
             return found

@@ -118,7 +118,7 @@ def _panel(service: Service, view, colormap: str, cell, page: int = 0) -> list:
             children.append(_tiles(uris[first:first + PAGE], list(part.labels[first:first + PAGE]),
                                    marks if part.per_class else {}, small=part.small, start=first))
         elif isinstance(part, Matrix):
-            rows = {r: role for r, role in marks.items()} if part.row_labels else {}
+            rows = dict(marks) if part.row_labels else {}  # output weights: a selected cell marks its classes
             figure = service.cached(view, "matrix", (part.name, tuple(sorted(rows.items()))), lambda: figures.matrix_figure(
                 part.values, part.rows, part.columns, part.row_labels, rows).to_dict())
             children.append(dcc.Graph(className="weights-matrix", config={"displayModeBar": False}, figure=figure))
