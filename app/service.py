@@ -281,7 +281,7 @@ class Service:
         if not isinstance(value, str) or len(value) > 40:
             return None
         arch, _, position = value.partition("@")
-        if not valid_pair(dataset, arch) or (position and not position.isdigit()):
+        if not valid_pair(dataset, arch) or (position and not position.isdecimal()):
             return None
         try:
             return self.view(dataset, arch, int(position) if position else None)

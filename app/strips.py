@@ -46,7 +46,7 @@ def register(server: Flask, service: Service) -> None:
         if not valid_pair(dataset, network):
             abort(404)
         position = request.args.get("t", "")
-        position = int(position) if position.isdigit() and len(position) <= 4 else None
+        position = int(position) if position.isdecimal() and len(position) <= 4 else None
         try:
             view = service.view(dataset, network, position, evaluate=False)
         except LookInsideError:

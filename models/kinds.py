@@ -199,7 +199,7 @@ def parse_widths(text) -> tuple[int, ...]:
     if text in ("", "0"):
         return ()
     parts = [p.strip() for p in text.replace(";", ",").split(",")]
-    if not all(p.isdigit() for p in parts):
+    if not all(p.isdecimal() for p in parts):
         raise ConfigError(f"hidden widths are whole numbers separated by commas, e.g. 100 or 32,16 (not {text!r})")
     return check_widths(int(p) for p in parts)
 
@@ -222,7 +222,7 @@ def check_activation(activation) -> str:
 
 def _fc_parse(suffix: str) -> dict:
     *widths, activation = suffix.split("-")
-    if not widths or not all(w.isdigit() and w == str(int(w)) for w in widths):
+    if not widths or not all(w.isdecimal() and w == str(int(w)) for w in widths):
         raise ConfigError(f"'mlp-{suffix[:30]}' is not a network id (e.g. mlp-100-relu or mlp-32-16-tanh)")
     return {"hidden": check_widths(int(w) for w in widths), "activation": check_activation(activation)}
 

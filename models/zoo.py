@@ -39,7 +39,7 @@ def parse_network(network: str) -> tuple[str, int]:
     found = kinds.parse(base if isinstance(network, str) else network)
     if not mark:
         return found.kind, 0
-    if not (run.isdigit() and run == str(int(run)) and 0 < int(run) < MAX_RUN):
+    if not (run.isdecimal() and run == str(int(run)) and 0 < int(run) < MAX_RUN):
         raise ConfigError(f"{str(network)[:40]!r} is not a network id (e.g. {base} or {base}{RUN_MARK}1)")
     return found.kind, int(run)
 

@@ -161,3 +161,14 @@ def test_a_variants_weights_page_its_filters_and_draw_matrices():
     assert isinstance(out, Matrix) and out.values.shape == (10, 20) and out.row_labels == classes
     few = kinds.get("mlp").weights(kinds.build("mlp", (1, 28, 28), 10, hidden=(16,)), classes)
     assert [type(p) for p in few] == [Tiles, Bars]
+
+
+def test_digits_that_int_cannot_read_are_refused_not_crashed():
+    """'²' passes str.isdigit() but int() raises on it: every id, width and address field is refused in one
+    line (or left out) instead."""
+    from app.panels.address import parse
+    from models.zoo import is_network
+    with pytest.raises(ConfigError, match="whole numbers"):
+        kinds.parse_widths("²")
+    assert not is_network("mlp~run²") and not is_network("mlp-²-relu")
+    assert parse("?cell=²-3&sample=²&t=²&model=mlp-²-relu") == {}

@@ -53,7 +53,7 @@ def parse(search) -> dict:
 
 def _ints(text, count: int) -> Optional[list[int]]:
     parts = text.split("-") if isinstance(text, str) else []
-    if len(parts) != count or not all(p.isdigit() and len(p) <= 7 for p in parts):
+    if len(parts) != count or not all(p.isdecimal() and len(p) <= 7 for p in parts):
         return None
     return [int(p) for p in parts]
 

@@ -96,7 +96,7 @@ def register(app: Dash, service: Service) -> dict:
             labels = split_labels(service, dataset, train)
         except datasets.DataError as e:
             return html.P(e.brief, className="hint")
-        cls = int(chosen) if isinstance(chosen, str) and chosen.isdigit() and int(chosen) < len(spec.classes) else None
+        cls = int(chosen) if isinstance(chosen, str) and chosen.isdecimal() and int(chosen) < len(spec.classes) else None
         seed_value = seed_value if isinstance(seed_value, int) and 0 <= seed_value < MAX_SEED else 0
         picked = sample(labels, cls, seed_value, SAMPLE_SIZE)
         tiles = [_data_tile(service, dataset, spec.classes, int(labels[i]), int(i), train) for i in picked]

@@ -32,7 +32,7 @@ def layout() -> html.Section:
 def marks(labels: list[str]) -> dict:
     """Slider marks: every snapshot gets a dot; the start, a few epochs and the end get words."""
     heads = [label.split(" · ")[0] for label in labels]
-    epochs = [i for i, head in enumerate(heads) if head.startswith("epoch ") and head[6:].isdigit()]
+    epochs = [i for i, head in enumerate(heads) if head.startswith("epoch ") and head[6:].isdecimal()]
     named = set(epochs[:: max(1, len(epochs) // 6)]) | {0, len(labels) - 1}
     short = {i: ("start" if i == 0 else "end" if i == len(labels) - 1 else heads[i].replace("epoch ", "e"))
              for i in named}

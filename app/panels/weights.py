@@ -80,7 +80,7 @@ def register(app: Dash, service: Service) -> dict:
         cell = parse_cell(cell, len(view.checkpoint.classes))
         tiles = max((len(p.images) for p in _parts(service, view) if isinstance(p, Tiles)), default=0)
         pages = page_options(tiles)
-        page = int(page) if isinstance(page, str) and page.isdigit() and int(page) < len(pages) else 0
+        page = int(page) if isinstance(page, str) and page.isdecimal() and int(page) < len(pages) else 0
         return _panel(service, view, colormap, cell, page), pages, "pager" + ("" if len(pages) > 1 else " hidden")
 
     return {"colormap_choices": colormap_choices, "weights": weights}
