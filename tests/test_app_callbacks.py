@@ -743,3 +743,37 @@ def test_a_network_built_in_the_page_is_trained_once_then_offered_paged_and_expl
     assert len(sums) == 2 and all(a == b for a, b in sums)
     assert "The first hidden layer: its 4 most active units, input × filter" in text
     assert network in [o["value"] for o in cb["compare_choices"]("mnist", None, None, None)[0]]  # and compare offers it
+
+
+def test_the_ladder_trains_its_missing_networks_as_one_job_and_draws_each_as_a_point(cb, monkeypatch):
+    from models import ladder
+    idle(cb)
+    monkeypatch.setattr("app.access.Limits.check", lambda self, name: None)
+    figure, button, disabled = cb["ladder_figure"]("mnist")
+    missing = ladder.missing(cb["zoo"], "mnist")
+    assert button == f"Train the {len(missing)} missing MNIST networks" and not disabled
+    handle, note = triggered(cb["climb"], "ladder-train.n_clicks", 1, 1, "mnist")
+    assert handle["mode"] == "ladder" and note == "Queued…"
+    # Anyone else pressing it joins that one job.
+    again = cb["queue"].submit("mnist", "ladder", "ladder", {}, visitor="another visitor")[0]
+    assert again.id == handle["id"]
+    run_job(cb, handle)
+    polled = triggered(cb["ladder_poll"], "ladder-poll.n_intervals", 3, handle, 3, None)
+    assert polled[3] == f"Trained {len(missing)} networks." and polled[4] is True and polled[5] == handle["id"]
+    assert ladder.missing(cb["zoo"], "mnist") == []
+    figure, button, disabled = cb["ladder_figure"]("mnist")
+    assert disabled and button == "Every network of the ladder is trained on MNIST"
+    lines = {(t["name"], t.get("xaxis", "x")): t for t in figure["data"] if t.get("customdata")}
+    width, depth = lines[("MNIST", "x")], lines[("MNIST", "x2")]
+    assert list(array(width["x"])) == list(ladder.WIDTHS) and list(array(depth["x"])) == [1, 2, 3]
+    points = {p.network: p for p in ladder.points(cb["zoo"], "mnist")}
+    assert [c[1] for c in width["customdata"]] == ladder.by_width()
+    assert np.allclose(array(width["y"]), [points[n].accuracy for n in ladder.by_width()])
+    assert width["text"] == [f"{points[n].seconds:.0f} s" for n in ladder.by_width()]  # each labelled with its time
+    # A click on a point opens that network, on its dataset.
+    props = {}
+    click = {"points": [{"customdata": ["mnist", "mlp-50-relu"]}]}
+    assert triggered(cb["open_point"], "ladder-graph.clickData", click, click, props=props).startswith("Opened 2-layer (50")
+    assert props["model-dropdown"]["value"] == "mlp-50-relu" and props["dataset-dropdown"] == {"value": "mnist"}
+    assert triggered(cb["open_point"], "ladder-graph.clickData", 1, {"points": [{"customdata": ["mnist", "cnn"]}]}) \
+        is no_update  # only the ladder's networks

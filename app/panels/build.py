@@ -128,8 +128,8 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
                   Output(ids.LADDER_PROGRESS, "className"), Output(ids.LADDER_NOTE, "children", allow_duplicate=True),
                   Output(ids.LADDER_POLL, "disabled"), Output(ids.STATE_LADDER_DONE, "data"),
                   Input(ids.STATE_LADDER_JOB, "data"), Input(ids.LADDER_POLL, "n_intervals"),
-                  prevent_initial_call=True)
-    def ladder_poll(handle, _=None):
+                  State(ids.STATE_LADDER_DONE, "data"), prevent_initial_call=True)
+    def ladder_poll(handle, _=None, drawn=None):
         job = service.queue.get(handle.get("id")) if isinstance(handle, dict) else None
         if job is None or job.mode != "ladder":
             return no_update, no_update, "train-progress ladder-progress hidden", no_update, True, no_update
@@ -144,8 +144,10 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         label = progress.get("label") or "Starting…"
         if job.state == "queued":
             label = f"Waiting for the trainer: {service.queue.ahead_of(job)} job(s) ahead."
+        # Each network the job finishes joins the figure (the store changes once per network, not per poll).
+        done = f"{job.id}:{int(progress.get('step', 0)) // 1000 if isinstance(progress.get('step'), int) else 0}"
         return (str(progress.get("step", 0)), str(progress.get("total", 1)), "train-progress ladder-progress",
-                label, False, no_update)
+                label, False, done if done != drawn else no_update)
 
     return {"build": build, "ladder_figure": ladder_figure, "open_point": open_point, "climb": climb,
             "ladder_poll": ladder_poll}
