@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import threading
 from dataclasses import replace
@@ -69,6 +70,9 @@ def main(argv=None) -> int:
     except LookInsideError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    # Ctrl+C stops the dashboard even when it was started from a script's background job, which starts with
+    # SIGINT ignored (Python then keeps it ignored, and the server never stopped).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     zoo = Zoo(settings)
     log.info("data: %s\nmodels: %s%s", settings.data_dir, settings.model_dir, " (offline)" if settings.offline else "")
     warm_default(zoo)
