@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -79,7 +80,8 @@ def main(argv=None) -> int:
     # On loopback with no admin token this is one person's own dashboard: everything is allowed.
     single_user = args.host in ("127.0.0.1", "localhost", "::1")
     app = create_app(settings, Access.from_env(single_user=single_user))
-    threading.Thread(target=warm_others, args=(zoo, app), daemon=True, name="warm").start()
+    warming = threading.Thread(target=warm_others, args=(zoo, app), daemon=True, name="warm")
+    warming.start()
     url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '') else args.host}:{args.port}"
     print(f"Looking Inside is running at {url}  (Ctrl+C to stop)", flush=True)
     try:
@@ -87,6 +89,12 @@ def main(argv=None) -> int:
     except OSError as e:
         print(f"error: cannot serve on {args.host}:{args.port}: {e.strerror or e}", file=sys.stderr)
         return 2
+    if warming.is_alive():
+        # Stopped while the warm-up thread is inside torch: finalising the interpreter around it aborted
+        # ("terminate called without an active exception", exit status -6). Nothing is left to save.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 

@@ -114,4 +114,6 @@ def test_python_m_app_serves_the_page_on_real_data(tmp_path):
         proc.send_signal(signal.SIGINT)
         output = proc.communicate(timeout=30)[0]
     assert f"running at http://127.0.0.1:{port}" in output
+    # Ctrl+C right after the first page, while the warm-up may still run: a clean stop, no traceback or abort.
+    assert proc.returncode == 0 and "Traceback" not in output and "terminate called" not in output, output[-500:]
     assert (tmp_path / "models" / "mnist-linear.pt").exists()  # trained on first start
