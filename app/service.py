@@ -143,9 +143,14 @@ class Service:
     def ladder_figure(self) -> dict:
         """The ladder's figure over every dataset that has data here, rebuilt when a ladder network changes."""
         names = [d for d in datasets.DATASETS if self.has_data(d)]
-        files = [(d, n) for d in names for n in ladder.networks() if self.zoo.has_checkpoint(d, n)]
-        signature = tuple((d, n, self.zoo.checkpoint_path(d, n).stat().st_mtime_ns) for d, n in files)
-        return self.cache.get(("ladder", tuple(names), signature), lambda: self._ladder_figure(names))
+        signature = []
+        for dataset in names:
+            for network in ladder.networks():
+                try:
+                    signature.append((dataset, network, self.zoo.checkpoint_path(dataset, network).stat().st_mtime_ns))
+                except OSError:  # not trained (or removed since)
+                    continue
+        return self.cache.get(("ladder", tuple(names), tuple(signature)), lambda: self._ladder_figure(names))
 
     def _ladder_figure(self, names) -> dict:
         lines = {}

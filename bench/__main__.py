@@ -95,7 +95,7 @@ def main(argv=None) -> int:
         ladder_dir, wide_dir = work / "ladder", work / "wide"
         result["shape_ladder"] = shapes.width_ladder(settings, ladder_dir)
         save()
-        rows = shapes.WIDE[:1] if args.quick else [r for r in shapes.WIDE if has_data(settings, r[0])]
+        rows = shapes.WIDE[:1] if args.quick else [p for p in shapes.WIDE if has_data(settings, p[0])]
         result["shape_speed"] = shapes.time_to_accuracy(settings, wide_dir, rows)
         save()
         for path in ladder_dir.glob("mnist-mlp.*"):

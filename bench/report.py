@@ -61,13 +61,17 @@ def _trainer(r: dict) -> list[str]:
     return out
 
 
+def _goal(row: dict) -> str:
+    return (f"≥ {100 * row['target_accuracy']:.1f}% in ≤ {row['target_seconds']} s"
+            if row.get("target_accuracy") else "report")
+
+
 def _table(r: dict) -> list[str]:
     out = ["", "## Time to accuracy (default settings, test split)", "",
             "| dataset | net | accuracy | training time | target | | template–class-mean correlation |",
             "|---|---|---|---|---|---|---|"]
     for row in r["time_to_accuracy"]:
-        goal = (f"≥ {100 * row['target_accuracy']:.1f}% in ≤ {row['target_seconds']} s"
-                if row.get("target_accuracy") else "report")
+        goal = _goal(row)
         if "error" in row:
             out.append(f"| {row['dataset']} | {row['arch']} | not available: {row['error']} | | {goal} | | |")
         else:
@@ -89,12 +93,11 @@ def _shapes(r: dict) -> list[str]:
     if "shape_speed" in r:
         out += ["", "| dataset | network | test accuracy | training time | target | |", "|---|---|---|---|---|---|"]
         for row in r["shape_speed"]:
-            goal = (f"≥ {100 * row['target_accuracy']:.1f}% in ≤ {row['target_seconds']} s"
-                    if row.get("target_accuracy") else "report")
+            goal = _goal(row)
             if "error" in row:
-                out.append(f"| {row['dataset']} | {row['network']} | not available: {row['error']} | | {goal} | |")
+                out.append(f"| {row['dataset']} | {row['arch']} | not available: {row['error']} | | {goal} | |")
             else:
-                out.append(f"| {row['dataset']} | {row['network']} ({row['label']}) | {100 * row['accuracy']:.2f}% | "
+                out.append(f"| {row['dataset']} | {row['arch']} ({row['label']}) | {100 * row['accuracy']:.2f}% | "
                            f"{row['seconds']:.1f} s | {goal} | {_mark(row.get('meets_target'))} |")
     if "shape_clicks" in r:
         out += ["", "A cell click's server time, one at a time, alternating between the networks in one run:", "",

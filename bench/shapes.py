@@ -10,29 +10,20 @@ import numpy as np
 
 from models import kinds, ladder
 from models.config import Settings
-from models.errors import LookInsideError
 from models.zoo import Zoo
 
-# (dataset, network, target accuracy, target seconds); None: report the figure.
-WIDE = [("mnist", "mlp-100-relu", 0.975, 20), ("mnist", "mlp-800-relu", 0.98, 120),
-        ("cifar10", "mlp-200-relu", None, None), ("cifar10", "mlp-800-relu", None, None),
-        ("cifar10", "mlp-512-256-relu", None, None)]
+from . import training
+
+# Wide and deep nets built in the page, with the issue's targets (accuracy, seconds) where it set one.
+WIDE = [("mnist", "mlp-100-relu"), ("mnist", "mlp-800-relu"), ("cifar10", "mlp-200-relu"), ("cifar10", "mlp-800-relu"),
+        ("cifar10", "mlp-512-256-relu")]
+TARGETS = {("mnist", "mlp-100-relu"): (0.975, 20), ("mnist", "mlp-800-relu"): (0.98, 120)}
 
 
-def time_to_accuracy(settings: Settings, scratch: Path, rows=WIDE) -> list[dict]:
-    """Train each network from scratch with its shape's defaults (as the page does) and read its metrics."""
-    zoo, out = Zoo(replace(settings, model_dir=scratch)), []
-    for dataset, network, accuracy, seconds in rows:
-        row = {"dataset": dataset, "network": network, "label": kinds.parse(network).label,
-               "target_accuracy": accuracy, "target_seconds": seconds}
-        try:
-            m = zoo.train(dataset, network).metrics
-        except LookInsideError as e:
-            out.append({**row, "error": str(e).split(" (")[0]})
-            continue
-        met = None if accuracy is None else bool(m["test_accuracy"] >= accuracy and m["train_seconds"] <= seconds)
-        out.append({**row, "accuracy": m["test_accuracy"], "seconds": m["train_seconds"], "meets_target": met})
-    return out
+def time_to_accuracy(settings: Settings, scratch: Path, pairs=WIDE) -> list[dict]:
+    """Train each network from scratch with its shape's defaults (as the page does), labelled as the page does."""
+    rows = training.time_to_accuracy(replace(settings, model_dir=scratch), pairs, TARGETS)
+    return [{**row, "label": kinds.parse(row["arch"]).label} for row in rows]
 
 
 def width_ladder(settings: Settings, scratch: Path, dataset: str = "mnist") -> dict:

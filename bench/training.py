@@ -85,12 +85,16 @@ def trainer_comparison(settings: Settings, archs=("linear", "mlp"), epochs: int 
     return rows
 
 
-def time_to_accuracy(settings: Settings, pairs) -> list[dict]:
-    """Retrain each pair with its defaults in a scratch model dir; data that cannot be had is reported."""
+def time_to_accuracy(settings: Settings, pairs, targets=None) -> list[dict]:
+    """Retrain each pair with its defaults in a scratch model dir; data that cannot be had is reported.
+
+    A pair's target is its kind's; `targets` ({(dataset, network): (accuracy, seconds)}) gives those of
+    networks built in the page, which have none of their own."""
     zoo = Zoo(settings)
     rows = []
     for name, arch in pairs:
-        target = kinds.get(arch).targets.get(name)
+        target = (targets or {}).get((name, arch)) or (kinds.get(arch).targets.get(name) if arch in kinds.KINDS
+                                                       else None)
         row = {"dataset": name, "arch": arch, "target_accuracy": target and target[0],
                "target_seconds": target and target[1]}
         try:

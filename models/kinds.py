@@ -323,13 +323,6 @@ class Network:
     def label(self) -> str:
         return get(self.kind).label if not self.args else get(self.kind).shapes.label(self.args)
 
-    def config(self, family: str, dataset: Optional[str] = None, **overrides) -> TrainConfig:
-        """Its measured training defaults, with any settings given replaced."""
-        if not self.args:
-            return default_config(family, self.kind, dataset, **overrides)
-        base = get(self.kind).shapes.config(family, dataset, self.args)
-        return replace(base, **{k: v for k, v in overrides.items() if v is not None})
-
 
 def parse(network) -> Network:
     """The kind and shape a network id (without a run mark) names; ConfigError for anything else."""

@@ -73,8 +73,8 @@ def run_id(base: str, run: int) -> str:
 
 
 def shape_config(shape: kinds.Network, family: str, dataset: str) -> TrainConfig:
-    """The measured training defaults of a network built in the page (see models.kinds)."""
-    return shape.config(family, dataset)
+    """The measured training defaults of a network built in the page (see models.kinds.Shapes)."""
+    return kinds.get(shape.kind).shapes.config(family, dataset, shape.args)
 
 
 def check_names(dataset: str, network: str) -> None:

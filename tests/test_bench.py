@@ -90,7 +90,8 @@ def test_benchmark_command_smoke(mnist_only, tmp_path):
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--data-dir", str(settings.data_dir),
                            "--model-dir", str(settings.model_dir), "--out", str(out), "--json", str(js),
-                           "--only", "trainer", "table", "jobs", "cold", "memory", "pss", "latency", "replay", "bytes"],
+                           "--only", "trainer", "table", "shapes", "jobs", "cold", "memory", "pss", "latency", "replay",
+                           "bytes"],
                           cwd=root, env={**env, "LOOKINSIDE_MODEL_DIR": ""}, capture_output=True, text=True,
                           timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -103,6 +104,12 @@ def test_benchmark_command_smoke(mnist_only, tmp_path):
     assert preload["preload"] and not separate["preload"] and len(preload["worker_pss_mb"]) == 3
     assert 0 < preload["total_pss_mb"] < separate["total_pss_mb"]  # the workers share the master's pages
     assert result["machine"]["cores"] == os.cpu_count()
+    # Networks built in the page: the width ladder, one wide net against its target, a click on each.
+    assert [p["network"] for p in result["shape_ladder"]["points"]][:2] == ["mlp-1-relu", "mlp-2-relu"]
+    wide = result["shape_speed"][0]
+    assert (wide["arch"], wide["target_accuracy"], wide["label"]) == ("mlp-100-relu", 0.975, "2-layer (100 hidden units, relu)")
+    assert set(result["shape_clicks"]) == {"mlp", "mlp-100-relu"} and result["shape_clicks"]["mlp"]["n"] == 50
+    assert "## Networks built in the page" in out.read_text()
     trainer = {row["arch"]: row for row in result["trainer"]}
     assert set(trainer) == {"linear", "mlp"} and trainer["linear"]["speedup_batch64"] > 0
     assert result["latency"]["sequential"]["cell click"]["n"] > 0
