@@ -27,12 +27,14 @@ LIMITS = {
     "train": "3 per minute; 12 per hour",
     "suspects": "6 per minute",  # "Find them" (likely label errors)
     "snapshot": "30 per minute",  # evaluating a timeline snapshot that has no evaluation yet
+    "map": "6 per minute; 40 per hour",  # a background job of the layer maps: UMAP, a convnet's layers or units off
     "token": "10 per minute",  # admin token guesses
 }
 SENTENCES = {
     "train": "You have started training too often; wait a minute and try again.",
     "suspects": "The search for label errors was asked for too often; wait a minute and try again.",
     "snapshot": "Too many new timeline snapshots were evaluated; wait a minute and try again.",
+    "map": "Too many maps or switched-off filters were computed; wait a minute and try again.",
     "token": "Too many admin tokens were tried; wait a minute and try again.",
 }
 

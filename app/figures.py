@@ -292,7 +292,7 @@ DIFF_SCALE = [[0, "#b35806"], [0.25, "#f1a340"], [0.5, "#f7f7f7"], [0.75, "#998e
 
 
 def difference_figure(diff: np.ndarray, classes: Sequence[str], name_a: str, name_b: str,
-                      selected: Optional[tuple[int, int]] = None) -> go.Figure:
+                      selected: Optional[tuple[int, int]] = None, scale_title: str = "B − A") -> go.Figure:
     """B's confusion minus A's on a diverging scale centred on zero: purple where B puts more images, orange
     where fewer. Diagonal gains are B getting more right; off-diagonal gains are B's new mistakes."""
     d = np.asarray(diff, dtype=np.int64)
@@ -301,7 +301,7 @@ def difference_figure(diff: np.ndarray, classes: Sequence[str], name_a: str, nam
     text = [[f"{v:+d}" if v else "0" for v in row] for row in d]
     fig = go.Figure(go.Heatmap(
         z=d, x=labels, y=labels, text=text, texttemplate="%{text}", colorscale=DIFF_SCALE, zmin=-limit,
-        zmax=limit, zmid=0, xgap=2, ygap=2, showscale=True, colorbar=dict(title=dict(text="B − A"), thickness=12),
+        zmax=limit, zmid=0, xgap=2, ygap=2, showscale=True, colorbar=dict(title=dict(text=scale_title), thickness=12),
         hovertemplate=f"actual <b>%{{y}}</b>, predicted <b>%{{x}}</b><br>{name_b} minus {name_a}: "
                       "%{z:+d} images<extra></extra>"))
     if selected is not None:
@@ -359,4 +359,62 @@ def ladder_figure(lines: dict, chapter: dict) -> go.Figure:
     fig.update_layout(font=FONT, height=380, margin=dict(l=10, r=10, t=30, b=10), plot_bgcolor="white",
                       paper_bgcolor="white", clickmode="event", dragmode=False, hovermode="closest",
                       legend=dict(orientation="h", y=-0.2, x=0))
+    return fig
+
+
+# Paul Tol's "muted" scheme (nine colours told apart with any colour vision) and a dark grey for a tenth class.
+CLASS_COLOURS = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255",
+                 "#AA4499", "#555555")
+
+
+def map_figure(coords: np.ndarray, labels: np.ndarray, preds: np.ndarray, probs: np.ndarray,
+               classes: Sequence[str], axes: tuple[str, str], meta: dict) -> go.Figure:
+    """Every test image as a point of a 2-D map, coloured by its true class; mistakes are crosses.
+
+    Two WebGL traces per class (right, wrong), so the legend toggles a class and the crosses stand out.
+    Each point's customdata is its test-set index (int32); the predicted class and its probability (per
+    mille) of every image travel once, in the layout's meta, for the browser's hover card.
+    """
+    coords = np.asarray(coords, dtype=np.float32)
+    labels, preds = np.asarray(labels), np.asarray(preds)
+    wrong = labels != preds
+    fig = go.Figure()
+    for c, name in enumerate(classes):
+        colour = CLASS_COLOURS[c % len(CLASS_COLOURS)]
+        for mistakes in (False, True):
+            members = np.flatnonzero((labels == c) & (wrong == mistakes))
+            fig.add_trace(go.Scattergl(
+                x=coords[members, 0], y=coords[members, 1], customdata=members.astype(np.int32), mode="markers",
+                name=str(name), legendgroup=str(c), showlegend=not mistakes, hoverinfo="none",
+                meta={"class": c, "mistakes": mistakes},
+                marker=dict(color=colour, size=7 if mistakes else 4, symbol="x" if mistakes else "circle",
+                            opacity=0.95 if mistakes else 0.6),
+                selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=0.06))))
+    fig.add_trace(go.Scattergl(x=[None], y=[None], mode="markers", name="mistake (×)", hoverinfo="skip",
+                               marker=dict(color="#222", symbol="x", size=8)))
+    fig.update_layout(
+        font=FONT, height=520, margin=dict(l=10, r=10, t=36, b=10), plot_bgcolor="white", paper_bgcolor="white",
+        dragmode="select", hovermode="closest", uirevision=meta.get("revision"), clickmode="event",
+        legend=dict(itemsizing="constant", title=dict(text="true class"), tracegroupgap=2),
+        xaxis=dict(title=axes[0], zeroline=False, showgrid=False, showticklabels=False),
+        yaxis=dict(title=axes[1], zeroline=False, showgrid=False, showticklabels=False),
+        meta={**meta, "classes": [str(c) for c in classes], "pred": [int(p) for p in preds],
+              "prob": [int(round(1000 * float(probs[i, p]))) for i, p in enumerate(preds)]})
+    return fig
+
+
+def separation_figure(rows: Sequence[tuple[str, float]], chosen: Optional[str] = None) -> go.Figure:
+    """Nearest-class-mean accuracy in each layer, input at the top: how much each layer separates the classes."""
+    names = [name for name, _ in rows]
+    values = [100 * v for _, v in rows]
+    colours = [POSITIVE if name == chosen else "#998ec3" for name in names]
+    fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=colours,
+                           text=[f"{v:.1f}%" for v in values], textposition="outside", cliponaxis=False,
+                           hovertemplate="%{y}: %{x:.1f}% of test images are nearest their own class's mean"
+                                         "<extra></extra>"))
+    fig.update_layout(font=FONT, height=44 + 30 * len(rows), margin=dict(l=10, r=40, t=4, b=30),
+                      plot_bgcolor="white", paper_bgcolor="white", bargap=0.35,
+                      xaxis=dict(range=[0, 100], title="nearest-class-mean accuracy (%)", fixedrange=True,
+                                 ticksuffix="%"),
+                      yaxis=dict(autorange="reversed", fixedrange=True))
     return fig

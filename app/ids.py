@@ -122,3 +122,38 @@ LADDER_PROGRESS = "ladder-progress"
 LADDER_POLL = "ladder-poll"
 STATE_LADDER_JOB = "state-ladder-job"
 STATE_LADDER_DONE = "state-ladder-done"
+
+# What each layer turned the images into (app/panels/embedding.py)
+EMBEDDING = "embedding-graph"
+EMBEDDING_LAYER = "embedding-layer"
+EMBEDDING_METHOD = "embedding-method"  # "pca" (computed on the spot) or "umap" (a background job, cached)
+EMBEDDING_TIP = "embedding-tip"  # the hovered point's image, classes and probability (assets/map.js)
+EMBEDDING_NOTE = "embedding-note"
+EMBEDDING_SEPARATION = "embedding-separation"  # nearest-class-mean accuracy in each layer
+EMBEDDING_PROGRESS = "embedding-progress"
+EMBEDDING_POLL = "embedding-poll"
+STATE_EMBEDDING_JOB = "state-embedding-job"
+STATE_EMBEDDING_DONE = "state-embedding-done"
+STATE_MAP_PICK = "state-map-pick"  # the test-set indices selected on the map with the box or lasso
+STATE_HIGHLIGHT = "state-highlight"  # rows the table's filter keeps, to highlight on the map: {"indices", "label"}
+EXPLAIN_NEAREST = "explain-nearest"  # the nearest training images of the explained image, in the map's layer
+
+# Switching first-layer units off (app/panels/switch.py)
+UNIT_TOGGLE = "unit-toggle"  # pattern-matching type: {"type": UNIT_TOGGLE, "index": unit}
+STATE_OFF = "state-units-off"  # the units switched off: a sorted list of unit indices
+OFF_NOTE = "off-note"  # above the heatmap: which units are off, the accuracy change, and "switch all on"
+OFF_RESET = "off-reset"
+OFF_PROGRESS = "off-progress"
+OFF_POLL = "off-poll"
+STATE_OFF_JOB = "state-off-job"
+STATE_OFF_DONE = "state-off-done"
+
+# A table of every prediction (app/panels/table.py)
+TABLE = "predictions-table"
+TABLE_NOTE = "predictions-note"
+EMBEDDING_COMPUTE = "embedding-compute"  # a convnet's layers: one pass over the images, as a background job
+STATE_EMBEDDING_BASE = "state-embedding-base"  # the server's map, before the browser adds the highlights
+OFF_JOB_NOTE = "off-job-note"  # a convnet's pass: queued, or why it was refused
+STATE_MAP_CLICK = "state-map-click"  # the map's clicked point: {"index", "at"} (a new click is always new)
+STATE_TABLE_CLICK = "state-table-click"  # the table's clicked row, likewise
+TABLE_SINK = "predictions-sink"  # the browser-side refresh's dummy output

@@ -63,7 +63,8 @@ class Job:
     target: str  # what requests join on: the network asked for (its kind, for a visitor's run)
     network: str  # what this job writes: the network itself, or the run's id
     mode: str  # "train" (make a missing network ready), "retrain" (replace it), "run" (a new run beside it)
-    # or "ladder" (the missing networks of models.ladder for a dataset, one after the other)
+    # or "ladder" (the missing networks of models.ladder for a dataset, one after the other), "map" (the UMAP
+    # of a layer) or "off" (a convnet's test split with filters switched off): see app/background.py
     who: str  # "admin" or "visitor", for the log
     visitor: str
     settings: dict

@@ -13,8 +13,8 @@ from . import ids, security, strips
 from .access import Access, Limits
 from .jobs import Queue
 from .replay import Replay
-from .panels import (address, build, chapter, compare, confusion, explain, gallery, model, own, samples, suspects,
-                     timeline, weights)
+from .panels import (address, build, chapter, compare, confusion, embedding, explain, gallery, model, own, samples,
+                     suspects, switch, table, timeline, weights)
 from .service import Service
 from .state import screen
 
@@ -23,7 +23,7 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_DATASET, DEFAULT_ARCH = "mnist", "linear"
 # Callbacks whose answer depends only on the request and the chosen pair's network (see app/replay.py):
 # the heatmap, the weights, a cell's images and summary, and the explanation of one image.
-REPLAYED = frozenset({ids.CONFUSION, ids.WEIGHTS, ids.WEIGHTS_PAGE, ids.WEIGHTS_PAGER, ids.SAMPLES, ids.SAMPLES_MORE, ids.CELL_SUMMARY, ids.EXPLAIN,
+REPLAYED = frozenset({ids.CONFUSION, ids.OFF_NOTE, ids.OFF_RESET, ids.WEIGHTS, ids.WEIGHTS_PAGE, ids.WEIGHTS_PAGER, ids.SAMPLES, ids.SAMPLES_MORE, ids.CELL_SUMMARY, ids.EXPLAIN,
                       ids.EXPLAIN_CARD})
 
 
@@ -43,14 +43,15 @@ def layout() -> html.Div:
             # The heatmap beside the cell's images and the explanation: on a wide screen it stays in view
             # while they scroll, up to the end of this block (not over the cards below).
             html.Div(className="focus", children=[
-                confusion.layout(), html.Div(className="focus-side", children=[samples.layout(), explain.layout()])]),
-            weights.layout(), *build.layout(), gallery.gallery_layout(), gallery.data_layout(), own.layout(),
+                confusion.layout(switch.layout()), html.Div(className="focus-side", children=[samples.layout(), explain.layout()])]),
+            weights.layout(), embedding.layout(), table.layout(), *build.layout(), gallery.gallery_layout(),
+            gallery.data_layout(), own.layout(),
             compare.layout(), suspects.layout()]),
         html.Footer(className="footer", children=[
             html.Span("After the chapter “Looking inside neural nets” of Machine Learning for Artists (ml4a). "
                       "All numbers are on the test split, which the networks never trained on."),
             model.admin_box()]),
-        *model.stores(), *confusion.stores(), *samples.stores(), *address.layout(),
+        *model.stores(), *confusion.stores(), *samples.stores(), *switch.stores(), *address.layout(),
     ])
 
 
@@ -77,7 +78,9 @@ def create_app(settings: Settings, access: Access | None = None, queue: Queue | 
                                 **timeline.register(app, service), **address.register(app),
                                 **compare.register(app, service), **own.register(app, service),
                                 **gallery.register(app, service), **chapter.register(app, service),
-                                **build.register(app, service, access, limits)}
+                                **build.register(app, service, access, limits),
+                                **embedding.register(app, service, access, limits),
+                                **switch.register(app, service, access, limits), **table.register(app, service)}
     strips.register(app.server, service)
     replayed = [key for key in app.callback_map if output_ids(key) <= REPLAYED]
     app.lookinside_replay = None

@@ -23,7 +23,7 @@ from models.evaluate import Evaluation
 from models.train import predict_proba
 from models.zoo import Zoo, kind_of
 
-from . import figures
+from . import background, figures
 from .images import colorize, png_data_uri
 from .jobs import Job, Queue
 from .state import READY, network_label, state
@@ -77,6 +77,8 @@ def train(queue: Queue, job: Job) -> dict:
 
     if job.mode == "ladder":
         return climb(zoo, job.dataset, report, cancel)
+    if job.mode in background.MODES:
+        return background.run(settings, zoo, job, report, cancel)
     title = f"{datasets.get_spec(job.dataset).title} / {network_label(job.network)}"
 
     def on_progress(p):

@@ -20,6 +20,7 @@ from models.zoo import Zoo, base_of, parse_network
 from . import figures
 from .images import Thumbnails
 from .jobs import Queue, Refused
+from .representations import Representations
 from .state import DATASET_LABELS, ERROR, READY, UNTRAINED, network_label, on_screen, state, valid_pair
 
 
@@ -46,6 +47,7 @@ class Service:
         # What the panels draw, keyed by checkpoint identity: a result for a key never changes, so every
         # worker that builds one builds the same; this only saves rebuilding it on every click.
         self.cache = Bounded(512)
+        self.representations = Representations(self)  # each layer's features, maps and nearest images
 
     def cached(self, view: View, what: str, options: tuple, build):
         """`build()` once per checkpoint, kind of output and options."""
@@ -120,7 +122,7 @@ class Service:
                 mode, target = "run", base
                 name = functools.partial(self.zoo.next_run, dataset, base)  # called with the ids in flight
         try:
-            job, _ = self.queue.submit(dataset, target, mode, self._job_settings(), visitor=visitor,
+            job, _ = self.queue.submit(dataset, target, mode, self.job_settings(), visitor=visitor,
                                        who="admin" if admin else "visitor", name=name)
         except Refused as e:
             return {"error": str(e)}
@@ -130,13 +132,13 @@ class Service:
         """Queue (or join) the job that trains the ladder's missing networks of a dataset, one after the
         other (models.ladder); the job's handle, or {"error": sentence} when the bounds refuse it."""
         try:
-            job, _ = self.queue.submit(dataset, "ladder", "ladder", self._job_settings(), visitor=visitor,
+            job, _ = self.queue.submit(dataset, "ladder", "ladder", self.job_settings(), visitor=visitor,
                                        who="admin" if admin else "visitor")
         except Refused as e:
             return {"error": str(e)}
         return job.handle()
 
-    def _job_settings(self) -> dict:
+    def job_settings(self) -> dict:
         return {"data_dir": str(self.settings.data_dir), "model_dir": str(self.settings.model_dir),
                 "offline": self.settings.offline, "device": self.settings.device}
 

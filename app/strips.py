@@ -22,6 +22,7 @@ from .state import valid_pair
 STRIP = 6  # images per strip: the cell's most confident first
 GAP = 2  # pixels between images
 PATH = "/strip/<dataset>/<network>/<int:actual>-<int:predicted>.png"
+IMAGE = "/image/<dataset>/<int:index>.png"  # one test image
 
 
 def strip_png(images: np.ndarray) -> bytes:
@@ -63,4 +64,16 @@ def register(server: Flask, service: Service) -> None:
         # The checkpoint id in the address pins the contents; without it, another network may follow.
         fresh = request.args.get("c") == view.checkpoint.id
         response.headers["Cache-Control"] = "public, max-age=86400, immutable" if fresh else "no-cache"
+        return response
+
+    @server.route(IMAGE)
+    def test_image(dataset: str, index: int):
+        """One test image, for the map's hover card and the table's thumbnails: it never changes."""
+        if not service.has_data(dataset):
+            abort(404)
+        thumbnails = service.thumbnails(dataset)
+        if not 0 <= index < len(thumbnails.pngs):
+            abort(404)
+        response = Response(thumbnails.png(index), mimetype="image/png")
+        response.headers["Cache-Control"] = "public, max-age=86400, immutable"
         return response

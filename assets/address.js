@@ -21,7 +21,7 @@
                                              hash: here.hash});
   });
 
-  function query(dataset, arch, mode, view, sort, cell, sample, position, last, colours, seed) {
+  function query(dataset, arch, mode, view, sort, cell, sample, position, last, colours, seed, off) {
     const parts = [];
     const add = (key, value) => parts.push(key + "=" + encodeURIComponent(value));
     if (dataset) add("dataset", dataset);
@@ -37,6 +37,8 @@
     // The weights' colour map, where it is not the dataset's own default (colour for CIFAR-10).
     if (colours && colours !== (dataset === "cifar10" ? "rgb" : "diverging")) add("colours", colours);
     if (Number.isInteger(seed) && seed > 0) add("seed", seed);
+    // First-layer units switched off, for the network they were switched off in.
+    if (off && off.network === arch && Array.isArray(off.units) && off.units.length) add("off", off.units.join("-"));
     return parts.length ? "?" + parts.join("&") : "";
   }
 
@@ -63,8 +65,8 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     lookinside: Object.assign({}, (window.dash_clientside || {}).lookinside, {
-      writeAddress: function (dataset, arch, mode, view, sort, cell, sample, position, colours, seed, last) {
-        const wanted = query(dataset, arch, mode, view, sort, cell, sample, position, last, colours, seed);
+      writeAddress: function (dataset, arch, mode, view, sort, cell, sample, position, colours, seed, off, last) {
+        const wanted = query(dataset, arch, mode, view, sort, cell, sample, position, last, colours, seed, off);
         clearTimeout(timer);
         timer = setTimeout(function () {
           if (wanted !== window.location.search) {

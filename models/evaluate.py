@@ -81,10 +81,18 @@ class Evaluation:
         margin: top-1 minus top-2 probability, smallest first (the most ambiguous).
         """
         indices = self.cell(actual, predicted)
-        if by == "predicted":
+        if by == "predicted":  # a cell is kept in this order already
             return indices, self.confidence[indices]
-        if by == "true":
-            key = self.probs[indices, actual]
+        return self.sort(indices, by)
+
+    def sort(self, indices, by: str = "predicted") -> tuple[np.ndarray, np.ndarray]:
+        """Any test images (a selection on the map) in one of SORTS' orders, as `sorted_cell`; ties by index."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if by == "predicted":
+            key = self.confidence[indices]
+            order = np.lexsort((indices, -key))
+        elif by == "true":
+            key = self.probs[indices, self.labels[indices]]
             order = np.lexsort((indices, key))
         elif by == "margin":
             top2 = np.sort(self.probs[indices], axis=1)[:, -2:] if len(indices) else np.zeros((0, 2))

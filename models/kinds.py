@@ -88,6 +88,9 @@ class Kind:
     live_images: Optional[int] = None
     scores_snapshots: bool = True
     shapes: Optional[Shapes] = None  # the other shapes it can be built in (see Shapes)
+    # A pass over the dataset costs it seconds to minutes on a CPU: its layers' features (the map, the nearest
+    # training images) are computed by a job, not while a page waits.
+    slow_pass: bool = False
 
     def __repr__(self) -> str:
         return f"Kind({self.name!r})"
@@ -282,7 +285,7 @@ CNN_KIND = Kind(
     weights_of=_cnn_weights, explain_with=explaining.convnet, channels_last=True,
     # Scoring the test split costs a convnet seconds: its snapshots record no accuracy, and the live
     # view scores a slice of it.
-    live_images=2000, scores_snapshots=False,
+    live_images=2000, scores_snapshots=False, slow_pass=True,
     targets={"mnist": (0.99, 120), "cifar10": (0.75, 600)})
 
 KINDS: dict[str, Kind] = {k.name: k for k in (LINEAR, MLP_KIND, CNN_KIND)}

@@ -31,6 +31,12 @@ class LinearNet(nn.Module):
         """One weight image per class, (classes, C, H, W): what each class 'looks for'."""
         return self.fc.weight.detach().reshape(-1, *self.in_shape)
 
+    def layers(self) -> list[tuple[str, str]]:
+        """(key, title) of each representation after the input, in the order `representations` returns them."""
+        return [("logits", "class scores (logits)")]
+
+    def representations(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return [self(x)]
 
 
 class MLP(nn.Module):
@@ -61,6 +67,26 @@ class MLP(nn.Module):
         for layer in self.deeper:
             h.append(self.act(layer(h[-1])))
         return h
+
+    def layers(self) -> list[tuple[str, str]]:
+        """(key, title) of each representation after the input, in the order `representations` returns them."""
+        return [*((f"hidden{i + 1}", f"hidden layer {i + 1} ({w} units)") for i, w in enumerate(self.widths)),
+                ("logits", "class scores (logits)")]
+
+    def representations(self, x: torch.Tensor) -> list[torch.Tensor]:
+        h = self.features(x)
+        return [*h, self.out(h[-1])]
+
+    def from_first(self, first: torch.Tensor) -> torch.Tensor:
+        """The logits from the first hidden layer's activations: a unit switched off is a zero column there."""
+        h = first
+        for layer in self.deeper:
+            h = self.act(layer(h))
+        return self.out(h)
+
+    def outgoing(self) -> torch.Tensor:
+        """The weights that carry the first hidden layer's units onward, (next units, first-layer units)."""
+        return (self.deeper[0] if len(self.deeper) else self.out).weight
 
     def hidden_filters(self) -> torch.Tensor:
         """The input weights of each first-layer unit as an image, (units, C, H, W)."""
@@ -96,6 +122,22 @@ class CNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)
         return self.head(torch.amax(x, dim=(2, 3)))
+
+    def layers(self) -> list[tuple[str, str]]:
+        """(key, title) of each representation after the input, in the order `representations` returns them."""
+        return [("pooled", f"pooled features ({self.head.in_features})"), ("logits", "class scores (logits)")]
+
+    def representations(self, x: torch.Tensor) -> list[torch.Tensor]:
+        pooled = torch.amax(self.features(x), dim=(2, 3))
+        return [pooled, self.head(pooled)]
+
+    def outgoing(self) -> torch.Tensor:
+        """The kernels that read the first layer's filters, (filters of layer 2, filters of layer 1, k, k)."""
+        return self.features[1][0].weight
+
+    def first_block(self) -> nn.Module:
+        """The first convolution with its batch norm and ReLU: its output channels are the first-layer filters."""
+        return self.features[0]
 
     def first_layer_filters(self) -> torch.Tensor:
         """The first convolution's kernels, (filters, C, k, k)."""

@@ -20,6 +20,7 @@ from ..state import network_options
 MODES = {"counts": "counts", "percent": "percent"}
 VIEWS = {"numbers": "numbers", "images": "images"}
 COLOURS = ("diverging", "grayscale", "rgb")  # the weights' colour map
+MAX_OFF = 100  # units switched off that an address may name
 
 
 def layout() -> list:
@@ -44,6 +45,9 @@ def parse(search) -> dict:
         found["sort"] = query["sort"]
     if query.get("colours") in COLOURS:
         found["colours"] = query["colours"]
+    off = query.get("off", "").split("-") if isinstance(query.get("off"), str) else []
+    if off and len(off) <= MAX_OFF and all(p.isdecimal() and len(p) <= 4 for p in off):
+        found["off"] = sorted({int(p) for p in off})
     for key, name in (("cell", "cell"), ("sample", "sample"), ("t", "position"), ("seed", "seed")):
         value = _ints(query.get(key), 2 if key == "cell" else 1)
         if value is not None:
@@ -81,6 +85,6 @@ def register(app: Dash) -> dict:
         Input(ids.DATASET, "value"), Input(ids.ARCH, "value"), Input(ids.CONFUSION_MODE, "value"),
         Input(ids.CONFUSION_VIEW, "value"), Input(ids.SAMPLES_SORT, "value"), Input(ids.STATE_CELL, "data"),
         Input(ids.STATE_SAMPLE, "data"), Input(ids.TIMELINE, "value"), Input(ids.WEIGHTS_COLORMAP, "value"),
-        Input(ids.DATA_SEED, "data"), State(ids.TIMELINE, "max"))
+        Input(ids.DATA_SEED, "data"), Input(ids.STATE_OFF, "data"), State(ids.TIMELINE, "max"))
 
     return {"from_address": from_address}

@@ -3,16 +3,14 @@ from __future__ import annotations
 
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
-from models.compare import difference, moved
+from models.compare import difference
 from models.datasets import DATASETS
 
 from .. import figures, ids
 from ..cells import parse_cell, parse_click
+from ..moves import moves
 from ..service import Service
 from . import triggered_id
-
-LISTED = 24  # images listed per direction
-
 
 def layout() -> html.Section:
     return html.Section(className="card card-compare", children=[
@@ -93,35 +91,7 @@ def register(app: Dash, service: Service) -> dict:
                 f"{int((ea.preds != eb.preds).sum()):,} of {ea.n:,} test images change their prediction.")
         if cell is None:
             return fig, html.P("Click a cell to see which images moved into or out of it.", className="hint"), note
-        listing = service.cache.get(("compare-list", *key), lambda: _moves(service, ea, eb, cell))
+        listing = service.cache.get(("compare-list", *key), lambda: moves(service, ea, eb, cell))
         return fig, listing, note
 
     return {"compare_choices": choices, "compare_select": select, "compare": compare}
-
-
-def _moves(service: Service, a, b, cell) -> list:
-    i, j = cell["actual"], cell["predicted"]
-    into, out = moved(a, b, i, j)
-    classes = a.classes
-    return [html.H3(f"actual {classes[i]}, predicted {classes[j]}: {len(into):,} moved in with B, "
-                    f"{len(out):,} moved out", className="cell-heading"),
-            _group(service, a, b, into, f"Into the cell (B says {classes[j]}, A said otherwise)"),
-            _group(service, a, b, out, f"Out of the cell (A said {classes[j]}, B says otherwise)")]
-
-
-def _group(service: Service, a, b, indices, title: str) -> html.Div:
-    if len(indices) == 0:
-        return html.Div([html.H4(title, className="sub"), html.P("None.", className="hint")])
-    tiles = [_tile(service, a, b, int(n)) for n in indices[:LISTED]]
-    more = f" (the first {LISTED} of {len(indices):,})" if len(indices) > LISTED else ""
-    return html.Div([html.H4(title + more, className="sub"), html.Div(tiles, className="tiles compare-tiles")])
-
-
-def _tile(service: Service, a, b, index: int) -> html.Div:
-    pa, pb = int(a.preds[index]), int(b.preds[index])
-    return html.Div(className="tile", title=f"test image #{index}", children=[
-        html.Img(src=service.sample_uri(a.dataset, index), className="tile-img", alt=f"test image {index}",
-                 **{"data-index": str(index)}),
-        html.Span(f"A {a.classes[pa]} {100 * a.probs[index, pa]:.0f}%", className="tile-prob"),
-        html.Span(f"B {b.classes[pb]} {100 * b.probs[index, pb]:.0f}%", className="tile-prob"),
-        html.Span(f"#{index}", className="tile-index")])

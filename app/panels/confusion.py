@@ -7,10 +7,12 @@ from models.datasets import DATASETS
 
 from .. import export, figures, ids
 from ..cells import parse_cell
+from ..moves import switched_heatmap, units_off
 from ..service import Service
 
 
-def layout() -> html.Section:
+def layout(switch_bar: list = ()) -> html.Section:
+    """The heatmap card; `switch_bar` (app/panels/switch.py) says which units are switched off."""
     return html.Section(className="card card-confusion", children=[
         html.Div(className="card-head", children=[
             html.H2("Where it fails"),
@@ -30,6 +32,7 @@ def layout() -> html.Section:
             "The margins give each class's recall (row) and precision (column). Click a cell to see its images "
             "(or Tab to the matrix, move with the arrow keys and press Enter)."]),
         html.Div(id=ids.STATUS, className="status"),
+        *switch_bar,
         # Focusable, so the keyboard can drive it (assets/keyboard.js): arrows move, Enter opens a cell.
         html.Div(id=ids.CONFUSION_KEYS, className="confusion-keys", tabIndex="0", role="grid",
                  **{"aria-label": "confusion matrix: arrow keys move, Enter opens a cell"}, children=[dcc.Graph(
@@ -49,19 +52,27 @@ def layout() -> html.Section:
 
 
 def register(app: Dash, service: Service) -> dict:
-    @app.callback(Output(ids.CONFUSION, "figure"),
+    @app.callback(Output(ids.CONFUSION, "figure"), Output(ids.OFF_NOTE, "children"), Output(ids.OFF_RESET, "className"),
                   Input(ids.STATE_VIEW, "data"), Input(ids.CONFUSION_MODE, "value"), Input(ids.CONFUSION_VIEW, "value"),
-                  State(ids.STATE_CELL, "data"))
-    def heatmap(store, mode, view_mode, cell):
+                  State(ids.STATE_CELL, "data"), Input(ids.STATE_OFF, "data"), Input(ids.STATE_OFF_DONE, "data"))
+    def heatmap(store, mode, view_mode, cell, off=None, _=None):
         """The heatmap of the network on screen, with the selected cell outlined (a click only moves the
-        outline, in the browser: assets/cells.js)."""
+        outline, in the browser: assets/cells.js); with units switched off, their difference from intact."""
         view, problem = service.look(store)
+        hidden = "link-button hidden"
         if view is None:
             return figures.empty_figure("Nothing to show: see the message above" if problem
-                                        else "Preparing the network…")
+                                        else "Preparing the network…"), None, hidden
         ev = view.evaluation
         selected = parse_cell(cell, len(ev.classes))
         selected = (selected["actual"], selected["predicted"]) if selected else None
+        units = units_off(view, off)
+        note = None
+        if units:
+            figure, note, reset = switched_heatmap(service, view, units, selected)
+            if figure is not None:
+                return figure, note, reset
+            hidden = reset
         normalize, images = mode == "percent", view_mode == "images"
 
         def build():
@@ -69,7 +80,7 @@ def register(app: Dash, service: Service) -> dict:
             return figures.confusion_figure(ev.confusion, ev.classes, normalize=normalize, precision=ev.precision,
                                             recall=ev.recall, top_images=top, hover_labels=False).to_dict()
 
-        return figures.with_selection(service.cached(view, "heatmap", (normalize, images), build), selected)
+        return figures.with_selection(service.cached(view, "heatmap", (normalize, images), build), selected), note, hidden
 
     # A click selects its cell in the browser (assets/cells.js), so that it costs one server request: the
     # cell's images. The address can name a cell, a new dataset clears it, another network keeps it.

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
-from .. import ids
+from models import datasets, layers
+
+from .. import ids, representations
 from ..explanations import compose
+from ..images import png_data_uri, to_display
 from ..service import Service, View
 
 HIDDEN = "card card-explain hidden"
@@ -15,6 +18,7 @@ def layout() -> html.Section:
     return html.Section(id=ids.EXPLAIN_CARD, className=HIDDEN, children=[
         html.H2("Why this prediction"),
         html.Div(id=ids.EXPLAIN, className="explain-panel"),
+        html.Div(id=ids.EXPLAIN_NEAREST, className="nearest"),
         dcc.Store(id=ids.EXPLAIN_SHOWN),
     ])
 
@@ -50,10 +54,55 @@ def register(app: Dash, service: Service) -> dict:
             return no_update, HIDDEN
         return service.cached(view, "explain-panel", (index,), lambda: panel(service, view, index)), SHOWN
 
-    return {"explanation": explanation}
+    @app.callback(Output(ids.EXPLAIN_NEAREST, "children"),
+                  Input(ids.STATE_SAMPLE, "data"), Input(ids.STATE_VIEW, "data"), Input(ids.EMBEDDING_LAYER, "value"),
+                  Input(ids.STATE_EMBEDDING_DONE, "data"))
+    def nearest(index, store, layer, _=None):
+        view = service.shown(store)
+        if view is None or not isinstance(index, int) or isinstance(index, bool) \
+                or not 0 <= index < view.evaluation.n:
+            return None
+        return nearest_panel(service, view, index, layer)
+
+    return {"explanation": explanation, "nearest": nearest}
 
 
 GRAPHS = {"probs": ids.EXPLAIN_PROBS, "hidden": ids.EXPLAIN_HIDDEN, "units": ids.EXPLAIN_UNITS}
+
+
+def nearest_panel(service: Service, view: View, index: int, layer) -> list:
+    """The training images nearest test image `index` in the map's layer, by cosine distance."""
+    reps = service.representations
+    titles = {item.key: item.title for item in reps.layers(view)}
+    if layer not in titles:
+        layer = layers.keys(view.checkpoint.model)[-1]
+    found = reps.nearest(view, layer, index)
+    head = html.H3(f"Its {representations.NEAREST} nearest training images in the {titles[layer]}", className="sub")
+    if found is None:
+        return [head, html.P("A convnet's layers are computed once, on request: press the button in the map card "
+                             "below (the input pixels work now).", className="hint")]
+    rows, distances = found
+    ev = view.evaluation
+    actual, predicted = int(ev.labels[index]), int(ev.preds[index])
+    train = datasets.load(view.checkpoint.dataset, True, service.local)
+    labels = [int(train.labels[r]) for r in rows]
+    tiles = []
+    for r, d, label in zip(rows, distances, labels):
+        cls = "tile nearest-tile" + (" nearest-predicted" if label == predicted != actual else "")
+        tiles.append(html.Figure(className=cls, title=f"training image #{int(r)}: {ev.classes[label]}, cosine "
+                                                       f"distance {float(d):.4f}", children=[
+            html.Img(src=png_data_uri(to_display(train.images[int(r)].numpy())), className="tile-img",
+                     alt=f"training image {int(r)}"),
+            html.Figcaption([html.B(ev.classes[label]), html.Span(f" d {float(d):.3f}", className="tile-prob")])]))
+    same = sum(label == predicted for label in labels)
+    if predicted != actual:
+        note = (f"A mistake: to the network, in this layer, it resembled training images of {ev.classes[predicted]} "
+                f"({same} of {len(labels)}) more than its own class {ev.classes[actual]} "
+                f"({sum(label == actual for label in labels)}). The layer dropdown of the map changes the layer.")
+    else:
+        note = (f"{same} of {len(labels)} are {ev.classes[predicted]}, as predicted. The layer dropdown of the map "
+                "changes the layer.")
+    return [head, html.Div(tiles, className="tiles nearest-tiles"), html.P(note, className="hint")]
 
 
 def panel(service: Service, view: View, index: int) -> list:

@@ -15,6 +15,7 @@ from .. import export, ids
 from ..cells import parse_cell
 from ..elements import element
 from ..images import colorize, png_data_uri, to_display
+from ..moves import moves, units_off
 from ..service import Service, View
 from . import address, triggered_ids
 
@@ -59,7 +60,7 @@ def stores() -> list:
 # How many of the cell's images are shown: one more page on "show more", else the first page. In the
 # browser, so that a cell click waits for no server answer before asking for its images.
 SHOWN = """
-function (more, cell, sort, current) {
+function (more, cell, sort, pick, current) {
     const triggered = window.dash_clientside.callback_context.triggered || [];
     const byMore = triggered.some(function (t) { return t.prop_id.split(".")[0] === "%s"; });
     if (!byMore || !Number.isInteger(current)) { return %d; }
@@ -71,21 +72,29 @@ function (more, cell, sort, current) {
 def register(app: Dash, service: Service) -> dict:
     app.clientside_callback(SHOWN, Output(ids.STATE_SHOWN, "data"),
                             Input(ids.SAMPLES_MORE, "n_clicks"), Input(ids.STATE_CELL, "data"),
-                            Input(ids.SAMPLES_SORT, "value"), State(ids.STATE_SHOWN, "data"))
+                            Input(ids.SAMPLES_SORT, "value"), Input(ids.STATE_MAP_PICK, "data"),
+                            State(ids.STATE_SHOWN, "data"))
 
     @app.callback(Output(ids.STATE_SAMPLE, "data"),
                   Input({"type": ids.SAMPLE_TILE, "index": ALL}, "n_clicks"),
                   Input({"type": ids.SUSPECT_TILE, "index": ALL}, "n_clicks"), Input(ids.STATE_CELL, "data"),
                   Input(ids.URL, "search"), State(ids.STATE_SAMPLE, "data"),
                   Input({"type": ids.GALLERY_TILE, "index": ALL}, "n_clicks"),
-                  Input({"type": ids.DATA_TILE, "index": ALL}, "n_clicks"))
-    def select_sample(_, __, ___, search=None, current=None, ____=None, _____=None):
+                  Input({"type": ids.DATA_TILE, "index": ALL}, "n_clicks"), Input(ids.STATE_MAP_CLICK, "data"),
+                  Input(ids.STATE_TABLE_CLICK, "data"))
+    def select_sample(_, __, ___, search=None, current=None, ____=None, _____=None, map_click=None,
+                      table_click=None):
         if ids.URL in triggered_ids():  # a shared link or back/forward names the image
             index = address.parse(search).get("sample")
             index = index if isinstance(index, int) and index < 1_000_000 else None
             return no_update if index == current else index
         if ctx.triggered_id == ids.STATE_CELL:
             return None  # a new cell clears the selection
+        if ctx.triggered_id in (ids.STATE_MAP_CLICK, ids.STATE_TABLE_CLICK):  # a point of the map, a row of the table
+            index = map_click if ctx.triggered_id == ids.STATE_MAP_CLICK else table_click
+            index = index.get("index") if isinstance(index, dict) else None
+            ok = isinstance(index, int) and not isinstance(index, bool) and 0 <= index < 1_000_000
+            return index if ok else no_update
         trigger = ctx.triggered_id
         clicked = bool(ctx.triggered) and bool(ctx.triggered[0].get("value"))
         index = trigger.get("index") if isinstance(trigger, dict) else None
@@ -107,20 +116,29 @@ def register(app: Dash, service: Service) -> dict:
 
     @app.callback(Output(ids.SAMPLES, "children"), Output(ids.SAMPLES_MORE, "className"),
                   Input(ids.STATE_CELL, "data"), Input(ids.STATE_SHOWN, "data"), Input(ids.SAMPLES_SORT, "value"),
-                  State(ids.STATE_SAMPLE, "data"), Input(ids.STATE_VIEW, "data"))
-    def samples(cell, count, sort, selected, store):
+                  State(ids.STATE_SAMPLE, "data"), Input(ids.STATE_VIEW, "data"), Input(ids.STATE_MAP_PICK, "data"),
+                  Input(ids.STATE_OFF, "data"), Input(ids.STATE_OFF_DONE, "data"))
+    def samples(cell, count, sort, selected, store, pick=None, off=None, _=None):
         view = service.shown(store)
         hidden = "more-button hidden"
         if view is None:
             return html.P("Click a cell of the heatmap to see its images.", className="hint"), hidden
         ev = view.evaluation
+        sort = sort if sort in SORTS else "predicted"
+        count = min(max(PAGE, count if isinstance(count, int) else PAGE), MAX_SHOWN)
+        picked = _picked(pick, ev.n)
+        if picked is not None:
+            return _picked_tiles(service, view, picked, sort, count, selected)
         cell = parse_cell(cell, len(ev.classes))
         if cell is None:
             return html.P("Click a cell of the heatmap to see its images.", className="hint"), hidden
-        sort = sort if sort in SORTS else "predicted"
+        units = units_off(view, off)
+        switched = service.representations.switched(view, units) if units else None
+        if switched is not None:  # units switched off: the images that moved into or out of the cell
+            return service.cached(view, "off-moves", (units, cell["actual"], cell["predicted"]), lambda: moves(
+                service, ev, switched, cell, ("intact", "off"))), hidden
         a, p = cell["actual"], cell["predicted"]
         indices, keys = ev.sorted_cell(a, p, sort)
-        count = min(max(PAGE, count if isinstance(count, int) else PAGE), MAX_SHOWN)
         heading = html.H3(className="cell-heading", children=[
             f"actual {ev.classes[a]}, predicted {ev.classes[p]}: ",
             html.B(f"{len(indices):,} image{'s' if len(indices) != 1 else ''}"),
@@ -164,6 +182,34 @@ def register(app: Dash, service: Service) -> dict:
 
     return {"select_sample": select_sample, "mark_selected": mark_selected, "samples": samples,
             "summary": summary, "samples_csv": samples_csv}
+
+
+MAX_PICKED = 10_000
+
+
+def _picked(pick, n: int) -> Optional[list[int]]:
+    """The test-set indices selected on the map, as the browser sent them, or None."""
+    if not isinstance(pick, list) or not pick or len(pick) > MAX_PICKED:
+        return None
+    if not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n for i in pick):
+        return None
+    return sorted(set(pick))
+
+
+def _picked_tiles(service: Service, view, picked: list[int], sort: str, count: int, selected) -> tuple:
+    """The images selected on the map with the box or lasso, in the chosen order."""
+    ev = view.evaluation
+    indices, keys = ev.sort(picked, sort)
+    wrong = int((ev.preds[indices] != ev.labels[indices]).sum())
+    heading = html.H3(className="cell-heading", children=[
+        html.B(f"{len(indices):,} image{'s' if len(indices) != 1 else ''} selected on the map"),
+        f" ({wrong:,} of them mistakes)"])
+    order = html.P(f"Sorted by {SORT_EXPLAIN[sort]}. The number under each image is that value. Click the map "
+                   "outside the selection (or pick a cell) to clear it.", className="sort-note")
+    tiles = html.Div([_tile(service, ev, int(n), float(v), sort, int(n) == selected)
+                      for n, v in zip(indices[:count], keys[:count])], className="tiles")
+    more = "more-button" if len(indices) > count and count < MAX_SHOWN else "more-button hidden"
+    return [heading, order, tiles], more
 
 
 def _tile(service: Service, ev, index: int, key: float, sort: str, selected: bool) -> dict:

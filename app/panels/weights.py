@@ -1,14 +1,18 @@
 """What the network learned: the weights its kind hands over (models.kinds), as image grids and bar charts."""
 from __future__ import annotations
 
+from typing import Optional
+
 from dash import Dash, Input, Output, State, dcc, html
 
+from models import layers
 from models.datasets import DATASETS
 from models.kinds import Bars, Matrix, Tiles
 
 from .. import figures, ids
 from ..cells import parse_cell
 from ..images import colorize, png_data_uri
+from ..moves import units_off
 from ..service import Service
 from . import address, triggered_ids
 
@@ -70,8 +74,8 @@ def register(app: Dash, service: Service) -> dict:
     @app.callback(Output(ids.WEIGHTS, "children"), Output(ids.WEIGHTS_PAGE, "options"),
                   Output(ids.WEIGHTS_PAGER, "className"),
                   Input(ids.STATE_VIEW, "data"), Input(ids.WEIGHTS_COLORMAP, "value"), Input(ids.STATE_CELL, "data"),
-                  Input(ids.WEIGHTS_PAGE, "value"))
-    def weights(store, colormap, cell, page="0"):
+                  Input(ids.WEIGHTS_PAGE, "value"), State(ids.STATE_OFF, "data"))
+    def weights(store, colormap, cell, page="0", off=None):
         view, problem = service.look(store)
         if view is None:
             return html.P("No weights to show for this network." if problem else "Preparing the network…",
@@ -81,7 +85,8 @@ def register(app: Dash, service: Service) -> dict:
         tiles = max((len(p.images) for p in _parts(service, view) if isinstance(p, Tiles)), default=0)
         pages = page_options(tiles)
         page = int(page) if isinstance(page, str) and page.isdecimal() and int(page) < len(pages) else 0
-        return _panel(service, view, colormap, cell, page), pages, "pager" + ("" if len(pages) > 1 else " hidden")
+        return _panel(service, view, colormap, cell, page, units_off(view, off)), pages, \
+            "pager" + ("" if len(pages) > 1 else " hidden")
 
     return {"colormap_choices": colormap_choices, "weights": weights}
 
@@ -91,7 +96,7 @@ def _parts(service: Service, view) -> list:
     return service.cached(view, "weights", (), lambda: view.kind.weights(ckpt.model, ckpt.classes))
 
 
-def _panel(service: Service, view, colormap: str, cell, page: int = 0) -> list:
+def _panel(service: Service, view, colormap: str, cell, page: int = 0, off: tuple = ()) -> list:
     """The weights panel's children for one checkpoint, colour map and selected cell.
 
     The weight images and the output-weights chart are made once per checkpoint and colour map;
@@ -104,6 +109,11 @@ def _panel(service: Service, view, colormap: str, cell, page: int = 0) -> list:
     parts = _parts(service, view)
     per_tile = any(p.per_tile for p in parts if isinstance(p, Tiles))
     children = [html.P([kind.about, " ", COLOURS[colormap], SCALE[per_tile]], className="explain")]
+    switchable = layers.switchable(ckpt.model)
+    if switchable:
+        children.append(html.P(
+            f"Each {'filter' if kind.slow_pass else 'unit'} of the first layer has a switch: turn it off to see what "
+            "the network gets wrong without it (the heatmap above shows the change).", className="hint"))
     for part in parts:
         if part.title:
             children.append(html.H3(part.title, className="sub"))
@@ -115,8 +125,9 @@ def _panel(service: Service, view, colormap: str, cell, page: int = 0) -> list:
             if len(uris) > PAGE:
                 children.append(html.P(f"Units {first + 1}–{min(first + PAGE, len(uris))} of {len(uris)}; the "
                                        "menu above shows the others.", className="hint"))
+            toggles = off if switchable and not part.per_class and len(uris) == switchable else None
             children.append(_tiles(uris[first:first + PAGE], list(part.labels[first:first + PAGE]),
-                                   marks if part.per_class else {}, small=part.small, start=first))
+                                   marks if part.per_class else {}, small=part.small, start=first, toggles=toggles))
         elif isinstance(part, Matrix):
             rows = dict(marks) if part.row_labels else {}  # output weights: a selected cell marks its classes
             figure = service.cached(view, "matrix", (part.name, tuple(sorted(rows.items()))), lambda: figures.matrix_figure(
@@ -131,9 +142,10 @@ def _panel(service: Service, view, colormap: str, cell, page: int = 0) -> list:
     return children
 
 
-def _tiles(uris: list[str], labels: list[str], marks: dict[int, str], small: bool = False, start: int = 0) -> html.Div:
+def _tiles(uris: list[str], labels: list[str], marks: dict[int, str], small: bool = False, start: int = 0,
+           toggles: Optional[tuple] = None) -> html.Div:
     """A grid of weight images (the first one is number `start` + 1); marked tiles get a role label and an
-    outline, small ones only their number."""
+    outline, small ones only their number. With `toggles` (the units now off), each tile has a switch."""
     tiles = []
     for i, (uri, label) in enumerate(zip(uris, labels), start=start):
         role = marks.get(i)
@@ -141,5 +153,9 @@ def _tiles(uris: list[str], labels: list[str], marks: dict[int, str], small: boo
         tiles.append(html.Figure(className=cls, children=[
             html.Img(src=uri, className="weight-img", alt=f"weights of {label}"),
             html.Figcaption([str(i + 1) if small else label,
-                             html.Span(f" ({role})", className="role") if role else None])]))
+                             html.Span(f" ({role})", className="role") if role else None]),
+            None if toggles is None else html.Button(
+                "off" if i in toggles else "on", id={"type": ids.UNIT_TOGGLE, "index": i}, n_clicks=0,
+                className="unit-toggle off" if i in toggles else "unit-toggle",
+                title=f"Switch unit {i + 1} {'back on' if i in toggles else 'off'}")]))
     return html.Div(tiles, className="weight-grid small" if small else "weight-grid")

@@ -1,0 +1,95 @@
+"""Switch first-layer units off (toggles on the weights panel's tiles) and see what breaks: the heatmap card
+shows switched-off minus intact. Exact and instant for fully connected nets; a queued pass for a convnet."""
+from __future__ import annotations
+
+from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
+
+from models import layers
+
+from .. import background, ids
+from ..access import Access, Limits, visitor
+from ..representations import units_name
+from ..moves import units_off
+from ..service import Service
+from . import address, triggered_id, triggered_ids
+
+MARK = """
+function (off, store, toggles) {
+    const units = off && store && off.network === store.network && Array.isArray(off.units) ? off.units : [];
+    const list = Array.isArray(toggles) ? toggles : [];
+    return [list.map(function (t) { return units.indexOf(t.index) >= 0 ? "unit-toggle off" : "unit-toggle"; }),
+            list.map(function (t) { return units.indexOf(t.index) >= 0 ? "off" : "on"; }),
+            list.map(function (t) { return (units.indexOf(t.index) >= 0 ? "Switch unit " + (t.index + 1) + " back on"
+                                                                          : "Switch unit " + (t.index + 1) + " off"); })];
+}
+"""
+
+
+def layout() -> list:
+    """Above the heatmap: what is switched off, the accuracy change and the way back; a convnet's progress."""
+    return [html.Div(className="off-bar", children=[
+        html.Div(id=ids.OFF_NOTE, className="off-note"),
+        html.Button("Switch all back on", id=ids.OFF_RESET, n_clicks=0, className="link-button hidden"),
+        html.Progress(id=ids.OFF_PROGRESS, className="train-progress hidden", value="0", max="1"),
+        html.Span(id=ids.OFF_JOB_NOTE, className="hint"),
+        dcc.Interval(id=ids.OFF_POLL, interval=800, disabled=True)])]
+
+
+def stores() -> list:
+    return [dcc.Store(id=ids.STATE_OFF), dcc.Store(id=ids.STATE_OFF_JOB), dcc.Store(id=ids.STATE_OFF_DONE)]
+
+
+def register(app: Dash, service: Service, access: Access, limits: Limits) -> dict:
+    @app.callback(Output(ids.STATE_OFF, "data"),
+                  Input({"type": ids.UNIT_TOGGLE, "index": ALL}, "n_clicks"), Input(ids.OFF_RESET, "n_clicks"),
+                  Input(ids.URL, "search"), State(ids.STATE_OFF, "data"), State(ids.STATE_VIEW, "data"))
+    def toggle(_, __=None, search=None, current=None, store=None):
+        if ids.URL in triggered_ids():  # a link names the units switched off in its network
+            wanted = address.parse(search)
+            if "off" in wanted and "arch" in wanted:
+                return {"network": wanted["arch"], "units": wanted["off"]}
+            return None if current else no_update
+        fired = triggered_id()
+        if fired == ids.OFF_RESET:
+            return None
+        clicked = bool(ctx.triggered) and bool(ctx.triggered[0].get("value"))
+        view = service.shown(store)
+        if not (clicked and isinstance(fired, dict) and view is not None):
+            return no_update  # toggles that just appeared change nothing
+        count = layers.switchable(view.checkpoint.model)
+        unit = fired.get("index")
+        if not (isinstance(unit, int) and not isinstance(unit, bool) and 0 <= unit < count):
+            return no_update
+        units = set(units_off(view, current))
+        units ^= {unit}
+        return {"network": view.checkpoint.name, "units": sorted(units)} if units else None
+
+    app.clientside_callback(
+        MARK, Output({"type": ids.UNIT_TOGGLE, "index": ALL}, "className"),
+        Output({"type": ids.UNIT_TOGGLE, "index": ALL}, "children"),
+        Output({"type": ids.UNIT_TOGGLE, "index": ALL}, "title"),
+        Input(ids.STATE_OFF, "data"), State(ids.STATE_VIEW, "data"), State({"type": ids.UNIT_TOGGLE, "index": ALL}, "id"))
+
+    @app.callback(Output(ids.STATE_OFF_JOB, "data"), Output(ids.OFF_JOB_NOTE, "children"),
+                  Input(ids.STATE_OFF, "data"), State(ids.STATE_VIEW, "data"), State(ids.ADMIN_TOKEN, "data"),
+                  prevent_initial_call=True)
+    def request(off, store, token=None):
+        """A convnet's switched-off test pass, queued once per checkpoint and set of filters."""
+        view = service.shown(store)
+        units = units_off(view, off)
+        if not units or not view.kind.slow_pass or service.representations.switched(view, units) is not None:
+            return no_update, None
+        limits.check("map")
+        handle = background.request(service, view, "off", units_name(units), visitor(), access.is_admin(token))
+        if "error" in handle:
+            return no_update, handle["error"]
+        return handle, None
+
+    @app.callback(Output(ids.OFF_PROGRESS, "value"), Output(ids.OFF_PROGRESS, "max"),
+                  Output(ids.OFF_PROGRESS, "className"), Output(ids.OFF_JOB_NOTE, "children", allow_duplicate=True),
+                  Output(ids.OFF_POLL, "disabled"), Output(ids.STATE_OFF_DONE, "data"),
+                  Input(ids.STATE_OFF_JOB, "data"), Input(ids.OFF_POLL, "n_intervals"), prevent_initial_call=True)
+    def poll(handle, _=None):
+        return background.watch(service, handle, ("off",))
+
+    return {"switch_toggle": toggle, "switch_request": request, "switch_poll": poll}

@@ -1,0 +1,255 @@
+"""The layers of the network on screen, computed on first use and cached: features, maps, separation,
+nearest training images and switched-off units (models.layers does the arithmetic).
+
+A fully connected net passes the whole test split in milliseconds, so its layers are computed here. A
+convnet's pass takes tens of seconds: a "features" job (app/background.py) writes its layers to files
+beside the checkpoint, and this reads them; until then the panels offer to start that job.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+from models import datasets, layers
+from models.cache import Bounded
+from models.evaluate import Evaluation
+
+MAPS = "maps"  # under the model folder: what jobs computed, one file per checkpoint and layer
+MEANS_FROM = 20_000  # training images the class means of the separation figure are taken over
+NEAREST = 8
+
+
+def _nbytes(value) -> int:
+    if isinstance(value, dict):
+        return sum(_nbytes(v) for v in value.values())
+    if isinstance(value, (tuple, list)):
+        return sum(_nbytes(v) for v in value)
+    if isinstance(value, torch.Tensor):
+        return value.element_size() * value.nelement()
+    return int(getattr(value, "nbytes", 0))
+
+
+class Representations:
+    """Per process, bounded by bytes: one layer of the training split is up to a hundred megabytes."""
+
+    def __init__(self, service, max_bytes: int = int(os.environ.get("LOOKINSIDE_FEATURE_BYTES", 1_500_000_000))):
+        self.service = service
+        self.store = Bounded(64, max_bytes=max_bytes, size=_nbytes)
+
+    def _key(self, view, what: str, *more) -> tuple:
+        ckpt = view.checkpoint
+        return (ckpt.dataset, ckpt.name, ckpt.id, what, *more)
+
+    def layers(self, view) -> list[layers.Layer]:
+        return layers.layers(view.checkpoint.model)
+
+    def has(self, view, key) -> bool:
+        return isinstance(key, str) and key in layers.keys(view.checkpoint.model)
+
+    def ready(self, view) -> bool:
+        """Whether this network's layers can be read now (a convnet's only once its features job ran)."""
+        return not view.kind.slow_pass or self._saved_test(view) is not None
+
+    # Files written by jobs
+    def path(self, view, what: str, detail: str) -> Path:
+        ckpt = view.checkpoint
+        return result_path(self.service.settings.model_dir, ckpt.dataset, ckpt.name, ckpt.id, what, detail)
+
+    def saved(self, view, what: str, detail: str, rows: Optional[int] = None) -> Optional[np.ndarray]:
+        """A job's result for this checkpoint if it is on disk and well formed, else None."""
+        path = self.path(view, what, detail)
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            return None
+        rows = len(view.images) if rows is None else rows
+        return self.store.get(self._key(view, "saved", what, detail, stamp), lambda: _read(path, rows))
+
+    # The test split
+    def test(self, view) -> Optional[dict[str, np.ndarray]]:
+        """Every layer after the input for the test images, or None while a convnet's job has not run."""
+        if view.kind.slow_pass:
+            return self._saved_test(view)
+        ckpt = view.checkpoint
+        return self.store.get(self._key(view, "test"), lambda: layers.features(
+            ckpt.model, view.images.images, ckpt.normalization, self.service.settings.device))
+
+    def _saved_test(self, view) -> Optional[dict[str, np.ndarray]]:
+        found = {layer.key: self.saved(view, "features", layer.key) for layer in self.layers(view)[1:]}
+        return None if any(v is None for v in found.values()) else found
+
+    def pixels(self, dataset: str, train: bool) -> torch.Tensor:
+        images = datasets.load(dataset, train, self.service.local).images
+        return self.store.get((dataset, "pixels", train), lambda: layers.pixels(images))
+
+    def layer(self, view, key: str) -> Optional[np.ndarray]:
+        """One layer of the test images, (N, units) float32; None while a convnet's job has not run."""
+        if key == layers.INPUT:
+            return self.pixels(view.checkpoint.dataset, False).numpy()
+        found = self.test(view)
+        return None if found is None else found[key]
+
+    def pca(self, view, key: str) -> Optional[tuple[np.ndarray, np.ndarray]]:
+        """The layer's first two principal components: (coordinates, share of variance)."""
+        if key == layers.INPUT:  # the same for every network of the dataset: once per dataset, kept on disk
+            return self._input_pca(view.checkpoint.dataset)
+        x = self.layer(view, key)
+        if x is None:
+            return None
+        return self.service.cached(view, "pca", (key,), lambda: layers.pca(x))
+
+    def _input_pca(self, dataset: str) -> tuple[np.ndarray, np.ndarray]:
+        path = Path(self.service.settings.model_dir) / MAPS / f"{dataset}-input-pca.npz"
+
+        def build():
+            try:
+                with np.load(path, allow_pickle=False) as f:
+                    coords, explained = f["coords"], f["explained"]
+                if coords.shape == (len(self.pixels(dataset, False)), 2) and np.isfinite(coords).all():
+                    return coords, explained
+            except (OSError, ValueError, KeyError):
+                pass
+            coords, explained = layers.pca(self.pixels(dataset, False).numpy())
+            try:
+                write_npz(path, coords=coords, explained=explained)
+            except OSError:  # a read-only model folder: kept in memory only
+                pass
+            return coords, explained
+        return self.service.cache.get((dataset, "input-pca"), build)
+
+    # How well the classes separate in each layer
+    def separation(self, view) -> Optional[dict[str, float]]:
+        """Nearest-class-mean accuracy on the test split in each layer, the class means taken over the
+        first MEANS_FROM training images; None while a convnet's job has not run."""
+        if not self.ready(view):
+            return None
+        return self.service.cached(view, "separation", (), lambda: self._separation(view))
+
+    def _separation(self, view) -> dict[str, float]:
+        ckpt = view.checkpoint
+        means = self.saved_means(view) if view.kind.slow_pass else train_means(
+            ckpt, datasets.load(ckpt.dataset, True, self.service.local), self.service.settings.device)
+        means[layers.INPUT] = self.service.cache.get((ckpt.dataset, "input-means"), lambda: input_means(
+            datasets.load(ckpt.dataset, True, self.service.local), len(ckpt.classes)))
+        labels = view.evaluation.labels
+        return {layer.key: layers.nearest_mean_accuracy(means[layer.key], self.layer(view, layer.key), labels)
+                for layer in self.layers(view)}
+
+    def saved_means(self, view) -> dict[str, np.ndarray]:
+        classes = len(view.checkpoint.classes)
+        return {layer.key: self.saved(view, "means", layer.key, rows=classes) for layer in self.layers(view)[1:]}
+
+    # Nearest training images
+    def index(self, view, key: str) -> Optional[torch.Tensor]:
+        """The training split's unit rows in one layer, for cosine search (None while a job must make them)."""
+        ckpt = view.checkpoint
+        if key == layers.INPUT:
+            return self.store.get((ckpt.dataset, "index", key), lambda: layers.unit_rows(
+                self.pixels(ckpt.dataset, True)))
+        if view.kind.slow_pass:
+            rows = len(datasets.load(ckpt.dataset, True, self.service.local))
+            found = self.saved(view, "train", key, rows=rows)
+            return None if found is None else torch.as_tensor(found)
+        train = datasets.load(ckpt.dataset, True, self.service.local)
+
+        def build():
+            return layers.unit_rows(torch.as_tensor(layers.features(
+                ckpt.model, train.images, ckpt.normalization, self.service.settings.device)[key]))
+        return self.store.get(self._key(view, "index", key), build)
+
+    def nearest(self, view, key: str, index: int) -> Optional[tuple[np.ndarray, np.ndarray]]:
+        """The training images nearest test image `index` in a layer: (rows, cosine distances)."""
+        found, x = self.index(view, key), self.layer(view, key)
+        if found is None or x is None:
+            return None
+        return layers.nearest(found, torch.as_tensor(x[index]), NEAREST)
+
+    # Switching units off
+    def first(self, view) -> torch.Tensor:
+        ckpt = view.checkpoint
+        return self.store.get(self._key(view, "first"), lambda: layers.first_activations(
+            ckpt.model, view.images.images, ckpt.normalization, self.service.settings.device))
+
+    def switched(self, view, units: Sequence[int]) -> Optional[Evaluation]:
+        """The evaluation with first-layer units switched off: computed here for a fully connected net
+        (exact, milliseconds), read from a job's file for the convnet (None until the job made it)."""
+        units, ev, model = tuple(units), view.evaluation, view.checkpoint.model
+        if view.kind.slow_pass:
+            saved = self.saved(view, "off", units_name(units))
+            return None if saved is None else _evaluation(ev, saved.astype(np.float32))
+
+        def build():
+            logits = torch.as_tensor(layers.logits_without(model, self.first(view), units))
+            return _evaluation(ev, torch.softmax(logits, 1).numpy().astype(np.float32))
+        return self.service.cached(view, "switched", units, build)
+
+
+def _evaluation(intact: Evaluation, probs: np.ndarray) -> Evaluation:
+    return Evaluation(intact.dataset, intact.arch, intact.classes, intact.checkpoint_id, intact.labels, probs)
+
+
+def train_means(ckpt, train, device: str = "cpu", found: Optional[dict] = None) -> dict[str, np.ndarray]:
+    """Every layer's class means (after the input) over the first MEANS_FROM training images."""
+    n = min(MEANS_FROM, len(train))
+    found = found if found is not None else layers.features(ckpt.model, train.images[:n], ckpt.normalization,
+                                                             device)
+    result = {}
+    for key, x in found.items():
+        means = layers.Means(len(ckpt.classes))
+        means.add(torch.as_tensor(x[:n]), train.labels[:n])
+        result[key] = means.means()
+    return result
+
+
+def input_means(train, classes: int) -> np.ndarray:
+    n = min(MEANS_FROM, len(train))
+    means = layers.Means(classes)
+    means.add(layers.pixels(train.images[:n]), train.labels[:n])
+    return means.means()
+
+
+def result_path(model_dir, dataset: str, network: str, checkpoint_id: str, what: str, detail: str) -> Path:
+    """Where a job leaves one result for one checkpoint: "features", "train" and "means" of a layer, "umap"
+    of a layer, or "off" for switched-off units."""
+    return Path(model_dir) / MAPS / f"{dataset}-{network}-{checkpoint_id[:12]}-{what}-{detail}.npy"
+
+
+def units_name(units: Sequence[int]) -> str:
+    """A file name part (and job target part) for a set of units: "3_17_20"."""
+    return "_".join(str(u) for u in sorted(units))
+
+
+def _read(path: Path, rows: int) -> Optional[np.ndarray]:
+    try:
+        found = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    if found.ndim != 2 or len(found) != rows or not np.isfinite(found).all():
+        return None
+    return found
+
+
+def write(path: Path, values: np.ndarray) -> None:
+    """Write through a temporary file and a rename: a reader never sees half a file."""
+    _atomic(path, lambda f: np.save(f, values, allow_pickle=False))
+
+
+def write_npz(path: Path, **arrays) -> None:
+    _atomic(path, lambda f: np.savez(f, **arrays))
+
+
+def _atomic(path: Path, save) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            save(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

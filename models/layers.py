@@ -1,0 +1,197 @@
+"""What each layer turns the images into: features, their 2-D maps, how well classes separate, nearest
+training images, and what changes when units are switched off. Torch and numpy only."""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Iterator, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import Normalization
+from .errors import TrainingCancelled
+
+INPUT = "input"
+BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Layer:
+    key: str  # "input", "hidden1".., "pooled", "logits"
+    title: str
+
+
+def layers(model: nn.Module) -> list[Layer]:
+    """The representations a network has, input pixels first and class scores last."""
+    return [Layer(INPUT, "input pixels"), *(Layer(k, t) for k, t in model.layers())]
+
+
+def keys(model: nn.Module) -> tuple[str, ...]:
+    return tuple(layer.key for layer in layers(model))
+
+
+def pixels(images: torch.Tensor) -> torch.Tensor:
+    """The input layer: every image's pixels on a 0..1 scale, flattened. It is the same for every network
+    of a dataset, so it is computed and cached once per dataset."""
+    return images.flatten(1).float().div_(255)
+
+
+@torch.no_grad()
+def features(model: nn.Module, images: torch.Tensor, norm: Normalization, device: str = "cpu",
+             batch: int = BATCH, on_batch=None, cancel=None) -> dict[str, np.ndarray]:
+    """Every layer after the input for uint8 images, in their order: key -> (N, units) float32.
+    `on_batch(done, total)` reports progress; `cancel` (an Event) stops between batches."""
+    model.eval()
+    names = [k for k, _ in model.layers()]
+    out: dict[str, list] = {k: [] for k in names}
+    done = 0
+    for chunk in images.split(batch):
+        if cancel is not None and cancel.is_set():
+            raise TrainingCancelled("stopped")
+        for k, h in zip(names, model.representations(norm.apply(chunk.to(device)))):
+            out[k].append(h.float().cpu())
+        done += len(chunk)
+        if on_batch is not None:
+            on_batch(done, len(images))
+    return {k: torch.cat(v).numpy() for k, v in out.items()}
+
+
+def pca(x: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """The first k principal components of the rows of x: (coordinates (N, k) float32, share of the variance
+    each explains). Exact: an eigendecomposition of the covariance in float64, whose size is the number of
+    units (at most 3,072). Each axis points where its largest loading is positive, so a map is reproducible."""
+    x = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)
+    centred = x - x.mean(0)
+    if centred.shape[1] > 1024:  # a big covariance: its eigenvectors in float32 halve the time, still exact to 1e-5
+        cov = centred.T @ centred
+        values, vectors = torch.linalg.eigh(cov)
+        values, vectors = values.double(), vectors.double()
+    else:
+        c64 = centred.double()
+        values, vectors = torch.linalg.eigh(c64.T @ c64)
+    order = torch.argsort(values, descending=True)[:k]
+    axes = vectors[:, order]
+    signs = torch.sign(axes.gather(0, axes.abs().argmax(0, keepdim=True)))
+    axes = axes * torch.where(signs == 0, 1.0, signs)
+    coords = (centred.double() @ axes).float().numpy()
+    if coords.shape[1] < k:  # fewer units than components asked for (a one-unit layer)
+        coords = np.pad(coords, ((0, 0), (0, k - coords.shape[1])))
+    total = float(values.clamp(min=0).sum())
+    explained = (values[order].clamp(min=0) / total).numpy() if total > 0 else np.zeros(len(order))
+    return coords, explained
+
+
+class Means:
+    """Per-class means of a representation, summed batch by batch (the training split never sits in memory
+    as floats for this)."""
+
+    def __init__(self, n_classes: int):
+        self.n_classes, self.sums, self.counts = n_classes, None, torch.zeros(n_classes, dtype=torch.float64)
+
+    def add(self, x: torch.Tensor, labels: torch.Tensor) -> None:
+        x = x.double()
+        if self.sums is None:
+            self.sums = torch.zeros(self.n_classes, x.shape[1], dtype=torch.float64)
+        self.sums.index_add_(0, labels, x)
+        self.counts += torch.bincount(labels, minlength=self.n_classes).double()
+
+    def means(self) -> np.ndarray:
+        return (self.sums / self.counts.clamp(min=1)[:, None]).float().numpy()
+
+
+def nearest_mean_accuracy(means: np.ndarray, test: np.ndarray, labels: np.ndarray) -> float:
+    """How well classes separate in a representation: the share of test rows whose nearest class mean
+    (Euclidean, means from the training split) is their own class."""
+    x, m = torch.as_tensor(test, dtype=torch.float32), torch.as_tensor(means, dtype=torch.float32)
+    distances = (x * x).sum(1, keepdim=True) - 2 * x @ m.T + (m * m).sum(1)
+    return float((distances.argmin(1).numpy() == np.asarray(labels)).mean())
+
+
+def unit_rows(x: torch.Tensor) -> torch.Tensor:
+    """Rows scaled to length one (zero rows stay zero), in half precision: a cosine search is then one matmul."""
+    x = x.float()
+    return (x / x.norm(dim=1, keepdim=True).clamp(min=1e-12)).half()
+
+
+def nearest(index: torch.Tensor, query: torch.Tensor, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """The k rows of `index` (unit rows, see `unit_rows`) nearest the query by cosine: (rows, cosine distances),
+    nearest first, ties by row."""
+    q = unit_rows(query.reshape(1, -1))[0]
+    similarity = (index @ q).float()
+    k = min(k, len(similarity))
+    # Ties (duplicate images) are broken by row number: sort the top candidates by (-similarity, row).
+    top = torch.topk(similarity, min(len(similarity), k + 16)).indices
+    order = sorted(top.tolist(), key=lambda r: (-float(similarity[r]), r))[:k]
+    rows = np.asarray(order, dtype=np.int64)
+    return rows, (1 - similarity[rows]).clamp(min=0).numpy()
+
+
+@torch.no_grad()
+def first_activations(model: nn.Module, images: torch.Tensor, norm: Normalization, device: str = "cpu",
+                      batch: int = BATCH) -> torch.Tensor:
+    """A fully connected net's first hidden layer for uint8 images, (N, units): switching units off is then
+    exact and fast (see `logits_without`)."""
+    model.eval()
+    return torch.cat([model.features(norm.apply(chunk.to(device)))[0].cpu() for chunk in images.split(batch)])
+
+
+@torch.no_grad()
+def logits_without(model: nn.Module, first: torch.Tensor, units: Sequence[int]) -> np.ndarray:
+    """A fully connected net's logits with some first-layer units switched off (their outputs zero)."""
+    kept = first.clone()
+    if len(units):
+        kept[:, list(units)] = 0
+    return model.from_first(kept).float().numpy()
+
+
+@contextlib.contextmanager
+def silenced(model: nn.Module, units: Sequence[int]) -> Iterator[None]:
+    """While inside, a convnet's first-layer filters `units` output zero (a forward hook on the first block)."""
+    units = list(units)
+
+    def hook(_, __, output):
+        output = output.clone()
+        output[:, units] = 0
+        return output
+
+    handle = model.first_block().register_forward_hook(hook) if units else None
+    try:
+        yield
+    finally:
+        if handle is not None:
+            handle.remove()
+
+
+@torch.no_grad()
+def probs_without(model: nn.Module, images: torch.Tensor, norm: Normalization, units: Sequence[int],
+                  device: str = "cpu", batch: int = 500, on_batch=None, cancel=None) -> np.ndarray:
+    """A convnet's class probabilities for uint8 images with some first-layer filters switched off: one pass.
+    `on_batch(done, total)` reports progress; `cancel` (an Event) stops between batches."""
+    model.eval()
+    out = []
+    with silenced(model, units):
+        for chunk in images.split(batch):
+            if cancel is not None and cancel.is_set():
+                raise TrainingCancelled("stopped")
+            out.append(torch.softmax(model(norm.apply(chunk.to(device))).float(), 1).cpu())
+            if on_batch is not None:
+                on_batch(sum(len(o) for o in out), len(images))
+    return torch.cat(out).numpy().astype(np.float32)
+
+
+def switchable(model: nn.Module) -> int:
+    """How many first-layer units can be switched off (0 for a net without hidden units)."""
+    if not hasattr(model, "outgoing"):
+        return 0
+    return int(model.outgoing().shape[1])
+
+
+def check_units(units, count: int) -> Optional[tuple[int, ...]]:
+    """Units sent by a page, sorted and distinct, or None if any is not a unit of this network."""
+    if not isinstance(units, (list, tuple)) or len(units) > count:
+        return None
+    if not all(isinstance(u, int) and not isinstance(u, bool) and 0 <= u < count for u in units):
+        return None
+    return tuple(sorted(set(units)))
