@@ -1,0 +1,290 @@
+"""The layer maps, nearest training images, switched-off units and the predictions table, through the app's
+callbacks on quickly trained networks; every result is checked against the network computed another way."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from dash import no_update
+
+from app.jobs import Queue
+from app.main import create_app
+from app.panels import table
+from models import datasets, layers
+from models.compare import difference
+from models.evaluate import Evaluation
+from models.train import predict_proba
+from tests.conftest import quick_trained
+from tests.test_app_callbacks import array, find, run_job, shown_view, text_of, triggered
+from dash import html
+
+
+@pytest.fixture(scope="module")
+def cb(tmp_path_factory):
+    pairs = (("mnist", "linear"), ("mnist", "mlp"), ("cifar10", "cnn"))
+    root = tmp_path_factory.mktemp("maps")
+    with quick_trained(root, pairs) as (settings, zoo):
+        started = []
+        queue = Queue(root / "jobs", launch=lambda q, job: started.append(job.id))
+        app = create_app(settings, queue=queue)
+        yield dict(app.lookinside_callbacks, zoo=zoo, queue=queue, started=started, settings=settings,
+                   service=app.lookinside_service)
+
+
+@pytest.fixture(autouse=True)
+def _no_rate_limits(monkeypatch):
+    monkeypatch.setattr("app.access.Limits.check", lambda self, name: None)
+
+
+def points(figure: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """(index, x, y, true class) of every point of a map figure, in test-set order."""
+    rows = []
+    for trace in figure["data"]:
+        if not trace.get("meta"):
+            continue
+        index = array(trace["customdata"]).astype(int)
+        x, y = array(trace["x"]), array(trace["y"])
+        rows += [(i, a, b, trace["meta"]["class"], trace["meta"]["mistakes"]) for i, a, b in zip(index, x, y)]
+    rows.sort()
+    return (np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), np.array([r[2] for r in rows]),
+            [(r[3], r[4]) for r in rows])
+
+
+def test_the_map_places_every_test_image_by_the_chosen_layers_pca(cb):
+    store = shown_view(cb, "mnist", "mlp")
+    options, value = cb["embedding_layers"](store, None)
+    assert [o["value"] for o in options] == ["input", "hidden1", "logits"] and value == "hidden1"
+    view = cb["service"].shown(store)
+    ev = view.evaluation
+    for layer in ("input", "hidden1", "logits"):
+        base, note, separation, button = cb["embedding"](store, layer, "pca")
+        index, x, y, classes = points(base)
+        assert index.tolist() == list(range(ev.n))  # every image once
+        assert [c for c, _ in classes] == ev.labels.tolist()
+        assert [m for _, m in classes] == (ev.labels != ev.preds).tolist()
+        # The coordinates are the layer's own PCA: the network's forward pass, then numpy's SVD.
+        test = datasets.load("mnist", False, cb["settings"])
+        x_all = layers.pixels(test.images).numpy() if layer == "input" else \
+            layers.features(view.checkpoint.model, test.images, view.checkpoint.normalization)[layer]
+        centred = x_all - x_all.mean(0)
+        u, s, _ = np.linalg.svd(centred.astype(np.float64), full_matrices=False)
+        np.testing.assert_allclose(np.abs(x), np.abs(u[:, 0] * s[0]), rtol=1e-3, atol=1e-3 * s[0])
+        np.testing.assert_allclose(np.abs(y), np.abs(u[:, 1] * s[1]), rtol=1e-3, atol=1e-3 * s[0])
+        meta = base["layout"]["meta"]
+        assert meta["pred"] == ev.preds.tolist()
+        assert meta["prob"] == [round(1000 * float(ev.probs[i, p])) for i, p in enumerate(ev.preds)]
+        assert base["layout"]["xaxis"]["title"]["text"].startswith("PC 1 (")
+        assert note is None and button.endswith("hidden")
+    # The separation figure: nearest-class-mean accuracy of each layer, computed here by brute force.
+    train = datasets.load("mnist", True, cb["settings"])
+    n = min(20_000, len(train))
+    train_x = layers.features(view.checkpoint.model, train.images[:n], view.checkpoint.normalization)
+    test_x = layers.features(view.checkpoint.model, test.images, view.checkpoint.normalization)
+    want = []
+    for key in ("input", "hidden1", "logits"):
+        a = layers.pixels(train.images[:n]).numpy() if key == "input" else train_x[key]
+        b = layers.pixels(test.images).numpy() if key == "input" else test_x[key]
+        labels = train.labels[:n].numpy()
+        means = np.stack([a[labels == c].mean(0) for c in range(10)])
+        nearest = np.argmin(((b[:, None, :] - means[None]) ** 2).sum(2), axis=1)
+        want.append(100 * (nearest == test.labels.numpy()).mean())
+    np.testing.assert_allclose(array(separation["data"][0]["x"]), want, atol=1e-6)
+
+
+def test_a_forged_layer_or_method_draws_nothing_new(cb):
+    store = shown_view(cb, "mnist", "mlp")
+    assert cb["embedding"](store, "hidden9", "pca")[0] is no_update
+    assert cb["embedding"](store, {"x": 1}, "pca")[0] is no_update
+    base = cb["embedding"](store, "logits", "nonsense")[0]
+    assert base["layout"]["xaxis"]["title"]["text"].startswith("PC 1")
+
+
+def test_a_box_selection_lists_exactly_its_images(cb):
+    store = shown_view(cb, "mnist", "mlp")
+    ev = cb["service"].shown(store).evaluation
+    picked = [5, 17, 3, 90, 17]
+    children, more = cb["samples"](None, 24, "true", None, store, picked)
+    assert text_of(children[0]).startswith("4 images selected on the map")
+    shown = [b.id["index"] for b in find(children, html.Button)]
+    want = sorted({5, 17, 3, 90}, key=lambda i: (ev.probs[i, ev.labels[i]], i))  # least like its label first
+    assert shown == want
+    assert more.endswith("hidden")
+    for forged in ([10_000], [-1], ["3"], [True], "5", [1.5]):
+        children, _ = cb["samples"](None, 24, "predicted", None, store, forged)
+        assert "selected on the map" not in text_of(children)
+
+
+def switched_off_oracle(cb, store, units) -> Evaluation:
+    """The evaluation of a copy of the network whose switched-off units' outgoing weights are zero."""
+    view = cb["service"].shown(store)
+    model = copy.deepcopy(view.checkpoint.model)
+    with torch.no_grad():
+        model.outgoing()[:, list(units)] = 0
+    probs = predict_proba(model, view.images.images, view.checkpoint.normalization)
+    ev = view.evaluation
+    return Evaluation(ev.dataset, ev.arch, ev.classes, ev.checkpoint_id, ev.labels, probs)
+
+
+def test_switching_units_off_turns_the_heatmap_into_the_difference(cb):
+    store = shown_view(cb, "mnist", "mlp")
+    ev = cb["service"].shown(store).evaluation
+    off = triggered(cb["switch_toggle"], '{"index":2,"type":"unit-toggle"}.n_clicks', 1, [0, 0, 1], 0, None, None,
+                    store)
+    assert off == {"network": "mlp", "units": [2]}
+    off = triggered(cb["switch_toggle"], '{"index":0,"type":"unit-toggle"}.n_clicks', 1, [1, 0, 1], 0, None, off,
+                    store)
+    assert off == {"network": "mlp", "units": [0, 2]}
+    figure, note, reset = cb["heatmap"](store, "counts", "numbers", None, off)
+    oracle = switched_off_oracle(cb, store, [0, 2])
+    np.testing.assert_array_equal(array(figure["data"][0]["z"]).reshape(10, 10), difference(ev, oracle))
+    assert figure["data"][0]["colorbar"]["title"]["text"] == "off − intact"
+    words = text_of(note)
+    assert f"{100 * ev.accuracy:.2f}% → {100 * oracle.accuracy:.2f}%" in words
+    assert f"{int((oracle.preds != ev.preds).sum()):,} of {ev.n:,}" in words
+    assert reset == "link-button"
+    # A cell then lists the images that moved, as the oracle moved them.
+    cell = {"actual": 1, "predicted": 1}
+    listing, _ = cb["samples"](cell, 24, "predicted", None, store, None, off)
+    into = int(((oracle.labels == 1) & (oracle.preds == 1) & (ev.preds != 1)).sum())
+    out = int(((ev.labels == 1) & (ev.preds == 1) & (oracle.preds != 1)).sum())
+    assert text_of(listing[0]) == f"actual 1, predicted 1: {into:,} moved in with off, {out:,} moved out"
+    # The same units in another network's store change nothing there; toggling back on, or the reset, clears.
+    figure, note, reset = cb["heatmap"](shown_view(cb, "mnist", "linear"), "counts", "numbers", None, off)
+    assert note is None and reset.endswith("hidden")
+    again = triggered(cb["switch_toggle"], '{"index":0,"type":"unit-toggle"}.n_clicks', 2, [2, 0, 1], 0, None, off,
+                      store)
+    assert again == {"network": "mlp", "units": [2]}
+    assert triggered(cb["switch_toggle"], "off-reset.n_clicks", 1, [2, 0, 1], 1, None, off, store) is None
+    # Tiles that appear (no clicks yet), forged units and a forged store change nothing.
+    assert triggered(cb["switch_toggle"], '{"index":1,"type":"unit-toggle"}.n_clicks', 0, [0], 0, None, off,
+                     store) is no_update
+    assert triggered(cb["switch_toggle"], '{"index":99,"type":"unit-toggle"}.n_clicks', 1, [1], 0, None, off,
+                     store) is no_update
+    figure, note, _ = cb["heatmap"](store, "counts", "numbers", None, {"network": "mlp", "units": [99]})
+    assert note is None
+
+
+def test_the_address_holds_the_units_switched_off(cb):
+    off = triggered(cb["switch_toggle"], "url.search", "?dataset=mnist&model=mlp&off=4-1", [], 0,
+                    "?dataset=mnist&model=mlp&off=4-1", None, None)
+    assert off == {"network": "mlp", "units": [1, 4]}
+    assert triggered(cb["switch_toggle"], "url.search", "?dataset=mnist&model=mlp&off=x", [], 0,
+                     "?dataset=mnist&model=mlp&off=x", off, None) is None
+
+
+def test_the_weights_panel_puts_a_switch_on_each_first_layer_unit(cb):
+    store = shown_view(cb, "mnist", "mlp")
+    children = cb["weights"](store, "diverging", None, "0", {"network": "mlp", "units": [3]})[0]
+    toggles = [b for b in find(children, html.Button) if isinstance(b.id, dict) and b.id.get("type") == "unit-toggle"]
+    view = cb["service"].shown(store)
+    assert [t.id["index"] for t in toggles] == list(range(layers.switchable(view.checkpoint.model)))
+    assert [t.className for t in toggles if t.id["index"] == 3] == ["unit-toggle off"]
+    linear = cb["weights"](shown_view(cb, "mnist", "linear"), "diverging", None, "0", None)[0]
+    assert not [b for b in find(linear, html.Button) if isinstance(b.id, dict)]  # no hidden units: no switches
+
+
+def test_nearest_training_images_are_the_brute_force_ones(cb):
+    store = shown_view(cb, "mnist", "mlp")
+    view = cb["service"].shown(store)
+    train = datasets.load("mnist", True, cb["settings"])
+    test = datasets.load("mnist", False, cb["settings"])
+    rows = layers.features(view.checkpoint.model, train.images, view.checkpoint.normalization)["hidden1"]
+    query = layers.features(view.checkpoint.model, test.images[7:8], view.checkpoint.normalization)["hidden1"][0]
+    cosine = 1 - rows @ query / (np.linalg.norm(rows, axis=1).clip(1e-12) * np.linalg.norm(query))
+    kth = np.sort(cosine)[7]
+    children = cb["nearest"](7, store, "hidden1")
+    figures_ = find(children, html.Figure)
+    found = [int(f.title.split("#")[1].split(":")[0]) for f in figures_]
+    assert len(found) == 8 and np.all(cosine[found] <= kth + 2e-3)
+    for f, r in zip(figures_, found):
+        assert f.title.startswith(f"training image #{r}: {train.classes[int(train.labels[r])]},")
+    assert "nearest training images in the hidden layer 1" in text_of(children[0])
+    assert cb["nearest"](10_000, store, "hidden1") is None
+    assert len(find(cb["nearest"](7, store, "bogus"), html.Figure)) == 8  # a forged layer: the class scores
+
+
+def test_the_table_sorts_filters_and_pages_as_pandas_does(cb):
+    store = shown_view(cb, "mnist", "mlp")
+    view = cb["service"].shown(store)
+    ev = view.evaluation
+    df = pd.DataFrame({"index": np.arange(ev.n), "p_true": 100 * ev.probs[np.arange(ev.n), ev.labels].astype(float),
+                       "predicted": np.asarray(ev.classes)[ev.preds], "p_pred": 100 * ev.confidence.astype(float)})
+    request = {"startRow": 10, "endRow": 30, "sortModel": [{"colId": "p_true", "sort": "asc"}],
+               "filterModel": {"p_pred": {"filterType": "number", "type": "greaterThan", "filter": 30},
+                               "predicted": {"filterType": "text", "type": "notEqual", "filter": "3"}}}
+    response, lit, note = cb["table_rows"](request, store, None)
+    want = df[(df.p_pred > 30) & (df.predicted != "3")].sort_values(["p_true", "index"], kind="stable")
+    assert response["rowCount"] == len(want)
+    assert [r["index"] for r in response["rowData"]] == want["index"].iloc[10:30].tolist()
+    assert response["rowData"][0]["image"] == f"/image/mnist/{response['rowData'][0]['index']}.png"
+    assert sorted(lit["indices"]) == sorted(want["index"].tolist()) and lit["checkpoint"] == ev.checkpoint_id
+    assert note.startswith(f"{len(want):,} of {ev.n:,}")
+    # Another page of the same filter sends no new highlight; no filter clears it.
+    assert cb["table_rows"](dict(request, startRow=30, endRow=60), store, lit)[1] is no_update
+    assert cb["table_rows"]({"startRow": 0, "endRow": 50}, store, lit)[1] is None
+    descending = cb["table_rows"]({"startRow": 0, "endRow": 5, "sortModel": [{"colId": "loss", "sort": "desc"}]},
+                                  store, None)[0]
+    loss = -np.log(np.clip(ev.probs[np.arange(ev.n), ev.labels].astype(float), 1e-12, None))
+    assert [r["index"] for r in descending["rowData"]] == \
+        sorted(range(ev.n), key=lambda i: (-loss[i], i))[:5]
+    # Forged requests: unknown columns and filters are ignored, rows are bounded.
+    forged = {"startRow": -5, "endRow": 10**9, "sortModel": [{"colId": "__class__", "sort": "up"}],
+              "filterModel": {"p_true": {"filterType": "number", "type": "eval", "filter": "1"},
+                              "nope": {"filterType": "text", "type": "equals", "filter": "x"}}}
+    response = cb["table_rows"](forged, store, None)[0]
+    assert response["rowCount"] == ev.n and len(response["rowData"]) == min(ev.n, table.MAX_BLOCK)
+    assert cb["table_open"]({"rowId": "42", "colId": "true"})["index"] == 42
+    assert cb["table_open"]({"rowId": "4a"}) is no_update
+    picked = triggered(cb["select_sample"], "state-table-click.data", {"index": 42, "at": 1}, [], [], None, None,
+                       None, [], [], None, {"index": 42, "at": 1})
+    assert picked == 42
+
+
+def test_a_convnet_maps_its_layers_and_switches_filters_off_through_jobs(cb):
+    store = shown_view(cb, "cifar10", "cnn")
+    view = cb["service"].shown(store)
+    base, note, _, button = cb["embedding"](store, "pooled", "pca")
+    assert "one pass over the 70,000" in note and button == "more-button"
+    assert cb["nearest"](3, store, "pooled")[1].children.startswith("A convnet's layers are computed once")
+    handle, _ = triggered(cb["embedding_ask"], "embedding-compute.n_clicks", 1, "pca", "pooled", 1, store)
+    assert handle["mode"] == "features"
+    run_job(cb, handle)
+    assert cb["embedding_poll"](handle)[5] == handle["id"]
+    base, note, separation, button = cb["embedding"](store, "pooled", "pca", handle["id"])
+    index, x, _, _ = points(base)
+    test = datasets.load("cifar10", False, cb["settings"])
+    pooled = layers.features(view.checkpoint.model, test.images, view.checkpoint.normalization)["pooled"]
+    u, s, _ = np.linalg.svd(pooled - pooled.mean(0), full_matrices=False)
+    np.testing.assert_allclose(np.abs(x), np.abs(u[:, 0] * s[0]), rtol=1e-3, atol=1e-3 * s[0])
+    assert len(find(cb["nearest"](3, store, "pooled"), html.Figure)) == 8
+    # Filters off: one queued pass, then the difference against the oracle.
+    off = {"network": "cnn", "units": [1, 3]}
+    figure, note, _ = cb["heatmap"](store, "counts", "numbers", None, off)
+    assert "in the queue" in text_of(note)
+    handle, _ = cb["switch_request"](off, store)
+    assert handle["mode"] == "off"
+    run_job(cb, handle)
+    figure, note, _ = cb["heatmap"](store, "counts", "numbers", None, off, handle["id"])
+    oracle = switched_off_oracle(cb, store, [1, 3])
+    np.testing.assert_array_equal(array(figure["data"][0]["z"]).reshape(10, 10), difference(view.evaluation, oracle))
+
+
+def test_umap_of_a_layer_is_a_queued_job_and_then_the_map(cb):
+    store = shown_view(cb, "mnist", "mlp")
+    base, note, _, _ = cb["embedding"](store, "hidden1", "umap")
+    assert note.startswith("UMAP of this layer is being computed")
+    assert base["layout"]["xaxis"]["title"]["text"].startswith("PC 1")  # PCA meanwhile
+    handle, _ = triggered(cb["embedding_ask"], "embedding-method.value", "umap", "umap", "hidden1", 0, store)
+    assert handle["mode"] == "map"
+    again, _ = triggered(cb["embedding_ask"], "embedding-method.value", "umap", "umap", "hidden1", 0, store)
+    assert again["id"] == handle["id"]  # a second visitor joins the job
+    run_job(cb, handle)
+    base, note, _, _ = cb["embedding"](store, "hidden1", "umap", handle["id"])
+    assert note is None and base["layout"]["xaxis"]["title"]["text"] == "UMAP 1"
+    index, x, y, _ = points(base)
+    saved = np.load(cb["service"].representations.path(cb["service"].shown(store), "umap", "hidden1"))
+    np.testing.assert_array_equal(np.stack([x, y], 1), saved[index])
+    assert np.isfinite(saved).all() and saved.std(0).min() > 0
