@@ -51,23 +51,28 @@ def units_off(view, off) -> tuple[int, ...]:
     return layers.check_units(off.get("units"), layers.switchable(view.checkpoint.model)) or ()
 
 
-def switched_heatmap(service, view, units: tuple[int, ...], selected) -> tuple:
-    """(figure, note, reset button class) with units switched off; the figure is None while a convnet's pass
-    is still to come."""
-    reps, ev = service.representations, view.evaluation
-    names = ", ".join(str(u + 1) for u in units)
-    what = "filter" if view.kind.slow_pass else "unit"
-    plural = "s" if len(units) > 1 else ""
-    switched = reps.switched(view, units)
+def switched_heatmap(service, view, units: tuple[int, ...], selected) -> Optional[dict]:
+    """Switched off minus intact, as the compare card draws a difference (None while a convnet's pass is to come)."""
+    ev = view.evaluation
+    switched = service.representations.switched(view, units)
     if switched is None:
-        return None, f"Switching off {what}{plural} {names}: one pass over the test images, in the queue…", \
-            "link-button"
+        return None
     fig = service.cached(view, "off-figure", units, lambda: figures.difference_figure(
         difference(ev, switched), ev.classes, "intact", "switched off", scale_title="off − intact").to_dict())
+    return figures.with_selection(fig, selected)
+
+
+def switched_note(service, view, units: tuple[int, ...]) -> list | str:
+    """What is switched off and what it cost: the accuracy change and how many predictions moved."""
+    ev = view.evaluation
+    names = ", ".join(str(u + 1) for u in units)
+    what = ("filter" if view.kind.slow_pass else "unit") + ("s" if len(units) > 1 else "")
+    switched = service.representations.switched(view, units)
+    if switched is None:
+        return f"Switching off first-layer {what} {names}: one pass over the test images, in the queue…"
     change = 100 * (switched.accuracy - ev.accuracy)
     moved = int((switched.preds != ev.preds).sum())
-    note = [html.B(f"First-layer {what}{plural} {names} switched off. "),
+    return [html.B(f"First-layer {what} {names} switched off. "),
             f"Accuracy {100 * ev.accuracy:.2f}% → {100 * switched.accuracy:.2f}% ({change:+.2f} points); "
             f"{moved:,} of {ev.n:,} test images change their prediction. The heatmap shows switched off minus "
             "intact: purple cells gained images, orange ones lost them. Click a cell to see the images that moved."]
-    return figures.with_selection(fig, selected), note, "link-button"

@@ -169,19 +169,21 @@ def visit(client: Client, pairs: list[tuple[str, str]], rng: random.Random) -> N
     cell = {"actual": rng.randrange(k), "predicted": rng.randrange(k)}
     on_screen = ("state-view", "data", view)
     client.callback("heatmap", [("confusion-graph", "figure")],
-                    [on_screen, ("confusion-mode", "value", mode), ("confusion-view", "value", shown)],
+                    [on_screen, ("confusion-mode", "value", mode), ("confusion-view", "value", shown),
+                     ("state-units-off", "data", None), ("state-off-done", "data", None)],
                     [("state-cell", "data", cell)])
     client.callback("status", [("accuracy", "children"), ("model-status", "children"),
                                ("model-status", "className")], [on_screen])
     # A click selects its cell in the browser; the one request it costs is for the cell's images.
     client.callback("cell click", [("cell-samples", "children"), ("samples-more", "className")],
                     [("state-cell", "data", cell), ("state-shown", "data", 24),
-                     ("samples-sort", "value", "predicted"), on_screen], [("state-sample", "data", None)])
+                     ("samples-sort", "value", "predicted"), on_screen, ("state-map-pick", "data", None),
+                     ("state-units-off", "data", None), ("state-off-done", "data", None)], [("state-sample", "data", None)])
     client.callback("image explanation", [("explain-panel", "children"), ("explain-card", "className")],
                     [("state-sample", "data", rng.randrange(10000)), on_screen])
     client.callback("weights", [("weights-panel", "children"), ("weights-page", "options"), ("weights-pager", "className")],
                     [on_screen, ("weights-colormap", "value", "diverging"), ("state-cell", "data", cell),
-                     ("weights-page", "value", "0")])
+                     ("weights-page", "value", "0")], [("state-units-off", "data", None)])
 
 
 def server_rss(pid: int) -> float:

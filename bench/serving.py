@@ -23,6 +23,8 @@ from models.datasets import DATASETS
 from .load import ACCEPT_ENCODING, Client, decompress
 
 ROOT = Path(__file__).resolve().parent.parent
+# The cell list's inputs besides the cell: nothing selected on the map, no unit switched off.
+UNCHANGED = [("state-map-pick", "data", None), ("state-units-off", "data", None), ("state-off-done", "data", None)]
 
 
 def free_port() -> int:
@@ -129,21 +131,22 @@ class Page:
     def heatmap(self, view: dict, mode: str) -> None:
         _answered("heatmap", self.client.callback(
             "heatmap", [("confusion-graph", "figure")],
-            [("state-view", "data", view), ("confusion-mode", "value", mode), ("confusion-view", "value", "numbers")],
+            [("state-view", "data", view), ("confusion-mode", "value", mode), ("confusion-view", "value", "numbers"),
+             ("state-units-off", "data", None), ("state-off-done", "data", None)],
             [("state-cell", "data", None)]))
 
     def weights(self, view: dict) -> None:
         _answered("weights", self.client.callback(
             "weights", [("weights-panel", "children"), ("weights-page", "options"), ("weights-pager", "className")],
             [("state-view", "data", view), ("weights-colormap", "value", "diverging"), ("state-cell", "data", None),
-             ("weights-page", "value", "0")]))
+             ("weights-page", "value", "0")], [("state-units-off", "data", None)]))
 
     def cell_click(self, view: dict, cell: dict) -> bytes:
         """A click as the browser sends it: the cell is selected in the page, then one request for its images."""
         return _answered("cell click", self.client.callback(
             "cell click", [("cell-samples", "children"), ("samples-more", "className")],
             [("state-cell", "data", cell), ("state-shown", "data", 24), ("samples-sort", "value", "predicted"),
-             ("state-view", "data", view)], [("state-sample", "data", None)]))
+             ("state-view", "data", view), *UNCHANGED], [("state-sample", "data", None)]))
 
     def timed(self, name: str, action) -> None:
         start = time.perf_counter()
@@ -229,7 +232,10 @@ def wire_bytes(port: int, pair: tuple[str, str]) -> dict:
             "inputs": [{"id": "state-cell", "property": "data", "value": {"actual": 1, "predicted": 1}},
                        {"id": "state-shown", "property": "data", "value": 24},
                        {"id": "samples-sort", "property": "value", "value": "predicted"},
-                       {"id": "state-view", "property": "data", "value": view}],
+                       {"id": "state-view", "property": "data", "value": view},
+                       {"id": "state-map-pick", "property": "data", "value": None},
+                       {"id": "state-units-off", "property": "data", "value": None},
+                       {"id": "state-off-done", "property": "data", "value": None}],
             "state": [{"id": "state-sample", "property": "data", "value": None}],
             "changedPropIds": ["state-cell.data"]}
     conn.request("POST", "/_dash-update-component", json.dumps(body),

@@ -59,7 +59,10 @@ def clicks(settings: Settings, networks=("mlp", "mlp-100-relu", "mlp-800-relu"),
                 "inputs": [{"id": "state-cell", "property": "data", "value": {"actual": a, "predicted": p}},
                            {"id": "state-shown", "property": "data", "value": 24},
                            {"id": "samples-sort", "property": "value", "value": "predicted"},
-                           {"id": "state-view", "property": "data", "value": views[net]}],
+                           {"id": "state-view", "property": "data", "value": views[net]},
+                       {"id": "state-map-pick", "property": "data", "value": None},
+                       {"id": "state-units-off", "property": "data", "value": None},
+                       {"id": "state-off-done", "property": "data", "value": None}],
                 "state": [{"id": "state-sample", "property": "data", "value": None}],
                 "changedPropIds": ["state-cell.data"]}
         began = time.perf_counter()

@@ -137,7 +137,8 @@ def test_switching_units_off_turns_the_heatmap_into_the_difference(cb):
     off = triggered(cb["switch_toggle"], '{"index":0,"type":"unit-toggle"}.n_clicks', 1, [1, 0, 1], 0, None, off,
                     store)
     assert off == {"network": "mlp", "units": [0, 2]}
-    figure, note, reset = cb["heatmap"](store, "counts", "numbers", None, off)
+    figure = cb["heatmap"](store, "counts", "numbers", None, off)
+    note, reset = cb["switch_note"](store, off)
     oracle = switched_off_oracle(cb, store, [0, 2])
     np.testing.assert_array_equal(array(figure["data"][0]["z"]).reshape(10, 10), difference(ev, oracle))
     assert figure["data"][0]["colorbar"]["title"]["text"] == "off − intact"
@@ -152,7 +153,9 @@ def test_switching_units_off_turns_the_heatmap_into_the_difference(cb):
     out = int(((ev.labels == 1) & (ev.preds == 1) & (oracle.preds != 1)).sum())
     assert text_of(listing[0]) == f"actual 1, predicted 1: {into:,} moved in with off, {out:,} moved out"
     # The same units in another network's store change nothing there; toggling back on, or the reset, clears.
-    figure, note, reset = cb["heatmap"](shown_view(cb, "mnist", "linear"), "counts", "numbers", None, off)
+    figure = cb["heatmap"](shown_view(cb, "mnist", "linear"), "counts", "numbers", None, off)
+    assert figure["data"][0]["type"] == "heatmap" and "colorbar" not in figure["data"][0]
+    note, reset = cb["switch_note"](shown_view(cb, "mnist", "linear"), off)
     assert note is None and reset.endswith("hidden")
     again = triggered(cb["switch_toggle"], '{"index":0,"type":"unit-toggle"}.n_clicks', 2, [2, 0, 1], 0, None, off,
                       store)
@@ -163,8 +166,7 @@ def test_switching_units_off_turns_the_heatmap_into_the_difference(cb):
                      store) is no_update
     assert triggered(cb["switch_toggle"], '{"index":99,"type":"unit-toggle"}.n_clicks', 1, [1], 0, None, off,
                      store) is no_update
-    figure, note, _ = cb["heatmap"](store, "counts", "numbers", None, {"network": "mlp", "units": [99]})
-    assert note is None
+    assert cb["switch_note"](store, {"network": "mlp", "units": [99]})[0] is None
 
 
 def test_the_address_holds_the_units_switched_off(cb):
@@ -262,12 +264,11 @@ def test_a_convnet_maps_its_layers_and_switches_filters_off_through_jobs(cb):
     assert len(find(cb["nearest"](3, store, "pooled"), html.Figure)) == 8
     # Filters off: one queued pass, then the difference against the oracle.
     off = {"network": "cnn", "units": [1, 3]}
-    figure, note, _ = cb["heatmap"](store, "counts", "numbers", None, off)
-    assert "in the queue" in text_of(note)
+    assert "in the queue" in text_of(cb["switch_note"](store, off)[0])
     handle, _ = cb["switch_request"](off, store)
     assert handle["mode"] == "off"
     run_job(cb, handle)
-    figure, note, _ = cb["heatmap"](store, "counts", "numbers", None, off, handle["id"])
+    figure = cb["heatmap"](store, "counts", "numbers", None, off, handle["id"])
     oracle = switched_off_oracle(cb, store, [1, 3])
     np.testing.assert_array_equal(array(figure["data"][0]["z"]).reshape(10, 10), difference(view.evaluation, oracle))
 

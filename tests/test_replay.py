@@ -29,14 +29,15 @@ def body(dataset: str, arch: str, state: dict | None, mode: str = "counts") -> b
     """The heatmap request for the network on screen (the view store the page holds for `state`)."""
     return request("confusion-graph.figure", [
         ("state-view", "data", screen(state, None, dataset, arch)), ("confusion-mode", "value", mode),
-        ("confusion-view", "value", "numbers")], [("state-cell", "data", None)])
+        ("confusion-view", "value", "numbers"), ("state-units-off", "data", None), ("state-off-done", "data", None)],
+        [("state-cell", "data", None)])
 
 
 def weights_body(dataset: str, arch: str, state: dict | None) -> bytes:
     """The weights panel's request."""
     return request("..weights-panel.children...weights-page.options...weights-pager.className..", [
         ("state-view", "data", screen(state, None, dataset, arch)), ("weights-colormap", "value", "diverging"),
-        ("state-cell", "data", None), ("weights-page", "value", "0")])
+        ("state-cell", "data", None), ("weights-page", "value", "0")], [("state-units-off", "data", None)])
 
 
 class Counting:

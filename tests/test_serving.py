@@ -40,6 +40,12 @@ def _resolve(port: int) -> dict:
     return _post(port, body)["response"]["state-resolved"]["data"]
 
 
+# The cell list's inputs besides the cell: nothing selected on the map, no unit switched off.
+NEW_INPUTS = [{"id": "state-map-pick", "property": "data", "value": None},
+              {"id": "state-units-off", "property": "data", "value": None},
+              {"id": "state-off-done", "property": "data", "value": None}]
+
+
 def _samples(port: int, resolved: dict) -> dict:
     body = {"output": "..cell-samples.children...samples-more.className..",
             "outputs": [{"id": "cell-samples", "property": "children"},
@@ -47,7 +53,8 @@ def _samples(port: int, resolved: dict) -> dict:
             "inputs": [{"id": "state-cell", "property": "data", "value": {"actual": 3, "predicted": 3}},
                        {"id": "state-shown", "property": "data", "value": 24},
                        {"id": "samples-sort", "property": "value", "value": "predicted"},
-                       {"id": "state-view", "property": "data", "value": screen(resolved, None, "mnist", "linear")}],
+                       {"id": "state-view", "property": "data", "value": screen(resolved, None, "mnist", "linear")},
+                       *NEW_INPUTS],
             "state": [{"id": "state-sample", "property": "data", "value": None}],
             "changedPropIds": ["state-cell.data"]}
     return _post(port, body)["response"]

@@ -52,27 +52,23 @@ def layout(switch_bar: list = ()) -> html.Section:
 
 
 def register(app: Dash, service: Service) -> dict:
-    @app.callback(Output(ids.CONFUSION, "figure"), Output(ids.OFF_NOTE, "children"), Output(ids.OFF_RESET, "className"),
+    @app.callback(Output(ids.CONFUSION, "figure"),
                   Input(ids.STATE_VIEW, "data"), Input(ids.CONFUSION_MODE, "value"), Input(ids.CONFUSION_VIEW, "value"),
                   State(ids.STATE_CELL, "data"), Input(ids.STATE_OFF, "data"), Input(ids.STATE_OFF_DONE, "data"))
     def heatmap(store, mode, view_mode, cell, off=None, _=None):
         """The heatmap of the network on screen, with the selected cell outlined (a click only moves the
         outline, in the browser: assets/cells.js); with units switched off, their difference from intact."""
         view, problem = service.look(store)
-        hidden = "link-button hidden"
         if view is None:
             return figures.empty_figure("Nothing to show: see the message above" if problem
-                                        else "Preparing the network…"), None, hidden
+                                        else "Preparing the network…")
         ev = view.evaluation
         selected = parse_cell(cell, len(ev.classes))
         selected = (selected["actual"], selected["predicted"]) if selected else None
         units = units_off(view, off)
-        note = None
-        if units:
-            figure, note, reset = switched_heatmap(service, view, units, selected)
-            if figure is not None:
-                return figure, note, reset
-            hidden = reset
+        figure = switched_heatmap(service, view, units, selected) if units else None
+        if figure is not None:  # units switched off (and, for a convnet, its pass made)
+            return figure
         normalize, images = mode == "percent", view_mode == "images"
 
         def build():
@@ -80,7 +76,7 @@ def register(app: Dash, service: Service) -> dict:
             return figures.confusion_figure(ev.confusion, ev.classes, normalize=normalize, precision=ev.precision,
                                             recall=ev.recall, top_images=top, hover_labels=False).to_dict()
 
-        return figures.with_selection(service.cached(view, "heatmap", (normalize, images), build), selected), note, hidden
+        return figures.with_selection(service.cached(view, "heatmap", (normalize, images), build), selected)
 
     # A click selects its cell in the browser (assets/cells.js), so that it costs one server request: the
     # cell's images. The address can name a cell, a new dataset clears it, another network keeps it.
