@@ -216,7 +216,9 @@ def input_means(train, classes: int) -> np.ndarray:
 def result_path(model_dir, dataset: str, network: str, checkpoint_id: str, what: str, detail: str) -> Path:
     """Where a job leaves one result for one checkpoint: "features", "train" and "means" of a layer, "umap"
     of a layer, or "off" for switched-off units."""
-    return Path(model_dir) / MAPS / f"{dataset}-{network}-{checkpoint_id[:12]}-{what}-{detail}.npy"
+    stamp, _, step = checkpoint_id.partition("@")  # a timeline snapshot's id is "<checkpoint id>@<step>"
+    stamp = stamp[:12] + (f"-at{step}" if step else "")
+    return Path(model_dir) / MAPS / f"{dataset}-{network}-{stamp}-{what}-{detail}.npy"
 
 
 def units_name(units: Sequence[int]) -> str:

@@ -26,11 +26,11 @@ from models.config import Settings
 from models.kinds import KINDS
 from models.zoo import Zoo
 
-from . import browser, jobs, serving, shapes, training
+from . import browser, jobs, maps, serving, shapes, training
 from .report import render
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ["trainer", "table", "shapes", "jobs", "cold", "memory", "pss", "latency", "replay", "bytes", "browser"]
+SECTIONS = ["trainer", "table", "shapes", "maps", "jobs", "cold", "memory", "pss", "latency", "replay", "bytes", "browser"]
 
 
 def machine() -> dict:
@@ -102,6 +102,21 @@ def main(argv=None) -> int:
             shutil.copy(path, wide_dir)
         nets = tuple(n for n in ("mlp", "mlp-100-relu", "mlp-800-relu") if (wide_dir / f"mnist-{n}.pt").exists())
         result["shape_clicks"] = shapes.clicks(replace(settings, model_dir=wide_dir), nets, n=50 if args.quick else 200)
+        save()
+    if "maps" in only and has_data(settings, "mnist") and (served / "mnist-mlp.pt").exists():
+        step("what each layer sees: the map, PCA, UMAP, nearest images, units off, the table")
+        shipped = replace(settings, model_dir=work / "maps")
+        shipped.model_dir.mkdir()
+        for path in Path(args.model_dir).glob("mnist-*"):
+            shutil.copy(path, shipped.model_dir)
+        result["maps"] = maps.server(shipped, n=30 if args.quick else 200)
+        save()
+        result["maps"]["umap_seconds"] = maps.umap_seconds(shipped)
+        save()
+        try:
+            result["maps"]["browser"] = maps.browser(shipped, rounds=2 if args.quick else 6)
+        except Exception as e:  # a browser that fails must not cost the other numbers
+            result["maps"]["browser_error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         save()
     if "jobs" in only:
         step("a training job's peak memory")

@@ -20,6 +20,8 @@ def render(r: dict) -> str:
         out += _table(r)
     if "shape_ladder" in r or "shape_speed" in r:
         out += _shapes(r)
+    if "maps" in r:
+        out += _maps(r)
     if "cold_start" in r:
         out += _cold(r)
     if "latency" in r:
@@ -104,6 +106,50 @@ def _shapes(r: dict) -> list[str]:
                 "| network | p50 | p95 |", "|---|---|---|"]
         out += [f"| {net} ({c['label']}) | {c['p50_ms']:.1f} ms | {c['p95_ms']:.1f} ms |"
                 for net, c in r["shape_clicks"].items()]
+    return out
+
+
+def _maps(r: dict) -> list[str]:
+    m = r["maps"]
+
+    def row(what, value, target, ok):
+        return f"| {what} | {value} | {target} | {_mark(ok)} |"
+    out = ["", "## What each layer sees: the map, nearest images, units off, the table", "",
+           f"On {m['network']}, through Flask's test client (server time, no network), one request at a time:", "",
+           "| action | measured | target | |", "|---|---|---|---|",
+           row("switching the map's layer, cached (server)", f"p50 {m['layer_switch']['p50_ms']:.1f} ms, "
+               f"p95 {m['layer_switch']['p95_ms']:.1f} ms", "p95 ≤ 50 ms", m["layer_switch"]["p95_ms"] <= 50)]
+    if "browser" in m:
+        b = m["browser"]
+        out.append(row("switching the map's layer, cached (browser paint of 10,000 points)",
+                       f"median {b['layer_paint_ms_median']} ms, max {b['layer_paint_ms_max']} ms", "≤ 500 ms",
+                       b["layer_paint_ms_max"] <= 500))
+    slowest = max(m["pca_seconds"].values())
+    out.append(row("PCA of a layer, computed", ", ".join(f"{k}: {v:.2f} s" for k, v in m["pca_seconds"].items()),
+                   "≤ 1 s", slowest <= 1))
+    if "umap_seconds" in m:
+        first, second = m["umap_seconds"]
+        out.append(row("UMAP of 10,000 points (a fresh job process)", f"{first:.1f} s, then {second:.1f} s",
+                       "≤ 90 s", max(first, second) <= 90))
+    if "browser" in m:
+        b = m["browser"]
+        out.append(row("~500 points picked on the map → tiles painted",
+                       f"median {b['lasso_500_tiles_ms_median']} ms, max {b['lasso_500_tiles_ms_max']} ms", "≤ 300 ms",
+                       b["lasso_500_tiles_ms_max"] <= 300))
+    elif "browser_error" in m:
+        out.append(row("browser paints", f"not measured: {m['browser_error']}", "", None))
+    worst = max(v["p95_ms"] for v in m["nearest"].values())
+    out.append(row("nearest 8 training images (of 60,000)", ", ".join(
+        f"{k}: p50 {v['p50_ms']:.1f} ms, p95 {v['p95_ms']:.1f} ms" for k, v in m["nearest"].items()), "≤ 100 ms",
+        worst <= 100))
+    out.append(row("switching hidden units off (heatmap, server)", f"p50 {m['switch_off']['p50_ms']:.1f} ms, "
+                   f"p95 {m['switch_off']['p95_ms']:.1f} ms", "≤ 100 ms", m["switch_off"]["p95_ms"] <= 100))
+    out.append(row("a table page of 50 rows (sorted, filtered; server)", f"p50 {m['table_page']['p50_ms']:.1f} ms, "
+                   f"p95 {m['table_page']['p95_ms']:.1f} ms", "≤ 50 ms", m["table_page"]["p95_ms"] <= 50))
+    size = m["map_bytes"]
+    out.append(row("a map's response (10,000 points, no thumbnails)", f"{size['br'] / 1024:.0f} KB brotli, "
+                   f"{size['gzip'] / 1024:.0f} KB gzip ({size['raw'] / 1024:.0f} KB raw)", "< 400 KB compressed",
+                   max(size["br"], size["gzip"]) < 400 * 1024))
     return out
 
 

@@ -86,8 +86,9 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         """A convnet's switched-off test pass, queued once per checkpoint and set of filters."""
         view = service.shown(store)
         units = units_off(view, off)
-        if not units or not view.kind.slow_pass or service.representations.switched(view, units) is not None:
-            return no_update, None
+        if not units or not view.kind.slow_pass or view.checkpoint.metrics.get("label") \
+                or service.representations.switched(view, units) is not None:
+            return no_update, None  # nothing to queue: computed here, already made, or a timeline snapshot
         limits.check("map")
         handle = background.request(service, view, "off", units_name(units), visitor(), access.is_admin(token))
         if "error" in handle:
