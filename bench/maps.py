@@ -197,12 +197,13 @@ def browser(settings: Settings, rounds: int = 6) -> dict:
     and ~500 points picked on the map painted as tiles."""
     from werkzeug.serving import make_server
 
-    from app.main import create_app
+    from app.main import create_app, warm
 
     sys.path.insert(0, str(ROOT / "scripts"))
     from screenshot import chrome
 
     app = create_app(settings)
+    warm(app)  # as a server does in the background from its start: thumbnails encoded, networks loaded
     httpd = make_server("127.0.0.1", 0, app.server, threaded=True)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     driver = chrome(1280, 900)
