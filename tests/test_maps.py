@@ -232,6 +232,9 @@ def test_the_table_sorts_filters_and_pages_as_pandas_does(cb):
     loss = -np.log(np.clip(ev.probs[np.arange(ev.n), ev.labels].astype(float), 1e-12, None))
     assert [r["index"] for r in descending["rowData"]] == \
         sorted(range(ev.n), key=lambda i: (-loss[i], i))[:5]
+    mistakes = cb["table_rows"]({"startRow": 0, "endRow": 200, "filterModel": {
+        "correct": {"filterType": "text", "type": "equals", "filter": "no"}}}, store, None)[0]
+    assert [r["index"] for r in mistakes["rowData"]] == np.flatnonzero(ev.preds != ev.labels).tolist()[:200]
     # Forged requests: unknown columns and filters are ignored, rows are bounded.
     forged = {"startRow": -5, "endRow": 10**9, "sortModel": [{"colId": "__class__", "sort": "up"}],
               "filterModel": {"p_true": {"filterType": "number", "type": "eval", "filter": "1"},

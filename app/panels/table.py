@@ -27,25 +27,29 @@ TEXT_OPTIONS = {"filterOptions": ["equals", "notEqual", "contains", "startsWith"
 
 
 def _number(field: str, name: str, digits: int, width: int, tip: str) -> dict:
-    return {"field": field, "headerName": name, "filter": NUMBER, "filterParams": NUMBER_OPTIONS, "width": width,
-            "headerTooltip": tip, "type": "numericColumn",
+    return {"field": field, "headerName": name, "filter": NUMBER, "filterParams": NUMBER_OPTIONS, "minWidth": width,
+            "flex": 1, "headerTooltip": tip, "type": "numericColumn",
             "valueFormatter": {"function": f"params.value == null ? '' : d3.format('.{digits}f')(params.value)"}}
 
 
 COLUMNS = [
-    {"field": "index", "headerName": "#", "filter": NUMBER, "filterParams": NUMBER_OPTIONS, "width": 90,
+    {"field": "index", "headerName": "#", "filter": NUMBER, "filterParams": NUMBER_OPTIONS, "width": 100,
      "headerTooltip": "the test image's index in the dataset", "type": "numericColumn"},
     {"field": "image", "headerName": "image", "cellRenderer": "TestImage", "sortable": False, "filter": False,
-     "width": 74},
-    {"field": "true", "headerName": "true class", "filter": TEXT, "filterParams": TEXT_OPTIONS, "width": 120},
-    {"field": "predicted", "headerName": "predicted", "filter": TEXT, "filterParams": TEXT_OPTIONS, "width": 120},
-    _number("p_pred", "p(predicted) %", 1, 130, "the probability of the predicted class, in percent"),
-    _number("p_true", "p(true) %", 1, 110, "the probability of the true class, in percent"),
-    _number("margin", "margin", 1, 100, "top probability minus the runner-up's, in percentage points"),
+     "width": 84},
+    {"field": "true", "headerName": "true class", "filter": TEXT, "filterParams": TEXT_OPTIONS, "minWidth": 130,
+     "flex": 1},
+    {"field": "predicted", "headerName": "predicted", "filter": TEXT, "filterParams": TEXT_OPTIONS, "minWidth": 130,
+     "flex": 1},
+    {"field": "correct", "headerName": "right?", "filter": TEXT, "filterParams": TEXT_OPTIONS, "width": 100,
+     "headerTooltip": "no for a mistake: filter it to list the mistakes"},
+    _number("p_pred", "p(predicted) %", 1, 150, "the probability of the predicted class, in percent"),
+    _number("p_true", "p(true) %", 1, 120, "the probability of the true class, in percent"),
+    _number("margin", "margin", 1, 110, "top probability minus the runner-up's, in percentage points"),
     _number("loss", "loss", 3, 100, "cross-entropy: −ln p(true)"),
     {"field": "label_error", "headerName": "likely label error", "filter": TEXT, "filterParams": TEXT_OPTIONS,
-     "width": 150, "headerTooltip": "yes when every trained network of this dataset confidently agrees on "
-                                    "another class (the label-errors card)"},
+     "minWidth": 170, "flex": 1, "headerTooltip": "yes when every trained network of this dataset confidently "
+                                                  "agrees on another class (the label-errors card)"},
 ]
 FIELDS = {c["field"]: c for c in COLUMNS}
 
@@ -56,7 +60,7 @@ def layout() -> html.Section:
         html.P(className="explain", children=(
             "All 10,000 test images of the network on screen, one row each. Sort by a column's head, filter with "
             "its menu (e.g. p(true) below 10, or predicted equals 7); the rows a filter keeps light up on the map. "
-            "Click a row to see why the network said what it did.")),
+            "Click a row to see why the network said what it did (right? equals no lists the mistakes).")),
         html.Div(id=ids.TABLE_NOTE, className="status"),
         dag.AgGrid(id=ids.TABLE, className="ag-theme-alpine predictions-grid", columnDefs=COLUMNS,
                    rowModelType="infinite", getRowId="params.data.index",
@@ -84,6 +88,7 @@ def _frame(service: Service, view: View) -> pd.DataFrame:
     return pd.DataFrame({
         "index": rows,
         "true": classes[ev.labels], "predicted": classes[ev.preds],
+        "correct": np.where(ev.labels == ev.preds, "yes", "no"),
         "p_pred": 100 * ev.confidence.astype(np.float64), "p_true": 100 * p_true.astype(np.float64),
         "margin": 100 * (top2[:, 1] - top2[:, 0]).astype(np.float64),
         "loss": -np.log(np.clip(p_true.astype(np.float64), 1e-12, None)),
