@@ -389,7 +389,7 @@ def map_figure(coords: np.ndarray, labels: np.ndarray, preds: np.ndarray, probs:
                 meta={"class": c, "mistakes": mistakes},
                 marker=dict(color=colour, size=7 if mistakes else 4, symbol="x" if mistakes else "circle",
                             opacity=0.95 if mistakes else 0.6),
-                selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=0.06))))
+                selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=0.08))))
     fig.add_trace(go.Scattergl(x=[None], y=[None], mode="markers", name="mistake (×)", hoverinfo="skip",
                                marker=dict(color="#222", symbol="x", size=8)))
     fig.update_layout(
