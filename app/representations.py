@@ -35,9 +35,10 @@ def _nbytes(value) -> int:
 
 
 class Representations:
-    """Per process, bounded by bytes: one layer of the training split is up to a hundred megabytes."""
+    """Per process, bounded by bytes (LOOKINSIDE_FEATURE_BYTES, 800 MB): one layer of the training split as
+    half-precision unit rows is 94 MB for MNIST's pixels, 307 MB for CIFAR-10's, a few MB for a hidden layer."""
 
-    def __init__(self, service, max_bytes: int = int(os.environ.get("LOOKINSIDE_FEATURE_BYTES", 1_500_000_000))):
+    def __init__(self, service, max_bytes: int = int(os.environ.get("LOOKINSIDE_FEATURE_BYTES", 800_000_000))):
         self.service = service
         self.store = Bounded(64, max_bytes=max_bytes, size=_nbytes)
 
@@ -83,14 +84,15 @@ class Representations:
         found = {layer.key: self.saved(view, "features", layer.key) for layer in self.layers(view)[1:]}
         return None if any(v is None for v in found.values()) else found
 
-    def pixels(self, dataset: str, train: bool) -> torch.Tensor:
-        images = datasets.load(dataset, train, self.service.local).images
-        return self.store.get((dataset, "pixels", train), lambda: layers.pixels(images))
+    def pixels(self, dataset: str) -> torch.Tensor:
+        """The test images' input layer (the training split's is only ever needed as unit rows)."""
+        images = datasets.load(dataset, False, self.service.local).images
+        return self.store.get((dataset, "pixels"), lambda: layers.pixels(images))
 
     def layer(self, view, key: str) -> Optional[np.ndarray]:
         """One layer of the test images, (N, units) float32; None while a convnet's job has not run."""
         if key == layers.INPUT:
-            return self.pixels(view.checkpoint.dataset, False).numpy()
+            return self.pixels(view.checkpoint.dataset).numpy()
         found = self.test(view)
         return None if found is None else found[key]
 
@@ -110,11 +112,11 @@ class Representations:
             try:
                 with np.load(path, allow_pickle=False) as f:
                     coords, explained = f["coords"], f["explained"]
-                if coords.shape == (len(self.pixels(dataset, False)), 2) and np.isfinite(coords).all():
+                if coords.shape == (len(self.pixels(dataset)), 2) and np.isfinite(coords).all():
                     return coords, explained
             except (OSError, ValueError, KeyError):
                 pass
-            coords, explained = layers.pca(self.pixels(dataset, False).numpy())
+            coords, explained = layers.pca(self.pixels(dataset).numpy())
             try:
                 write_npz(path, coords=coords, explained=explained)
             except OSError:  # a read-only model folder: kept in memory only
@@ -148,9 +150,9 @@ class Representations:
     def index(self, view, key: str) -> Optional[torch.Tensor]:
         """The training split's unit rows in one layer, for cosine search (None while a job must make them)."""
         ckpt = view.checkpoint
-        if key == layers.INPUT:
-            return self.store.get((ckpt.dataset, "index", key), lambda: layers.unit_rows(
-                self.pixels(ckpt.dataset, True)))
+        if key == layers.INPUT:  # the same for every network of the dataset
+            return self.store.get((ckpt.dataset, "index", key), lambda: layers.unit_pixels(
+                datasets.load(ckpt.dataset, True, self.service.local).images))
         if view.kind.slow_pass:
             rows = len(datasets.load(ckpt.dataset, True, self.service.local))
             found = self.saved(view, "train", key, rows=rows)

@@ -17,6 +17,7 @@ import numpy as np
 
 from models import datasets, layers
 from models.config import Settings
+from models.zoo import Zoo
 
 ROOT = Path(__file__).resolve().parent.parent
 DRAW = ("..state-embedding-base.data...embedding-note.children...embedding-separation.figure..."
@@ -55,6 +56,7 @@ def server(settings: Settings, n: int = 100) -> dict:
     from app.main import create_app
     from app.state import screen
 
+    Zoo(settings).evaluation("mnist", "mlp")  # checkpoints ship without their evaluations
     app = create_app(settings, replay=False)
     client, cb = app.server.test_client(), app.lookinside_callbacks
     service = app.lookinside_service

@@ -130,6 +130,12 @@ def nearest_mean_accuracy(means: np.ndarray, test: np.ndarray, labels: np.ndarra
     return float((distances.argmin(1).numpy() == np.asarray(labels)).mean())
 
 
+def unit_pixels(images: torch.Tensor, batch: int = 5000) -> torch.Tensor:
+    """`unit_rows` of the input layer, made a batch at a time: CIFAR-10's training pixels as float32 would be
+    600 MB at once."""
+    return torch.cat([unit_rows(pixels(chunk)) for chunk in images.split(batch)])
+
+
 def unit_rows(x: torch.Tensor) -> torch.Tensor:
     """Rows scaled to length one (zero rows stay zero), in half precision: a cosine search is then one matmul."""
     x = x.float()

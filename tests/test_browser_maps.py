@@ -29,10 +29,12 @@ def shipped(tmp_path_factory):
     """The shipped MNIST networks in a scratch model folder (the maps' jobs may write beside them)."""
     data = real_data_dir()
     models = tmp_path_factory.mktemp("shipped")
-    for path in SHIPPED.glob("mnist-*"):
+    for path in SHIPPED.glob("mnist-mlp.*"):
         shutil.copy(path, models / path.name)
     settings = Settings(data_dir=data, model_dir=models, offline=True)
-    return settings, Zoo(settings)
+    zoo = Zoo(settings)
+    zoo.evaluation("mnist", "mlp")  # a clean clone ships checkpoints only: the evaluation is made here
+    return settings, zoo
 
 
 @pytest.fixture

@@ -102,6 +102,8 @@ def test_nearest_matches_brute_force_cosine():
         assert np.all(np.diff(distances) >= -1e-6)
     found, _ = layers.nearest(index, torch.from_numpy(rows[7]), 2)
     assert found.tolist() == [7, 100]
+    x = images(23)  # the input layer's rows, made a batch at a time, are the same rows
+    assert torch.equal(layers.unit_pixels(x, batch=5), layers.unit_rows(layers.pixels(x)))
 
 
 def test_nearest_class_mean_accuracy_matches_brute_force():
