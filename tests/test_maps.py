@@ -292,3 +292,37 @@ def test_umap_of_a_layer_is_a_queued_job_and_then_the_map(cb):
     saved = np.load(cb["service"].representations.path(cb["service"].shown(store), "umap", "hidden1"))
     np.testing.assert_array_equal(np.stack([x, y], 1), saved[index])
     assert np.isfinite(saved).all() and saved.std(0).min() > 0
+
+
+def test_the_new_callbacks_survive_forged_values(cb):
+    """Whatever a hand-made request sends these callbacks (forged beside plausible values), none raises."""
+    import inspect
+    import random
+    from app.access import RateLimited
+    rng = random.Random(1)
+    plausible = [shown_view(cb, "mnist", "mlp"), shown_view(cb, "cifar10", "cnn"), shown_view(cb, "mnist", "mlp", 1),
+                 "hidden1", "input", "pooled", "logits", "pca", "umap", [1, 2, 3], {"network": "mlp", "units": [1]},
+                 {"network": "cnn", "units": [0]}, {"startRow": 0, "endRow": 50}, {"rowId": "3"}, {"index": 3},
+                 {"id": "x", "mode": "map"}, 7, "?dataset=mnist&model=mlp&off=1-2", {"actual": 1, "predicted": 2}]
+    forged = [{"a": 1}, [1, [2]], None, "x" * 60, 10 ** 9, -1, True, 3.5, [10 ** 9], {"units": "x", "network": 5},
+              {"startRow": "a", "filterModel": {"p_true": {"filterType": "number", "type": "inRange", "filter": 1}},
+               "sortModel": [{"colId": "loss"}]}, {"rowId": ["1"]}, {"indices": "x"}]
+    triggers = ["embedding-compute.n_clicks", "embedding-method.value", '{"index":1,"type":"unit-toggle"}.n_clicks',
+                "off-reset.n_clicks", "url.search", "predictions-table.getRowsRequest", "state-map-click.data",
+                "state-table-click.data"]
+    names = ["embedding_layers", "embedding", "embedding_ask", "embedding_poll", "switch_note", "switch_toggle",
+             "switch_request", "switch_poll", "table_rows", "table_open", "nearest", "samples", "heatmap", "weights",
+             "select_sample"]
+    for name in names:
+        fn = cb[name]
+        n = len(inspect.signature(fn).parameters)
+        for _ in range(120):
+            args = [rng.choice(plausible + forged) for _ in range(n)]
+            try:
+                triggered(fn, rng.choice(triggers), args[0] if args else None, *args)
+            except RateLimited:
+                pass
+            except Exception as e:  # noqa: BLE001 - the point is to catch anything
+                raise AssertionError(f"{name} raised {type(e).__name__}: {e} on {args!r}"[:600]) from None
+    for job in cb["queue"].active():  # what the forged requests queued is not run
+        cb["queue"].end(job.id, "cancelled")
