@@ -43,7 +43,8 @@ def layout() -> html.Div:
             # The heatmap beside the cell's images and the explanation: on a wide screen it stays in view
             # while they scroll, up to the end of this block (not over the cards below).
             html.Div(className="focus", children=[
-                confusion.layout(switch.layout()), html.Div(className="focus-side", children=[samples.layout(), explain.layout()])]),
+                confusion.layout(switch.layout()),
+                html.Div(className="focus-side", children=[samples.layout(), explain.layout()])]),
             weights.layout(), embedding.layout(), table.layout(), *build.layout(), gallery.gallery_layout(),
             gallery.data_layout(), own.layout(),
             compare.layout(), suspects.layout()]),

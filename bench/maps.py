@@ -137,7 +137,8 @@ def server(settings: Settings, n: int = 100) -> dict:
     # A table page of 50 rows with thumbnails' addresses: sorted by loss, filtered, a new page each time.
     ts = []
     for i in range(n):
-        request = {"startRow": 50 * (i % 20), "endRow": 50 * (i % 20) + 50, "sortModel": [{"colId": "loss", "sort": "desc"}],
+        request = {"startRow": 50 * (i % 20), "endRow": 50 * (i % 20) + 50,
+                   "sortModel": [{"colId": "loss", "sort": "desc"}],
                    "filterModel": {"p_pred": {"filterType": "number", "type": "lessThan", "filter": 90 + i % 10}}}
         body = _body("..predictions-table.getRowsResponse...state-highlight.data...predictions-note.children..",
                      [("predictions-table", "getRowsRequest", request)],

@@ -85,7 +85,8 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         view, problem = service.look(store)
         hidden = "more-button hidden"
         if view is None:
-            empty = figures.empty_figure("Nothing to map: see the message above" if problem else "Preparing the network…")
+            empty = figures.empty_figure("Nothing to map: see the message above" if problem
+                                         else "Preparing the network…")
             return empty.to_dict(), None, figures.empty_figure("").to_dict(), hidden
         if not reps.has(view, layer):
             return no_update, None, no_update, hidden

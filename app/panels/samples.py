@@ -204,8 +204,8 @@ def _picked_tiles(service: Service, view, picked: list[int], sort: str, count: i
     heading = html.H3(className="cell-heading", children=[
         html.B(f"{len(indices):,} image{'s' if len(indices) != 1 else ''} selected on the map"),
         f" ({wrong:,} of them mistakes)"])
-    order = html.P(f"Sorted by {SORT_EXPLAIN[sort]}. The number under each image is that value. Click the map "
-                   "outside the selection (or pick a cell) to clear it.", className="sort-note")
+    order = html.P(f"Sorted by {SORT_EXPLAIN[sort]}. The number under each image is that value. Double-click "
+                   "the map (or pick a cell) to clear the selection.", className="sort-note")
     tiles = html.Div([_tile(service, ev, int(n), float(v), sort, int(n) == selected)
                       for n, v in zip(indices[:count], keys[:count])], className="tiles")
     more = "more-button" if len(indices) > count and count < MAX_SHOWN else "more-button hidden"

@@ -17,10 +17,10 @@ MARK = """
 function (off, store, toggles) {
     const units = off && store && off.network === store.network && Array.isArray(off.units) ? off.units : [];
     const list = Array.isArray(toggles) ? toggles : [];
-    return [list.map(function (t) { return units.indexOf(t.index) >= 0 ? "unit-toggle off" : "unit-toggle"; }),
-            list.map(function (t) { return units.indexOf(t.index) >= 0 ? "off" : "on"; }),
-            list.map(function (t) { return (units.indexOf(t.index) >= 0 ? "Switch unit " + (t.index + 1) + " back on"
-                                                                          : "Switch unit " + (t.index + 1) + " off"); })];
+    const off = function (t) { return units.indexOf(t.index) >= 0; };
+    return [list.map(function (t) { return off(t) ? "unit-toggle off" : "unit-toggle"; }),
+            list.map(function (t) { return off(t) ? "off" : "on"; }),
+            list.map(function (t) { return "Switch unit " + (t.index + 1) + (off(t) ? " back on" : " off"); })];
 }
 """
 
@@ -68,7 +68,8 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         MARK, Output({"type": ids.UNIT_TOGGLE, "index": ALL}, "className"),
         Output({"type": ids.UNIT_TOGGLE, "index": ALL}, "children"),
         Output({"type": ids.UNIT_TOGGLE, "index": ALL}, "title"),
-        Input(ids.STATE_OFF, "data"), State(ids.STATE_VIEW, "data"), State({"type": ids.UNIT_TOGGLE, "index": ALL}, "id"))
+        Input(ids.STATE_OFF, "data"), State(ids.STATE_VIEW, "data"),
+        State({"type": ids.UNIT_TOGGLE, "index": ALL}, "id"))
 
     @app.callback(Output(ids.OFF_NOTE, "children"), Output(ids.OFF_RESET, "className"),
                   Input(ids.STATE_VIEW, "data"), Input(ids.STATE_OFF, "data"), Input(ids.STATE_OFF_DONE, "data"))
