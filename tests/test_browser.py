@@ -174,12 +174,13 @@ def test_show_more_grows_the_list_and_a_new_cell_or_order_resets_it(page):
             const ctx = window.dash_clientside.callback_context;
             window.dash_clientside.callback_context = {triggered: [{prop_id: arguments[1], value: 1}]};
             try { return window.dash_clientside._dashprivate_clientside_funcs[arguments[0]](1, null, "predicted",
-                                                                                            arguments[2]); }
+                                                                                            null, arguments[2]); }
             finally { window.dash_clientside.callback_context = ctx; }""", name, trigger, current)
 
     assert shown("samples-more.n_clicks", PAGE) == 2 * PAGE
     assert shown("samples-more.n_clicks", MAX_SHOWN) == MAX_SHOWN
     assert shown("state-cell.data", 4 * PAGE) == PAGE and shown("samples-sort.value", 3 * PAGE) == PAGE
+    assert shown("state-map-pick.data", 4 * PAGE) == PAGE  # a new selection on the map starts at one page
     assert shown("samples-more.n_clicks", "forged") == PAGE
 
 
