@@ -17,10 +17,10 @@ MARK = """
 function (off, store, toggles) {
     const units = off && store && off.network === store.network && Array.isArray(off.units) ? off.units : [];
     const list = Array.isArray(toggles) ? toggles : [];
-    const off = function (t) { return units.indexOf(t.index) >= 0; };
-    return [list.map(function (t) { return off(t) ? "unit-toggle off" : "unit-toggle"; }),
-            list.map(function (t) { return off(t) ? "off" : "on"; }),
-            list.map(function (t) { return "Switch unit " + (t.index + 1) + (off(t) ? " back on" : " off"); })];
+    const isOff = function (t) { return units.indexOf(t.index) >= 0; };
+    return [list.map(function (t) { return isOff(t) ? "unit-toggle off" : "unit-toggle"; }),
+            list.map(function (t) { return isOff(t) ? "off" : "on"; }),
+            list.map(function (t) { return "Switch unit " + (t.index + 1) + (isOff(t) ? " back on" : " off"); })];
 }
 """
 
