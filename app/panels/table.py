@@ -63,7 +63,7 @@ def layout() -> html.Section:
             "Click a row to see why the network said what it did (right? equals no lists the mistakes).")),
         html.Div(id=ids.TABLE_NOTE, className="status"),
         dag.AgGrid(id=ids.TABLE, className="ag-theme-alpine predictions-grid", columnDefs=COLUMNS,
-                   rowModelType="infinite", getRowId="params.data.index",
+                   rowModelType="infinite", getRowId="String(params.data.index)",
                    defaultColDef={"sortable": True, "resizable": True, "floatingFilter": False},
                    dashGridOptions={"pagination": True, "paginationPageSize": PAGE, "cacheBlockSize": PAGE,
                                     "maxBlocksInCache": 20, "rowHeight": 40, "tooltipShowDelay": 300,
