@@ -84,10 +84,10 @@ class Representations:
         found = {layer.key: self.saved(view, "features", layer.key) for layer in self.layers(view)[1:]}
         return None if any(v is None for v in found.values()) else found
 
-    def pixels(self, dataset: str) -> torch.Tensor:
-        """The test images' input layer (the training split's is only ever needed as unit rows)."""
-        images = datasets.load(dataset, False, self.service.local).images
-        return self.store.get((dataset, "pixels"), lambda: layers.pixels(images))
+    def pixels(self, dataset: str, rows=slice(None)) -> torch.Tensor:
+        """The test images' input layer, made when asked (10 to 40 ms), never kept: as float32 it would be four
+        times the images themselves, in every server process."""
+        return layers.pixels(datasets.load(dataset, False, self.service.local).images[rows])
 
     def layer(self, view, key: str) -> Optional[np.ndarray]:
         """One layer of the test images, (N, units) float32; None while a convnet's job has not run."""
@@ -112,7 +112,8 @@ class Representations:
             try:
                 with np.load(path, allow_pickle=False) as f:
                     coords, explained = f["coords"], f["explained"]
-                if coords.shape == (len(self.pixels(dataset)), 2) and np.isfinite(coords).all():
+                rows = len(datasets.load(dataset, False, self.service.local))
+                if coords.shape == (rows, 2) and np.isfinite(coords).all():
                     return coords, explained
             except (OSError, ValueError, KeyError):
                 pass
@@ -166,10 +167,17 @@ class Representations:
 
     def nearest(self, view, key: str, index: int) -> Optional[tuple[np.ndarray, np.ndarray]]:
         """The training images nearest test image `index` in a layer: (rows, cosine distances)."""
-        found, x = self.index(view, key), self.layer(view, key)
-        if found is None or x is None:
+        found = self.index(view, key)
+        if found is None:
             return None
-        return layers.nearest(found, torch.as_tensor(x[index]), NEAREST)
+        if key == layers.INPUT:  # one image's pixels, not the whole split's
+            query = self.pixels(view.checkpoint.dataset, slice(index, index + 1))[0]
+        else:
+            x = self.layer(view, key)
+            if x is None:
+                return None
+            query = torch.as_tensor(x[index])
+        return layers.nearest(found, query, NEAREST)
 
     # Switching units off
     def first(self, view) -> torch.Tensor:
