@@ -36,7 +36,7 @@ table: $(BIN)/.runtime data
 pretrained: $(BIN)/.runtime data
 	$(BIN)/python -m models table --model-dir checkpoints --offline --datasets mnist fashion-mnist cifar10
 
-# Every benchmark in one run (about 15 minutes on 2 cores): writes BENCHMARKS.md and benchmarks.json.
+# Every benchmark in one run (20 to 25 minutes on 2 cores): writes BENCHMARKS.md and benchmarks.json.
 bench: $(BIN)/.dev data
 	$(BIN)/python -m bench
 
