@@ -83,7 +83,8 @@ def test_untrained_network_trains_on_the_celery_worker(stack):
             labels.add(driver.find_element(By.ID, "train-label").text)
             time.sleep(0.1)
         assert any("epoch" in label for label in labels), labels  # progress came back from the worker
-        assert driver.get_log("browser") == []
+        # Errors only, as dash_duo's tests see them: headless Chromium warns about drawing WebGL (the map) in software.
+        assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
     finally:
         driver.quit()
     assert Zoo(settings).has_checkpoint("mnist", "mlp")

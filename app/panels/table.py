@@ -63,7 +63,7 @@ def layout() -> html.Section:
             "Click a row to see why the network said what it did (right? equals no lists the mistakes).")),
         html.Div(id=ids.TABLE_NOTE, className="status"),
         dag.AgGrid(id=ids.TABLE, className="ag-theme-alpine predictions-grid", columnDefs=COLUMNS,
-                   rowModelType="infinite", getRowId="String(params.data.index)",
+                   rowModelType="infinite", getRowId="params.data.id",
                    defaultColDef={"sortable": True, "resizable": True, "floatingFilter": False},
                    dashGridOptions={"pagination": True, "paginationPageSize": PAGE, "cacheBlockSize": PAGE,
                                     "maxBlocksInCache": 20, "rowHeight": 40, "tooltipShowDelay": 300,
@@ -170,6 +170,7 @@ def page(df: pd.DataFrame, request, dataset: str) -> dict:
     rows = found.iloc[start:end].to_dict("records")
     for row in rows:
         row["index"] = int(row["index"])
+        row["id"] = str(row["index"])  # the grid's row id, which it wants as a string: a click sends it back
         row["image"] = f"/image/{dataset}/{row['index']}.png"
         for key in ("p_pred", "p_true", "margin", "loss"):
             row[key] = round(float(row[key]), 4)
