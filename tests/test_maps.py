@@ -326,3 +326,19 @@ def test_the_new_callbacks_survive_forged_values(cb):
                 raise AssertionError(f"{name} raised {type(e).__name__}: {e} on {args!r}"[:600]) from None
     for job in cb["queue"].active():  # what the forged requests queued is not run
         cb["queue"].end(job.id, "cancelled")
+
+
+def test_the_map_follows_the_timeline(cb):
+    """At a timeline position the map is the PCA of that snapshot's layer, not the finished network's."""
+    store = shown_view(cb, "mnist", "mlp", 1)
+    view = cb["service"].shown(store)
+    assert view.checkpoint.metrics.get("label")  # a snapshot
+    base, note, _, _ = cb["embedding"](store, "hidden1", "umap")
+    assert note.startswith("UMAP is computed for finished networks only")
+    _, x, y, _ = points(base)
+    test = datasets.load("mnist", False, cb["settings"])
+    snap = layers.features(view.checkpoint.model, test.images, view.checkpoint.normalization)["hidden1"]
+    u, s, _ = np.linalg.svd(snap - snap.mean(0), full_matrices=False)
+    np.testing.assert_allclose(np.abs(x), np.abs(u[:, 0] * s[0]), rtol=1e-3, atol=1e-3 * s[0])
+    final = points(cb["embedding"](shown_view(cb, "mnist", "mlp"), "hidden1", "pca")[0])[1]
+    assert not np.allclose(np.abs(final), np.abs(x), atol=1e-3)
