@@ -11,6 +11,7 @@ import pytest
 import torch
 from selenium.webdriver.common.actions.action_builder import ActionBuilder
 
+from app.jobs import Queue
 from app.main import create_app
 from models.compare import difference
 from models.config import Settings
@@ -26,21 +27,24 @@ SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"
 
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory):
-    """The shipped MNIST networks in a scratch model folder (the maps' jobs may write beside them)."""
+    """The shipped MNIST networks in a scratch model folder (the maps' jobs may write beside them), evaluated
+    here (a clean clone ships checkpoints only), with a job queue of their own: a job these pages queued must
+    never be joined by another test's page (the default queue folder is shared by every process)."""
     data = real_data_dir()
     models = tmp_path_factory.mktemp("shipped")
-    for path in SHIPPED.glob("mnist-mlp.*"):
+    for path in [*SHIPPED.glob("mnist-mlp.*"), *SHIPPED.glob("mnist-linear.*")]:
         shutil.copy(path, models / path.name)
     settings = Settings(data_dir=data, model_dir=models, offline=True)
     zoo = Zoo(settings)
-    zoo.evaluation("mnist", "mlp")  # a clean clone ships checkpoints only: the evaluation is made here
-    return settings, zoo
+    for network in ("linear", "mlp"):  # the page opens on the linear net before the address names the mlp
+        zoo.evaluation("mnist", network)
+    return settings, zoo, Queue(models / "jobs")
 
 
 @pytest.fixture
 def page(dash_duo, shipped):
-    settings, zoo = shipped
-    dash_duo.start_server(create_app(settings))
+    settings, zoo, queue = shipped
+    dash_duo.start_server(create_app(settings, queue=queue))
     dash_duo.driver.get(dash_duo.server_url + "/?dataset=mnist&model=mlp")
     dash_duo.wait_for_element("#confusion-graph .heatmaplayer", timeout=60)
     wait_until(lambda: map_points(dash_duo) == 10_000, timeout=60, what="the map's 10,000 points")
