@@ -109,13 +109,15 @@ def test_the_map_has_every_test_image_and_a_hover_card(page):
     found = map_data(dash_duo)
     assert sorted(found["index"]) == list(range(10_000))
     scroll_to_map(dash_duo)
-    # Hovering a point shows its image and classes.
-    index = found["index"][123]
+    # Hovering a point shows its image and classes: the right-most point, which has no neighbour to hide behind.
+    k = int(np.argmax(found["x"]))
+    index = found["index"][k]
     actions = ActionBuilder(dash_duo.driver)
-    actions.pointer_action.move_to_location(*to_screen(dash_duo, found["x"][123], found["y"][123]))
+    actions.pointer_action.move_to_location(*to_screen(dash_duo, found["x"][k], found["y"][k]))
     actions.perform()
     tip = wait_until(lambda: dash_duo.driver.find_elements("css selector", ".map-tip-img"), what="the hover card")
-    assert tip[0].get_attribute("src").endswith(".png")
+    assert tip[0].get_attribute("src").endswith(f"/image/mnist/{index}.png")
+    assert f"test image #{index}" in dash_duo.find_element(".map-tip").text
     assert not [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
 
 
