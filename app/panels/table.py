@@ -97,9 +97,10 @@ def _frame(service: Service, view: View) -> pd.DataFrame:
 
 
 def _label_errors(service: Service, view: View) -> list:
+    """The label-errors card's rule over the same networks (the served ones), so the column and the card agree."""
     evaluations = [ev for _, ev in service.evaluated(view.checkpoint.dataset)]
-    if view.evaluation.checkpoint_id not in {ev.checkpoint_id for ev in evaluations}:
-        evaluations.append(view.evaluation)  # a network built in the page, or a snapshot: it has a say too
+    if not evaluations:
+        return []
     key = (view.checkpoint.dataset, "label-errors", tuple(ev.checkpoint_id for ev in evaluations))
     return service.cache.get(key, lambda: likely_label_errors(evaluations[0].labels, [ev.probs for ev in evaluations]))
 
