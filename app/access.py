@@ -26,14 +26,15 @@ _VISITOR = re.compile(r"[0-9a-f]{32}")
 LIMITS = {
     "train": "3 per minute; 12 per hour",
     "suspects": "6 per minute",  # "Find them" (likely label errors)
-    "snapshot": "30 per minute",  # evaluating a timeline snapshot that has no evaluation yet
+    "snapshot": "6 per minute; 30 per hour",  # opening a network's timeline whose snapshots need evaluating
     "map": "6 per minute; 40 per hour",  # a background job of the layer maps: UMAP, a convnet's layers or units off
     "token": "10 per minute",  # admin token guesses
 }
+ONCE = parse_many("1 per hour")[0]
 SENTENCES = {
     "train": "You have started training too often; wait a minute and try again.",
     "suspects": "The search for label errors was asked for too often; wait a minute and try again.",
-    "snapshot": "Too many new timeline snapshots were evaluated; wait a minute and try again.",
+    "snapshot": "Too many networks' timelines were evaluated; wait a minute and try again.",
     "map": "Too many maps or switched-off filters were computed; wait a minute and try again.",
     "token": "Too many admin tokens were tried; wait a minute and try again.",
 }
@@ -92,3 +93,12 @@ class Limits:
         for item in self.items[name]:
             if not self.limiter.limiter.hit(item, name, who):
                 raise RateLimited(description=SENTENCES[name])
+
+    def check_once(self, name: str, key: str) -> None:
+        """Count `name` for this visitor only the first time in an hour that they use it on `key` (stepping
+        through one network's timeline is one use); raise RateLimited past its limit."""
+        who, seen = visitor(), f"{name}-seen"
+        if not self.limiter.limiter.test(ONCE, seen, who, key):
+            return  # counted already
+        self.check(name)
+        self.limiter.limiter.hit(ONCE, seen, who, key)

@@ -59,6 +59,7 @@ SUSPECT_TILE = "suspect-tile"  # pattern-matching type, like SAMPLE_TILE
 WEIGHTS = "weights-panel"
 WEIGHTS_COLORMAP = "weights-colormap"
 WEIGHTS_BARS = "weights-bars"
+WEIGHTS_MARKS = "weights-marks"  # the browser-side marking's dummy output (assets/weights.js)
 WEIGHTS_PAGE = "weights-page"  # which hundred of the first layer's filters are drawn
 WEIGHTS_PAGER = "weights-pager"
 
@@ -77,6 +78,9 @@ TRAIN_LABEL = "train-label"
 LIVE_HEATMAP = "live-heatmap"  # the confusion matrix at each snapshot while a network trains
 LIVE_WEIGHTS = "live-weights"
 
+VIEW_BODY = "view-body"  # where the view on screen is mounted (app/views.py)
+VIEW_PATH = "state-view-path"  # the path of the view mounted now
+STATE_SNAPSHOT = "state-snapshot"  # the timeline position the server has evaluated: the view store follows it
 URL = "url"  # the address bar: dataset, model, view options, cell, sample and timeline position
 URL_SINK = "url-sink"  # the browser-side address writer's dummy output
 
@@ -134,6 +138,7 @@ EMBEDDING_PROGRESS = "embedding-progress"
 EMBEDDING_POLL = "embedding-poll"
 STATE_EMBEDDING_JOB = "state-embedding-job"
 STATE_EMBEDDING_DONE = "state-embedding-done"
+EMBEDDING_PICKED = "embedding-picked"  # under the map: how many images the box or lasso picked
 STATE_MAP_PICK = "state-map-pick"  # the test-set indices selected on the map with the box or lasso
 STATE_HIGHLIGHT = "state-highlight"  # rows the table's filter keeps, to highlight on the map: {"indices", "label"}
 EXPLAIN_NEAREST = "explain-nearest"  # the nearest training images of the explained image, in the map's layer
@@ -154,6 +159,4 @@ TABLE_NOTE = "predictions-note"
 EMBEDDING_COMPUTE = "embedding-compute"  # a convnet's layers: one pass over the images, as a background job
 STATE_EMBEDDING_BASE = "state-embedding-base"  # the server's map, before the browser adds the highlights
 OFF_JOB_NOTE = "off-job-note"  # a convnet's pass: queued, or why it was refused
-STATE_MAP_CLICK = "state-map-click"  # the map's clicked point: {"index", "at"} (a new click is always new)
-STATE_TABLE_CLICK = "state-table-click"  # the table's clicked row, likewise
 TABLE_SINK = "predictions-sink"  # the browser-side refresh's dummy output

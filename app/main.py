@@ -5,11 +5,12 @@ import gc
 import logging
 from pathlib import Path
 
-from dash import Dash, html
+from dash import Dash, dcc, html
+from flask import has_request_context, request
 
 from models.config import Settings
 
-from . import ids, security, strips
+from . import ids, security, strips, views
 from .access import Access, Limits
 from .jobs import Queue
 from .replay import Replay
@@ -28,31 +29,26 @@ REPLAYED = frozenset({ids.CONFUSION, ids.WEIGHTS, ids.WEIGHTS_PAGE, ids.WEIGHTS_
 
 
 def layout() -> html.Div:
+    """The shell every view shares: a bar of fixed height (dataset, network, accuracy, timeline, the views'
+    tabs), the training box, and the stores; the view the address names is mounted in it (app/views.py)."""
+    view, wanted = views.from_referrer(request.referrer if has_request_context() else None)
     return html.Div(className="page", children=[
-        html.Header(className="header", children=[
-            html.Div(className="title", children=[
-                html.H1("Looking Inside"),
-                html.P("Open up a small neural network: see what it learned and where it fails.",
-                       className="subtitle")]),
-            model.controls(DEFAULT_DATASET, DEFAULT_ARCH),
-        ]),
-        timeline.layout(),
+        html.Header(className="bar", children=[
+            html.Div(className="bar-row", children=[
+                html.H1("Looking Inside", className="title"),
+                model.controls(DEFAULT_DATASET, DEFAULT_ARCH),
+                html.Div(id=ids.STATUS, className="status")]),
+            timeline.layout(),
+            views.nav(view)]),
         model.training_box(),
-        chapter.layout(),
-        html.Main(className="grid", children=[
-            # The heatmap beside the cell's images and the explanation: on a wide screen it stays in view
-            # while they scroll, up to the end of this block (not over the cards below).
-            html.Div(className="focus", children=[
-                confusion.layout(switch.layout()),
-                html.Div(className="focus-side", children=[samples.layout(), explain.layout()])]),
-            weights.layout(), embedding.layout(), table.layout(), *build.layout(), gallery.gallery_layout(),
-            gallery.data_layout(), own.layout(),
-            compare.layout(), suspects.layout()]),
+        html.Div(id=ids.VIEW_BODY, className="view-body", children=views.body(view, wanted)),
         html.Footer(className="footer", children=[
             html.Span("After the chapter “Looking inside neural nets” of Machine Learning for Artists (ml4a). "
                       "All numbers are on the test split, which the networks never trained on."),
             model.admin_box()]),
-        *model.stores(), *confusion.stores(), *samples.stores(), *switch.stores(), *address.layout(),
+        dcc.Store(id=ids.VIEW_PATH, data=view.path),
+        *model.stores(), *confusion.stores(), *samples.stores(), *switch.stores(), *embedding.stores(),
+        *address.layout(),
     ])
 
 
@@ -64,8 +60,9 @@ def create_app(settings: Settings, access: Access | None = None, queue: Queue | 
     environment, if any, and nobody else). `replay` keeps repeated answers' bytes (app/replay.py); the
     benchmark turns it off to measure what it buys.
     """
+    # Callbacks name the components of every view, and only one view is on the page at a time.
     app = Dash(__name__, title="Looking Inside", assets_folder=str(ASSETS), update_title=None,
-               on_error=security.log_callback_error,
+               on_error=security.log_callback_error, suppress_callback_exceptions=True,
                compress=True)  # gzip through flask-compress: the page's scripts shrink about 3x
     security.harden(app)
     app.layout = layout
@@ -81,7 +78,8 @@ def create_app(settings: Settings, access: Access | None = None, queue: Queue | 
                                 **gallery.register(app, service), **chapter.register(app, service),
                                 **build.register(app, service, access, limits),
                                 **embedding.register(app, service, access, limits),
-                                **switch.register(app, service, access, limits), **table.register(app, service)}
+                                **switch.register(app, service, access, limits), **table.register(app, service),
+                                **views.register(app)}
     strips.register(app.server, service)
     replayed = [key for key in app.callback_map if output_ids(key) <= REPLAYED]
     app.lookinside_replay = None

@@ -171,25 +171,35 @@ class Service:
             return figures.empty_figure("No network of the ladder is trained yet: train them below.").to_dict()
         return figures.ladder_figure(lines, chapter).to_dict()
 
-    def view(self, dataset: str, arch: str, position=None, evaluate: bool = True) -> View:
+    def view(self, dataset: str, arch: str, position=None, evaluate: bool = False) -> View:
         """The checkpoint (or its snapshot at a timeline position), evaluation and test images of a ready pair.
 
-        A snapshot nobody has looked at yet is evaluated here (rate-limited), unless `evaluate` is False."""
+        Reads only: a snapshot nobody has evaluated yet raises, unless `evaluate` (see `snapshot`)."""
         ckpt = self.zoo.load(dataset, arch)
         if isinstance(position, int) and not isinstance(position, bool):
             ckpt = self.zoo.snapshot(ckpt, position)
         ev = self.zoo.cached_evaluation(ckpt)
-        if ev is None and evaluate and ckpt.metrics.get("label"):  # a snapshot: evaluated on first view, cached
-            self.limit("snapshot")
+        if ev is None and evaluate and ckpt.metrics.get("label"):  # a snapshot: evaluated once, then cached
+            self.limit_once("snapshot", f"{dataset}/{arch}/{ckpt.id}")
             ev = self.zoo.evaluate(ckpt)
         if ev is None:
             raise CheckpointError(f"{dataset}/{arch} has no evaluation yet")
         return View(ckpt, ev, datasets.load(dataset, False, self.local))
 
+    def snapshot(self, dataset: str, arch: str, position: int) -> View:
+        """The one step that evaluates a timeline snapshot (once, cached for everyone), before any panel
+        draws it. A visitor's limit counts the timelines they open, not the snapshots they step through."""
+        return self.view(dataset, arch, position, evaluate=True)
+
     def limit(self, name: str) -> None:
         """Count one use of an expensive action by this visitor (raises a 429 past its rate limit)."""
         if self.limits is not None:
             self.limits.check(name)
+
+    def limit_once(self, name: str, key: str) -> None:
+        """Count `name` once per `key` and hour for this visitor (raises a 429 past its rate limit)."""
+        if self.limits is not None:
+            self.limits.check_once(name, key)
 
     def revision(self, dataset, arch) -> Optional[tuple[str, int]]:
         """What a drawing of the pair depends on besides the request (None unless the pair is ready).
@@ -290,8 +300,8 @@ class Service:
         arch, _, position = value.partition("@")
         if not valid_pair(dataset, arch) or (position and not position.isdecimal()):
             return None
-        try:
-            return self.view(dataset, arch, int(position) if position else None)
+        try:  # a snapshot chosen to compare: evaluated here if it never was
+            return self.snapshot(dataset, arch, int(position)) if position else self.view(dataset, arch)
         except LookInsideError:
             return None
 

@@ -1,14 +1,35 @@
 // Writes the view on screen into the address bar (read back by app/panels/address.py).
-// A click sets off a cascade of callbacks; the address is written once it settles (a short
-// debounce), as a new history entry. While a page opens or back/forward restores a view, the
-// cascade only replaces the current entry, so history never fills with half-restored views;
-// a view that already matches the address writes nothing.
+// Each card that owns some of the address writes its own keys (the shell: dataset, network, cell, image,
+// timeline position and units off; the heatmap: counts and view; the cell list: sort; the weights: colours;
+// the data card: seed), so a card that is not on screen keeps what the address says for it. A click sets
+// off a few callbacks; the address is written once they settle (a short debounce), as a new history entry.
+// While a page opens or back/forward restores a view, the writes only replace the current entry, so
+// history never fills with half-restored views; a view that already matches the address writes nothing.
 (function () {
   const SETTLE_MS = 400;
+  const ORDER = ["dataset", "model", "counts", "view", "sort", "cell", "sample", "t", "colours", "seed", "off"];
   let timer = null;
   let restoring = true; // until the first settled write after the page opens or back/forward
+  let parts = read(window.location.search);
+
+  function read(search) {
+    const found = {};
+    const query = new URLSearchParams(search);
+    ORDER.forEach(function (key) {
+      const all = query.getAll(key);
+      if (all.length) found[key] = all[all.length - 1];
+    });
+    return found;
+  }
+
+  function query() {
+    const kept = ORDER.filter(function (key) { return parts[key] !== undefined && parts[key] !== null; });
+    return kept.length ? "?" + kept.map(function (k) { return k + "=" + encodeURIComponent(parts[k]); }).join("&") : "";
+  }
+
   window.addEventListener("popstate", function () {
     restoring = true;
+    parts = read(window.location.search);
     // A restore that changes nothing on the page writes nothing; do not wait for it forever.
     setTimeout(function () { restoring = false; }, 3000);
     // dcc.Location compares the address with its own copy, which our pushState calls never updated:
@@ -21,26 +42,27 @@
                                              hash: here.hash});
   });
 
-  function query(dataset, arch, mode, view, sort, cell, sample, position, last, colours, seed, off) {
-    const parts = [];
-    const add = (key, value) => parts.push(key + "=" + encodeURIComponent(value));
-    if (dataset) add("dataset", dataset);
-    if (arch) add("model", arch);
-    if (mode && mode !== "counts") add("counts", mode);
-    if (view && view !== "numbers") add("view", view);
-    if (sort && sort !== "predicted") add("sort", sort);
-    if (cell && Number.isInteger(cell.actual) && Number.isInteger(cell.predicted)) {
-      add("cell", cell.actual + "-" + cell.predicted);
-    }
-    if (Number.isInteger(sample)) add("sample", sample);
-    if (Number.isInteger(position) && Number.isInteger(last) && position < last) add("t", position);
-    // The weights' colour map, where it is not the dataset's own default (colour for CIFAR-10).
-    if (colours && colours !== (dataset === "cifar10" ? "rgb" : "diverging")) add("colours", colours);
-    if (Number.isInteger(seed) && seed > 0) add("seed", seed);
-    // First-layer units switched off, for the network they were switched off in.
-    if (off && off.network === arch && Array.isArray(off.units) && off.units.length) add("off", off.units.join("-"));
-    return parts.length ? "?" + parts.join("&") : "";
+  // Set some keys (a null value removes one) and write the address once the page settles.
+  function set(values) {
+    Object.keys(values).forEach(function (key) { parts[key] = values[key]; });
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      const wanted = query();
+      if (wanted !== window.location.search) {
+        const url = window.location.pathname + wanted;
+        if (restoring) window.history.replaceState(null, "", url);
+        else window.history.pushState(null, "", url);
+        // No event: the callbacks that read the address must hear only of addresses that come
+        // from outside (a link, back/forward), never of this echo of the page's own state,
+        // which a click still on its way to the server may already have made stale.
+      }
+      restoring = false;
+      if (window.lookinsideViews) window.lookinsideViews.links();
+    }, SETTLE_MS);
+    return window.dash_clientside.no_update;
   }
+
+  const when = function (ok, value) { return ok ? value : null; };
 
   // A link may name a card to bring into view once the page has loaded (the chapter guide's links do):
   // wait until the card has content, scroll to it once, and leave the page alone after that.
@@ -63,23 +85,33 @@
     }, 250);
   }
 
+  window.lookinsideAddress = {query: query, set: set};
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     lookinside: Object.assign({}, (window.dash_clientside || {}).lookinside, {
-      writeAddress: function (dataset, arch, mode, view, sort, cell, sample, position, colours, seed, off, last) {
-        const wanted = query(dataset, arch, mode, view, sort, cell, sample, position, last, colours, seed, off);
-        clearTimeout(timer);
-        timer = setTimeout(function () {
-          if (wanted !== window.location.search) {
-            const url = window.location.pathname + wanted;
-            if (restoring) window.history.replaceState(null, "", url);
-            else window.history.pushState(null, "", url);
-            // No event: the callbacks that read the address must hear only of addresses that come
-            // from outside (a link, back/forward), never of this echo of the page's own state,
-            // which a click still on its way to the server may already have made stale.
-          }
-          restoring = false;
-        }, SETTLE_MS);
-        return window.dash_clientside.no_update;
+      writeShell: function (dataset, arch, cell, sample, position, off, last) {
+        const hasCell = cell && Number.isInteger(cell.actual) && Number.isInteger(cell.predicted);
+        return set({
+          dataset: dataset || null, model: arch || null,
+          cell: when(hasCell, hasCell ? cell.actual + "-" + cell.predicted : null),
+          sample: when(Number.isInteger(sample), sample),
+          t: when(Number.isInteger(position) && Number.isInteger(last) && position < last, position),
+          // First-layer units switched off, for the network they were switched off in.
+          off: when(off && off.network === arch && Array.isArray(off.units) && off.units.length,
+                    off && Array.isArray(off.units) ? off.units.join("-") : null),
+        });
+      },
+      writeHeatmap: function (mode, view) {
+        return set({counts: when(mode && mode !== "counts", mode), view: when(view && view !== "numbers", view)});
+      },
+      writeSort: function (sort) {
+        return set({sort: when(sort && sort !== "predicted", sort)});
+      },
+      // The weights' colour map, where it is not the dataset's own default (colour for CIFAR-10).
+      writeColours: function (colours, dataset) {
+        return set({colours: when(colours && colours !== (dataset === "cifar10" ? "rgb" : "diverging"), colours)});
+      },
+      writeSeed: function (seed) {
+        return set({seed: when(Number.isInteger(seed) && seed > 0, seed)});
       },
     }),
   });

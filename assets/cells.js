@@ -46,11 +46,15 @@
   window.lookinsideCells = {choose: choose};
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     lookinside_cells: {
-      selectCell: function (click, dataset, search, current, classes) {
+      selectCell: function (dataset, search, current, classes) {
         const triggered = window.dash_clientside.callback_context.triggered || [];
         const triggers = new Set(triggered.map(function (t) { return t.prop_id.split(".")[0]; }));
-        const found = choose(triggers, click, dataset, search, current, classes);
+        const found = choose(triggers, null, dataset, search, current, classes);
         return found === undefined ? window.dash_clientside.no_update : found;
+      },
+      clickCell: function (click, current, classes, dataset) {
+        const found = choose(new Set(["confusion-graph"]), click, dataset, null, current, classes);
+        return found === undefined || same(found, current) ? window.dash_clientside.no_update : found;
       },
       // The selected cell's outline, moved in the figure on screen (app/figures.py with_selection draws
       // the same one on the server). Only the layout's shapes change: Plotly redraws them alone.

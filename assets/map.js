@@ -97,19 +97,17 @@
               " (" + (meta.prob[index] / 10).toFixed(1) + "%)" + (right ? "" : ": a mistake")]})]})]];
       },
 
-      // A clicked point opens its explanation (app/panels/samples.py reads the index).
+      // A clicked point opens its explanation: its test-set index becomes the selected image.
       click: function (clicked, base) {
         const point = clicked && clicked.points && clicked.points[0];
         const trace = point && isMap(base) ? base.data[point.curveNumber] : null;
         if (!trace || !trace.meta || trace.customdata === undefined) return window.dash_clientside.no_update;
         const index = decode(trace.customdata)[point.pointNumber];
-        return index === undefined ? window.dash_clientside.no_update : {index: index, at: Date.now()};
+        return Number.isInteger(index) ? index : window.dash_clientside.no_update;
       },
 
-      // The box or lasso selection as test-set indices; a new cell or network clears it.
-      pick: function (selected, cell, view, base) {
-        const fired = triggers();
-        if (!fired.has("embedding-graph")) return null;
+      // The box or lasso selection as test-set indices (a double-click clears it).
+      pick: function (selected, base) {
         if (!selected || !Array.isArray(selected.points) || !isMap(base)) return null;
         const customs = {};
         const found = [];

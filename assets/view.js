@@ -28,13 +28,16 @@
   window.lookinsideView = {screen: screen};
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     lookinside_view: {
-      onScreen: function (resolved, trained, value, last, dataset, network, now) {
+      onScreen: function (resolved, trained, snapshot, dataset, network, now) {
         const triggered = window.dash_clientside.callback_context.triggered || [];
-        const moved = triggered.some(function (t) { return t.prop_id.split(".")[0] === "timeline-slider"; });
-        // Only the slider moves the position. A new network (or a new checkpoint of it) opens finished:
-        // the slider still shows the old network's position until the timeline catches up.
-        const position = moved && Number.isInteger(value) && Number.isInteger(last) && value < last ? value : null;
+        const moved = triggered.some(function (t) { return t.prop_id.split(".")[0] === "state-snapshot"; });
+        // Only an evaluated snapshot of the network on screen moves the position (app/panels/timeline.py
+        // evaluates it once, before any panel draws it). A new network (or a new checkpoint of it) opens
+        // finished: the slider still shows the old network's position until the timeline catches up.
+        const ours = moved && snapshot && snapshot.dataset === dataset && snapshot.network === network;
+        const position = ours && Number.isInteger(snapshot.position) ? snapshot.position : null;
         const view = screen(resolved, trained, dataset, network, position);
+        if (ours && view && view.checkpoint !== snapshot.checkpoint) return window.dash_clientside.no_update;
         return same(view, now === undefined ? null : now) ? window.dash_clientside.no_update : view;
       },
     },

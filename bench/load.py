@@ -175,15 +175,16 @@ def visit(client: Client, pairs: list[tuple[str, str]], rng: random.Random) -> N
     client.callback("status", [("accuracy", "children"), ("model-status", "children"),
                                ("model-status", "className")], [on_screen])
     # A click selects its cell in the browser; the one request it costs is for the cell's images.
-    client.callback("cell click", [("cell-samples", "children"), ("samples-more", "className")],
+    client.callback("cell click", [("cell-samples", "children"), ("samples-more", "className"),
+                                   ("cell-summary", "children")],
                     [("state-cell", "data", cell), ("state-shown", "data", 24),
                      ("samples-sort", "value", "predicted"), on_screen, ("state-map-pick", "data", None),
                      ("state-units-off", "data", None), ("state-off-done", "data", None)], [("state-sample", "data", None)])
     client.callback("image explanation", [("explain-panel", "children"), ("explain-card", "className")],
                     [("state-sample", "data", rng.randrange(10000)), on_screen])
     client.callback("weights", [("weights-panel", "children"), ("weights-page", "options"), ("weights-pager", "className")],
-                    [on_screen, ("weights-colormap", "value", "diverging"), ("state-cell", "data", cell),
-                     ("weights-page", "value", "0")], [("state-units-off", "data", None)])
+                    [on_screen, ("weights-colormap", "value", "diverging"), ("weights-page", "value", "0")],
+                    [("state-units-off", "data", None)])
 
 
 def server_rss(pid: int) -> float:

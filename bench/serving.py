@@ -25,6 +25,19 @@ from .load import ACCEPT_ENCODING, Client, decompress
 ROOT = Path(__file__).resolve().parent.parent
 # The cell list's inputs besides the cell: nothing selected on the map, no unit switched off.
 UNCHANGED = [("state-map-pick", "data", None), ("state-units-off", "data", None), ("state-off-done", "data", None)]
+# The cell list's outputs: its images, its "show more" button and the cell's summary (one request a click).
+CELL_OUTPUTS = [("cell-samples", "children"), ("samples-more", "className"), ("cell-summary", "children")]
+
+
+def cell_click_body(view: dict, cell: dict) -> dict:
+    """The request a cell click sends, as the browser builds it (tests/test_elements.py checks the shape)."""
+    return {"output": "..cell-samples.children...samples-more.className...cell-summary.children..",
+            "outputs": [{"id": i, "property": p} for i, p in CELL_OUTPUTS],
+            "inputs": [{"id": i, "property": p, "value": v} for i, p, v in (
+                ("state-cell", "data", cell), ("state-shown", "data", 24), ("samples-sort", "value", "predicted"),
+                ("state-view", "data", view), *UNCHANGED)],
+            "state": [{"id": "state-sample", "property": "data", "value": None}],
+            "changedPropIds": ["state-cell.data"]}
 
 
 def free_port() -> int:
@@ -138,13 +151,13 @@ class Page:
     def weights(self, view: dict) -> None:
         _answered("weights", self.client.callback(
             "weights", [("weights-panel", "children"), ("weights-page", "options"), ("weights-pager", "className")],
-            [("state-view", "data", view), ("weights-colormap", "value", "diverging"), ("state-cell", "data", None),
-             ("weights-page", "value", "0")], [("state-units-off", "data", None)]))
+            [("state-view", "data", view), ("weights-colormap", "value", "diverging"), ("weights-page", "value", "0")],
+            [("state-units-off", "data", None)]))
 
     def cell_click(self, view: dict, cell: dict) -> bytes:
         """A click as the browser sends it: the cell is selected in the page, then one request for its images."""
         return _answered("cell click", self.client.callback(
-            "cell click", [("cell-samples", "children"), ("samples-more", "className")],
+            "cell click", CELL_OUTPUTS,
             [("state-cell", "data", cell), ("state-shown", "data", 24), ("samples-sort", "value", "predicted"),
              ("state-view", "data", view), *UNCHANGED], [("state-sample", "data", None)]))
 
@@ -226,18 +239,7 @@ def wire_bytes(port: int, pair: tuple[str, str]) -> dict:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     page = Page(port, lambda *a: None)
     view = screen(page.resolve(*pair), None, *pair)
-    body = {"output": "..cell-samples.children...samples-more.className..",
-            "outputs": [{"id": "cell-samples", "property": "children"},
-                        {"id": "samples-more", "property": "className"}],
-            "inputs": [{"id": "state-cell", "property": "data", "value": {"actual": 1, "predicted": 1}},
-                       {"id": "state-shown", "property": "data", "value": 24},
-                       {"id": "samples-sort", "property": "value", "value": "predicted"},
-                       {"id": "state-view", "property": "data", "value": view},
-                       {"id": "state-map-pick", "property": "data", "value": None},
-                       {"id": "state-units-off", "property": "data", "value": None},
-                       {"id": "state-off-done", "property": "data", "value": None}],
-            "state": [{"id": "state-sample", "property": "data", "value": None}],
-            "changedPropIds": ["state-cell.data"]}
+    body = cell_click_body(view, {"actual": 1, "predicted": 1})
     conn.request("POST", "/_dash-update-component", json.dumps(body),
                  {"Content-Type": "application/json", "Accept-Encoding": ACCEPT_ENCODING})
     r = conn.getresponse()

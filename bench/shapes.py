@@ -13,6 +13,7 @@ from models.config import Settings
 from models.zoo import Zoo
 
 from . import training
+from .serving import cell_click_body
 
 # Wide and deep nets built in the page, with the targets (accuracy, seconds) where it set one.
 WIDE = [("mnist", "mlp-100-relu"), ("mnist", "mlp-800-relu"), ("cifar10", "mlp-200-relu"), ("cifar10", "mlp-800-relu"),
@@ -54,17 +55,7 @@ def clicks(settings: Settings, networks=("mlp", "mlp-100-relu", "mlp-800-relu"),
     for i in range(n * len(networks)):
         net = networks[i % len(networks)]
         a, p = (int(v) for v in rng.integers(0, 10, 2))
-        body = {"output": "..cell-samples.children...samples-more.className..",
-                "outputs": [{"id": "cell-samples", "property": "children"}, {"id": "samples-more", "property": "className"}],
-                "inputs": [{"id": "state-cell", "property": "data", "value": {"actual": a, "predicted": p}},
-                           {"id": "state-shown", "property": "data", "value": 24},
-                           {"id": "samples-sort", "property": "value", "value": "predicted"},
-                           {"id": "state-view", "property": "data", "value": views[net]},
-                       {"id": "state-map-pick", "property": "data", "value": None},
-                       {"id": "state-units-off", "property": "data", "value": None},
-                       {"id": "state-off-done", "property": "data", "value": None}],
-                "state": [{"id": "state-sample", "property": "data", "value": None}],
-                "changedPropIds": ["state-cell.data"]}
+        body = cell_click_body(views[net], {"actual": a, "predicted": p})
         began = time.perf_counter()
         reply = client.post("/_dash-update-component", data=json.dumps(body), content_type="application/json")
         elapsed = time.perf_counter() - began

@@ -17,6 +17,7 @@ import pytest
 
 from app.jobs import DIED, Queue, Refused
 from app.state import screen
+from bench.serving import cell_click_body
 from models.train import TrainConfig
 from models.zoo import Zoo
 from tests.conftest import free_port, wait_for_http
@@ -120,10 +121,7 @@ def _unlock(port: int, token: str, visitor: str):
 
 
 def _cell_summary(port: int, resolved: dict, cell: int) -> float:
-    body = {"output": "cell-summary.children", "outputs": {"id": "cell-summary", "property": "children"},
-            "inputs": [{"id": "state-cell", "property": "data", "value": {"actual": cell, "predicted": cell}},
-                       {"id": "state-view", "property": "data", "value": screen(resolved, None, "mnist", "linear")}],
-            "changedPropIds": ["state-cell.data"]}
+    body = cell_click_body(screen(resolved, None, "mnist", "linear"), {"actual": cell, "predicted": cell})
     start = time.perf_counter()
     status, _ = _post(port, body)
     assert status in (200, 204)

@@ -106,14 +106,15 @@ def test_a_box_selection_lists_exactly_its_images(cb):
     store = shown_view(cb, "mnist", "mlp")
     ev = cb["service"].shown(store).evaluation
     picked = [5, 17, 3, 90, 17]
-    children, more = cb["samples"](None, 24, "true", None, store, picked)
+    children, more, summary = cb["samples"](None, 24, "true", None, store, picked)
+    assert summary is None  # a pick has no cell to summarise
     assert text_of(children[0]).startswith("4 images selected on the map")
     shown = [b.id["index"] for b in find(children, html.Button)]
     want = sorted({5, 17, 3, 90}, key=lambda i: (ev.probs[i, ev.labels[i]], i))  # least like its label first
     assert shown == want
     assert more.endswith("hidden")
     for forged in ([10_000], [-1], ["3"], [True], "5", [1.5]):
-        children, _ = cb["samples"](None, 24, "predicted", None, store, forged)
+        children, _, _ = cb["samples"](None, 24, "predicted", None, store, forged)
         assert "selected on the map" not in text_of(children)
 
 
@@ -131,10 +132,10 @@ def switched_off_oracle(cb, store, units) -> Evaluation:
 def test_switching_units_off_turns_the_heatmap_into_the_difference(cb):
     store = shown_view(cb, "mnist", "mlp")
     ev = cb["service"].shown(store).evaluation
-    off = triggered(cb["switch_toggle"], '{"index":2,"type":"unit-toggle"}.n_clicks', 1, [0, 0, 1], 0, None, None,
+    off = triggered(cb["switch_toggle"], '{"index":2,"type":"unit-toggle"}.n_clicks', 1, [0, 0, 1], 0, None,
                     store)
     assert off == {"network": "mlp", "units": [2]}
-    off = triggered(cb["switch_toggle"], '{"index":0,"type":"unit-toggle"}.n_clicks', 1, [1, 0, 1], 0, None, off,
+    off = triggered(cb["switch_toggle"], '{"index":0,"type":"unit-toggle"}.n_clicks', 1, [1, 0, 1], 0, off,
                     store)
     assert off == {"network": "mlp", "units": [0, 2]}
     figure = cb["heatmap"](store, "counts", "numbers", None, off)
@@ -148,7 +149,7 @@ def test_switching_units_off_turns_the_heatmap_into_the_difference(cb):
     assert reset == "link-button"
     # A cell then lists the images that moved, as the oracle moved them.
     cell = {"actual": 1, "predicted": 1}
-    listing, _ = cb["samples"](cell, 24, "predicted", None, store, None, off)
+    listing, _, _ = cb["samples"](cell, 24, "predicted", None, store, None, off)
     into = int(((oracle.labels == 1) & (oracle.preds == 1) & (ev.preds != 1)).sum())
     out = int(((ev.labels == 1) & (ev.preds == 1) & (oracle.preds != 1)).sum())
     assert text_of(listing[0]) == f"actual 1, predicted 1: {into:,} moved in with off, {out:,} moved out"
@@ -157,34 +158,33 @@ def test_switching_units_off_turns_the_heatmap_into_the_difference(cb):
     assert figure["data"][0]["type"] == "heatmap" and "colorbar" not in figure["data"][0]
     note, reset = cb["switch_note"](shown_view(cb, "mnist", "linear"), off)
     assert note is None and reset.endswith("hidden")
-    again = triggered(cb["switch_toggle"], '{"index":0,"type":"unit-toggle"}.n_clicks', 2, [2, 0, 1], 0, None, off,
+    again = triggered(cb["switch_toggle"], '{"index":0,"type":"unit-toggle"}.n_clicks', 2, [2, 0, 1], 0, off,
                       store)
     assert again == {"network": "mlp", "units": [2]}
-    assert triggered(cb["switch_toggle"], "off-reset.n_clicks", 1, [2, 0, 1], 1, None, off, store) is None
+    assert triggered(cb["switch_toggle"], "off-reset.n_clicks", 1, [2, 0, 1], 1, off, store) is None
     # Tiles that appear (no clicks yet), forged units and a forged store change nothing.
-    assert triggered(cb["switch_toggle"], '{"index":1,"type":"unit-toggle"}.n_clicks', 0, [0], 0, None, off,
+    assert triggered(cb["switch_toggle"], '{"index":1,"type":"unit-toggle"}.n_clicks', 0, [0], 0, off,
                      store) is no_update
-    assert triggered(cb["switch_toggle"], '{"index":99,"type":"unit-toggle"}.n_clicks', 1, [1], 0, None, off,
+    assert triggered(cb["switch_toggle"], '{"index":99,"type":"unit-toggle"}.n_clicks', 1, [1], 0, off,
                      store) is no_update
     assert cb["switch_note"](store, {"network": "mlp", "units": [99]})[0] is None
 
 
 def test_the_address_holds_the_units_switched_off(cb):
-    off = triggered(cb["switch_toggle"], "url.search", "?dataset=mnist&model=mlp&off=4-1", [], 0,
-                    "?dataset=mnist&model=mlp&off=4-1", None, None)
+    off = cb["switch_from_address"]("?dataset=mnist&model=mlp&off=4-1", None)
     assert off == {"network": "mlp", "units": [1, 4]}
-    assert triggered(cb["switch_toggle"], "url.search", "?dataset=mnist&model=mlp&off=x", [], 0,
-                     "?dataset=mnist&model=mlp&off=x", off, None) is None
+    assert cb["switch_from_address"]("?dataset=mnist&model=mlp&off=4-1", off) is no_update
+    assert cb["switch_from_address"]("?dataset=mnist&model=mlp&off=x", off) is None
 
 
 def test_the_weights_panel_puts_a_switch_on_each_first_layer_unit(cb):
     store = shown_view(cb, "mnist", "mlp")
-    children = cb["weights"](store, "diverging", None, "0", {"network": "mlp", "units": [3]})[0]
+    children = cb["weights"](store, "diverging", "0", {"network": "mlp", "units": [3]})[0]
     toggles = [b for b in find(children, html.Button) if isinstance(b.id, dict) and b.id.get("type") == "unit-toggle"]
     view = cb["service"].shown(store)
     assert [t.id["index"] for t in toggles] == list(range(layers.switchable(view.checkpoint.model)))
     assert [t.className for t in toggles if t.id["index"] == 3] == ["unit-toggle off"]
-    linear = cb["weights"](shown_view(cb, "mnist", "linear"), "diverging", None, "0", None)[0]
+    linear = cb["weights"](shown_view(cb, "mnist", "linear"), "diverging", "0", None)[0]
     assert not [b for b in find(linear, html.Button) if isinstance(b.id, dict)]  # no hidden units: no switches
 
 
@@ -241,11 +241,6 @@ def test_the_table_sorts_filters_and_pages_as_pandas_does(cb):
                               "nope": {"filterType": "text", "type": "equals", "filter": "x"}}}
     response = cb["table_rows"](forged, store, None)[0]
     assert response["rowCount"] == ev.n and len(response["rowData"]) == min(ev.n, table.MAX_BLOCK)
-    assert cb["table_open"]({"rowId": "42", "colId": "true"})["index"] == 42
-    assert cb["table_open"]({"rowId": "4a"}) is no_update
-    picked = triggered(cb["select_sample"], "state-table-click.data", {"index": 42, "at": 1}, [], [], None, None,
-                       None, [], [], None, {"index": 42, "at": 1})
-    assert picked == 42
 
 
 def test_a_convnet_maps_its_layers_and_switches_filters_off_through_jobs(cb):
@@ -308,11 +303,10 @@ def test_the_new_callbacks_survive_forged_values(cb):
               {"startRow": "a", "filterModel": {"p_true": {"filterType": "number", "type": "inRange", "filter": 1}},
                "sortModel": [{"colId": "loss"}]}, {"rowId": ["1"]}, {"indices": "x"}]
     triggers = ["embedding-compute.n_clicks", "embedding-method.value", '{"index":1,"type":"unit-toggle"}.n_clicks',
-                "off-reset.n_clicks", "url.search", "predictions-table.getRowsRequest", "state-map-click.data",
-                "state-table-click.data"]
+                "off-reset.n_clicks", "url.search", "predictions-table.getRowsRequest"]
     names = ["embedding_layers", "embedding", "embedding_ask", "embedding_poll", "switch_note", "switch_toggle",
-             "switch_request", "switch_poll", "table_rows", "table_open", "nearest", "samples", "heatmap", "weights",
-             "select_sample"]
+             "switch_from_address", "switch_request", "switch_poll", "table_rows", "nearest", "samples", "heatmap",
+             "weights"]
     for name in names:
         fn = cb[name]
         n = len(inspect.signature(fn).parameters)

@@ -37,7 +37,7 @@ def weights_body(dataset: str, arch: str, state: dict | None) -> bytes:
     """The weights panel's request."""
     return request("..weights-panel.children...weights-page.options...weights-pager.className..", [
         ("state-view", "data", screen(state, None, dataset, arch)), ("weights-colormap", "value", "diverging"),
-        ("state-cell", "data", None), ("weights-page", "value", "0")], [("state-units-off", "data", None)])
+        ("weights-page", "value", "0")], [("state-units-off", "data", None)])
 
 
 class Counting:

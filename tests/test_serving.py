@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from app.state import screen
+from bench.serving import cell_click_body
 from models.train import TrainConfig
 from models.zoo import Zoo
 from tests.conftest import free_port, wait_for_http
@@ -40,23 +41,8 @@ def _resolve(port: int) -> dict:
     return _post(port, body)["response"]["state-resolved"]["data"]
 
 
-# The cell list's inputs besides the cell: nothing selected on the map, no unit switched off.
-NEW_INPUTS = [{"id": "state-map-pick", "property": "data", "value": None},
-              {"id": "state-units-off", "property": "data", "value": None},
-              {"id": "state-off-done", "property": "data", "value": None}]
-
-
 def _samples(port: int, resolved: dict) -> dict:
-    body = {"output": "..cell-samples.children...samples-more.className..",
-            "outputs": [{"id": "cell-samples", "property": "children"},
-                        {"id": "samples-more", "property": "className"}],
-            "inputs": [{"id": "state-cell", "property": "data", "value": {"actual": 3, "predicted": 3}},
-                       {"id": "state-shown", "property": "data", "value": 24},
-                       {"id": "samples-sort", "property": "value", "value": "predicted"},
-                       {"id": "state-view", "property": "data", "value": screen(resolved, None, "mnist", "linear")},
-                       *NEW_INPUTS],
-            "state": [{"id": "state-sample", "property": "data", "value": None}],
-            "changedPropIds": ["state-cell.data"]}
+    body = cell_click_body(screen(resolved, None, "mnist", "linear"), {"actual": 3, "predicted": 3})
     return _post(port, body)["response"]
 
 

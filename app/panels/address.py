@@ -63,28 +63,36 @@ def _ints(text, count: int) -> Optional[list[int]]:
 
 
 def register(app: Dash) -> dict:
-    @app.callback(Output(ids.DATASET, "value"), Output(ids.ARCH, "value"), Output(ids.CONFUSION_MODE, "value"),
-                  Output(ids.CONFUSION_VIEW, "value"), Output(ids.SAMPLES_SORT, "value"),
-                  Input(ids.URL, "search"),
-                  State(ids.DATASET, "value"), State(ids.ARCH, "value"), State(ids.CONFUSION_MODE, "value"),
-                  State(ids.CONFUSION_VIEW, "value"), State(ids.SAMPLES_SORT, "value"))
+    @app.callback(Output(ids.DATASET, "value"), Output(ids.ARCH, "value"), Input(ids.URL, "search"),
+                  State(ids.DATASET, "value"), State(ids.ARCH, "value"))
     def from_address(search, *current):
+        """The dataset and network a link names (each view's cards read their own keys of the address)."""
         wanted = parse(search)
         if wanted.get("arch", "linear") not in kinds.KINDS:
             # A visitor's run or a network built in the page is not among the dropdown's first options, and
             # a value the options lack is cleared: offer it with the value (the options callback then lists
             # the dataset's own).
             set_props(ids.ARCH, {"options": network_options((*kinds.KINDS, wanted["arch"]))})
-        keys = ("dataset", "arch", "mode", "view", "sort")
         # Only what differs is set, so going back to a view changes no more than it must.
-        return tuple(no_update if wanted.get(k, now) == now else wanted[k] for k, now in zip(keys, current))
+        return tuple(no_update if wanted.get(k, now) == now else wanted[k] for k, now in zip(("dataset", "arch"), current))
 
+    # The address's writers (assets/address.js): the shell's keys here, each card's beside its own controls,
+    # so that a card that is not on screen neither writes nor loses its keys.
     app.clientside_callback(
-        ClientsideFunction(namespace="lookinside", function_name="writeAddress"),
+        ClientsideFunction(namespace="lookinside", function_name="writeShell"),
         Output(ids.URL_SINK, "data"),
-        Input(ids.DATASET, "value"), Input(ids.ARCH, "value"), Input(ids.CONFUSION_MODE, "value"),
-        Input(ids.CONFUSION_VIEW, "value"), Input(ids.SAMPLES_SORT, "value"), Input(ids.STATE_CELL, "data"),
-        Input(ids.STATE_SAMPLE, "data"), Input(ids.TIMELINE, "value"), Input(ids.WEIGHTS_COLORMAP, "value"),
-        Input(ids.DATA_SEED, "data"), Input(ids.STATE_OFF, "data"), State(ids.TIMELINE, "max"))
+        Input(ids.DATASET, "value"), Input(ids.ARCH, "value"), Input(ids.STATE_CELL, "data"),
+        Input(ids.STATE_SAMPLE, "data"), Input(ids.TIMELINE, "value"), Input(ids.STATE_OFF, "data"),
+        State(ids.TIMELINE, "max"))
+    for function, inputs, states in (
+            ("writeHeatmap", (ids.CONFUSION_MODE, ids.CONFUSION_VIEW), ()),
+            ("writeSort", (ids.SAMPLES_SORT,), ()),
+            ("writeColours", (ids.WEIGHTS_COLORMAP,), (ids.DATASET,)),
+            ("writeSeed", (ids.DATA_SEED,), ())):
+        app.clientside_callback(
+            ClientsideFunction(namespace="lookinside", function_name=function),
+            Output(ids.URL_SINK, "data", allow_duplicate=True),
+            *[Input(i, "data" if i == ids.DATA_SEED else "value") for i in inputs],
+            *[State(i, "value") for i in states], prevent_initial_call=True)
 
     return {"from_address": from_address}

@@ -21,6 +21,8 @@ CHAPTER_URL = "https://ml4a.github.io/ml4a/looking_inside_neural_nets/"
 # `show` value -> the card it scrolls to, as assets/address.js finds it
 SHOW = {"heatmap": ".card-confusion", "weights": ".card-weights", "mistakes": "#mistakes-card", "data": "#data-card",
         "explain": "#explain-card", "samples": ".card-samples"}
+# The view (app/views.py) that holds each card; the others are in the first view, "/".
+VIEW_OF = {"mistakes": "/predictions", "data": "/predictions"}
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,11 @@ def link(figure: Figure, service: Optional[Service]) -> dict:
     return query
 
 
+def href(figure: Figure, service: Optional[Service]) -> str:
+    """The figure's link: the view that holds its card, and the address that reproduces it."""
+    return VIEW_OF.get(figure.query.get("show"), "/") + "?" + urlencode(link(figure, service))
+
+
 def _pixel_example(service: Service) -> Optional[tuple[int, int]]:
     """The first test image of class 3 that the 1-layer net gets right, and its class."""
     try:
@@ -157,7 +164,7 @@ def _list(service: Optional[Service]) -> list:
                 measured = "not trained here yet"
         numbers = "; ".join(x for x in (figure.chapter_says, measured) if x)
         items.append(html.Li([
-            html.A(figure.title, href="/?" + urlencode(link(figure, service)), className="chapter-link",
+            html.A(figure.title, href=href(figure, service), className="chapter-link",
                    **{"data-figure": str(n)}),
             " ", figure.point, html.Span(f" ({numbers})" if numbers else "", className="chapter-numbers")]))
     return [html.P(["Each link opens the dashboard on the view that reproduces one of the chapter's figures, with "

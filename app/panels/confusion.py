@@ -1,6 +1,8 @@
 """The confusion heatmap: where the network is right (blue) and wrong (orange); a click selects a cell."""
 from __future__ import annotations
 
+from typing import Optional
+
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
 
 from models.datasets import DATASETS
@@ -9,18 +11,21 @@ from .. import export, figures, ids
 from ..cells import parse_cell
 from ..moves import switched_heatmap, units_off
 from ..service import Service
+from . import address
 
 
-def layout(switch_bar: list = ()) -> html.Section:
-    """The heatmap card; `switch_bar` (app/panels/switch.py) says which units are switched off."""
+def layout(switch_bar: list = (), wanted: Optional[dict] = None) -> html.Section:
+    """The heatmap card, its toggles as the address `wanted` sets them; `switch_bar` (app/panels/switch.py)
+    says which units are switched off."""
+    wanted = wanted or {}
     return html.Section(className="card card-confusion", children=[
         html.Div(className="card-head", children=[
             html.H2("Where it fails"),
             html.Div(className="toggles", children=[
-                dcc.RadioItems(id=ids.CONFUSION_MODE, value="counts", inline=True, className="toggle",
+                dcc.RadioItems(id=ids.CONFUSION_MODE, value=wanted.get("mode", "counts"), inline=True, className="toggle",
                                options=[{"label": "Counts", "value": "counts"},
                                         {"label": "Row %", "value": "percent"}]),
-                dcc.RadioItems(id=ids.CONFUSION_VIEW, value="numbers", inline=True, className="toggle",
+                dcc.RadioItems(id=ids.CONFUSION_VIEW, value=wanted.get("view", "numbers"), inline=True, className="toggle",
                                options=[{"label": "Numbers", "value": "numbers"},
                                         {"label": "Top image", "value": "images"}]),
             ]),
@@ -31,7 +36,6 @@ def layout(switch_bar: list = ()) -> html.Section:
             html.Span("orange", className="key-wrong"), " cells are its mistakes: the darker, the more. "
             "The margins give each class's recall (row) and precision (column). Click a cell to see its images "
             "(or Tab to the matrix, move with the arrow keys and press Enter)."]),
-        html.Div(id=ids.STATUS, className="status"),
         *switch_bar,
         # Focusable, so the keyboard can drive it (assets/keyboard.js): arrows move, Enter opens a cell.
         html.Div(id=ids.CONFUSION_KEYS, className="confusion-keys", tabIndex="0", role="grid",
@@ -79,12 +83,28 @@ def register(app: Dash, service: Service) -> dict:
         return figures.with_selection(service.cached(view, "heatmap", (normalize, images), build), selected)
 
     # A click selects its cell in the browser (assets/cells.js), so that it costs one server request: the
-    # cell's images. The address can name a cell, a new dataset clears it, another network keeps it.
+    # cell's images. The address can name a cell, a new dataset clears it, another network keeps it: that
+    # writer belongs to the shell, the click's to this card (it is silent while the card is not on screen).
+    app.clientside_callback(
+        ClientsideFunction(namespace="lookinside_cells", function_name="clickCell"),
+        Output(ids.STATE_CELL, "data", allow_duplicate=True),
+        Input(ids.CONFUSION, "clickData"), State(ids.STATE_CELL, "data"), State(ids.CLASSES, "data"),
+        State(ids.DATASET, "value"), prevent_initial_call=True)
     app.clientside_callback(
         ClientsideFunction(namespace="lookinside_cells", function_name="selectCell"),
         Output(ids.STATE_CELL, "data"),
-        Input(ids.CONFUSION, "clickData"), Input(ids.DATASET, "value"), Input(ids.URL, "search"),
-        State(ids.STATE_CELL, "data"), State(ids.CLASSES, "data"))
+        Input(ids.DATASET, "value"), Input(ids.URL, "search"), State(ids.STATE_CELL, "data"),
+        State(ids.CLASSES, "data"))
+
+    @app.callback(Output(ids.CONFUSION_MODE, "value"), Output(ids.CONFUSION_VIEW, "value"),
+                  Input(ids.URL, "search"), State(ids.CONFUSION_MODE, "value"), State(ids.CONFUSION_VIEW, "value"),
+                  prevent_initial_call=True)
+    def toggles_from_address(search, mode, view_mode):
+        """Back and forward within the view: the toggles as the address names them (the card is mounted
+        with them set)."""
+        wanted = address.parse(search)
+        return tuple(no_update if wanted.get(k, default) == now else wanted.get(k, default)
+                     for k, default, now in (("mode", "counts", mode), ("view", "numbers", view_mode)))
     # The outline follows the selected cell without a request, and without redrawing the heatmap: the
     # figure keeps its data arrays, so Plotly only redraws its shapes.
     app.clientside_callback(
@@ -112,7 +132,7 @@ def register(app: Dash, service: Service) -> dict:
         Output(ids.CONFUSION_IMAGE_SINK, "data"), Input(ids.CONFUSION_PNG, "n_clicks"),
         Input(ids.CONFUSION_SVG, "n_clicks"), State(ids.STATE_VIEW, "data"), prevent_initial_call=True)
 
-    return {"confusion_csv": confusion_csv, "heatmap": heatmap}
+    return {"confusion_csv": confusion_csv, "heatmap": heatmap, "toggles_from_address": toggles_from_address}
 
 
 def top_image_uris(service: Service, ev) -> list[list]:

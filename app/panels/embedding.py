@@ -42,9 +42,13 @@ def layout() -> html.Section:
             dcc.Interval(id=ids.EMBEDDING_POLL, interval=POLL_MS, disabled=True)]),
         dcc.Graph(id=ids.EMBEDDING, className="map-graph", figure=figures.empty_figure("Loading…"),
                   clear_on_unhover=True,
-                  config={"displaylogo": False, "scrollZoom": True,
+                  # Nothing leaves the server: no "share" or "edit in Chart Studio" (Plotly's cloud) buttons.
+                  config={"displaylogo": False, "scrollZoom": True, "showSendToCloud": False,
+                          "showEditInChartStudio": False,
                           "modeBarButtonsToRemove": ["toImage", "autoScale2d", "hoverClosestCartesian",
-                                                     "hoverCompareCartesian", "toggleSpikelines"]}),
+                                                     "hoverCompareCartesian", "toggleSpikelines", "sendDataToCloud",
+                                                     "editInChartStudio"]}),
+        html.Div(id=ids.EMBEDDING_PICKED, className="map-picked", **{"aria-live": "polite"}),
         dcc.Tooltip(id=ids.EMBEDDING_TIP, direction="right", className="map-tip", loading_text=""),
         dcc.Store(id=ids.STATE_EMBEDDING_BASE),
         html.H3("How far apart the classes are, layer by layer", className="sub"),
@@ -54,8 +58,13 @@ def layout() -> html.Section:
         dcc.Graph(id=ids.EMBEDDING_SEPARATION, className="separation-graph", config={"displayModeBar": False},
                   figure=figures.empty_figure("")),
         dcc.Store(id=ids.STATE_EMBEDDING_JOB), dcc.Store(id=ids.STATE_EMBEDDING_DONE),
-        dcc.Store(id=ids.STATE_MAP_PICK), dcc.Store(id=ids.STATE_HIGHLIGHT), dcc.Store(id=ids.STATE_MAP_CLICK),
     ])
+
+
+def stores() -> list:
+    """The shell's: the images picked on the map (the cell list shows them) and the rows the table's filter
+    keeps (the map lights them up), shared across views."""
+    return [dcc.Store(id=ids.STATE_MAP_PICK), dcc.Store(id=ids.STATE_HIGHLIGHT)]
 
 
 def default_layer(keys: list[str]) -> str:
@@ -95,7 +104,7 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
                     "of the server's CPU. Start it with the button; the input pixels can be mapped now.")
             return figures.empty_figure("Not computed yet").to_dict(), note, figures.empty_figure("").to_dict(), \
                 "more-button"
-        method = method if method in METHODS else "pca"
+        method = method if isinstance(method, str) and method in METHODS else "pca"
         note = None
         coords = axes = None
         if method == "umap":
@@ -167,16 +176,28 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         ClientsideFunction(namespace="lookinside_map", function_name="tip"),
         Output(ids.EMBEDDING_TIP, "show"), Output(ids.EMBEDDING_TIP, "bbox"), Output(ids.EMBEDDING_TIP, "children"),
         Input(ids.EMBEDDING, "hoverData"), State(ids.STATE_EMBEDDING_BASE, "data"))
+    # Right under the map: how many images the box or lasso picked, and where they are listed.
+    app.clientside_callback(
+        """function (pick) {
+            if (!Array.isArray(pick) || !pick.length) { return ""; }
+            return pick.length.toLocaleString("en") + " image" + (pick.length === 1 ? "" : "s") +
+                " picked: listed beside the map, in the chosen order. Double-click the map to clear.";
+        }""", Output(ids.EMBEDDING_PICKED, "children"), Input(ids.STATE_MAP_PICK, "data"))
+
+    # The box or lasso's images, from the map; a new cell or network clears them (the shell's writer).
     app.clientside_callback(
         ClientsideFunction(namespace="lookinside_map", function_name="pick"),
-        Output(ids.STATE_MAP_PICK, "data"),
-        Input(ids.EMBEDDING, "selectedData"), Input(ids.STATE_CELL, "data"), Input(ids.STATE_VIEW, "data"),
-        State(ids.STATE_EMBEDDING_BASE, "data"))
+        Output(ids.STATE_MAP_PICK, "data", allow_duplicate=True),
+        Input(ids.EMBEDDING, "selectedData"), State(ids.STATE_EMBEDDING_BASE, "data"), prevent_initial_call=True)
+    app.clientside_callback(
+        "function () { return null; }", Output(ids.STATE_MAP_PICK, "data"),
+        Input(ids.STATE_CELL, "data"), Input(ids.STATE_VIEW, "data"), prevent_initial_call=True)
 
+    # A clicked point opens its explanation.
     app.clientside_callback(
         ClientsideFunction(namespace="lookinside_map", function_name="click"),
-        Output(ids.STATE_MAP_CLICK, "data"), Input(ids.EMBEDDING, "clickData"), State(ids.STATE_EMBEDDING_BASE, "data"),
-        prevent_initial_call=True)
+        Output(ids.STATE_SAMPLE, "data", allow_duplicate=True), Input(ids.EMBEDDING, "clickData"),
+        State(ids.STATE_EMBEDDING_BASE, "data"), prevent_initial_call=True)
 
     return {"embedding_layers": layer_choices, "embedding": draw, "embedding_ask": ask, "embedding_poll": poll}
 

@@ -14,11 +14,12 @@ HIDDEN = "card card-explain hidden"
 SHOWN = "card card-explain"
 
 
-def layout() -> html.Section:
+def layout(nearest: bool = False) -> html.Section:
+    """The explanation card; beside the map (`nearest`) it also lists the nearest training images."""
     return html.Section(id=ids.EXPLAIN_CARD, className=HIDDEN, children=[
         html.H2("Why this prediction"),
         html.Div(id=ids.EXPLAIN, className="explain-panel"),
-        html.Div(id=ids.EXPLAIN_NEAREST, className="nearest"),
+        *([html.Div(id=ids.EXPLAIN_NEAREST, className="nearest")] if nearest else []),
         dcc.Store(id=ids.EXPLAIN_SHOWN),
     ])
 
@@ -74,13 +75,13 @@ def nearest_panel(service: Service, view: View, index: int, layer) -> list:
     """The training images nearest test image `index` in the map's layer, by cosine distance."""
     reps = service.representations
     titles = {item.key: item.title for item in reps.layers(view)}
-    if layer not in titles:
+    if not isinstance(layer, str) or layer not in titles:
         layer = layers.keys(view.checkpoint.model)[-1]
     found = reps.nearest(view, layer, index)
     head = html.H3(f"Its {representations.NEAREST} nearest training images in the {titles[layer]}", className="sub")
     if found is None:
         return [head, html.P("A convnet's layers are computed once, on request: press the button in the map card "
-                             "below (the input pixels work now).", className="hint")]
+                             "(the input pixels work now).", className="hint")]
     rows, distances = found
     ev = view.evaluation
     actual, predicted = int(ev.labels[index]), int(ev.preds[index])
@@ -98,7 +99,7 @@ def nearest_panel(service: Service, view: View, index: int, layer) -> list:
     if predicted != actual:
         note = (f"A mistake: to the network, in this layer, it resembled training images of {ev.classes[predicted]} "
                 f"({same} of {len(labels)}) more than its own class {ev.classes[actual]} "
-                f"({sum(label == actual for label in labels)}). The layer dropdown of the map changes the layer.")
+                f"({sum(label == actual for label in labels)}). The map's layer dropdown changes the layer.")
     else:
         note = (f"{same} of {len(labels)} are {ev.classes[predicted]}, as predicted. The layer dropdown of the map "
                 "changes the layer.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import torch
@@ -25,7 +26,9 @@ MODES = [{"label": "Most confident mistakes", "value": "mistakes"},
          {"label": "Least confident correct answers", "value": "unsure"}]
 
 
-def data_layout() -> html.Section:
+def data_layout(wanted: Optional[dict] = None) -> html.Section:
+    """The data card, showing the sample the address `wanted` names."""
+    wanted = wanted or {}
     return html.Section(id="data-card", className="card card-data", children=[
         html.Div(className="card-head", children=[
             html.H2("The data"),
@@ -45,7 +48,7 @@ def data_layout() -> html.Section:
             html.Div(id=ids.DATA_GRID, className="data-grid"),
             html.Div(id=ids.DATA_COUNTS, className="data-counts"),
         ]),
-        dcc.Store(id=ids.DATA_SEED, data=0),
+        dcc.Store(id=ids.DATA_SEED, data=wanted.get("seed", 0)),
     ])
 
 

@@ -174,8 +174,8 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
             return "training…", f"This network is not ready yet: it is being prepared below{note}.", "status status-busy"
         ev = view.evaluation
         correct = int(ev.confusion.trace())
-        when = view.checkpoint.metrics.get("label")
-        return (html.Span([f"{when}: " if when else "", html.B(f"{100 * ev.accuracy:.2f}%"),
-                           f" accuracy ({correct:,} of {ev.n:,} test images)"]), "", "status")
+        # The same width at every timeline position (the timeline's note says which one), so nothing moves.
+        return (html.Span([html.B(f"{100 * ev.accuracy:.2f}%"), f" accuracy ({correct:,} of {ev.n:,} test images)"],
+                          title="on the test split, at the timeline position shown"), "", "status")
 
     return {"options": options, "resolve": resolve, "poll": poll, "stop": stop, "unlock": unlock, "status": status}

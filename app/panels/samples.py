@@ -5,7 +5,7 @@ import functools
 from typing import Optional
 
 import numpy as np
-from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
+from dash import ALL, ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
 
 from models import datasets
 from models.config import Settings
@@ -31,30 +31,39 @@ SORT_EXPLAIN = {"predicted": "probability of the predicted class, highest first"
                 "margin": "gap between the top two classes, smallest first: the closest calls"}
 
 
-def layout() -> html.Section:
+def layout(wanted: Optional[dict] = None, picking: bool = False) -> html.Section:
+    """The list of a cell's images (or, beside the map, of the images picked on it), sorted as the address
+    `wanted` says."""
+    wanted = wanted or {}
+    about = ("The images you select on the map with the box or lasso, or else those of the cell selected on the "
+             "heatmap. Click an image to see why." if picking else
+             "The images of the selected cell, sorted as chosen above; by default the ones the network was "
+             "most sure about first, so off the diagonal its most confident mistakes. Click an image to see why.")
     return html.Section(className="card card-samples", children=[
         html.Div(className="card-head", children=[
-            html.H2("What it saw"),
-            dcc.RadioItems(id=ids.SAMPLES_SORT, value="predicted", inline=True, className="toggle",
-                           options=SORT_OPTIONS),
+            html.H2("Picked on the map" if picking else "What it saw"),
+            dcc.RadioItems(id=ids.SAMPLES_SORT, value=wanted.get("sort", "predicted"), inline=True,
+                           className="toggle", options=SORT_OPTIONS),
         ]),
-        html.P(className="explain", children=(
-            "The images of the selected cell, sorted as chosen above; by default the ones the network was "
-            "most sure about first, so off the diagonal its most confident mistakes. Click an image to see why.")),
+        html.P(className="explain", children=about),
         html.Div(id=ids.CELL_SUMMARY, className="cell-summary"),
-        html.Div(id=ids.SAMPLES, className="samples",
-                 children=html.P("Click a cell of the heatmap to see its images.", className="hint")),
+        html.Div(id=ids.SAMPLES, className="samples", children=html.P(HINT, className="hint")),
         html.Div(className="samples-actions", children=[
             html.Button(f"Show {PAGE} more", id=ids.SAMPLES_MORE, className="more-button hidden", n_clicks=0),
             html.Button("Download this cell's list (CSV)", id=ids.SAMPLES_CSV, className="link-button",
                         n_clicks=0),
             dcc.Download(id=ids.SAMPLES_DOWNLOAD),
         ]),
+        dcc.Store(id=ids.STATE_SHOWN, data=PAGE),
     ])
 
 
+HINT = "Click a cell of the heatmap to see its images."
+
+
 def stores() -> list:
-    return [dcc.Store(id=ids.STATE_CELL), dcc.Store(id=ids.STATE_SHOWN, data=PAGE), dcc.Store(id=ids.STATE_SAMPLE)]
+    """The shell's: the selected cell and image, which every view shares."""
+    return [dcc.Store(id=ids.STATE_CELL), dcc.Store(id=ids.STATE_SAMPLE)]
 
 
 # How many of the cell's images are shown: one more page on "show more", else the first page. In the
@@ -75,54 +84,47 @@ def register(app: Dash, service: Service) -> dict:
                             Input(ids.SAMPLES_SORT, "value"), Input(ids.STATE_MAP_PICK, "data"),
                             State(ids.STATE_SHOWN, "data"))
 
-    @app.callback(Output(ids.STATE_SAMPLE, "data"),
-                  Input({"type": ids.SAMPLE_TILE, "index": ALL}, "n_clicks"),
-                  Input({"type": ids.SUSPECT_TILE, "index": ALL}, "n_clicks"), Input(ids.STATE_CELL, "data"),
-                  Input(ids.URL, "search"), State(ids.STATE_SAMPLE, "data"),
-                  Input({"type": ids.GALLERY_TILE, "index": ALL}, "n_clicks"),
-                  Input({"type": ids.DATA_TILE, "index": ALL}, "n_clicks"), Input(ids.STATE_MAP_CLICK, "data"),
-                  Input(ids.STATE_TABLE_CLICK, "data"))
-    def select_sample(_, __, ___, search=None, current=None, ____=None, _____=None, map_click=None,
-                      table_click=None):
-        if ids.URL in triggered_ids():  # a shared link or back/forward names the image
-            index = address.parse(search).get("sample")
-            index = index if isinstance(index, int) and index < 1_000_000 else None
-            return no_update if index == current else index
-        if ctx.triggered_id == ids.STATE_CELL:
-            return None  # a new cell clears the selection
-        if ctx.triggered_id in (ids.STATE_MAP_CLICK, ids.STATE_TABLE_CLICK):  # a point of the map, a row of the table
-            index = map_click if ctx.triggered_id == ids.STATE_MAP_CLICK else table_click
-            index = index.get("index") if isinstance(index, dict) else None
-            ok = isinstance(index, int) and not isinstance(index, bool) and 0 <= index < 1_000_000
-            return index if ok else no_update
-        trigger = ctx.triggered_id
-        clicked = bool(ctx.triggered) and bool(ctx.triggered[0].get("value"))
-        index = trigger.get("index") if isinstance(trigger, dict) else None
-        if clicked and isinstance(index, int) and 0 <= index < 1_000_000:
-            return index
-        return no_update  # tiles that just appeared (no clicks yet) change nothing
+    # Which image is explained: a tile's click, a new cell (none), or the address. In the browser, so a cell
+    # click costs no request for it (assets/samples.js); the map and the table write it on their own.
+    app.clientside_callback(
+        ClientsideFunction(namespace="lookinside_samples", function_name="selectSample"),
+        Output(ids.STATE_SAMPLE, "data"),
+        Input({"type": ids.SAMPLE_TILE, "index": ALL}, "n_clicks"),
+        Input({"type": ids.SUSPECT_TILE, "index": ALL}, "n_clicks"), Input(ids.STATE_CELL, "data"),
+        Input(ids.URL, "search"), Input({"type": ids.GALLERY_TILE, "index": ALL}, "n_clicks"),
+        Input({"type": ids.DATA_TILE, "index": ALL}, "n_clicks"), State(ids.STATE_SAMPLE, "data"))
+    app.clientside_callback(
+        ClientsideFunction(namespace="lookinside_samples", function_name="markSelected"),
+        Output({"type": ids.SAMPLE_TILE, "index": ALL}, "className"),
+        Output({"type": ids.SUSPECT_TILE, "index": ALL}, "className"),
+        Output({"type": ids.GALLERY_TILE, "index": ALL}, "className"),
+        Input(ids.STATE_SAMPLE, "data"), State({"type": ids.SAMPLE_TILE, "index": ALL}, "id"),
+        State({"type": ids.SUSPECT_TILE, "index": ALL}, "id"), State({"type": ids.GALLERY_TILE, "index": ALL}, "id"))
 
-    @app.callback(Output({"type": ids.SAMPLE_TILE, "index": ALL}, "className"),
-                  Output({"type": ids.SUSPECT_TILE, "index": ALL}, "className"),
-                  Output({"type": ids.GALLERY_TILE, "index": ALL}, "className"),
-                  Input(ids.STATE_SAMPLE, "data"), State({"type": ids.SAMPLE_TILE, "index": ALL}, "id"),
-                  State({"type": ids.SUSPECT_TILE, "index": ALL}, "id"),
-                  State({"type": ids.GALLERY_TILE, "index": ALL}, "id"))
-    def mark_selected(selected, tile_ids, suspect_ids, gallery_ids=None):
-        def marks(found):
-            return ["tile selected" if isinstance(t, dict) and t.get("index") == selected else "tile"
-                    for t in (found if isinstance(found, list) else [])]
-        return marks(tile_ids), marks(suspect_ids), marks(gallery_ids)
+    @app.callback(Output(ids.SAMPLES_SORT, "value"), Input(ids.URL, "search"), State(ids.SAMPLES_SORT, "value"),
+                  prevent_initial_call=True)
+    def sort_from_address(search, current):
+        """Back and forward within the view: the order the address names (the card is mounted with it)."""
+        wanted = address.parse(search).get("sort", "predicted")
+        return no_update if wanted == current else wanted
 
     @app.callback(Output(ids.SAMPLES, "children"), Output(ids.SAMPLES_MORE, "className"),
+                  Output(ids.CELL_SUMMARY, "children"),
                   Input(ids.STATE_CELL, "data"), Input(ids.STATE_SHOWN, "data"), Input(ids.SAMPLES_SORT, "value"),
                   State(ids.STATE_SAMPLE, "data"), Input(ids.STATE_VIEW, "data"), Input(ids.STATE_MAP_PICK, "data"),
                   Input(ids.STATE_OFF, "data"), Input(ids.STATE_OFF_DONE, "data"))
     def samples(cell, count, sort, selected, store, pick=None, off=None, _=None):
+        """The list, its "show more" button, and the cell's summary: the one request a cell click costs."""
+        listed, more = _listed(cell, count, sort, selected, store, pick, off)
+        if triggered_ids() and triggered_ids() <= {ids.STATE_SHOWN, ids.SAMPLES_SORT}:
+            return listed, more, no_update  # another page or order of the same cell
+        return listed, more, summary(cell, store, pick)
+
+    def _listed(cell, count, sort, selected, store, pick, off):
         view = service.shown(store)
         hidden = "more-button hidden"
         if view is None:
-            return html.P("Click a cell of the heatmap to see its images.", className="hint"), hidden
+            return html.P(HINT, className="hint"), hidden
         ev = view.evaluation
         sort = sort if sort in SORTS else "predicted"
         count = min(max(PAGE, count if isinstance(count, int) else PAGE), MAX_SHOWN)
@@ -131,7 +133,7 @@ def register(app: Dash, service: Service) -> dict:
             return _picked_tiles(service, view, picked, sort, count, selected)
         cell = parse_cell(cell, len(ev.classes))
         if cell is None:
-            return html.P("Click a cell of the heatmap to see its images.", className="hint"), hidden
+            return html.P(HINT, className="hint"), hidden
         units = units_off(view, off)
         switched = service.representations.switched(view, units) if units else None
         if switched is not None:  # units switched off: the images that moved into or out of the cell
@@ -155,12 +157,10 @@ def register(app: Dash, service: Service) -> dict:
         more = "more-button" if len(indices) > count and count < MAX_SHOWN else hidden
         return [heading, order, tiles], more
 
-    @app.callback(Output(ids.CELL_SUMMARY, "children"),
-                  Input(ids.STATE_CELL, "data"), Input(ids.STATE_VIEW, "data"))
-    def summary(cell, store):
+    def summary(cell, store, pick=None):
         view = service.shown(store)
         cell = parse_cell(cell, len(view.evaluation.classes)) if view is not None else None
-        if cell is None:
+        if cell is None or _picked(pick, view.evaluation.n) is not None:
             return None
         return service.cached(view, "summary", (cell["actual"], cell["predicted"]),
                               lambda: _summary(service, view, cell["actual"], cell["predicted"]))
@@ -180,8 +180,7 @@ def register(app: Dash, service: Service) -> dict:
         return {"content": export.cell_csv(view.evaluation, a, p, sort), "filename": name + ".csv",
                 "type": "text/csv"}
 
-    return {"select_sample": select_sample, "mark_selected": mark_selected, "samples": samples,
-            "summary": summary, "samples_csv": samples_csv}
+    return {"samples": samples, "summary": summary, "samples_csv": samples_csv, "sort_from_address": sort_from_address}
 
 
 MAX_PICKED = 10_000

@@ -11,7 +11,7 @@ from ..access import Access, Limits, visitor
 from ..representations import units_name
 from ..moves import switched_note, units_off
 from ..service import Service
-from . import address, triggered_id, triggered_ids
+from . import address, triggered_id
 
 MARK = """
 function (off, store, toggles) {
@@ -32,23 +32,29 @@ def layout() -> list:
         html.Button("Switch all back on", id=ids.OFF_RESET, n_clicks=0, className="link-button hidden"),
         html.Progress(id=ids.OFF_PROGRESS, className="train-progress hidden", value="0", max="1"),
         html.Span(id=ids.OFF_JOB_NOTE, className="hint"),
-        dcc.Interval(id=ids.OFF_POLL, interval=800, disabled=True)])]
+        dcc.Interval(id=ids.OFF_POLL, interval=800, disabled=True), dcc.Store(id=ids.STATE_OFF_JOB)])]
 
 
 def stores() -> list:
-    return [dcc.Store(id=ids.STATE_OFF), dcc.Store(id=ids.STATE_OFF_JOB), dcc.Store(id=ids.STATE_OFF_DONE)]
+    """The shell's: the units switched off, and the convnet pass that made them drawable."""
+    return [dcc.Store(id=ids.STATE_OFF), dcc.Store(id=ids.STATE_OFF_DONE)]
 
 
 def register(app: Dash, service: Service, access: Access, limits: Limits) -> dict:
-    @app.callback(Output(ids.STATE_OFF, "data"),
+    @app.callback(Output(ids.STATE_OFF, "data"), Input(ids.URL, "search"), State(ids.STATE_OFF, "data"))
+    def from_address(search, current=None):
+        """A link names the units switched off in its network."""
+        wanted = address.parse(search)
+        if "off" in wanted and "arch" in wanted:
+            found = {"network": wanted["arch"], "units": wanted["off"]}
+            return no_update if found == current else found
+        return None if current else no_update
+
+    @app.callback(Output(ids.STATE_OFF, "data", allow_duplicate=True),
                   Input({"type": ids.UNIT_TOGGLE, "index": ALL}, "n_clicks"), Input(ids.OFF_RESET, "n_clicks"),
-                  Input(ids.URL, "search"), State(ids.STATE_OFF, "data"), State(ids.STATE_VIEW, "data"))
-    def toggle(_, __=None, search=None, current=None, store=None):
-        if ids.URL in triggered_ids():  # a link names the units switched off in its network
-            wanted = address.parse(search)
-            if "off" in wanted and "arch" in wanted:
-                return {"network": wanted["arch"], "units": wanted["off"]}
-            return None if current else no_update
+                  State(ids.STATE_OFF, "data"), State(ids.STATE_VIEW, "data"), prevent_initial_call=True)
+    def toggle(_, __=None, current=None, store=None):
+        """A unit's switch, or "switch all back on"."""
         fired = triggered_id()
         if fired == ids.OFF_RESET:
             return None
@@ -103,4 +109,5 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
     def poll(handle, _=None):
         return background.watch(service, handle, ("off",))
 
-    return {"switch_note": note, "switch_toggle": toggle, "switch_request": request, "switch_poll": poll}
+    return {"switch_note": note, "switch_toggle": toggle, "switch_from_address": from_address,
+            "switch_request": request, "switch_poll": poll}

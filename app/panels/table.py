@@ -4,7 +4,6 @@ explanation; a filter lights up its rows on the map."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Optional
 
 import dash_ag_grid as dag
@@ -68,7 +67,7 @@ def layout() -> html.Section:
                    dashGridOptions={"pagination": True, "paginationPageSize": PAGE, "cacheBlockSize": PAGE,
                                     "maxBlocksInCache": 20, "rowHeight": 40, "tooltipShowDelay": 300,
                                     "paginationPageSizeSelector": False, "animateRows": False}),
-        dcc.Store(id=ids.STATE_TABLE_CLICK), dcc.Store(id=ids.TABLE_SINK),
+        dcc.Store(id=ids.TABLE_SINK),
     ])
 
 
@@ -208,11 +207,12 @@ def register(app: Dash, service: Service) -> dict:
             return window.dash_clientside.no_update;
         }""" % ids.TABLE, Output(ids.TABLE_SINK, "data"), Input(ids.STATE_VIEW, "data"), prevent_initial_call=True)
 
-    @app.callback(Output(ids.STATE_TABLE_CLICK, "data"), Input(ids.TABLE, "cellClicked"), prevent_initial_call=True)
-    def open_row(clicked):
-        row = clicked.get("rowId") if isinstance(clicked, dict) else None
-        if not (isinstance(row, str) and row.isdecimal() and len(row) <= 6):
-            return no_update
-        return {"index": int(row), "at": time.time()}
+    # A clicked row opens its explanation: its test-set index (the row's id) becomes the selected image.
+    app.clientside_callback(
+        """function (clicked) {
+            const row = clicked && clicked.rowId;
+            return typeof row === "string" && /^[0-9]{1,6}$/.test(row) ? Number(row) : window.dash_clientside.no_update;
+        }""", Output(ids.STATE_SAMPLE, "data", allow_duplicate=True), Input(ids.TABLE, "cellClicked"),
+        prevent_initial_call=True)
 
-    return {"table_rows": rows, "table_open": open_row}
+    return {"table_rows": rows}

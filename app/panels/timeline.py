@@ -26,6 +26,7 @@ def layout() -> html.Section:
                     title="Train this network from scratch and watch it learn: a new run beside the one everyone "
                           "sees, or (for the admin) in its place"),
         dcc.Interval(id=ids.TIMELINE_TICK, interval=PLAY_MS, disabled=True),
+        dcc.Store(id=ids.STATE_SNAPSHOT),
     ])
 
 
@@ -76,14 +77,28 @@ def register(app: Dash, service: Service) -> dict:
         # A new network, or a new checkpoint of this one: show the finished network.
         return last, marks(labels), last, True, "▶ Play", box
 
+    @app.callback(Output(ids.STATE_SNAPSHOT, "data"), Input(ids.TIMELINE, "value"), State(ids.TIMELINE, "max"),
+                  State(ids.STATE_RESOLVED, "data"), State(ids.STATE_TRAINED, "data"), State(ids.DATASET, "value"),
+                  State(ids.ARCH, "value"), prevent_initial_call=True)
+    def snapshot(value, last, resolved, trained, dataset, network):
+        """The slider's position, evaluated: the one step that evaluates a snapshot, however many panels
+        then draw it, so that every panel shows the same moment (the view store follows this store)."""
+        st = current(resolved, trained, dataset, network)
+        if st is None or st["status"] != READY or not valid_pair(dataset, network):
+            return no_update
+        at = value if isinstance(value, int) and not isinstance(value, bool) and isinstance(last, int) \
+            and 0 <= value < last else None
+        if at is not None:
+            service.snapshot(dataset, network, at)  # raises a 429 past the visitor's limit
+        return {"dataset": dataset, "network": network, "checkpoint": st["checkpoint"], "position": at}
+
     # The one writer of the view store, in the browser (assets/view.js): the chosen network as it stands
-    # and the slider's position. Being client-side, it adds no round trip between a change and the panels.
+    # and the evaluated position. Being client-side, it adds no round trip between a change and the panels.
     app.clientside_callback(
         ClientsideFunction(namespace="lookinside_view", function_name="onScreen"),
         Output(ids.STATE_VIEW, "data"),
-        Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"), Input(ids.TIMELINE, "value"),
-        State(ids.TIMELINE, "max"), State(ids.DATASET, "value"), State(ids.ARCH, "value"),
-        State(ids.STATE_VIEW, "data"))
+        Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"), Input(ids.STATE_SNAPSHOT, "data"),
+        State(ids.DATASET, "value"), State(ids.ARCH, "value"), State(ids.STATE_VIEW, "data"))
 
     @app.callback(Output(ids.TIMELINE_NOTE, "children"), Input(ids.STATE_VIEW, "data"))
     def note(store):
@@ -113,7 +128,8 @@ def register(app: Dash, service: Service) -> dict:
                 pass
         return watch_text(seconds)
 
-    return {"timeline_control": control, "timeline_note": note, "watch_label": watch_label}
+    return {"timeline_control": control, "timeline_snapshot": snapshot, "timeline_note": note,
+            "watch_label": watch_label}
 
 
 def watch_text(seconds) -> tuple[str, str]:

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from typing import Optional
 
-from dash import Dash, Input, Output, State, dcc, html
+from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
 
 from models import layers
 from models.datasets import DATASETS
 from models.kinds import Bars, Matrix, Tiles
 
 from .. import figures, ids
-from ..cells import parse_cell
 from ..images import colorize, png_data_uri
 from ..moves import units_off
 from ..service import Service
@@ -40,6 +39,7 @@ def layout() -> html.Section:
                            options=colormap_options(None)),
         ]),
         html.Div(id=ids.WEIGHTS, className="weights", children=html.P("Loading…", className="hint")),
+        dcc.Store(id=ids.WEIGHTS_MARKS),
     ])
 
 
@@ -64,7 +64,8 @@ def register(app: Dash, service: Service) -> dict:
     def colormap_choices(dataset, current, search=None):
         options = colormap_options(dataset)
         colour = not options[-1]["disabled"]
-        wanted = address.parse(search).get("colours") if ids.URL in triggered_ids() else None
+        fired = triggered_ids()  # none: the card was just mounted, as the address says
+        wanted = address.parse(search).get("colours") if ids.URL in fired or not fired else None
         if wanted is not None and not (wanted == "rgb" and not colour):  # a link names the colour map
             return options, wanted
         if colour:  # colour data: its templates are most readable in colour
@@ -73,20 +74,26 @@ def register(app: Dash, service: Service) -> dict:
 
     @app.callback(Output(ids.WEIGHTS, "children"), Output(ids.WEIGHTS_PAGE, "options"),
                   Output(ids.WEIGHTS_PAGER, "className"),
-                  Input(ids.STATE_VIEW, "data"), Input(ids.WEIGHTS_COLORMAP, "value"), Input(ids.STATE_CELL, "data"),
+                  Input(ids.STATE_VIEW, "data"), Input(ids.WEIGHTS_COLORMAP, "value"),
                   Input(ids.WEIGHTS_PAGE, "value"), State(ids.STATE_OFF, "data"))
-    def weights(store, colormap, cell, page="0", off=None):
+    def weights(store, colormap, page="0", off=None):
+        """The weights of the network on screen, unmarked: a selected cell marks its classes in the browser
+        (assets/weights.js), so a click asks nothing of this card."""
         view, problem = service.look(store)
         if view is None:
             return html.P("No weights to show for this network." if problem else "Preparing the network…",
                           className="hint"), [], "pager hidden"
         colormap = colormap if isinstance(colormap, str) and colormap in COLOURS else "diverging"
-        cell = parse_cell(cell, len(view.checkpoint.classes))
         tiles = max((len(p.images) for p in _parts(service, view) if isinstance(p, Tiles)), default=0)
         pages = page_options(tiles)
         page = int(page) if isinstance(page, str) and page.isdecimal() and int(page) < len(pages) else 0
-        return _panel(service, view, colormap, cell, page, units_off(view, off)), pages, \
+        return _panel(service, view, colormap, page, units_off(view, off)), pages, \
             "pager" + ("" if len(pages) > 1 else " hidden")
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="lookinside_weights", function_name="mark"),
+        Output(ids.WEIGHTS_MARKS, "data"), Input(ids.STATE_CELL, "data"), Input(ids.WEIGHTS, "children"),
+        State(ids.DATASET, "value"), State(ids.CLASSES, "data"))
 
     return {"colormap_choices": colormap_choices, "weights": weights}
 
@@ -96,16 +103,13 @@ def _parts(service: Service, view) -> list:
     return service.cached(view, "weights", (), lambda: view.kind.weights(ckpt.model, ckpt.classes))
 
 
-def _panel(service: Service, view, colormap: str, cell, page: int = 0, off: tuple = ()) -> list:
-    """The weights panel's children for one checkpoint, colour map and selected cell.
+def _panel(service: Service, view, colormap: str, page: int = 0, off: tuple = ()) -> list:
+    """The weights panel's children for one checkpoint, colour map and page of filters.
 
-    The weight images and the output-weights chart are made once per checkpoint and colour map;
-    a selected cell only changes which tiles are marked and which bar charts stand out.
+    The weight images and the output-weights chart are made once per checkpoint and colour map; the
+    per-class tiles, bars and matrix rows carry their class, for the browser to mark a selected cell's.
     """
     ckpt, kind = view.checkpoint, view.kind
-    marks = {} if cell is None else {cell["predicted"]: "predicted", cell["actual"]: "actual"}
-    if cell is not None and cell["actual"] == cell["predicted"]:
-        marks = {cell["actual"]: "actual = predicted"}
     parts = _parts(service, view)
     per_tile = any(p.per_tile for p in parts if isinstance(p, Tiles))
     children = [html.P([kind.about, " ", COLOURS[colormap], SCALE[per_tile]], className="explain")]
@@ -127,33 +131,28 @@ def _panel(service: Service, view, colormap: str, cell, page: int = 0, off: tupl
                                        "menu above shows the others.", className="hint"))
             toggles = off if switchable and not part.per_class and len(uris) == switchable else None
             children.append(_tiles(uris[first:first + PAGE], list(part.labels[first:first + PAGE]),
-                                   marks if part.per_class else {}, small=part.small, start=first, toggles=toggles))
+                                   part.per_class, small=part.small, start=first, toggles=toggles))
         elif isinstance(part, Matrix):
-            rows = dict(marks) if part.row_labels else {}  # output weights: a selected cell marks its classes
-            figure = service.cached(view, "matrix", (part.name, tuple(sorted(rows.items()))), lambda: figures.matrix_figure(
-                part.values, part.rows, part.columns, part.row_labels, rows).to_dict())
+            figure = service.cached(view, "matrix", (part.name,), lambda: figures.matrix_figure(
+                part.values, part.rows, part.columns, part.row_labels).to_dict())
             children.append(dcc.Graph(className="weights-matrix", config={"displayModeBar": False}, figure=figure))
         elif isinstance(part, Bars):
             bars = service.cached(view, "bars", (part.name,), lambda: figures.output_weights_figure(
                 part.values, ckpt.classes).to_dict())
-            if cell is not None:
-                bars = figures.highlight_classes(bars, ckpt.classes, cell["actual"], cell["predicted"])
             children.append(dcc.Graph(id=ids.WEIGHTS_BARS, config={"displayModeBar": False}, figure=bars))
     return children
 
 
-def _tiles(uris: list[str], labels: list[str], marks: dict[int, str], small: bool = False, start: int = 0,
+def _tiles(uris: list[str], labels: list[str], per_class: bool = False, small: bool = False, start: int = 0,
            toggles: Optional[tuple] = None) -> html.Div:
-    """A grid of weight images (the first one is number `start` + 1); marked tiles get a role label and an
-    outline, small ones only their number. With `toggles` (the units now off), each tile has a switch."""
+    """A grid of weight images (the first one is number `start` + 1); small ones are captioned by their number.
+    A class's tile carries its class, for the browser to mark (assets/weights.js). With `toggles` (the units
+    now off), each tile has a switch."""
     tiles = []
     for i, (uri, label) in enumerate(zip(uris, labels), start=start):
-        role = marks.get(i)
-        cls = "weight-tile" + (f" mark-{role.split(' ')[0]}" if role else "") + (" faded" if marks and not role else "")
-        tiles.append(html.Figure(className=cls, children=[
+        tiles.append(html.Figure(className="weight-tile", **({"data-class": str(i)} if per_class else {}), children=[
             html.Img(src=uri, className="weight-img", alt=f"weights of {label}"),
-            html.Figcaption([str(i + 1) if small else label,
-                             html.Span(f" ({role})", className="role") if role else None]),
+            html.Figcaption([str(i + 1) if small else label, html.Span(className="role") if per_class else None]),
             None if toggles is None else html.Button(
                 "off" if i in toggles else "on", id={"type": ids.UNIT_TOGGLE, "index": i}, n_clicks=0,
                 className="unit-toggle off" if i in toggles else "unit-toggle",

@@ -1,0 +1,110 @@
+"""The page's views, in the chapter's order: each one a path, a tab in the bar, and the cards it mounts.
+
+Only the view on screen is in the page. Its cards' callbacks fire; every other card's callbacks have no
+outputs on the page and stay silent. The shell (app/main.py) keeps what every view shares: the bar,
+the training box and the stores. A callback that writes the shell reads only the shell, or only one
+view's components (tests/test_views.py checks every callback against that rule).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+from urllib.parse import urlsplit
+
+from dash import Dash, Input, Output, State, html, no_update
+
+from . import ids
+from .panels import address, build, chapter, compare, confusion, embedding, explain, gallery, own, samples, \
+    suspects, switch, table, weights
+
+
+@dataclass(frozen=True)
+class View:
+    name: str  # the tab's id suffix (view-link-NAME)
+    path: str
+    title: str  # the tab's label
+    question: str  # the one question the view answers, under the bar
+    cards: Callable[[dict], list]  # the parsed address -> the view's cards
+
+
+def _core(wanted: dict) -> list:
+    return [chapter.layout(), html.Main(className="grid", children=[
+        # The heatmap beside the cell's images and the explanation: on a wide screen it stays in view
+        # while they scroll, up to the end of this block.
+        html.Div(className="focus", children=[
+            confusion.layout(switch.layout(), wanted),
+            html.Div(className="focus-side", children=[samples.layout(wanted), explain.layout()])]),
+        weights.layout()])]
+
+
+def _layers(wanted: dict) -> list:
+    return [html.Main(className="grid", children=[
+        html.Div(className="focus focus-map", children=[
+            embedding.layout(),
+            html.Div(className="focus-side", children=[samples.layout(wanted, picking=True),
+                                                       explain.layout(nearest=True)])])])]
+
+
+def _training(wanted: dict) -> list:
+    return [html.Main(className="grid", children=[compare.layout(), *build.layout()])]
+
+
+def _predictions(wanted: dict) -> list:
+    return [html.Main(className="grid", children=[
+        table.layout(), gallery.gallery_layout(), explain.layout(), suspects.layout(), gallery.data_layout(wanted),
+        own.layout()])]
+
+
+VIEWS = (
+    View("core", "/", "Where it fails", "Where does it fail, what did it see, and why?", _core),
+    View("layers", "/layers", "Inside the layers",
+         "What does each layer turn the images into, and which training images does one resemble?", _layers),
+    View("training", "/training", "Training",
+         "How did it learn, and how much do more units buy? Compare networks, or build your own.", _training),
+    View("predictions", "/predictions", "Every prediction",
+         "Every test image's answer: sort and filter them, its worst mistakes, the data, your own drawing.",
+         _predictions),
+)
+BY_PATH = {v.path: v for v in VIEWS}
+
+
+def find(path) -> View:
+    """The view a path names; any other path is the first view."""
+    return BY_PATH.get(path if isinstance(path, str) else "/", VIEWS[0])
+
+
+def from_referrer(referrer) -> tuple[View, dict]:
+    """The view and address of the page that asks for its layout (its referrer), so that a first visit
+    mounts the right view at once; the router corrects it if a browser sends no referrer."""
+    if not isinstance(referrer, str) or len(referrer) > 2000:
+        return VIEWS[0], {}
+    parts = urlsplit(referrer)
+    return find(parts.path or "/"), address.parse(parts.query)
+
+
+def nav(current: View) -> html.Nav:
+    return html.Nav(className="views", **{"aria-label": "views"}, children=[
+        html.A(v.title, id=f"view-link-{v.name}", href=v.path, title=v.question,
+               className="view-link" + (" current" if v is current else "")) for v in VIEWS])
+
+
+def body(view: View, wanted: dict) -> list:
+    return [html.P(view.question, className="view-question"), *view.cards(wanted)]
+
+
+def register(app: Dash) -> dict:
+    @app.callback(Output(ids.VIEW_BODY, "children"), Output(ids.VIEW_PATH, "data"),
+                  Input(ids.URL, "pathname"), State(ids.URL, "search"), State(ids.VIEW_PATH, "data"))
+    def route(path, search=None, mounted=None):
+        """Mount the view the address names, with its controls as the address sets them; the same view
+        stays as it is (back and forward within a view change only what the address changed)."""
+        view = find(path)
+        if view.path == mounted:
+            return no_update, no_update
+        return body(view, address.parse(search)), view.path
+
+    # The tabs mark the view on screen (assets/views.js moves between them without reloading the page).
+    app.clientside_callback(
+        "function (path) { return window.lookinsideViews.marks(path, %r); }" % [v.path for v in VIEWS],
+        [Output(f"view-link-{v.name}", "className") for v in VIEWS], Input(ids.VIEW_PATH, "data"))
+    return {"route": route}

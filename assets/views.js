@@ -1,0 +1,43 @@
+// Moving between the page's views (app/views.py) without reloading it: a tab's click pushes the view's path
+// with the address as it stands, and tells Dash's location, whose router mounts that view. Each tab's href
+// carries the address too, so a middle click or "copy link" opens the same view in a new tab.
+(function () {
+  function here() { return window.location.search; }
+
+  function links() {
+    document.querySelectorAll("a.view-link").forEach(function (a) {
+      const path = a.getAttribute("data-path") || a.getAttribute("href").split("?")[0];
+      a.setAttribute("data-path", path);
+      a.setAttribute("href", path + here());
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    const a = event.target.closest && event.target.closest("a.view-link");
+    if (!a || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    links();
+    const path = a.getAttribute("data-path");
+    if (path === window.location.pathname) return;
+    window.history.pushState(null, "", path + here());
+    const loc = window.location;
+    window.dash_clientside.set_props("url", {href: loc.href, pathname: loc.pathname, search: loc.search,
+                                             hash: loc.hash});
+    window.scrollTo(0, 0);
+  });
+
+  window.lookinsideViews = {
+    links: links,
+    // The tabs' class names: the view on screen is marked (aria-current tells a screen reader).
+    marks: function (path, paths) {
+      setTimeout(function () {
+        links();
+        document.querySelectorAll("a.view-link").forEach(function (a) {
+          if (a.getAttribute("data-path") === path) a.setAttribute("aria-current", "page");
+          else a.removeAttribute("aria-current");
+        });
+      }, 0);
+      return paths.map(function (p) { return p === path ? "view-link current" : "view-link"; });
+    },
+  };
+})();
