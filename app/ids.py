@@ -26,6 +26,7 @@ SAMPLE_TILE = "sample-tile"  # pattern-matching type: {"type": SAMPLE_TILE, "ind
 
 EXPLAIN_CARD = "explain-card"  # shown once an image is selected
 EXPLAIN = "explain-panel"
+EXPLAIN_ASK = "explain-ask"  # the image to explain and the view store, once there is an image
 EXPLAIN_PROBS = "explain-probs"
 EXPLAIN_HIDDEN = "explain-hidden"  # the 2-layer net's hidden activations
 EXPLAIN_UNITS = "explain-units"  # each hidden unit's share of the predicted and compared logits
@@ -81,6 +82,7 @@ LIVE_WEIGHTS = "live-weights"
 VIEW_BODY = "view-body"  # where the view on screen is mounted (app/views.py)
 VIEW_PATH = "state-view-path"  # the path of the view mounted now
 STATE_SNAPSHOT = "state-snapshot"  # the timeline position the server has evaluated: the view store follows it
+STATE_SNAPSHOT_ASK = "state-snapshot-ask"  # a position before the end, for the server to evaluate
 URL = "url"  # the address bar: dataset, model, view options, cell, sample and timeline position
 URL_SINK = "url-sink"  # the browser-side address writer's dummy output
 

@@ -14,7 +14,7 @@ from . import ids, security, strips, views
 from .access import Access, Limits
 from .jobs import Queue
 from .replay import Replay
-from .panels import (address, build, chapter, compare, confusion, embedding, explain, gallery, model, own, samples,
+from .panels import (address, bar, build, chapter, compare, confusion, embedding, explain, gallery, model, own, samples,
                      suspects, switch, table, timeline, weights)
 from .service import Service
 from .state import screen
@@ -24,8 +24,8 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_DATASET, DEFAULT_ARCH = "mnist", "linear"
 # Callbacks whose answer depends only on the request and the chosen pair's network (see app/replay.py):
 # the heatmap, the weights, a cell's images and summary, and the explanation of one image.
-REPLAYED = frozenset({ids.CONFUSION, ids.WEIGHTS, ids.WEIGHTS_PAGE, ids.WEIGHTS_PAGER, ids.SAMPLES, ids.SAMPLES_MORE, ids.CELL_SUMMARY, ids.EXPLAIN,
-                      ids.EXPLAIN_CARD})
+REPLAYED = frozenset({ids.CONFUSION, ids.OFF_NOTE, ids.OFF_RESET, ids.WEIGHTS, ids.WEIGHTS_PAGE, ids.WEIGHTS_PAGER,
+                      ids.SAMPLES, ids.SAMPLES_MORE, ids.CELL_SUMMARY, ids.EXPLAIN, ids.EXPLAIN_CARD})
 
 
 def layout() -> html.Div:
@@ -70,7 +70,8 @@ def create_app(settings: Settings, access: Access | None = None, queue: Queue | 
     limits = app.lookinside_limits = Limits(app.server)
     service = app.lookinside_service = Service(settings, queue=queue, limits=limits)
     # The registered functions, kept so tests can call each callback directly.
-    app.lookinside_callbacks = {**model.register(app, service, access, limits), **confusion.register(app, service),
+    app.lookinside_callbacks = {**model.register(app, service, access, limits), **bar.register(app, service),
+                                **confusion.register(app, service),
                                 **samples.register(app, service), **weights.register(app, service),
                                 **explain.register(app, service), **suspects.register(app, service),
                                 **timeline.register(app, service), **address.register(app),

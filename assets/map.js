@@ -35,6 +35,11 @@
       highlight: function (base, cell, rows, sample) {
         if (!isMap(base)) return base || window.dash_clientside.no_update;
         const fired = triggers();
+        // A map just drawn (its view mounted, or another layer): light up what is selected now, which may
+        // have been chosen while the map was not on screen; the selected cell first.
+        if (fired.has("state-embedding-base") || fired.size === 0 || fired.has("")) {
+          source = cell ? "cell" : (rows && Array.isArray(rows.indices) ? "table" : null);
+        }
         if (fired.has("state-cell")) source = cell ? "cell" : (source === "cell" ? null : source);
         if (fired.has("state-highlight")) {
           source = rows && Array.isArray(rows.indices) ? "table" : (source === "table" ? null : source);

@@ -31,7 +31,7 @@
       const index = fromAddress(search);
       return index === current ? undefined : index;
     }
-    if (fired.has("state-cell")) return null;
+    if (fired.has("state-cell")) return current === null || current === undefined ? undefined : null;
     const tile = clickedTile(triggered);
     return tile === null ? undefined : tile;
   }

@@ -28,6 +28,15 @@
   window.lookinsideView = {screen: screen};
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     lookinside_view: {
+      // The slider moved: the end is the finished network at once (written straight into the snapshot store);
+      // a position before it is asked of the server, which evaluates it first (app/panels/timeline.py).
+      askSnapshot: function (value, last, view) {
+        const none = window.dash_clientside.no_update;
+        if (!Number.isInteger(value) || !Number.isInteger(last)) return [none, none];
+        if (value < last) return [{position: value, at: Date.now()}, none];
+        if (!view || view.position === null) return [none, none];
+        return [none, {dataset: view.dataset, network: view.network, checkpoint: view.checkpoint, position: null}];
+      },
       onScreen: function (resolved, trained, snapshot, dataset, network, now) {
         const triggered = window.dash_clientside.callback_context.triggered || [];
         const moved = triggered.some(function (t) { return t.prop_id.split(".")[0] === "state-snapshot"; });

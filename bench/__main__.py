@@ -26,7 +26,7 @@ from models.config import Settings
 from models.kinds import KINDS
 from models.zoo import Zoo
 
-from . import browser, jobs, maps, serving, shapes, training
+from . import jobs, maps, page, serving, shapes, training
 from .report import render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +62,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", default=str(ROOT / "benchmarks.json"))
     p.add_argument("--quick", action="store_true")
     p.add_argument("--job-seconds", type=float, help="stop each job of the job-memory section after this long")
+    p.add_argument("--old", help="a commit of this repository whose page the browser section measures beside this one")
     p.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS,
                    help="run only these sections (the report then shows only them)")
     args = p.parse_args(argv)
@@ -157,7 +158,14 @@ def main(argv=None) -> int:
         result["replay"] = serving.replay_on_and_off(env, ready_pairs(settings, served), rounds=1 if args.quick else 3,
                                                      n=40 if args.quick else 200)
         save()
-    if only & {"latency", "bytes", "browser"}:
+    if "browser" in only:
+        step("the page in headless Chromium, beside a bare Dash page" + (f" and {args.old}" if args.old else ""))
+        try:
+            result["page"] = page.run(tries=3 if args.quick else 8, old=args.old, model_dir=served)
+        except Exception as e:  # a browser that fails must not cost the other numbers
+            result["browser_error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        save()
+    if only & {"latency", "bytes"}:
         port = serving.free_port()
         cmd = [sys.executable, "-m", "gunicorn", "--workers", "3", "--threads", "4", "--bind",
                f"127.0.0.1:{port}", "--timeout", "120", "app:server"]
@@ -172,12 +180,6 @@ def main(argv=None) -> int:
                 step("bytes")
                 result["bytes"] = serving.wire_bytes(port, ("mnist", "linear"))
                 save()
-            if "browser" in only:
-                step("browser")
-                try:
-                    result["browser"] = browser.measure(f"http://127.0.0.1:{port}/", clicks=3 if args.quick else 10)
-                except Exception as e:  # a browser that fails must not cost the other numbers
-                    result["browser_error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
     shutil.rmtree(work, ignore_errors=True)
     save()
     print(f"wrote {args.out} and {args.json}")

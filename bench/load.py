@@ -168,7 +168,7 @@ def visit(client: Client, pairs: list[tuple[str, str]], rng: random.Random) -> N
     shown = rng.choice(["numbers", "numbers", "images"])
     cell = {"actual": rng.randrange(k), "predicted": rng.randrange(k)}
     on_screen = ("state-view", "data", view)
-    client.callback("heatmap", [("confusion-graph", "figure")],
+    client.callback("heatmap", [("confusion-graph", "figure"), ("off-note", "children"), ("off-reset", "className")],
                     [on_screen, ("confusion-mode", "value", mode), ("confusion-view", "value", shown),
                      ("state-units-off", "data", None), ("state-off-done", "data", None)],
                     [("state-cell", "data", cell)])

@@ -127,7 +127,7 @@ def server(settings: Settings, n: int = 100) -> dict:
     combos = [list(c) for k in (1, 2, 3) for c in itertools.combinations(range(10), k)]
     for i in rng.permutation(len(combos))[:n]:
         units = combos[i]
-        body = _body("confusion-graph.figure", [
+        body = _body("..confusion-graph.figure...off-note.children...off-reset.className..", [
             ("state-view", "data", view_store), ("confusion-mode", "value", "counts"),
             ("confusion-view", "value", "numbers"), ("state-units-off", "data", {"network": "mlp", "units": units}),
             ("state-off-done", "data", None)], [("state-cell", "data", None)])

@@ -65,7 +65,8 @@ check();
 # Sets the dataset as a visitor's choice would, and resolves once the heatmap shows the new classes.
 SWITCH = """
 const [dataset, done] = [arguments[0], arguments[arguments.length - 1]];
-const labels = () => Array.from(document.querySelectorAll('#confusion-graph .ytick text')).map(t => t.textContent).join('|');
+const labels = () => Array.from(document.querySelectorAll('#confusion-graph .ytick text'))
+  .map(t => t.textContent).join('|');
 const before = labels();
 const t0 = performance.now();
 window.dash_clientside.set_props('dataset-dropdown', {value: dataset});
@@ -289,8 +290,9 @@ def run(tries: int = 8, old: str | None = None, model_dir: Path | None = None) -
     work = Path(tempfile.mkdtemp(prefix="lookinside-page-"))
     models = work / "models"
     models.mkdir()
-    for ckpt in Path(model_dir or ROOT / "checkpoints").glob("*.pt"):
-        shutil.copy(ckpt, models)
+    for path in Path(model_dir or ROOT / "checkpoints").iterdir():  # checkpoints, timelines, evaluations
+        if path.is_file() and path.suffix in (".pt", ".npz"):
+            shutil.copy(path, models)
     env = {**os.environ, "LOOKINSIDE_MODEL_DIR": str(models), "LOOKINSIDE_OFFLINE": "1",
            "LOOKINSIDE_JOBS_DIR": str(work / "jobs"), "PYTHONPATH": ""}
     result = {"tries": tries}

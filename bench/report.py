@@ -28,8 +28,8 @@ def render(r: dict) -> str:
         out += _latency(r)
     if "replay" in r:
         out += _replay(r)
-    if "browser" in r:
-        out += _browser(r)
+    if "page" in r:
+        out += _page(r["page"])
     elif "browser_error" in r:
         out += ["", "## In a real browser (headless Chromium)", "", f"Not measured: {r['browser_error']}"]
     if "memory" in r:
@@ -202,13 +202,48 @@ def _replay(r: dict) -> list[str]:
     return out
 
 
-def _browser(r: dict) -> list[str]:
-    b = r["browser"]
-    return ["", "## In a real browser (headless Chromium)", "",
-            f"- navigation to a painted heatmap: {b['navigation_to_heatmap_ms']} ms (median of 3)",
-            f"- cell click to painted images: median {b['click_to_images_ms_median']} ms, worst "
-            f"{b['click_to_images_ms_max']} ms over {b['clicks']} clicks (target ≤ 300 ms: "
-            f"{_mark(b['click_to_images_ms_median'] <= 300)})"]
+# The page's figures against a bare Dash page doing the same, and the targets of issue 17 (ratios, counts).
+PAGE_ROWS = [("first_heatmap_ms", "navigation → first heatmap painted", 1.5),
+             ("click_ms", "cell click → its images painted (mousedown to frame)", 2.0),
+             ("switch_ms", "dataset switch → new heatmap painted", 1.5),
+             ("view_ms", "view change → its first card painted", None)]
+
+
+def _page(p: dict) -> list[str]:
+    pages = [name for name in ("old", "new") if name in p]
+    out = ["", "## The page in a real browser (headless Chromium, 1440×1000)", "",
+           f"Medians of {p['tries']} tries of each action, measured in the page (`performance.now()`), on this "
+           "dashboard and on a bare Dash page with the same element ids (bench/bare.py: one heatmap callback, one "
+           "callback returning a heading and 24 images, two views), in the same run"
+           + (f"; *old* is commit {p['old_rev']}, served beside it." if "old_rev" in p else "."), "",
+           "| measure | bare Dash | " + " | ".join(f"{n} (ms, × bare)" for n in pages) + " | target |",
+           "|---|---|" + "---|" * len(pages) + "---|"]
+    for key, name, target in PAGE_ROWS:
+        bare = p["bare"].get(key)
+        cells = []
+        for n in pages:
+            value = p[n].get(key)
+            cells.append(f"{value:.0f} ({value / bare:.1f}×)" if value is not None and bare else "–")
+        verdict = "–" if target is None or not bare or key not in p.get("new", {}) else \
+            f"≤ {target}× bare: {_mark(p['new'][key] <= target * bare)}"
+        out.append(f"| {name} | {'–' if bare is None else f'{bare:.0f}'} | " + " | ".join(cells) + f" | {verdict} |")
+    for key, name, target in (("click_requests", "callback requests per click", 2),
+                              ("switch_requests", "callback requests per dataset switch", 10),
+                              ("switch_waves", "rounds of requests per dataset switch", 2),
+                              ("view_requests", "callback requests per view change", None)):
+        cells = [f"{p[n][key]:.0f}" if key in p[n] else "–" for n in pages]
+        verdict = "–" if target is None or key not in p.get("new", {}) else \
+            f"≤ {target}: {_mark(p['new'][key] <= target)}"
+        out.append(f"| {name} | {p['bare'].get(key, 0):.0f} | " + " | ".join(cells) + f" | {verdict} |")
+    out += ["", "Where the main thread's time went (Chromium's own counters, DevTools protocol `Performance.getMetrics`, "
+            "from mousedown or the switch until its requests settled; median ms):", "",
+            "| action | page | scripting | style and layout | other tasks (paint, parse, GC) |", "|---|---|---|---|---|"]
+    for action in ("click", "switch"):
+        for n in ("bare", *pages):
+            part = p[n].get(f"{action}_split")
+            if part:
+                out.append(f"| {action} | {n} | {part['scripting']:.0f} | {part['rendering']:.0f} | {part['other']:.0f} |")
+    return out
 
 
 def _memory(r: dict) -> list[str]:

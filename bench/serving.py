@@ -25,6 +25,9 @@ from .load import ACCEPT_ENCODING, Client, decompress
 ROOT = Path(__file__).resolve().parent.parent
 # The cell list's inputs besides the cell: nothing selected on the map, no unit switched off.
 UNCHANGED = [("state-map-pick", "data", None), ("state-units-off", "data", None), ("state-off-done", "data", None)]
+# The heatmap's outputs: the figure and, above it, the note on units switched off and its reset button.
+HEATMAP_OUTPUTS = [("confusion-graph", "figure"), ("off-note", "children"), ("off-reset", "className")]
+HEATMAP = "..confusion-graph.figure...off-note.children...off-reset.className.."
 # The cell list's outputs: its images, its "show more" button and the cell's summary (one request a click).
 CELL_OUTPUTS = [("cell-samples", "children"), ("samples-more", "className"), ("cell-summary", "children")]
 
@@ -143,7 +146,7 @@ class Page:
 
     def heatmap(self, view: dict, mode: str) -> None:
         _answered("heatmap", self.client.callback(
-            "heatmap", [("confusion-graph", "figure")],
+            "heatmap", HEATMAP_OUTPUTS,
             [("state-view", "data", view), ("confusion-mode", "value", mode), ("confusion-view", "value", "numbers"),
              ("state-units-off", "data", None), ("state-off-done", "data", None)],
             [("state-cell", "data", None)]))

@@ -408,7 +408,7 @@ def test_training_job_reports_progress_and_makes_the_pair_ready(cb):
 
 
 def test_watch_says_how_long_training_takes():
-    from app.panels.timeline import watch_text
+    from app.panels.bar import watch_text
     assert watch_text(None)[0] == "Watch it train" and watch_text(3.4)[0] == "Watch it train"
     label, title = watch_text(287)
     assert label == "Watch it train (about 5 min)" and "5 minutes" in title
@@ -443,9 +443,10 @@ def test_timeline_slider_moves_every_panel(cb):
     zoo._eval_path("mnist", "linear", first.id).unlink(missing_ok=True)  # as if nobody had looked at it yet
     assert "Nothing to show" in str(cb["heatmap"](early_view, "counts", "numbers", None))
     assert zoo.cached_evaluation(first) is None
-    made = cb["timeline_snapshot"](0, last, st, None, "mnist", "linear")
+    made = cb["timeline_snapshot"]({"position": 0, "at": 1}, st, None, "mnist", "linear")
     assert made == {"dataset": "mnist", "network": "linear", "checkpoint": st["checkpoint"], "position": 0}
-    assert cb["timeline_snapshot"](last, last, st, None, "mnist", "linear")["position"] is None  # the end: finished
+    for forged in (None, {"position": -1}, {"position": True}, {"position": "0"}, "0"):
+        assert cb["timeline_snapshot"](forged, st, None, "mnist", "linear") is no_update
     start = go.Figure(cb["heatmap"](early_view, "counts", "numbers", None))
     end = go.Figure(cb["heatmap"](store, "counts", "numbers", None))
     untrained = np.nan_to_num(array(start.data[0].z)[:10, :10]) + np.nan_to_num(array(start.data[1].z)[:10, :10])

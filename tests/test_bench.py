@@ -124,3 +124,24 @@ def test_benchmark_command_smoke(mnist_only, tmp_path):
                     "## Callback latency", "## Stored responses", "## Memory", "## Bytes on the wire", "## One memory image",
                     "## A training job's peak memory"):
         assert heading in report
+
+
+def test_the_page_benchmark_counts_rounds_of_requests_and_reports_ratios_to_the_bare_page():
+    from bench import page
+    from bench.report import _page
+    # Requests as (start, end): two that overlap are one round; one that starts after both answered, another.
+    assert page.waves([(0, 10), (5, 12), (20, 30)]) == 2
+    assert page.waves([(0, 10), (11, 20), (21, 30)]) == 3 and page.waves([]) == 0
+    split = page.split({"ScriptDuration": 1.0, "LayoutDuration": 0.1, "RecalcStyleDuration": 0.1, "TaskDuration": 2.0},
+                       {"ScriptDuration": 1.05, "LayoutDuration": 0.11, "RecalcStyleDuration": 0.12, "TaskDuration": 2.1})
+    assert {k: round(v) for k, v in split.items()} == {"scripting": 50, "rendering": 30, "other": 20}
+    runs = {"first_heatmap_ms": [300, 320, 900], "click_ms": [60, 70, 80], "click_requests": [1, 1, 1],
+            "switch_ms": [100, 110, 120], "switch_requests": [1, 1, 1], "switch_waves": [1, 1, 1], "view_ms": [],
+            "view_requests": [], "click_split": [split] * 3, "switch_split": [split] * 3}
+    bare = page.summary(runs)
+    assert bare["first_heatmap_ms"] == 320 and bare["click_ms"] == 70 and bare["click_ms_max"] == 80
+    new = dict(bare, click_ms=210.0, switch_ms=150.0, click_requests=1.0, switch_requests=12.0)
+    text = "\n".join(_page({"tries": 3, "bare": bare, "new": new}))
+    assert "| cell click → its images painted (mousedown to frame) | 70 | 210 (3.0×) | ≤ 2.0× bare: **missed** |" in text
+    assert "| dataset switch → new heatmap painted | 110 | 150 (1.4×) | ≤ 1.5× bare: met |" in text
+    assert "| callback requests per dataset switch | 1 | 12 | ≤ 10: **missed** |" in text

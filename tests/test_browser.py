@@ -85,6 +85,12 @@ def wait_until(condition, timeout=20, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def open_view(dash_duo, name: str, ready: str) -> None:
+    """Move to a view with its tab, as a person does, and wait until `ready` (a selector) is on the page."""
+    dash_duo.find_element(f"#view-link-{name}").click()
+    wait_until(lambda: dash_duo.find_elements(ready), what=f"{ready} in the {name} view")
+
+
 def choose(dash_duo, dropdown: str, label: str) -> None:
     """Pick an option the way a person does. dash_duo's helper gives up silently when the menu has not
     rendered its options yet (a busy machine), so wait for the option and check the choice took."""
@@ -233,6 +239,12 @@ def test_the_browser_applies_the_servers_rules_for_cells_and_the_view(page):
              "linear", 1), (ready, None, "mnist", "linear", -1), (ready, busy, "mnist", "linear", 0)]
     for case in cases:
         assert run("return window.lookinsideView.screen(...arguments)", *case) == screen(*case), case
+    # The image the address names (assets/samples.js), as the server reads it.
+    for search in ("?sample=7", "?sample=7&sample=9", "?sample=1000000", "?sample=999999", "?sample=-3", "?sample=a",
+                   "?sample=00012", "?sample=12345678", "", "?dataset=mnist&sample=3&cell=1-1", "?" + "x" * 600):
+        wanted = parse(search).get("sample")
+        wanted = wanted if isinstance(wanted, int) and wanted < 1_000_000 else None
+        assert run("return window.lookinsideSamples.fromAddress(arguments[0])", search) == wanted, search
     assert dash_duo.get_logs() == []
 
 
@@ -344,7 +356,8 @@ def test_timeline_slider_moves_the_heatmap(page):
     handle = dash_duo.find_element("#timeline-slider [role='slider']")
     handle.send_keys(Keys.HOME)  # the first snapshot: the network before any training
     dash_duo.wait_for_contains_text("#timeline-note", "untrained", timeout=20)
-    dash_duo.wait_for_contains_text("#accuracy", "untrained:", timeout=20)
+    start = zoo.evaluate(zoo.snapshot(zoo.load("mnist", "linear"), 0))
+    dash_duo.wait_for_contains_text("#accuracy", f"{100 * start.accuracy:.2f}%", timeout=20)
     wait_until(lambda: cell_texts(dash_duo) != final, what="the heatmap of the untrained network")
     handle.send_keys(Keys.END)
     dash_duo.wait_for_contains_text("#timeline-note", "(final)", timeout=20)
@@ -423,13 +436,14 @@ def test_every_chapter_link_restores_its_view(page):
                    what=f"the dataset of {href}")
         wait_until(lambda: dash_duo.find_element("#model-dropdown").text.startswith(
             "1-layer" if view["arch"] == "linear" else "2-layer"), what=f"the network of {href}")
-        if "cell" in view:
+        on_core = not href.split("?")[0].endswith("/predictions")
+        if "cell" in view and on_core:
             cell = view["cell"]
             dash_duo.wait_for_contains_text("#cell-samples", f"actual {cell['actual']}, predicted {cell['predicted']}",
                                             timeout=20)
         if "sample" in view:
             dash_duo.wait_for_contains_text("#explain-panel", f"Test image #{view['sample']}", timeout=20)
-        if "colours" in view:
+        if "colours" in view and on_core:
             assert dash_duo.find_element(f"#weights-colormap input[value='{view['colours']}']").is_selected()
         if view.get("view") == "images":
             wait_until(lambda: dash_duo.driver.execute_script(
@@ -465,6 +479,7 @@ def test_hovering_a_cell_shows_its_top_images(page):
 def test_the_data_grid_shows_images_with_their_real_labels(page):
     dash_duo, zoo = page
     test = zoo.evaluation("mnist", "linear").labels
+    open_view(dash_duo, "predictions", "#data-grid")
     shown = wait_until(lambda: dash_duo.driver.execute_script(
         "return Array.from(document.querySelectorAll('#data-grid img.data-img')).map("
         "i => [Number(i.dataset.index), Number(i.dataset.label), i.complete && i.naturalWidth > 0,"
@@ -481,7 +496,7 @@ def test_the_gallery_lists_only_mistakes_by_probability(dash_duo, trained):
     settings, zoo = trained
     dash_duo.start_server(create_app(settings))
     # The untrained start of the timeline: the trained nets make no mistakes on the synthetic data.
-    dash_duo.driver.get(f"{dash_duo.server_url}/?dataset=mnist&model=linear&t=0&show=mistakes")
+    dash_duo.driver.get(f"{dash_duo.server_url}/predictions?dataset=mnist&model=linear&t=0&show=mistakes")
     ev = zoo.evaluate(zoo.snapshot(zoo.load("mnist", "linear"), 0))
     dash_duo.wait_for_element("#gallery .tile", timeout=30)
     wait_until(lambda: "untrained" in dash_duo.find_element("#timeline-note").text, what="the start of training")
@@ -498,6 +513,7 @@ def test_the_gallery_lists_only_mistakes_by_probability(dash_duo, trained):
 def test_a_label_error_explanation_scrolls_into_view(page):
     """Opening an image from far away (the mistakes gallery, the suspects) brings its explanation into view."""
     dash_duo, _ = page
+    open_view(dash_duo, "predictions", "#gallery")
     tile = wait_until(lambda: dash_duo.find_elements("#gallery .tile") or dash_duo.find_elements("#gallery .hint"),
                       what="the gallery")[0]
     if "hint" in (tile.get_attribute("class") or ""):  # a perfect network: take a data grid image instead
@@ -573,6 +589,7 @@ def test_csv_downloads_hold_the_matrix_and_the_cell(page):
 
 def test_a_drawing_produces_a_prediction(page):
     dash_duo, _ = page
+    open_view(dash_duo, "predictions", "#draw-canvas")
     canvas = dash_duo.find_element("#draw-canvas")
     dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
     left, top = dash_duo.driver.execute_script(
@@ -594,6 +611,7 @@ def test_a_drawing_produces_a_prediction(page):
 
 def test_a_network_built_in_the_page_trains_with_progress_then_every_panel_draws_it(page):
     dash_duo, zoo = page
+    open_view(dash_duo, "training", "#build-hidden")
     box = dash_duo.find_element("#build-hidden")
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys("32")
@@ -605,9 +623,11 @@ def test_a_network_built_in_the_page_trains_with_progress_then_every_panel_draws
     wait_until(lambda: not dash_duo.find_elements("#train-box.active"), timeout=180, what="the training to finish")
     assert zoo.has_checkpoint("mnist", "mlp-32-tanh")
     dash_duo.wait_for_contains_text("#accuracy", "accuracy", timeout=30)
-    dash_duo.wait_for_element("#confusion-graph .heatmaplayer", timeout=30)
-    wait_until(lambda: len(dash_duo.find_elements("#weights-panel .weight-img")) == 32, what="its 32 filters")
     wait_until(lambda: "model=mlp-32-tanh" in dash_duo.driver.current_url, what="the address to name it")
+    open_view(dash_duo, "core", "#confusion-graph .heatmaplayer")
+    wait_until(lambda: len(dash_duo.find_elements("#weights-panel .weight-img")) == 32, what="its 32 filters")
+    open_view(dash_duo, "training", "#build-hidden")
+    box = dash_duo.find_element("#build-hidden")
     # Building it again opens it; a shape out of bounds gets one sentence and changes nothing.
     dash_duo.find_element("#build-train").click()
     dash_duo.wait_for_contains_text("#build-note", "Opened 2-layer (32 hidden units, tanh)", timeout=20)
@@ -617,7 +637,7 @@ def test_a_network_built_in_the_page_trains_with_progress_then_every_panel_draws
     dash_duo.wait_for_contains_text("#build-note", "At most 3 hidden layers (asked for 4).", timeout=20)
     assert dash_duo.find_element("#model-dropdown").text.strip() == label
     # The address restores it on a new visit, with its heatmap and filters.
-    link = dash_duo.driver.current_url
+    link = dash_duo.driver.current_url.replace("/training?", "/?")
     dash_duo.driver.get(dash_duo.server_url)
     dash_duo.wait_for_element("#confusion-graph .heatmaplayer", timeout=30)
     dash_duo.driver.get(link)
@@ -638,8 +658,7 @@ def test_the_ladder_shows_every_trained_point_and_a_click_opens_it(page):
     dash_duo, zoo = page
     for network in ("mlp-20-relu", "mlp-100-relu", "mlp-100-100-relu"):
         zoo.evaluation("mnist", network)  # real checkpoints, trained with this test's quick settings
-    dash_duo.driver.refresh()
-    dash_duo.wait_for_element("#ladder-graph .js-plotly-plot", timeout=30)
+    open_view(dash_duo, "training", "#ladder-graph .js-plotly-plot")
     points = wait_until(lambda: (lambda p: p if p and any(len(x) >= 3 for _, _, x, _ in p) else None)(
         dash_duo.driver.execute_script(LADDER_POINTS)), what="the ladder's points")
     by = {(name, axis): (x, networks) for name, axis, x, networks in points}

@@ -19,7 +19,7 @@ from models.evaluate import Evaluation
 from models.train import predict_proba
 from models.zoo import Zoo
 from tests.conftest import real_data_dir
-from tests.test_browser import click_cell, wait_until
+from tests.test_browser import click_cell, open_view, wait_until
 
 pytestmark = pytest.mark.browser
 SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"
@@ -45,8 +45,7 @@ def shipped(tmp_path_factory):
 def page(dash_duo, shipped):
     settings, zoo, queue = shipped
     dash_duo.start_server(create_app(settings, queue=queue))
-    dash_duo.driver.get(dash_duo.server_url + "/?dataset=mnist&model=mlp")
-    dash_duo.wait_for_element("#confusion-graph .heatmaplayer", timeout=60)
+    dash_duo.driver.get(dash_duo.server_url + "/layers?dataset=mnist&model=mlp")  # the view of the map
     wait_until(lambda: map_points(dash_duo) == 10_000, timeout=60, what="the map's 10,000 points")
     return dash_duo, zoo
 
@@ -150,13 +149,20 @@ def test_a_box_selection_lists_exactly_the_images_inside_it(page):
              dash_duo.driver.find_elements("css selector", "#cell-samples .tile-img")}
     assert heading.startswith(f"{len(want)} image")
     assert shown == want
+    # Right under the map, the selection says how many it picked; the map offers no cloud upload.
+    assert dash_duo.find_element("#embedding-picked").text.startswith(f"{len(want)} image")
+    titles = dash_duo.driver.execute_script(
+        "return Array.from(document.querySelectorAll('#embedding-graph .modebar-btn')).map(b => b.dataset.title)")
+    assert titles and not [t for t in titles if "Chart Studio" in t or "Share" in t or "cloud" in t.lower()]
 
 
 def test_a_cell_click_lights_up_that_cells_images_on_the_map(page):
     dash_duo, zoo = page
     ev = zoo.cached_evaluation(zoo.load("mnist", "mlp"))
+    open_view(dash_duo, "core", "#confusion-graph .heatmaplayer")
     click_cell(dash_duo, 4, 9)
     want = set(np.flatnonzero((ev.labels == 4) & (ev.preds == 9)).tolist())
+    open_view(dash_duo, "layers", "#embedding-graph .js-plotly-plot")  # the cell stays selected across views
 
     def lit():
         found = map_data(dash_duo)
@@ -168,6 +174,7 @@ def test_a_cell_click_lights_up_that_cells_images_on_the_map(page):
 
 def test_switching_a_unit_off_turns_the_heatmap_into_the_difference(page):
     dash_duo, zoo = page
+    open_view(dash_duo, "core", ".unit-toggle")
     toggle = dash_duo.driver.find_elements("css selector", ".unit-toggle")[2]
     dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", toggle)
     toggle.click()
@@ -178,12 +185,13 @@ def test_switching_a_unit_off_turns_the_heatmap_into_the_difference(page):
         return gd._fullData[0].z.map(r => Array.from(r));""")
     np.testing.assert_array_equal(np.array(z), difference(intact, oracle))
     assert f"{100 * oracle.accuracy:.2f}%" in dash_duo.find_element("#off-note").text
-    assert "off=2" in dash_duo.driver.current_url
+    wait_until(lambda: "off=2" in dash_duo.driver.current_url, what="the address to name the unit")
     assert toggle.text == "off"
 
 
 def test_a_table_row_opens_its_explanation(page):
     dash_duo, zoo = page
+    open_view(dash_duo, "predictions", ".card-table")
     dash_duo.driver.execute_script("document.querySelector('.card-table').scrollIntoView({block: 'center'})")
     cell = wait_until(lambda: dash_duo.driver.find_elements(
         "css selector", "#predictions-table .ag-row[row-index='3'] .ag-cell[col-id='true']"), what="the table's rows")[0]

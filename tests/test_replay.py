@@ -27,7 +27,7 @@ def request(output: str, inputs: list[tuple[str, str, object]], state: list[tupl
 
 def body(dataset: str, arch: str, state: dict | None, mode: str = "counts") -> bytes:
     """The heatmap request for the network on screen (the view store the page holds for `state`)."""
-    return request("confusion-graph.figure", [
+    return request("..confusion-graph.figure...off-note.children...off-reset.className..", [
         ("state-view", "data", screen(state, None, dataset, arch)), ("confusion-mode", "value", mode),
         ("confusion-view", "value", "numbers"), ("state-units-off", "data", None), ("state-off-done", "data", None)],
         [("state-cell", "data", None)])

@@ -74,7 +74,8 @@ def register(app: Dash) -> dict:
             # the dataset's own).
             set_props(ids.ARCH, {"options": network_options((*kinds.KINDS, wanted["arch"]))})
         # Only what differs is set, so going back to a view changes no more than it must.
-        return tuple(no_update if wanted.get(k, now) == now else wanted[k] for k, now in zip(("dataset", "arch"), current))
+        return tuple(no_update if wanted.get(k, now) == now else wanted[k]
+                     for k, now in zip(("dataset", "arch"), current))
 
     # The address's writers (assets/address.js): the shell's keys here, each card's beside its own controls,
     # so that a card that is not on screen neither writes nor loses its keys.

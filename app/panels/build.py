@@ -29,12 +29,15 @@ def layout() -> list:
         html.Div(className="controls build-controls", children=[
             html.Label(className="control", children=[
                 html.Span("Hidden units", className="control-label"),
+                # What was typed stays when the view is left and mounted again (kept in the browser's session).
                 dcc.Input(id=ids.BUILD_HIDDEN, type="text", value="100", debounce=False, maxLength=40,
-                          placeholder="e.g. 100 or 32,16", className="build-input", autoComplete="off")]),
+                          placeholder="e.g. 100 or 32,16", className="build-input", autoComplete="off",
+                          persistence=True, persistence_type="session")]),
             html.Label(className="control", children=[
                 html.Span("Activation", className="control-label"),
                 dcc.Dropdown(id=ids.BUILD_ACTIVATION, value="relu", clearable=False, searchable=False,
-                             options=[{"label": a, "value": a} for a in kinds.ACTIVATIONS])]),
+                             options=[{"label": a, "value": a} for a in kinds.ACTIVATIONS], persistence=True,
+                             persistence_type="session")]),
             html.Button("Build and train", id=ids.BUILD_TRAIN, className="more-button build-button", n_clicks=0),
         ]),
         html.Div(id=ids.BUILD_NOTE, className="status"),

@@ -9,7 +9,7 @@ from models.datasets import DATASETS
 
 from .. import export, figures, ids
 from ..cells import parse_cell
-from ..moves import switched_heatmap, units_off
+from ..moves import switched_heatmap, switched_note, units_off
 from ..service import Service
 from . import address
 
@@ -22,10 +22,12 @@ def layout(switch_bar: list = (), wanted: Optional[dict] = None) -> html.Section
         html.Div(className="card-head", children=[
             html.H2("Where it fails"),
             html.Div(className="toggles", children=[
-                dcc.RadioItems(id=ids.CONFUSION_MODE, value=wanted.get("mode", "counts"), inline=True, className="toggle",
+                dcc.RadioItems(id=ids.CONFUSION_MODE, value=wanted.get("mode", "counts"), inline=True,
+                               className="toggle",
                                options=[{"label": "Counts", "value": "counts"},
                                         {"label": "Row %", "value": "percent"}]),
-                dcc.RadioItems(id=ids.CONFUSION_VIEW, value=wanted.get("view", "numbers"), inline=True, className="toggle",
+                dcc.RadioItems(id=ids.CONFUSION_VIEW, value=wanted.get("view", "numbers"), inline=True,
+                               className="toggle",
                                options=[{"label": "Numbers", "value": "numbers"},
                                         {"label": "Top image", "value": "images"}]),
             ]),
@@ -56,9 +58,6 @@ def layout(switch_bar: list = (), wanted: Optional[dict] = None) -> html.Section
 
 
 def register(app: Dash, service: Service) -> dict:
-    @app.callback(Output(ids.CONFUSION, "figure"),
-                  Input(ids.STATE_VIEW, "data"), Input(ids.CONFUSION_MODE, "value"), Input(ids.CONFUSION_VIEW, "value"),
-                  State(ids.STATE_CELL, "data"), Input(ids.STATE_OFF, "data"), Input(ids.STATE_OFF_DONE, "data"))
     def heatmap(store, mode, view_mode, cell, off=None, _=None):
         """The heatmap of the network on screen, with the selected cell outlined (a click only moves the
         outline, in the browser: assets/cells.js); with units switched off, their difference from intact."""
@@ -81,6 +80,21 @@ def register(app: Dash, service: Service) -> dict:
                                             recall=ev.recall, top_images=top, hover_labels=False).to_dict()
 
         return figures.with_selection(service.cached(view, "heatmap", (normalize, images), build), selected)
+
+    def switched(store, off=None, _=None):
+        """Above the heatmap: what is switched off and what it cost, and the way back."""
+        view = service.shown(store)
+        units = units_off(view, off)
+        if not units:
+            return None, "link-button hidden"
+        return switched_note(service, view, units), "link-button"
+
+    @app.callback(Output(ids.CONFUSION, "figure"), Output(ids.OFF_NOTE, "children"), Output(ids.OFF_RESET, "className"),
+                  Input(ids.STATE_VIEW, "data"), Input(ids.CONFUSION_MODE, "value"), Input(ids.CONFUSION_VIEW, "value"),
+                  State(ids.STATE_CELL, "data"), Input(ids.STATE_OFF, "data"), Input(ids.STATE_OFF_DONE, "data"))
+    def draw(store, mode, view_mode, cell, off=None, done=None):
+        """The heatmap and the note above it: one request when the network, a toggle or the units change."""
+        return heatmap(store, mode, view_mode, cell, off, done), *switched(store, off, done)
 
     # A click selects its cell in the browser (assets/cells.js), so that it costs one server request: the
     # cell's images. The address can name a cell, a new dataset clears it, another network keeps it: that
@@ -132,7 +146,8 @@ def register(app: Dash, service: Service) -> dict:
         Output(ids.CONFUSION_IMAGE_SINK, "data"), Input(ids.CONFUSION_PNG, "n_clicks"),
         Input(ids.CONFUSION_SVG, "n_clicks"), State(ids.STATE_VIEW, "data"), prevent_initial_call=True)
 
-    return {"confusion_csv": confusion_csv, "heatmap": heatmap, "toggles_from_address": toggles_from_address}
+    return {"confusion_csv": confusion_csv, "heatmap": heatmap, "switch_note": switched, "heatmap_and_note": draw,
+            "toggles_from_address": toggles_from_address}
 
 
 def top_image_uris(service: Service, ev) -> list[list]:

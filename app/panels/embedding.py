@@ -190,8 +190,11 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         Output(ids.STATE_MAP_PICK, "data", allow_duplicate=True),
         Input(ids.EMBEDDING, "selectedData"), State(ids.STATE_EMBEDDING_BASE, "data"), prevent_initial_call=True)
     app.clientside_callback(
-        "function () { return null; }", Output(ids.STATE_MAP_PICK, "data"),
-        Input(ids.STATE_CELL, "data"), Input(ids.STATE_VIEW, "data"), prevent_initial_call=True)
+        """function (cell, view, pick) {
+            return Array.isArray(pick) && pick.length ? null : window.dash_clientside.no_update;
+        }""", Output(ids.STATE_MAP_PICK, "data"),
+        Input(ids.STATE_CELL, "data"), Input(ids.STATE_VIEW, "data"), State(ids.STATE_MAP_PICK, "data"),
+        prevent_initial_call=True)
 
     # A clicked point opens its explanation.
     app.clientside_callback(

@@ -20,8 +20,19 @@ def layout(nearest: bool = False) -> html.Section:
         html.H2("Why this prediction"),
         html.Div(id=ids.EXPLAIN, className="explain-panel"),
         *([html.Div(id=ids.EXPLAIN_NEAREST, className="nearest")] if nearest else []),
-        dcc.Store(id=ids.EXPLAIN_SHOWN),
+        dcc.Store(id=ids.EXPLAIN_SHOWN), dcc.Store(id=ids.EXPLAIN_ASK),
     ])
+
+
+# An image to explain goes to the server; no image hides the card here, without a request (a cell click
+# clears the image, and its one request is for the cell's images).
+ASK = """
+function (index, store, shown) {
+    const none = window.dash_clientside.no_update;
+    if (Number.isInteger(index) && index >= 0 && store) { return [{index: index, view: store}, none]; }
+    return [none, shown === "%s" ? none : "%s"];
+}
+""" % (HIDDEN, HIDDEN)
 
 
 # An image opened from far away (the label-error list, a shared link) is explained out of sight: bring
@@ -46,8 +57,11 @@ def register(app: Dash, service: Service) -> dict:
     app.clientside_callback(SCROLL_INTO_VIEW, Output(ids.EXPLAIN_SHOWN, "data"), Input(ids.EXPLAIN, "children"),
                             State(ids.STATE_SAMPLE, "data"), prevent_initial_call=True)
 
-    @app.callback(Output(ids.EXPLAIN, "children"), Output(ids.EXPLAIN_CARD, "className"),
-                  Input(ids.STATE_SAMPLE, "data"), Input(ids.STATE_VIEW, "data"))
+    app.clientside_callback(ASK, Output(ids.EXPLAIN_ASK, "data"),
+                            Output(ids.EXPLAIN_CARD, "className", allow_duplicate=True),
+                            Input(ids.STATE_SAMPLE, "data"), Input(ids.STATE_VIEW, "data"),
+                            State(ids.EXPLAIN_CARD, "className"), prevent_initial_call="initial_duplicate")
+
     def explanation(index, store):
         view = service.shown(store)
         if view is None or not isinstance(index, int) or isinstance(index, bool) \
@@ -55,9 +69,6 @@ def register(app: Dash, service: Service) -> dict:
             return no_update, HIDDEN
         return service.cached(view, "explain-panel", (index,), lambda: panel(service, view, index)), SHOWN
 
-    @app.callback(Output(ids.EXPLAIN_NEAREST, "children"),
-                  Input(ids.STATE_SAMPLE, "data"), Input(ids.STATE_VIEW, "data"), Input(ids.EMBEDDING_LAYER, "value"),
-                  Input(ids.STATE_EMBEDDING_DONE, "data"))
     def nearest(index, store, layer, _=None):
         view = service.shown(store)
         if view is None or not isinstance(index, int) or isinstance(index, bool) \
@@ -65,7 +76,23 @@ def register(app: Dash, service: Service) -> dict:
             return None
         return nearest_panel(service, view, index, layer)
 
-    return {"explanation": explanation, "nearest": nearest}
+    @app.callback(Output(ids.EXPLAIN, "children"), Output(ids.EXPLAIN_CARD, "className"),
+                  Input(ids.EXPLAIN_ASK, "data"))
+    def explain(ask):
+        return explanation(*_asked(ask))
+
+    @app.callback(Output(ids.EXPLAIN_NEAREST, "children"),
+                  Input(ids.EXPLAIN_ASK, "data"), Input(ids.EMBEDDING_LAYER, "value"),
+                  Input(ids.STATE_EMBEDDING_DONE, "data"))
+    def explain_nearest(ask, layer, done=None):
+        return nearest(*_asked(ask), layer, done)
+
+    return {"explanation": explanation, "nearest": nearest, "explain": explain, "explain_nearest": explain_nearest}
+
+
+def _asked(ask) -> tuple:
+    """The image and view store an ask names (forged asks name nothing)."""
+    return (ask.get("index"), ask.get("view")) if isinstance(ask, dict) else (None, None)
 
 
 GRAPHS = {"probs": ids.EXPLAIN_PROBS, "hidden": ids.EXPLAIN_HIDDEN, "units": ids.EXPLAIN_UNITS}

@@ -10,7 +10,7 @@ from models import kinds
 from .. import figures, ids
 from ..access import Access, Limits, visitor
 from ..service import Service
-from ..state import DATASET_LABELS, ERROR, READY, network_label, network_options, on_screen
+from ..state import DATASET_LABELS, ERROR, READY, network_label, network_options
 from . import triggered_id
 
 POLL_MS = 500
@@ -159,23 +159,4 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
             return None, "That token is not right."
         return offered, "Admin for this browser session: “Watch it train” replaces the network everyone sees."
 
-    @app.callback(Output(ids.ACCURACY, "children"), Output(ids.STATUS, "children"),
-                  Output(ids.STATUS, "className"),
-                  Input(ids.STATE_VIEW, "data"))
-    def status(store):
-        st = on_screen(store)
-        if st is None:
-            return "…", "", "status"
-        view, problem = service.look(st)
-        if problem is not None:
-            return "not available", problem, "status status-error"
-        if view is None:
-            note = f" ({st['message']})" if st.get("message") else ""
-            return "training…", f"This network is not ready yet: it is being prepared below{note}.", "status status-busy"
-        ev = view.evaluation
-        correct = int(ev.confusion.trace())
-        # The same width at every timeline position (the timeline's note says which one), so nothing moves.
-        return (html.Span([html.B(f"{100 * ev.accuracy:.2f}%"), f" accuracy ({correct:,} of {ev.n:,} test images)"],
-                          title="on the test split, at the timeline position shown"), "", "status")
-
-    return {"options": options, "resolve": resolve, "poll": poll, "stop": stop, "unlock": unlock, "status": status}
+    return {"options": options, "resolve": resolve, "poll": poll, "stop": stop, "unlock": unlock}

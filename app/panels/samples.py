@@ -72,10 +72,12 @@ SHOWN = """
 function (more, cell, sort, pick, current) {
     const triggered = window.dash_clientside.callback_context.triggered || [];
     const byMore = triggered.some(function (t) { return t.prop_id.split(".")[0] === "%s"; });
-    if (!byMore || !Number.isInteger(current)) { return %d; }
+    if (!byMore || !Number.isInteger(current)) {  // one page; unchanged is no change (no redraw)
+        return current === %d ? window.dash_clientside.no_update : %d;
+    }
     return Math.min(%d, current + %d);
 }
-""" % (ids.SAMPLES_MORE, PAGE, MAX_SHOWN, PAGE)
+""" % (ids.SAMPLES_MORE, PAGE, PAGE, MAX_SHOWN, PAGE)
 
 
 def register(app: Dash, service: Service) -> dict:

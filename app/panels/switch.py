@@ -9,7 +9,7 @@ from models import layers
 from .. import background, ids
 from ..access import Access, Limits, visitor
 from ..representations import units_name
-from ..moves import switched_note, units_off
+from ..moves import units_off
 from ..service import Service
 from . import address, triggered_id
 
@@ -77,15 +77,6 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         Input(ids.STATE_OFF, "data"), State(ids.STATE_VIEW, "data"),
         State({"type": ids.UNIT_TOGGLE, "index": ALL}, "id"))
 
-    @app.callback(Output(ids.OFF_NOTE, "children"), Output(ids.OFF_RESET, "className"),
-                  Input(ids.STATE_VIEW, "data"), Input(ids.STATE_OFF, "data"), Input(ids.STATE_OFF_DONE, "data"))
-    def note(store, off, _=None):
-        view = service.shown(store)
-        units = units_off(view, off)
-        if not units:
-            return None, "link-button hidden"
-        return switched_note(service, view, units), "link-button"
-
     @app.callback(Output(ids.STATE_OFF_JOB, "data"), Output(ids.OFF_JOB_NOTE, "children"),
                   Input(ids.STATE_OFF, "data"), State(ids.STATE_VIEW, "data"), State(ids.ADMIN_TOKEN, "data"),
                   prevent_initial_call=True)
@@ -109,5 +100,5 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
     def poll(handle, _=None):
         return background.watch(service, handle, ("off",))
 
-    return {"switch_note": note, "switch_toggle": toggle, "switch_from_address": from_address,
-            "switch_request": request, "switch_poll": poll}
+    return {"switch_toggle": toggle, "switch_from_address": from_address, "switch_request": request,
+            "switch_poll": poll}

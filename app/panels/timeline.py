@@ -3,11 +3,9 @@ from __future__ import annotations
 
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
 
-from models.errors import LookInsideError
-
 from .. import ids
 from ..service import Service
-from ..state import READY, current, on_screen as on_screen_state, valid_pair
+from ..state import READY, current, valid_pair
 from . import address, triggered_id, triggered_ids
 
 PLAY_MS = 900  # one snapshot per tick while playing
@@ -26,7 +24,7 @@ def layout() -> html.Section:
                     title="Train this network from scratch and watch it learn: a new run beside the one everyone "
                           "sees, or (for the admin) in its place"),
         dcc.Interval(id=ids.TIMELINE_TICK, interval=PLAY_MS, disabled=True),
-        dcc.Store(id=ids.STATE_SNAPSHOT),
+        dcc.Store(id=ids.STATE_SNAPSHOT), dcc.Store(id=ids.STATE_SNAPSHOT_ASK),
     ])
 
 
@@ -77,20 +75,27 @@ def register(app: Dash, service: Service) -> dict:
         # A new network, or a new checkpoint of this one: show the finished network.
         return last, marks(labels), last, True, "▶ Play", box
 
-    @app.callback(Output(ids.STATE_SNAPSHOT, "data"), Input(ids.TIMELINE, "value"), State(ids.TIMELINE, "max"),
+    # The slider's position: the end is the finished network, at once; a position before it goes to the server
+    # first (below), which evaluates that snapshot once, so that every panel then shows the same moment.
+    app.clientside_callback(
+        ClientsideFunction(namespace="lookinside_view", function_name="askSnapshot"),
+        Output(ids.STATE_SNAPSHOT_ASK, "data"), Output(ids.STATE_SNAPSHOT, "data", allow_duplicate=True),
+        Input(ids.TIMELINE, "value"), State(ids.TIMELINE, "max"), State(ids.STATE_VIEW, "data"),
+        prevent_initial_call=True)
+
+    @app.callback(Output(ids.STATE_SNAPSHOT, "data"), Input(ids.STATE_SNAPSHOT_ASK, "data"),
                   State(ids.STATE_RESOLVED, "data"), State(ids.STATE_TRAINED, "data"), State(ids.DATASET, "value"),
                   State(ids.ARCH, "value"), prevent_initial_call=True)
-    def snapshot(value, last, resolved, trained, dataset, network):
-        """The slider's position, evaluated: the one step that evaluates a snapshot, however many panels
-        then draw it, so that every panel shows the same moment (the view store follows this store)."""
+    def snapshot(ask, resolved, trained, dataset, network):
+        """The one step that evaluates a snapshot, however many panels then draw it (the view store follows
+        this store)."""
         st = current(resolved, trained, dataset, network)
-        if st is None or st["status"] != READY or not valid_pair(dataset, network):
+        position = ask.get("position") if isinstance(ask, dict) else None
+        if st is None or st["status"] != READY or not valid_pair(dataset, network) \
+                or not isinstance(position, int) or isinstance(position, bool) or position < 0:
             return no_update
-        at = value if isinstance(value, int) and not isinstance(value, bool) and isinstance(last, int) \
-            and 0 <= value < last else None
-        if at is not None:
-            service.snapshot(dataset, network, at)  # raises a 429 past the visitor's limit
-        return {"dataset": dataset, "network": network, "checkpoint": st["checkpoint"], "position": at}
+        service.snapshot(dataset, network, position)  # raises a 429 past the visitor's limit
+        return {"dataset": dataset, "network": network, "checkpoint": st["checkpoint"], "position": position}
 
     # The one writer of the view store, in the browser (assets/view.js): the chosen network as it stands
     # and the evaluated position. Being client-side, it adds no round trip between a change and the panels.
@@ -100,46 +105,4 @@ def register(app: Dash, service: Service) -> dict:
         Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"), Input(ids.STATE_SNAPSHOT, "data"),
         State(ids.DATASET, "value"), State(ids.ARCH, "value"), State(ids.STATE_VIEW, "data"))
 
-    @app.callback(Output(ids.TIMELINE_NOTE, "children"), Input(ids.STATE_VIEW, "data"))
-    def note(store):
-        found = on_screen_state(store)
-        if found is None or found["status"] != READY:
-            return None
-        dataset, network = found["dataset"], found["network"]
-        labels = service.timeline(dataset, network)
-        if not labels:
-            problem = service.timeline_problem(dataset, network)
-            if problem:  # the file is there but unreadable: say so (it was logged), never "none recorded"
-                return f"{problem[0].upper()}{problem[1:]}. Watch it train to record a new one."
-            return "No timeline was recorded for this network. Watch it train to record one."
-        value = found["position"]
-        if value is None or not 0 <= value < len(labels):
-            value = len(labels) - 1
-        return f"{labels[value]} ({value + 1} of {len(labels)} snapshots)"
-
-    @app.callback(Output(ids.WATCH, "children"), Output(ids.WATCH, "title"), Input(ids.STATE_VIEW, "data"))
-    def watch_label(store):
-        """Say how long training takes before anyone starts it: the convnets take minutes, not seconds."""
-        found, seconds = on_screen_state(store), None
-        if found is not None and found["status"] == READY:
-            try:  # the finished network's time, wherever the slider is
-                seconds = service.zoo.load(found["dataset"], found["network"]).metrics.get("train_seconds")
-            except LookInsideError:
-                pass
-        return watch_text(seconds)
-
-    return {"timeline_control": control, "timeline_snapshot": snapshot, "timeline_note": note,
-            "watch_label": watch_label}
-
-
-def watch_text(seconds) -> tuple[str, str]:
-    """The "Watch it train" button's label and tooltip, given how long this network last took to train."""
-    title = ("Train this network from scratch and watch it learn: a new run beside the one everyone sees, or "
-             "(for the admin) in its place.")
-    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0:
-        return "Watch it train", title
-    took = f"{seconds:.0f} seconds" if seconds < 90 else f"{seconds / 60:.0f} minutes"
-    title += f" It last took {took} of training here; others' jobs can make it wait longer."
-    if seconds < 60:
-        return "Watch it train", title
-    return f"Watch it train (about {seconds / 60:.0f} min)", title
+    return {"timeline_control": control, "timeline_snapshot": snapshot}

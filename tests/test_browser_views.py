@@ -1,0 +1,115 @@
+"""The views in a real browser: each mounts its own cards, the tabs keep the address, back and forward step
+between views, and Play runs through a fresh network's timeline without a limit, every panel at one moment."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from app.main import create_app
+from models.train import TrainConfig
+from tests.conftest import quick_trained
+from tests.test_browser import click_cell, wait_until
+
+pytestmark = pytest.mark.browser
+
+# What each view holds (one selector each), and what no other view may hold.
+CARDS = {"core": "#confusion-graph", "layers": "#embedding-graph", "training": "#ladder-graph",
+         "predictions": "#predictions-table"}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    with quick_trained(tmp_path_factory.mktemp("views"), [("mnist", "linear"), ("mnist", "mlp")]) as found:
+        yield found
+
+
+def mounted(dash_duo) -> set:
+    return {name for name, selector in CARDS.items() if dash_duo.driver.find_elements("css selector", selector)}
+
+
+def test_each_view_mounts_only_its_cards_and_the_tabs_keep_the_address(dash_duo, trained):
+    settings, zoo = trained
+    dash_duo.start_server(create_app(settings))
+    dash_duo.driver.get(f"{dash_duo.server_url}/?dataset=mnist&model=mlp")
+    dash_duo.wait_for_element("#confusion-graph .heatmaplayer", timeout=30)
+    click_cell(dash_duo, 1, 1)
+    dash_duo.wait_for_contains_text("#cell-samples", "actual 1, predicted 1", timeout=20)
+    wait_until(lambda: "cell=1-1" in dash_duo.driver.current_url, what="the address to name the cell")
+    bar = dash_duo.driver.execute_script("return document.querySelector('.bar').getBoundingClientRect().height")
+    for name in ("layers", "training", "predictions", "core"):
+        dash_duo.find_element(f"#view-link-{name}").click()
+        wait_until(lambda: mounted(dash_duo) == {name}, what=f"only the {name} view's cards")
+        url = dash_duo.driver.current_url
+        assert "dataset=mnist" in url and "model=mlp" in url and "cell=1-1" in url, url
+        assert dash_duo.find_element(f"#view-link-{name}").get_attribute("aria-current") == "page"
+        assert dash_duo.driver.execute_script(
+            "return document.querySelector('.bar').getBoundingClientRect().height") == bar  # nothing jumps
+    # The layers view lists the cell's images beside the map; the explanation of one brings its nearest.
+    dash_duo.find_element("#view-link-layers").click()
+    dash_duo.wait_for_contains_text("#cell-samples", "actual 1, predicted 1", timeout=20)
+    # Back and forward step between the views, and a link opens the view it names.
+    dash_duo.driver.back()
+    wait_until(lambda: mounted(dash_duo) == {"core"}, what="back to the first view")
+    dash_duo.driver.forward()
+    wait_until(lambda: mounted(dash_duo) == {"layers"}, what="forward to the layers")
+    link = dash_duo.driver.current_url
+    assert "/layers?" in link
+    dash_duo.driver.get(dash_duo.server_url)
+    dash_duo.driver.get(link)
+    wait_until(lambda: mounted(dash_duo) == {"layers"}, what="the linked view")
+    dash_duo.wait_for_contains_text("#cell-samples", "actual 1, predicted 1", timeout=20)
+    assert dash_duo.get_logs() == []
+
+
+# One reading of the page: the timeline's note, the accuracy, the heatmap's counts, the cell list's heading.
+READ = """
+const gd = document.querySelector('#confusion-graph .js-plotly-plot');
+const heat = gd && gd._fullData ? gd._fullData.filter(t => t.type === 'heatmap').slice(0, 2).map(
+    t => Array.from(t.z).slice(0, 10).map(row => Array.from(row).slice(0, 10))) : [];
+const head = document.querySelector('#cell-samples h3');
+return [document.getElementById('timeline-note').textContent, document.getElementById('accuracy').textContent,
+        heat, head ? head.textContent : '', !!document.querySelector('#refusal-notice.shown')];
+"""
+
+
+def test_play_runs_every_snapshot_of_a_fresh_network_with_every_panel_at_the_same_moment(dash_duo, tmp_path):
+    """Each snapshot is evaluated once, by one step, before any panel draws it: no 429, no console error, and
+    whenever the page is still, the heatmap, the cell list and the accuracy are that snapshot's."""
+    with quick_trained(tmp_path, []) as (settings, zoo):
+        zoo.train("mnist", "linear", config=TrainConfig(epochs=3, batch_size=16, lr=5e-3))
+        ckpt = zoo.load("mnist", "linear")
+        zoo.evaluation("mnist", "linear")
+        snaps = zoo.timeline(ckpt)
+        assert len(snaps) >= 4 and all(zoo.cached_evaluation(zoo.snapshot(ckpt, i)) is None for i in range(len(snaps)))
+        dash_duo.start_server(create_app(settings))
+        dash_duo.driver.get(f"{dash_duo.server_url}/?dataset=mnist&model=linear")
+        dash_duo.wait_for_element("#confusion-graph .heatmaplayer", timeout=30)
+        click_cell(dash_duo, 1, 1)
+        dash_duo.wait_for_contains_text("#cell-samples", "actual 1, predicted 1", timeout=20)
+        dash_duo.find_element("#timeline-play").click()
+        seen, last, deadline = {}, None, time.time() + 60
+        while time.time() < deadline:
+            reading = dash_duo.driver.execute_script(READ)
+            assert not reading[4], "a limit refused the player"
+            if reading == last and "(" in reading[0]:  # still for a moment: the page has settled
+                seen[reading[0]] = reading
+            last = reading
+            if "(final)" in reading[0] and "Play" in dash_duo.find_element("#timeline-play").text:
+                break
+            time.sleep(0.15)
+        evaluations = [zoo.cached_evaluation(zoo.snapshot(ckpt, i)) for i in range(len(snaps))]
+        assert all(ev is not None for ev in evaluations)  # the player evaluated every snapshot
+        evaluations.append(zoo.cached_evaluation(ckpt))
+        positions = set()
+        for note, accuracy, heat, head, _ in seen.values():
+            at = int(note.rsplit("(", 1)[1].split(" of ")[0]) - 1
+            positions.add(at)
+            ev = evaluations[at]
+            assert f"{100 * ev.accuracy:.2f}%" in accuracy, (note, accuracy)
+            counts = np.nan_to_num(np.array(heat[0], float)) + np.nan_to_num(np.array(heat[1], float))
+            assert np.array_equal(counts, ev.confusion), note
+            assert f": {ev.confusion[1, 1]} image" in head, (note, head)
+        assert len(positions) >= len(evaluations) - 1, f"saw positions {sorted(positions)} of {len(evaluations)}"
+        assert dash_duo.get_logs() == []
