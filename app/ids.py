@@ -85,12 +85,18 @@ STATE_SNAPSHOT = "state-snapshot"  # the timeline position the server has evalua
 STATE_SNAPSHOT_ASK = "state-snapshot-ask"  # a position before the end, for the server to evaluate
 URL = "url"  # the address bar: dataset, model, view options, cell, sample and timeline position
 URL_SINK = "url-sink"  # the browser-side address writer's dummy output
+# The address when it changes from outside the page (back/forward, a view's tab), as {"path", "search"}: the
+# server's readers of the address listen to this, not to the location, which also fires when the page opens
+# (its layout is already built from the address then, so that a first visit asks the server nothing more).
+URL_CHANGED = "state-address"
+URL_BUILT = "state-address-built"  # the path and query the layout was built from
 
 # Browser-side state (small JSON): no per-user state lives in the server process.
 STATE_RESOLVED = "state-resolved"  # what the server found for the chosen pair: ready, untrained or error
 STATE_TRAINED = "state-trained"  # the page state of the network a finished job made
 STATE_VIEW = "state-view"  # the network on screen: dataset, network, checkpoint, timeline position, status
 CLASSES = "state-classes"  # every dataset's class names, for the browser's cell selection (static)
+RESOLVE_KICK = "state-resolve-kick"  # asks the server how the network stands, when the page opened on one not ready
 STATE_JOB = "state-job"  # the training job this page watches: {"id", "dataset", "network", "mode"} or {"error"}
 STATE_FRAME_SEEN = "state-frame-seen"  # the live frame last drawn, so a poll sends a frame only once
 
@@ -160,5 +166,6 @@ TABLE = "predictions-table"
 TABLE_NOTE = "predictions-note"
 EMBEDDING_COMPUTE = "embedding-compute"  # a convnet's layers: one pass over the images, as a background job
 STATE_EMBEDDING_BASE = "state-embedding-base"  # the server's map, before the browser adds the highlights
+OFF_ASK = "off-ask"  # the units switched off, once there are some: a convnet's pass may be needed
 OFF_JOB_NOTE = "off-job-note"  # a convnet's pass: queued, or why it was refused
 TABLE_SINK = "predictions-sink"  # the browser-side refresh's dummy output

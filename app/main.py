@@ -1,6 +1,7 @@
 """The app shell: builds the page from its panels, wires their callbacks, and exposes the WSGI server."""
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 from pathlib import Path
@@ -8,13 +9,14 @@ from pathlib import Path
 from dash import Dash, dcc, html
 from flask import has_request_context, request
 
+from models import kinds
 from models.config import Settings
 
 from . import ids, security, strips, views
 from .access import Access, Limits
 from .jobs import Queue
 from .replay import Replay
-from .panels import (address, bar, build, chapter, compare, confusion, embedding, explain, gallery, model, own, samples,
+from .panels import (address, bar, build, compare, confusion, embedding, explain, gallery, model, own, samples,
                      suspects, switch, table, timeline, weights)
 from .service import Service
 from .state import screen
@@ -28,27 +30,34 @@ REPLAYED = frozenset({ids.CONFUSION, ids.OFF_NOTE, ids.OFF_RESET, ids.WEIGHTS, i
                       ids.SAMPLES, ids.SAMPLES_MORE, ids.CELL_SUMMARY, ids.EXPLAIN, ids.EXPLAIN_CARD})
 
 
-def layout() -> html.Div:
+def layout(service: Service | None = None) -> html.Div:
     """The shell every view shares: a bar of fixed height (dataset, network, accuracy, timeline, the views'
-    tabs), the training box, and the stores; the view the address names is mounted in it (app/views.py)."""
-    view, wanted = views.from_referrer(request.referrer if has_request_context() else None)
+    tabs), the training box, and the stores; the view the address names is mounted in it (app/views.py).
+
+    Built from the address of the page that asks for it, with its network already resolved, so that a
+    first visit draws its heatmap with the first round of requests."""
+    view, wanted, built = views.from_referrer(request.referrer if has_request_context() else None)
+    dataset, network = wanted.get("dataset", DEFAULT_DATASET), wanted.get("arch", DEFAULT_ARCH)
+    resolved = service.resolve(dataset, network) if service is not None else None
+    offered = [*(service.networks(dataset) if service is not None else kinds.KINDS)]
+    off = {"network": network, "units": wanted["off"]} if "off" in wanted and "arch" in wanted else None
     return html.Div(className="page", children=[
         html.Header(className="bar", children=[
             html.Div(className="bar-row", children=[
                 html.H1("Looking Inside", className="title"),
-                model.controls(DEFAULT_DATASET, DEFAULT_ARCH),
+                model.controls(dataset, network, offered if network in offered else [*offered, network]),
                 html.Div(id=ids.STATUS, className="status")]),
             timeline.layout(),
             views.nav(view)]),
         model.training_box(),
-        html.Div(id=ids.VIEW_BODY, className="view-body", children=views.body(view, wanted)),
+        html.Div(id=ids.VIEW_BODY, className="view-body", children=views.body(view, wanted, service)),
         html.Footer(className="footer", children=[
             html.Span("After the chapter “Looking inside neural nets” of Machine Learning for Artists (ml4a). "
                       "All numbers are on the test split, which the networks never trained on."),
             model.admin_box()]),
         dcc.Store(id=ids.VIEW_PATH, data=view.path),
-        *model.stores(), *confusion.stores(), *samples.stores(), *switch.stores(), *embedding.stores(),
-        *address.layout(),
+        *model.stores(resolved), *confusion.stores(), *samples.stores(), *switch.stores(off), *embedding.stores(),
+        *address.layout(built),
     ])
 
 
@@ -65,10 +74,10 @@ def create_app(settings: Settings, access: Access | None = None, queue: Queue | 
                on_error=security.log_callback_error, suppress_callback_exceptions=True,
                compress=True)  # gzip through flask-compress: the page's scripts shrink about 3x
     security.harden(app)
-    app.layout = layout
     access = app.lookinside_access = access or Access.from_env()
     limits = app.lookinside_limits = Limits(app.server)
     service = app.lookinside_service = Service(settings, queue=queue, limits=limits)
+    app.layout = functools.partial(layout, service)
     # The registered functions, kept so tests can call each callback directly.
     app.lookinside_callbacks = {**model.register(app, service, access, limits), **bar.register(app, service),
                                 **confusion.register(app, service),
@@ -76,11 +85,11 @@ def create_app(settings: Settings, access: Access | None = None, queue: Queue | 
                                 **explain.register(app, service), **suspects.register(app, service),
                                 **timeline.register(app, service), **address.register(app),
                                 **compare.register(app, service), **own.register(app, service),
-                                **gallery.register(app, service), **chapter.register(app, service),
+                                **gallery.register(app, service),
                                 **build.register(app, service, access, limits),
                                 **embedding.register(app, service, access, limits),
                                 **switch.register(app, service, access, limits), **table.register(app, service),
-                                **views.register(app)}
+                                **views.register(app, service)}
     strips.register(app.server, service)
     replayed = [key for key in app.callback_map if output_ids(key) <= REPLAYED]
     app.lookinside_replay = None

@@ -24,11 +24,11 @@ class View:
     path: str
     title: str  # the tab's label
     question: str  # the one question the view answers, under the bar
-    cards: Callable[[dict], list]  # the parsed address -> the view's cards
+    cards: Callable  # (the parsed address, the service or None) -> the view's cards
 
 
-def _core(wanted: dict) -> list:
-    return [chapter.layout(), html.Main(className="grid", children=[
+def _core(wanted: dict, service=None) -> list:
+    return [chapter.layout(service), html.Main(className="grid", children=[
         # The heatmap beside the cell's images and the explanation: on a wide screen it stays in view
         # while they scroll, up to the end of this block.
         html.Div(className="focus", children=[
@@ -37,7 +37,7 @@ def _core(wanted: dict) -> list:
         weights.layout()])]
 
 
-def _layers(wanted: dict) -> list:
+def _layers(wanted: dict, service=None) -> list:
     return [html.Main(className="grid", children=[
         html.Div(className="focus focus-map", children=[
             embedding.layout(),
@@ -45,11 +45,11 @@ def _layers(wanted: dict) -> list:
                                                        explain.layout(nearest=True)])])])]
 
 
-def _training(wanted: dict) -> list:
+def _training(wanted: dict, service=None) -> list:
     return [html.Main(className="grid", children=[compare.layout(), *build.layout()])]
 
 
-def _predictions(wanted: dict) -> list:
+def _predictions(wanted: dict, service=None) -> list:
     return [html.Main(className="grid", children=[
         table.layout(), gallery.gallery_layout(), explain.layout(), suspects.layout(), gallery.data_layout(wanted),
         own.layout()])]
@@ -73,13 +73,15 @@ def find(path) -> View:
     return BY_PATH.get(path if isinstance(path, str) else "/", VIEWS[0])
 
 
-def from_referrer(referrer) -> tuple[View, dict]:
-    """The view and address of the page that asks for its layout (its referrer), so that a first visit
-    mounts the right view at once; the router corrects it if a browser sends no referrer."""
+def from_referrer(referrer) -> tuple[View, dict, str]:
+    """The view, the parsed address and the path and query of the page that asks for its layout (its
+    referrer), so that a first visit is drawn at once; the address's readers correct it if a browser sends
+    no referrer (the page then finds the address differs from the one the layout was built from)."""
     if not isinstance(referrer, str) or len(referrer) > 2000:
-        return VIEWS[0], {}
+        return VIEWS[0], {}, ""
     parts = urlsplit(referrer)
-    return find(parts.path or "/"), address.parse(parts.query)
+    return find(parts.path or "/"), address.parse(parts.query), \
+        (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 def nav(current: View) -> html.Nav:
@@ -88,20 +90,23 @@ def nav(current: View) -> html.Nav:
                className="view-link" + (" current" if v is current else "")) for v in VIEWS])
 
 
-def body(view: View, wanted: dict) -> list:
-    return [html.P(view.question, className="view-question"), *view.cards(wanted)]
+def body(view: View, wanted: dict, service=None) -> list:
+    """A view's cards, as the address `wanted` sets their controls; with the service, drawn with what needs
+    no request (the chapter guide's numbers)."""
+    return [html.P(view.question, className="view-question"), *view.cards(wanted, service)]
 
 
-def register(app: Dash) -> dict:
+def register(app: Dash, service) -> dict:
     @app.callback(Output(ids.VIEW_BODY, "children"), Output(ids.VIEW_PATH, "data"),
-                  Input(ids.URL, "pathname"), State(ids.URL, "search"), State(ids.VIEW_PATH, "data"))
-    def route(path, search=None, mounted=None):
+                  Input(ids.URL_CHANGED, "data"), State(ids.VIEW_PATH, "data"), prevent_initial_call=True)
+    def route(changed, mounted=None):
         """Mount the view the address names, with its controls as the address sets them; the same view
-        stays as it is (back and forward within a view change only what the address changed)."""
-        view = find(path)
+        stays as it is (back and forward within a view change only what the address changed). The first
+        view comes with the page (app/main.py)."""
+        view = find(changed.get("path") if isinstance(changed, dict) else None)
         if view.path == mounted:
             return no_update, no_update
-        return body(view, address.parse(search)), view.path
+        return body(view, address.parse(address.search_of(changed)), service), view.path
 
     # The tabs mark the view on screen (assets/views.js moves between them without reloading the page).
     app.clientside_callback(

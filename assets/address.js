@@ -27,7 +27,9 @@
     return kept.length ? "?" + kept.map(function (k) { return k + "=" + encodeURIComponent(parts[k]); }).join("&") : "";
   }
 
+  let moved = false; // whether the address has changed from outside since the page was built
   window.addEventListener("popstate", function () {
+    moved = true;
     restoring = true;
     parts = read(window.location.search);
     // A restore that changes nothing on the page writes nothing; do not wait for it forever.
@@ -85,9 +87,16 @@
     }, 250);
   }
 
-  window.lookinsideAddress = {query: query, set: set};
+  window.lookinsideAddress = {query: query, set: set, moved: function () { moved = true; }};
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     lookinside: Object.assign({}, (window.dash_clientside || {}).lookinside, {
+      // The address, for the server's readers of it, once it changed from outside the page (back/forward, a
+      // view's tab); the location's first report, of the address the layout was built from, is not news.
+      addressChanged: function (path, search, built) {
+        if (!moved && built === (path || "") + (search || "")) return window.dash_clientside.no_update;
+        moved = true;
+        return {path: path || "/", search: search || "", at: Date.now()};
+      },
       writeShell: function (dataset, arch, cell, sample, position, off, last) {
         const hasCell = cell && Number.isInteger(cell.actual) && Number.isInteger(cell.predicted);
         return set({

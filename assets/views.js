@@ -2,7 +2,11 @@
 // with the address as it stands, and tells Dash's location, whose router mounts that view. Each tab's href
 // carries the address too, so a middle click or "copy link" opens the same view in a new tab.
 (function () {
-  function here() { return window.location.search; }
+  // The address as the page stands now: what the address writer holds, which may not be in the bar yet (it
+  // waits for a click's callbacks to settle), so a tab pressed right after a click keeps that click.
+  function here() {
+    return window.lookinsideAddress ? window.lookinsideAddress.query() : window.location.search;
+  }
 
   function links() {
     document.querySelectorAll("a.view-link").forEach(function (a) {
@@ -20,6 +24,7 @@
     const path = a.getAttribute("data-path");
     if (path === window.location.pathname) return;
     window.history.pushState(null, "", path + here());
+    if (window.lookinsideAddress) window.lookinsideAddress.moved();
     const loc = window.location;
     window.dash_clientside.set_props("url", {href: loc.href, pathname: loc.pathname, search: loc.search,
                                              hash: loc.hash});

@@ -153,8 +153,8 @@ class Client:
 def resolve(client: Client, dataset: str, arch: str) -> dict | None:
     reply = client.callback("switch (resolve)", [("state-resolved", "data"), ("state-job", "data")],
                             [("dataset-dropdown", "value", dataset), ("model-dropdown", "value", arch),
-                             ("watch-button", "n_clicks", 0)], state=[("state-admin-token", "data", None)],
-                            parse=True)
+                             ("watch-button", "n_clicks", 0), ("state-resolve-kick", "data", None)],
+                            state=[("state-admin-token", "data", None)], parse=True)
     return reply.get("state-resolved", {}).get("data")
 
 

@@ -255,9 +255,10 @@ def test_the_data_grid_is_a_labelled_seeded_sample(cb):
     for forged in ("../x", None, {"a": 1}):
         assert cb["data_grid"](forged, "test", "all", 1) is None
     # The seed: from a link, or new with "New sample" (then written into the address by the page).
-    assert triggered(cb["data_seed"], "url.search", "?seed=42", None, "?seed=42", 0) == 42
-    assert triggered(cb["data_seed"], "url.search", "?seed=42", None, "?seed=42", 42) is no_update
-    assert triggered(cb["data_seed"], "url.search", "?seed=x", None, "?seed=x", 5) == 0
+    back = "state-address.data"  # back or forward (a link's seed is in the layout it opens with)
+    assert triggered(cb["data_seed"], back, {"search": "?seed=42"}, None, {"search": "?seed=42"}, 0) == 42
+    assert triggered(cb["data_seed"], back, {"search": "?seed=42"}, None, {"search": "?seed=42"}, 42) is no_update
+    assert triggered(cb["data_seed"], back, {"search": "?seed=x"}, None, {"search": "?seed=x"}, 5) == 0
     fresh = triggered(cb["data_seed"], "data-new.n_clicks", 1, 1, None, 42)
     assert isinstance(fresh, int) and 0 < fresh < 10**6
     forged_view = [int(i.to_plotly_json()["props"]["data-index"]) for i in find(
@@ -348,7 +349,8 @@ def test_weights_for_each_network(cb):
 def test_the_chapter_guide_links_every_figure_to_a_view(cb):
     from app.panels.address import parse
     from app.panels.chapter import FIGURES, SHOW
-    guide = components(cb["chapter_guide"]())
+    from app.panels.chapter import layout as guide_of
+    guide = components(guide_of(cb["service"]).children[1].children)
     links = [a for a in find(guide, html.A) if getattr(a, "className", None) == "chapter-link"]
     assert len(links) == len(FIGURES) == 11
     views = [parse(a.href.split("?", 1)[1]) for a in links]
@@ -366,13 +368,15 @@ def test_the_chapter_guide_links_every_figure_to_a_view(cb):
 
 
 def test_a_link_sets_the_colour_map(cb):
-    url = "url.search"
-    assert triggered(cb["colormap_choices"], url, "?colours=grayscale", "mnist", "diverging",
-                     "?colours=grayscale")[1] == "grayscale"
-    assert triggered(cb["colormap_choices"], url, "?colours=rgb", "mnist", "diverging", "?colours=rgb")[1] \
-        == "diverging"  # no colour on grey data
-    assert triggered(cb["colormap_choices"], url, "?colours=grayscale", "cifar10", "rgb",
-                     "?colours=grayscale")[1] == "grayscale"
+    url = "state-address.data"  # back or forward
+    assert triggered(cb["colormap_choices"], url, {"search": "?colours=grayscale"}, "mnist", "diverging",
+                     {"search": "?colours=grayscale"})[1] == "grayscale"
+    assert triggered(cb["colormap_choices"], url, {"search": "?colours=rgb"}, "mnist", "diverging",
+                     {"search": "?colours=rgb"})[1] == "diverging"  # no colour on grey data
+    assert triggered(cb["colormap_choices"], url, {"search": "?colours=grayscale"}, "cifar10", "rgb",
+                     {"search": "?colours=grayscale"})[1] == "grayscale"
+    # The card just mounted (no trigger): the colours of the address the page is at.
+    assert cb["colormap_choices"]("mnist", "diverging", None, "?colours=grayscale")[1] == "grayscale"
 
 
 def test_colormap_follows_the_data(cb):
@@ -421,9 +425,11 @@ def control(cb, st, trigger=None, value=None, *, play=0, tick=0, search=None, st
     args = (st, None, play, tick, value, stopped, dataset, network, search)
     if trigger is None:
         return cb["timeline_control"](*args)
-    changed = {"timeline-play": play, "timeline-tick": tick, "url": search}[trigger]
-    prop = {"timeline-play": "n_clicks", "timeline-tick": "n_intervals", "url": "search"}[trigger]
-    return triggered(cb["timeline_control"], f"{trigger}.{prop}", changed, *args)
+    args = (*args[:-1], {"path": "/", "search": search}) if trigger == "url" else args
+    changed = {"timeline-play": play, "timeline-tick": tick, "url": args[-1]}[trigger]
+    prop = {"timeline-play": "timeline-play.n_clicks", "timeline-tick": "timeline-tick.n_intervals",
+            "url": "state-address.data"}[trigger]
+    return triggered(cb["timeline_control"], prop, changed, *args)
 
 
 def test_timeline_slider_moves_every_panel(cb):

@@ -128,7 +128,7 @@ def test_cell_click_lists_images_most_confident_first(page):
     shown = [int(img.get_attribute("data-index")) for img in dash_duo.find_elements("#cell-samples img")]
     expected = sorted(ev.cell(a, p).tolist(), key=lambda n: (-ev.probs[n, p], n))[:24]
     assert shown == expected
-    probs = [float(t.text.rstrip("%")) for t in dash_duo.find_elements("#cell-samples .tile-prob")]
+    probs = [float(t.text.rstrip("%")) for t in dash_duo.find_elements("#cell-samples .tile")]
     assert probs == sorted(probs, reverse=True)
     # The weights panel highlights the cell's classes.
     assert dash_duo.find_elements("#weights-panel .mark-actual, #weights-panel .mark-predicted")
@@ -269,7 +269,7 @@ def test_selecting_an_image_explains_it_with_maps(page):
     # Sorting by ambiguity reorders the tiles, closest call first.
     dash_duo.find_element("#samples-sort input[value='margin']").click()
     dash_duo.wait_for_contains_text("#cell-samples", "gap between the top two classes", timeout=20)
-    margins = [float(t.text.split()[1]) for t in dash_duo.find_elements("#cell-samples .tile-prob")]
+    margins = [float(t.text.split()[1]) for t in dash_duo.find_elements("#cell-samples .tile")]
     assert margins == sorted(margins)
     assert dash_duo.get_logs() == []
 

@@ -189,7 +189,8 @@ def test_pressing_watch_too_often_answers_429_with_a_sentence(live, caplog):
         "outputs": [{"id": "state-resolved", "property": "data"}, {"id": "state-job", "property": "data"}],
         "inputs": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
                    {"id": "model-dropdown", "property": "value", "value": "linear"},
-                   {"id": "watch-button", "property": "n_clicks", "value": 1}],
+                   {"id": "watch-button", "property": "n_clicks", "value": 1},
+                   {"id": "state-resolve-kick", "property": "data", "value": None}],
         "state": [{"id": "state-admin-token", "property": "data", "value": None}],
         "changedPropIds": ["watch-button.n_clicks"]}).encode()
     answers = []

@@ -104,7 +104,8 @@ def _watch(port: int, network: str, visitor: str, token=None, clicks: int = 1):
             "outputs": [{"id": "state-resolved", "property": "data"}, {"id": "state-job", "property": "data"}],
             "inputs": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
                        {"id": "model-dropdown", "property": "value", "value": network},
-                       {"id": "watch-button", "property": "n_clicks", "value": clicks}],
+                       {"id": "watch-button", "property": "n_clicks", "value": clicks},
+                       {"id": "state-resolve-kick", "property": "data", "value": None}],
             "state": [{"id": "state-admin-token", "property": "data", "value": token}],
             "changedPropIds": ["watch-button.n_clicks"]}
     status, reply = _post(port, body, visitor)
@@ -211,7 +212,8 @@ def _choose(port: int, network: str, visitor: str):
             "outputs": [{"id": "state-resolved", "property": "data"}, {"id": "state-job", "property": "data"}],
             "inputs": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
                        {"id": "model-dropdown", "property": "value", "value": network},
-                       {"id": "watch-button", "property": "n_clicks", "value": 0}],
+                       {"id": "watch-button", "property": "n_clicks", "value": 0},
+                       {"id": "state-resolve-kick", "property": "data", "value": None}],
             "state": [{"id": "state-admin-token", "property": "data", "value": None}],
             "changedPropIds": ["model-dropdown.value"]}
     status, reply = _post(port, body, visitor)

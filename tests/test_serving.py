@@ -35,7 +35,8 @@ def _resolve(port: int) -> dict:
                         {"id": "state-job", "property": "data"}],
             "inputs": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
                        {"id": "model-dropdown", "property": "value", "value": "linear"},
-                       {"id": "watch-button", "property": "n_clicks", "value": 0}],
+                       {"id": "watch-button", "property": "n_clicks", "value": 0},
+                       {"id": "state-resolve-kick", "property": "data", "value": None}],
             "state": [{"id": "state-admin-token", "property": "data", "value": None}],
             "changedPropIds": ["dataset-dropdown.value"]}
     return _post(port, body)["response"]["state-resolved"]["data"]

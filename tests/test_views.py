@@ -100,19 +100,21 @@ def test_each_view_mounts_only_its_own_cards():
 def test_a_path_and_a_referrer_pick_the_view():
     assert views.find("/layers").name == "layers"
     assert views.find("/nowhere").name == "core" and views.find(None).name == "core"
-    view, wanted = views.from_referrer("http://127.0.0.1:8050/predictions?dataset=cifar10&seed=7")
+    view, wanted, built = views.from_referrer("http://127.0.0.1:8050/predictions?dataset=cifar10&seed=7")
     assert view.name == "predictions" and wanted == {"dataset": "cifar10", "seed": 7}
+    assert built == "/predictions?dataset=cifar10&seed=7"  # as the page's location reports it
     assert views.from_referrer(None)[0].name == "core"
     assert views.from_referrer("x" * 3000)[0].name == "core"
 
 
 def test_the_router_mounts_a_new_view_with_the_address_and_leaves_the_same_view_alone(app):
     route = app.lookinside_callbacks["route"]
-    children, path = route("/layers", "?sort=margin", "/")
+    children, path = route({"path": "/layers", "search": "?sort=margin"}, "/")
     assert path == "/layers"
     radio = [c for c in _walk(children) if getattr(c, "id", None) == ids.SAMPLES_SORT]
     assert radio and radio[0].value == "margin"
-    assert route("/layers", "?sort=true", "/layers") == (route.__globals__["no_update"],) * 2
+    assert route({"path": "/layers", "search": "?sort=true"}, "/layers") == (route.__globals__["no_update"],) * 2
+    assert route("forged", "/layers")[1] == "/"  # anything else is the first view
 
 
 def _walk(node):

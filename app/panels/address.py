@@ -23,8 +23,15 @@ COLOURS = ("diverging", "grayscale", "rgb")  # the weights' colour map
 MAX_OFF = 100  # units switched off that an address may name
 
 
-def layout() -> list:
-    return [dcc.Location(id=ids.URL, refresh=False), dcc.Store(id=ids.URL_SINK)]
+def layout(built: str = "") -> list:
+    """The location, and what the server's readers of the address listen to (see ids.URL_CHANGED)."""
+    return [dcc.Location(id=ids.URL, refresh=False), dcc.Store(id=ids.URL_SINK), dcc.Store(id=ids.URL_CHANGED),
+            dcc.Store(id=ids.URL_BUILT, data=built)]
+
+
+def search_of(changed) -> str:
+    """The query string of an address change ({"path", "search"} as the page sends it), or of a query string."""
+    return changed.get("search") if isinstance(changed, dict) else changed
 
 
 def parse(search) -> dict:
@@ -63,11 +70,16 @@ def _ints(text, count: int) -> Optional[list[int]]:
 
 
 def register(app: Dash) -> dict:
-    @app.callback(Output(ids.DATASET, "value"), Output(ids.ARCH, "value"), Input(ids.URL, "search"),
-                  State(ids.DATASET, "value"), State(ids.ARCH, "value"))
-    def from_address(search, *current):
+    app.clientside_callback(
+        ClientsideFunction(namespace="lookinside", function_name="addressChanged"),
+        Output(ids.URL_CHANGED, "data"), Input(ids.URL, "pathname"), Input(ids.URL, "search"),
+        State(ids.URL_BUILT, "data"))
+
+    @app.callback(Output(ids.DATASET, "value"), Output(ids.ARCH, "value"), Input(ids.URL_CHANGED, "data"),
+                  State(ids.DATASET, "value"), State(ids.ARCH, "value"), prevent_initial_call=True)
+    def from_address(changed, *current):
         """The dataset and network a link names (each view's cards read their own keys of the address)."""
-        wanted = parse(search)
+        wanted = parse(search_of(changed))
         if wanted.get("arch", "linear") not in kinds.KINDS:
             # A visitor's run or a network built in the page is not among the dropdown's first options, and
             # a value the options lack is cleared: offer it with the value (the options callback then lists

@@ -10,7 +10,7 @@ from typing import Callable, Optional
 from urllib.parse import urlencode
 
 import numpy as np
-from dash import Dash, Input, Output, html
+from dash import html
 
 from models.errors import LookInsideError
 
@@ -113,20 +113,14 @@ FIGURES = [
 ]
 
 
-def layout() -> html.Details:
+def layout(service: Optional[Service] = None) -> html.Details:
+    """The guide, drawn when its view is: the networks' numbers come from their caches (cheap, never stale)."""
     return html.Details(className="card card-chapter", children=[
         html.Summary(["The chapter, live: its figures, one click each ",
                       html.Span("(“Looking inside neural nets”, ml4a)", className="hint")]),
-        html.Div(id=ids.CHAPTER, className="chapter", children=_list(None)),
+        html.Div(id=ids.CHAPTER, className="chapter", children=_list(service)),
     ])
 
-
-def register(app: Dash, service: Service) -> dict:
-    @app.callback(Output(ids.CHAPTER, "children"), Input(ids.URL, "pathname"))
-    def guide(_=None):
-        return _list(service)  # the networks' numbers come from their caches: cheap, and never stale
-
-    return {"chapter_guide": guide}
 
 
 def link(figure: Figure, service: Optional[Service]) -> dict:

@@ -111,12 +111,12 @@ def register(app: Dash, service: Service) -> dict:
         State(ids.CLASSES, "data"))
 
     @app.callback(Output(ids.CONFUSION_MODE, "value"), Output(ids.CONFUSION_VIEW, "value"),
-                  Input(ids.URL, "search"), State(ids.CONFUSION_MODE, "value"), State(ids.CONFUSION_VIEW, "value"),
-                  prevent_initial_call=True)
-    def toggles_from_address(search, mode, view_mode):
+                  Input(ids.URL_CHANGED, "data"), State(ids.CONFUSION_MODE, "value"),
+                  State(ids.CONFUSION_VIEW, "value"), prevent_initial_call=True)
+    def toggles_from_address(changed, mode, view_mode):
         """Back and forward within the view: the toggles as the address names them (the card is mounted
         with them set)."""
-        wanted = address.parse(search)
+        wanted = address.parse(address.search_of(changed))
         return tuple(no_update if wanted.get(k, default) == now else wanted.get(k, default)
                      for k, default, now in (("mode", "counts", mode), ("view", "numbers", view_mode)))
     # The outline follows the selected cell without a request, and without redrawing the heatmap: the

@@ -66,11 +66,11 @@ def gallery_layout() -> html.Section:
 
 
 def register(app: Dash, service: Service) -> dict:
-    @app.callback(Output(ids.DATA_SEED, "data"), Input(ids.DATA_NEW, "n_clicks"), Input(ids.URL, "search"),
-                  State(ids.DATA_SEED, "data"))
-    def seed(clicks, search, current):
-        if ids.URL in triggered_ids():  # a link names the sample
-            wanted = address.parse(search).get("seed", 0)
+    @app.callback(Output(ids.DATA_SEED, "data"), Input(ids.DATA_NEW, "n_clicks"), Input(ids.URL_CHANGED, "data"),
+                  State(ids.DATA_SEED, "data"), prevent_initial_call=True)
+    def seed(clicks, changed, current):
+        if ids.URL_CHANGED in triggered_ids():  # back or forward names the sample (a link's is mounted with it)
+            wanted = address.parse(address.search_of(changed)).get("seed", 0)
             return no_update if wanted == current else wanted
         if ctx.triggered_id == ids.DATA_NEW and isinstance(clicks, int):
             return int(np.random.default_rng().integers(1, MAX_SEED))

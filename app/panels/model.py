@@ -17,7 +17,7 @@ POLL_MS = 500
 WAITING_FIGURE = "The confusion matrix appears at the first snapshot"
 
 
-def controls(default_dataset: str, default_arch: str) -> html.Div:
+def controls(default_dataset: str, default_arch: str, networks=kinds.KINDS) -> html.Div:
     return html.Div(className="controls", children=[
         html.Label(className="control", children=[
             html.Span("Dataset", className="control-label"),
@@ -29,7 +29,7 @@ def controls(default_dataset: str, default_arch: str) -> html.Div:
             # The served kinds from the start (a value the options lack would be cleared); the
             # visitors' runs of the dataset join them (the options callback).
             dcc.Dropdown(id=ids.ARCH, value=default_arch, clearable=False, searchable=False,
-                         options=network_options(kinds.KINDS)),
+                         options=network_options(networks)),
         ]),
         html.Div(id=ids.ACCURACY, className="accuracy", children="…"),
     ])
@@ -62,9 +62,10 @@ def admin_box() -> html.Details:
     ])
 
 
-def stores() -> list:
-    return [dcc.Store(id=ids.STATE_RESOLVED), dcc.Store(id=ids.STATE_TRAINED), dcc.Store(id=ids.STATE_VIEW),
-            dcc.Store(id=ids.STATE_JOB),
+def stores(resolved=None) -> list:
+    """The shell's; `resolved` is how the network the page opens on stands (the layout resolves it)."""
+    return [dcc.Store(id=ids.STATE_RESOLVED, data=resolved), dcc.Store(id=ids.STATE_TRAINED),
+            dcc.Store(id=ids.STATE_VIEW), dcc.Store(id=ids.STATE_JOB), dcc.Store(id=ids.RESOLVE_KICK),
             dcc.Store(id=ids.STATE_FRAME_SEEN), dcc.Store(id=ids.ADMIN_TOKEN, storage_type="session")]
 
 
@@ -75,10 +76,17 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         # The datasets too: one whose download just finished, or failed, is marked again.
         return network_options(service.networks(dataset)), service.dataset_options()
 
+    # The page opens with its network resolved (app/main.py); only one that is not ready asks the server.
+    app.clientside_callback(
+        """function (built, resolved) {
+            const ready = resolved && resolved.status === "ready";
+            return ready ? window.dash_clientside.no_update : Date.now();
+        }""", Output(ids.RESOLVE_KICK, "data"), Input(ids.URL_BUILT, "data"), State(ids.STATE_RESOLVED, "data"))
+
     @app.callback(Output(ids.STATE_RESOLVED, "data"), Output(ids.STATE_JOB, "data"),
                   Input(ids.DATASET, "value"), Input(ids.ARCH, "value"), Input(ids.WATCH, "n_clicks"),
-                  State(ids.ADMIN_TOKEN, "data"))
-    def resolve(dataset, arch, watch=None, token=None):
+                  State(ids.ADMIN_TOKEN, "data"), Input(ids.RESOLVE_KICK, "data"), prevent_initial_call=True)
+    def resolve(dataset, arch, watch=None, token=None, _=None):
         found = service.resolve(dataset, arch)
         watching = triggered_id() == ids.WATCH
         if found["status"] == ERROR or (found["status"] == READY and not watching):
@@ -95,7 +103,7 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
                   Output(ids.STATE_TRAINED, "data"), Output(ids.STATE_FRAME_SEEN, "data"),
                   Input(ids.STATE_JOB, "data"), Input(ids.TRAIN_POLL, "n_intervals"),
                   State(ids.STATE_FRAME_SEEN, "data"), State(ids.ARCH, "value"), State(ids.DATASET, "value"),
-                  State(ids.ADMIN_TOKEN, "data"))
+                  State(ids.ADMIN_TOKEN, "data"), prevent_initial_call=True)
     def poll(handle, _=None, seen=None, arch=None, dataset=None, token=None):
         keep = (no_update,) * 5
         if isinstance(handle, dict) and isinstance(handle.get("error"), str):

@@ -32,19 +32,22 @@ def layout() -> list:
         html.Button("Switch all back on", id=ids.OFF_RESET, n_clicks=0, className="link-button hidden"),
         html.Progress(id=ids.OFF_PROGRESS, className="train-progress hidden", value="0", max="1"),
         html.Span(id=ids.OFF_JOB_NOTE, className="hint"),
-        dcc.Interval(id=ids.OFF_POLL, interval=800, disabled=True), dcc.Store(id=ids.STATE_OFF_JOB)])]
+        dcc.Interval(id=ids.OFF_POLL, interval=800, disabled=True), dcc.Store(id=ids.STATE_OFF_JOB),
+        dcc.Store(id=ids.OFF_ASK)])]
 
 
-def stores() -> list:
-    """The shell's: the units switched off, and the convnet pass that made them drawable."""
-    return [dcc.Store(id=ids.STATE_OFF), dcc.Store(id=ids.STATE_OFF_DONE)]
+def stores(off=None) -> list:
+    """The shell's: the units switched off (as the page's address names them), and the convnet pass that
+    made them drawable."""
+    return [dcc.Store(id=ids.STATE_OFF, data=off), dcc.Store(id=ids.STATE_OFF_DONE)]
 
 
 def register(app: Dash, service: Service, access: Access, limits: Limits) -> dict:
-    @app.callback(Output(ids.STATE_OFF, "data"), Input(ids.URL, "search"), State(ids.STATE_OFF, "data"))
-    def from_address(search, current=None):
-        """A link names the units switched off in its network."""
-        wanted = address.parse(search)
+    @app.callback(Output(ids.STATE_OFF, "data"), Input(ids.URL_CHANGED, "data"), State(ids.STATE_OFF, "data"),
+                  prevent_initial_call=True)
+    def from_address(changed, current=None):
+        """Back and forward name the units switched off in their network (a link's are in the layout)."""
+        wanted = address.parse(address.search_of(changed))
         if "off" in wanted and "arch" in wanted:
             found = {"network": wanted["arch"], "units": wanted["off"]}
             return no_update if found == current else found
@@ -77,8 +80,14 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         Input(ids.STATE_OFF, "data"), State(ids.STATE_VIEW, "data"),
         State({"type": ids.UNIT_TOGGLE, "index": ALL}, "id"))
 
+    # Only units switched off can need a convnet's pass: with none, the server is not asked (nor waited for).
+    app.clientside_callback(
+        """function (off) {
+            return off && Array.isArray(off.units) && off.units.length ? off : window.dash_clientside.no_update;
+        }""", Output(ids.OFF_ASK, "data"), Input(ids.STATE_OFF, "data"))
+
     @app.callback(Output(ids.STATE_OFF_JOB, "data"), Output(ids.OFF_JOB_NOTE, "children"),
-                  Input(ids.STATE_OFF, "data"), State(ids.STATE_VIEW, "data"), State(ids.ADMIN_TOKEN, "data"),
+                  Input(ids.OFF_ASK, "data"), State(ids.STATE_VIEW, "data"), State(ids.ADMIN_TOKEN, "data"),
                   prevent_initial_call=True)
     def request(off, store, token=None):
         """A convnet's switched-off test pass, queued once per checkpoint and set of filters."""

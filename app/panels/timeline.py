@@ -45,8 +45,9 @@ def register(app: Dash, service: Service) -> dict:
                   Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"),
                   Input(ids.TIMELINE_PLAY, "n_clicks"), Input(ids.TIMELINE_TICK, "n_intervals"),
                   State(ids.TIMELINE, "value"), State(ids.TIMELINE_TICK, "disabled"),
-                  State(ids.DATASET, "value"), State(ids.ARCH, "value"), Input(ids.URL, "search"))
-    def control(resolved, trained, _, __, value, stopped, dataset, network, search=None):
+                  State(ids.DATASET, "value"), State(ids.ARCH, "value"), Input(ids.URL_CHANGED, "data"),
+                  State(ids.URL, "search"))
+    def control(resolved, trained, _, __, value, stopped, dataset, network, changed=None, opened=None):
         """The slider's snapshots for the chosen network, the player, and a position a link names."""
         st = current(resolved, trained, dataset, network)
         ready = st is not None and st["status"] == READY and valid_pair(dataset, network)
@@ -64,9 +65,12 @@ def register(app: Dash, service: Service) -> dict:
             done = nxt >= last
             return no_update, no_update, nxt, done, "▶ Play" if done else "❚❚ Pause", box
         triggers = triggered_ids()
-        position = address.parse(search).get("position") if ids.URL in triggers else None
+        # The position an address names: one changed from outside (back/forward), or the page's own on its
+        # first draw (no trigger: the layout came with the network already resolved).
+        search = address.search_of(changed) if ids.URL_CHANGED in triggers else opened if not triggers else None
+        position = address.parse(search).get("position") if search is not None else None
         position = position if isinstance(position, int) and position <= last else None
-        if ids.URL in triggers and not triggers & {ids.STATE_RESOLVED, ids.STATE_TRAINED}:
+        if ids.URL_CHANGED in triggers and not triggers & {ids.STATE_RESOLVED, ids.STATE_TRAINED}:
             # Back/forward within the same network: only the position can have changed.
             wanted = last if position is None else position
             return (no_update,) * 6 if wanted == value else (no_update, no_update, wanted, True, "▶ Play", box)

@@ -60,12 +60,14 @@ def colormap_options(dataset) -> list[dict]:
 
 def register(app: Dash, service: Service) -> dict:
     @app.callback(Output(ids.WEIGHTS_COLORMAP, "options"), Output(ids.WEIGHTS_COLORMAP, "value"),
-                  Input(ids.DATASET, "value"), State(ids.WEIGHTS_COLORMAP, "value"), Input(ids.URL, "search"))
-    def colormap_choices(dataset, current, search=None):
+                  Input(ids.DATASET, "value"), State(ids.WEIGHTS_COLORMAP, "value"), Input(ids.URL_CHANGED, "data"),
+                  State(ids.URL, "search"))
+    def colormap_choices(dataset, current, changed=None, search=None):
         options = colormap_options(dataset)
         colour = not options[-1]["disabled"]
         fired = triggered_ids()  # none: the card was just mounted, as the address says
-        wanted = address.parse(search).get("colours") if ids.URL in fired or not fired else None
+        here = address.search_of(changed) if ids.URL_CHANGED in fired else search
+        wanted = address.parse(here).get("colours") if ids.URL_CHANGED in fired or not fired else None
         if wanted is not None and not (wanted == "rgb" and not colour):  # a link names the colour map
             return options, wanted
         if colour:  # colour data: its templates are most readable in colour
