@@ -102,7 +102,8 @@ def train(queue: Queue, job: Job) -> dict:
         ev = zoo.evaluate(ckpt)
         if job.mode == "run":
             zoo.prune_runs(job.dataset, keep=MAX_RUNS)
-    return state(job.dataset, job.network, READY, checkpoint=ev.checkpoint_id)
+    labels = zoo.timeline_labels(zoo.load(job.dataset, job.network))
+    return state(job.dataset, job.network, READY, checkpoint=ev.checkpoint_id, timeline=labels)
 
 
 def climb(zoo: Zoo, dataset: str, report, cancel: threading.Event) -> dict:

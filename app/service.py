@@ -9,7 +9,7 @@ import functools
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from models import datasets, kinds, ladder, timeline
+from models import datasets, kinds, ladder
 from models.cache import Bounded
 from models.checkpoint import Checkpoint
 from models.config import Settings
@@ -76,7 +76,7 @@ class Service:
             problem = self.zoo.evaluation_problem(ckpt)
             note = f"{problem[0].upper()}{problem[1:]}: recomputing it" if problem else "evaluating the test set"
             return state(dataset, arch, UNTRAINED, note, ckpt.id)
-        return state(dataset, arch, READY, checkpoint=ckpt.id)
+        return state(dataset, arch, READY, checkpoint=ckpt.id, timeline=self.zoo.timeline_labels(ckpt))
 
     def has_data(self, dataset) -> bool:
         """Whether a dataset's test files are here (read without downloading)."""
@@ -247,14 +247,9 @@ class Service:
         if not valid_pair(dataset, arch):
             return []
         try:
-            ckpt = self.zoo.load(dataset, arch)
+            return self.zoo.timeline_labels(self.zoo.load(dataset, arch))
         except LookInsideError:
             return []
-        snaps = self.zoo.timeline(ckpt)
-        if not snaps:
-            return []
-        final = timeline.epoch_label(ckpt.config.epochs, ckpt.metrics.get("test_accuracy"), final=True)
-        return [s.label for s in snaps] + [final]
 
     def models_of(self, dataset: str) -> list[tuple[str, str]]:
         """(value, label) of every evaluated network of a dataset (visitors' runs too) and of its timeline

@@ -8,7 +8,7 @@ server to draw ahead of a visit; every store that comes back from the browser is
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 from models import datasets, kinds
 from models.zoo import base_of, is_network, parse_network
@@ -35,9 +35,13 @@ def valid_pair(dataset, network) -> bool:
         and len(network) <= MAX_ID and is_network(network)
 
 
-def state(dataset: str, network: str, status: str, message: str = "", checkpoint: str = "") -> dict:
-    """How one network stands: ready to draw, untrained (a job will make it), or an error to show."""
-    return {"dataset": dataset, "arch": network, "status": status, "message": message, "checkpoint": checkpoint}
+def state(dataset: str, network: str, status: str, message: str = "", checkpoint: str = "",
+          timeline: Sequence[str] = ()) -> dict:
+    """How one network stands: ready to draw, untrained (a job will make it), or an error to show; a ready
+    one carries its timeline's labels (the slider's positions, the finished network last), so the browser
+    sets the slider without asking (assets/view.js)."""
+    return {"dataset": dataset, "arch": network, "status": status, "message": message, "checkpoint": checkpoint,
+            "timeline": list(timeline)}
 
 
 def _is_state(value) -> bool:

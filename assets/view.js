@@ -25,9 +25,79 @@
     return JSON.stringify(a) === JSON.stringify(b);
   }
 
-  window.lookinsideView = {screen: screen};
+  // The chosen network's state: a ready one first (app/state.py `current`).
+  function current(resolved, trained, dataset, network) {
+    const matching = [trained, resolved].filter(function (s) {
+      return isState(s) && s.dataset === dataset && s.arch === network;
+    });
+    return matching.find(function (s) { return s.status === "ready"; }) || matching[0] || null;
+  }
+
+  // Slider marks: every snapshot a dot; the start, about six epochs and the end get words.
+  function marks(labels) {
+    const heads = labels.map(function (label) { return label.split(" · ")[0]; });
+    const epochs = [];
+    heads.forEach(function (head, i) { if (/^epoch [0-9]+$/.test(head)) epochs.push(i); });
+    const step = Math.max(1, Math.floor(epochs.length / 6));
+    const named = new Set(epochs.filter(function (_, k) { return k % step === 0; }));
+    named.add(0);
+    named.add(labels.length - 1);
+    const out = {};
+    heads.forEach(function (head, i) {
+      out[i] = !named.has(i) ? "" : i === 0 ? "start" : i === labels.length - 1 ? "end" : head.replace("epoch ", "e");
+    });
+    return out;
+  }
+
+  // The timeline position an address names ("t=", as app/panels/address.py reads it), or null.
+  function positionFrom(search) {
+    if (typeof search !== "string" || search.length > 500) return null;
+    const found = new URLSearchParams(search).getAll("t");
+    const value = found.length ? found[found.length - 1] : "";
+    return /^[0-9]{1,7}$/.test(value) ? Number(value) : null;
+  }
+
+  const PLAY = "\u25b6 Play", PAUSE = "\u275a\u275a Pause";
+
+  // The slider, the player and a position a link names, for the chosen network: [max, marks, value,
+  // player stopped, player label, box class]. undefined stands for "unchanged".
+  function control(fired, resolved, trained, value, stopped, dataset, network, changed, opened) {
+    const st = current(resolved, trained, dataset, network);
+    const ready = !!st && st.status === "ready";
+    const labels = ready && Array.isArray(st.timeline) ? st.timeline : [];
+    const box = "timeline" + (labels.length ? "" : " no-timeline") + (ready ? "" : " hidden");
+    const last = Math.max(0, labels.length - 1);
+    const at = Number.isInteger(value) && value >= 0 && value <= last ? value : last;
+    const u = undefined;
+    if (fired.has("timeline-play") && labels.length) {
+      if (stopped === false) return [u, u, at, true, PLAY, box]; // pause where it is
+      return [last, marks(labels), at >= last ? 0 : at, false, PAUSE, box]; // from the end it starts over
+    }
+    if (fired.has("timeline-tick") && labels.length && stopped === false) {
+      const next = Math.min(last, at + 1);
+      return [u, u, next, next >= last, next >= last ? PLAY : PAUSE, box];
+    }
+    const first = fired.size === 0 || fired.has("");
+    const search = fired.has("state-address") ? (changed && changed.search) : first ? opened : null;
+    let position = positionFrom(search);
+    position = position !== null && position <= last ? position : null;
+    if (fired.has("state-address") && !fired.has("state-resolved") && !fired.has("state-trained")) {
+      const wanted = position === null ? last : position; // back/forward within the same network
+      return wanted === at ? [u, u, u, u, u, u] : [u, u, wanted, true, PLAY, box];
+    }
+    // A new network, or a new checkpoint of this one: the finished network, or the position a link names.
+    return [last, marks(labels), position === null ? last : position, true, PLAY, box];
+  }
+
+  window.lookinsideView = {screen: screen, control: control, marks: marks};
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     lookinside_view: {
+      control: function (resolved, trained, play, tick, changed, value, stopped, dataset, network, opened) {
+        const triggered = window.dash_clientside.callback_context.triggered || [];
+        const fired = new Set(triggered.map(function (t) { return t.prop_id.split(".")[0]; }));
+        const found = control(fired, resolved, trained, value, stopped, dataset, network, changed, opened);
+        return found.map(function (v) { return v === undefined ? window.dash_clientside.no_update : v; });
+      },
       // The slider moved: the end is the finished network at once (written straight into the snapshot store);
       // a position before it is asked of the server, which evaluates it first (app/panels/timeline.py).
       askSnapshot: function (value, last, view) {

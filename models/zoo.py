@@ -273,6 +273,14 @@ class Zoo:
         found = self._timeline_file(ckpt)
         return found if isinstance(found, list) else []
 
+    def timeline_labels(self, ckpt: checkpoint.Checkpoint) -> list[str]:
+        """The labels of the checkpoint's timeline positions, the finished network last; empty without one."""
+        snaps = self.timeline(ckpt)
+        if not snaps:
+            return []
+        final = timeline.epoch_label(ckpt.config.epochs, ckpt.metrics.get("test_accuracy"), final=True)
+        return [s.label for s in snaps] + [final]
+
     def timeline_problem(self, ckpt: checkpoint.Checkpoint) -> Optional[str]:
         """Why the timeline of this checkpoint cannot be shown although its file is there, or None."""
         found = self._timeline_file(ckpt)

@@ -113,3 +113,40 @@ def test_play_runs_every_snapshot_of_a_fresh_network_with_every_panel_at_the_sam
             assert f": {ev.confusion[1, 1]} image" in head, (note, head)
         assert len(positions) >= len(evaluations) - 1, f"saw positions {sorted(positions)} of {len(evaluations)}"
         assert dash_duo.get_logs() == []
+
+
+def test_the_slider_the_player_and_an_address_in_the_browser(dash_duo, trained):
+    """assets/view.js's timeline control, on the real state of a trained network: the player steps and stops,
+    a link's position is taken, back and forward move only the slider, and a forged position is clamped."""
+    settings, zoo = trained
+    app = create_app(settings)
+    st = app.lookinside_callbacks["resolve"]("mnist", "linear")[0]
+    last = len(st["timeline"]) - 1
+    assert last >= 2
+    dash_duo.start_server(app)
+    dash_duo.wait_for_element("#confusion-graph .heatmaplayer", timeout=30)
+
+    def control(fired, value=None, stopped=True, changed=None, opened=None, network="linear"):
+        return dash_duo.driver.execute_script(
+            "const r = window.lookinsideView.control(new Set(arguments[0]), arguments[1], null, arguments[2], "
+            "arguments[3], 'mnist', arguments[4], arguments[5], arguments[6]);"
+            "return r.map(v => v === undefined ? 'unchanged' : v);", fired, st, value, stopped, network, changed,
+            opened)
+
+    first = control(["state-resolved"], 0)
+    assert first[0] == last and first[2] == last and first[3] is True and first[5] == "timeline"
+    assert first[1]["0"] == "start" and first[1][str(last)] == "end"
+    play = control(["timeline-play"], last)
+    assert play[2] == 0 and play[3] is False and "Pause" in play[4]  # from the end it starts over
+    tick = control(["timeline-tick"], 0, stopped=False)
+    assert tick[2] == 1 and tick[3] is False and tick[0] == "unchanged"
+    end = control(["timeline-tick"], last - 1, stopped=False)
+    assert end[2] == last and end[3] is True and "Play" in end[4]
+    pause = control(["timeline-play"], 2, stopped=False)
+    assert pause[2] == 2 and pause[3] is True
+    assert control(["state-resolved"], 10 ** 6)[2] == last  # forged: the finished network
+    assert control([""], None, opened="?dataset=mnist&t=1")[2] == 1  # the page opened on a link's position
+    assert control(["state-address"], 0, changed={"search": "?t=99"})[2] == last  # past the end: finished
+    assert control(["state-address"], 1, changed={"search": "?t=1"}) == ["unchanged"] * 6  # nothing to redo
+    assert control(["state-resolved"], 0, network="mlp")[5] == "timeline no-timeline hidden"  # not its state
+    assert dash_duo.get_logs() == []

@@ -6,7 +6,6 @@ from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_u
 from .. import ids
 from ..service import Service
 from ..state import READY, current, valid_pair
-from . import address, triggered_id, triggered_ids
 
 PLAY_MS = 900  # one snapshot per tick while playing
 
@@ -28,56 +27,18 @@ def layout() -> html.Section:
     ])
 
 
-def marks(labels: list[str]) -> dict:
-    """Slider marks: every snapshot gets a dot; the start, a few epochs and the end get words."""
-    heads = [label.split(" · ")[0] for label in labels]
-    epochs = [i for i, head in enumerate(heads) if head.startswith("epoch ") and head[6:].isdecimal()]
-    named = set(epochs[:: max(1, len(epochs) // 6)]) | {0, len(labels) - 1}
-    short = {i: ("start" if i == 0 else "end" if i == len(labels) - 1 else heads[i].replace("epoch ", "e"))
-             for i in named}
-    return {i: short.get(i, "") for i in range(len(labels))}
-
-
 def register(app: Dash, service: Service) -> dict:
-    @app.callback(Output(ids.TIMELINE, "max"), Output(ids.TIMELINE, "marks"), Output(ids.TIMELINE, "value"),
-                  Output(ids.TIMELINE_TICK, "disabled"), Output(ids.TIMELINE_PLAY, "children"),
-                  Output(ids.TIMELINE_BOX, "className"),
-                  Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"),
-                  Input(ids.TIMELINE_PLAY, "n_clicks"), Input(ids.TIMELINE_TICK, "n_intervals"),
-                  State(ids.TIMELINE, "value"), State(ids.TIMELINE_TICK, "disabled"),
-                  State(ids.DATASET, "value"), State(ids.ARCH, "value"), Input(ids.URL_CHANGED, "data"),
-                  State(ids.URL, "search"))
-    def control(resolved, trained, _, __, value, stopped, dataset, network, changed=None, opened=None):
-        """The slider's snapshots for the chosen network, the player, and a position a link names."""
-        st = current(resolved, trained, dataset, network)
-        ready = st is not None and st["status"] == READY and valid_pair(dataset, network)
-        labels = service.timeline(dataset, network) if ready else []
-        box = "timeline" + ("" if labels else " no-timeline") + ("" if ready else " hidden")
-        last = max(0, len(labels) - 1)
-        value = value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= last else last
-        trigger = triggered_id()
-        if trigger == ids.TIMELINE_PLAY and labels:
-            if stopped is False:  # pause where it is
-                return no_update, no_update, value, True, "▶ Play", box
-            return last, marks(labels), 0 if value >= last else value, False, "❚❚ Pause", box
-        if trigger == ids.TIMELINE_TICK and labels and stopped is False:
-            nxt = min(last, value + 1)
-            done = nxt >= last
-            return no_update, no_update, nxt, done, "▶ Play" if done else "❚❚ Pause", box
-        triggers = triggered_ids()
-        # The position an address names: one changed from outside (back/forward), or the page's own on its
-        # first draw (no trigger: the layout came with the network already resolved).
-        search = address.search_of(changed) if ids.URL_CHANGED in triggers else opened if not triggers else None
-        position = address.parse(search).get("position") if search is not None else None
-        position = position if isinstance(position, int) and position <= last else None
-        if ids.URL_CHANGED in triggers and not triggers & {ids.STATE_RESOLVED, ids.STATE_TRAINED}:
-            # Back/forward within the same network: only the position can have changed.
-            wanted = last if position is None else position
-            return (no_update,) * 6 if wanted == value else (no_update, no_update, wanted, True, "▶ Play", box)
-        if position is not None:  # a shared link that also names the network
-            return last, marks(labels), position, True, "▶ Play", box
-        # A new network, or a new checkpoint of this one: show the finished network.
-        return last, marks(labels), last, True, "▶ Play", box
+    # The slider's snapshots for the chosen network, the player, and a position a link names, in the browser
+    # (assets/view.js): the labels come with the network's state, so a switch or a tick asks the server nothing.
+    app.clientside_callback(
+        ClientsideFunction(namespace="lookinside_view", function_name="control"),
+        Output(ids.TIMELINE, "max"), Output(ids.TIMELINE, "marks"), Output(ids.TIMELINE, "value"),
+        Output(ids.TIMELINE_TICK, "disabled"), Output(ids.TIMELINE_PLAY, "children"),
+        Output(ids.TIMELINE_BOX, "className"),
+        Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"), Input(ids.TIMELINE_PLAY, "n_clicks"),
+        Input(ids.TIMELINE_TICK, "n_intervals"), Input(ids.URL_CHANGED, "data"), State(ids.TIMELINE, "value"),
+        State(ids.TIMELINE_TICK, "disabled"), State(ids.DATASET, "value"), State(ids.ARCH, "value"),
+        State(ids.URL, "search"))
 
     # The slider's position: the end is the finished network, at once; a position before it goes to the server
     # first (below), which evaluates that snapshot once, so that every panel then shows the same moment.
@@ -109,4 +70,4 @@ def register(app: Dash, service: Service) -> dict:
         Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"), Input(ids.STATE_SNAPSHOT, "data"),
         State(ids.DATASET, "value"), State(ids.ARCH, "value"), State(ids.STATE_VIEW, "data"))
 
-    return {"timeline_control": control, "timeline_snapshot": snapshot}
+    return {"timeline_snapshot": snapshot}
