@@ -248,37 +248,21 @@ def old_tree(rev: str, into: Path) -> Path:
 
 
 def serve_app(stack: ExitStack, tree: Path, env: dict) -> str:
+    """`python -m app` from the source tree `tree`, warmed up; its address."""
     port = serving.free_port()
-    proc = stack.enter_context(_popen([sys.executable, "-m", "app", "--port", str(port), "--offline"], tree, env))
+    proc, _ = stack.enter_context(serving.serve([sys.executable, "-m", "app", "--port", str(port), "--offline"],
+                                                env, port, cwd=tree))
     serving.wait_200(port, proc)
     serving.wait_idle(proc)
     return f"http://127.0.0.1:{port}"
 
 
 def serve_bare(stack: ExitStack, env: dict) -> str:
+    """The bare Dash page (bench/bare.py); its address."""
     port = serving.free_port()
-    proc = stack.enter_context(_popen([sys.executable, "-m", "bench.bare", str(port)], ROOT, env))
+    proc, _ = stack.enter_context(serving.serve([sys.executable, "-m", "bench.bare", str(port)], env, port))
     serving.wait_200(port, proc)
     return f"http://127.0.0.1:{port}"
-
-
-class _popen:
-    def __init__(self, cmd, cwd, env):
-        self.args = (cmd, cwd, env)
-
-    def __enter__(self):
-        cmd, cwd, env = self.args
-        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
-        return self.proc
-
-    def __exit__(self, *exc):
-        import signal
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
 
 
 # The dashboard's views, as (link id, the first card's selector); the bare page has two.

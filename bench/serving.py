@@ -60,10 +60,10 @@ def _get(port: int, path: str, compressed: bool = False) -> tuple[int, bytes, di
 
 
 @contextmanager
-def serve(cmd: list[str], env: dict, port: int):
-    """Start a server process group; yield it with its start time; stop it afterwards."""
+def serve(cmd: list[str], env: dict, port: int, cwd: Path = ROOT):
+    """Start a server process group (in `cwd`); yield it with its start time; stop it afterwards."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
         yield proc, start
