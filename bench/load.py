@@ -172,8 +172,9 @@ def visit(client: Client, pairs: list[tuple[str, str]], rng: random.Random) -> N
                     [on_screen, ("confusion-mode", "value", mode), ("confusion-view", "value", shown),
                      ("state-units-off", "data", None), ("state-off-done", "data", None)],
                     [("state-cell", "data", cell)])
-    client.callback("status", [("accuracy", "children"), ("model-status", "children"),
-                               ("model-status", "className")], [on_screen])
+    client.callback("status", [("accuracy", "children"), ("model-status", "children"), ("model-status", "className"),
+                               ("timeline-note", "children"), ("watch-button", "children"), ("watch-button", "title")],
+                    [on_screen])
     # A click selects its cell in the browser; the one request it costs is for the cell's images.
     client.callback("cell click", [("cell-samples", "children"), ("samples-more", "className"),
                                    ("cell-summary", "children")],
@@ -181,7 +182,7 @@ def visit(client: Client, pairs: list[tuple[str, str]], rng: random.Random) -> N
                      ("samples-sort", "value", "predicted"), on_screen, ("state-map-pick", "data", None),
                      ("state-units-off", "data", None), ("state-off-done", "data", None)], [("state-sample", "data", None)])
     client.callback("image explanation", [("explain-panel", "children"), ("explain-card", "className")],
-                    [("state-sample", "data", rng.randrange(10000)), on_screen])
+                    [("explain-ask", "data", {"index": rng.randrange(10000), "view": view})])
     client.callback("weights", [("weights-panel", "children"), ("weights-page", "options"), ("weights-pager", "className")],
                     [on_screen, ("weights-colormap", "value", "diverging"), ("weights-page", "value", "0")],
                     [("state-units-off", "data", None)])
