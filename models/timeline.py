@@ -14,6 +14,9 @@ from .files import atomic_write
 FORMAT = 1
 EARLY_STEPS = (0, 10, 25, 50, 100, 200, 500, 1000)  # the weights change fastest at the start
 MAX_EPOCH_SNAPSHOTS = 12
+# The snapshots a timeline stores, at most: the widest network a visitor can build (3×1,024 units on
+# CIFAR-10, 10 MB a snapshot at half precision) keeps 6 of its 17; the served and the ladder's keep all.
+MAX_BYTES = 64 * 2 ** 20
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,25 @@ def capture(model: torch.nn.Module, step: int, steps_per_epoch: int, accuracy: O
     state = {k: (v.detach().to("cpu", torch.float16, copy=True) if v.is_floating_point()
                  else v.detach().to("cpu", copy=True)) for k, v in model.state_dict().items()}
     return Snapshot(step, round(step / max(1, steps_per_epoch), 3), state, accuracy)
+
+
+def nbytes(snapshot: Snapshot) -> int:
+    """The bytes of a snapshot's tensors (what it adds to the timeline file)."""
+    return sum(t.numel() * t.element_size() for t in snapshot.state_dict.values())
+
+
+def thin(steps: list[int], snapshot_bytes: int, max_bytes: Optional[int] = None) -> list[int]:
+    """The steps of a schedule whose snapshots a timeline stores within `max_bytes` (MAX_BYTES by default):
+    the last always (it is the checkpoint itself, not stored), and of the others as many as fit, evenly
+    spread from the first (the untrained network, which is kept whatever the bound)."""
+    if not steps:
+        return []
+    *stored, last = steps
+    room = max(1, (MAX_BYTES if max_bytes is None else max_bytes) // max(1, snapshot_bytes))
+    if len(stored) <= room:
+        return list(steps)
+    picks = {0} if room == 1 else {round(i * (len(stored) - 1) / (room - 1)) for i in range(room)}
+    return [stored[i] for i in sorted(picks)] + [last]
 
 
 def save(path: Path, checkpoint_id: str, snapshots: list[Snapshot]) -> None:

@@ -6,7 +6,10 @@ import fcntl
 import functools
 import logging
 import math
+import os
+import re
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator, Optional
@@ -26,6 +29,10 @@ SnapshotSeen = Callable[[timeline.Snapshot, torch.nn.Module, Normalization], Non
 
 log = logging.getLogger("lookinside")
 
+
+RECENT = 3600  # seconds: a network a visitor opened this recently is never pruned, whatever the bounds
+USE_EVERY = 60  # seconds: how often a process records, at most, that a network is still being opened
+MAX_DISK = 2 * 2 ** 30  # bytes per dataset of visitors' built networks and runs, unless LOOKINSIDE_MAX_DISK says
 
 RUN_MARK = "~run"  # a visitor's run beside a served network: "<arch>~run<N>", e.g. "linear~run3"
 MAX_RUN = 10 ** 6
@@ -153,7 +160,9 @@ class Zoo:
         test_set = datasets.load(dataset, False, self.settings)
         norm = Normalization(*map(tuple, datasets.channel_stats(train_set.images)))
         steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
+        steps = timeline.schedule(steps_per_epoch, config.epochs)
         snapshots: list[timeline.Snapshot] = []
+        stored: list[int] = []  # the steps the timeline keeps, chosen when the first snapshot's size is known
 
         # Each snapshot records its accuracy, for the slider's labels, where that costs milliseconds.
         score = kinds.get(kind).scores_snapshots
@@ -163,12 +172,16 @@ class Zoo:
             if score:
                 probs = predict_proba(model, test_set.images, norm, self.settings.device)
                 accuracy = float((probs.argmax(1) == test_set.labels.numpy()).mean())
-            snapshots.append(timeline.capture(model, step, steps_per_epoch, accuracy))
+            snap = timeline.capture(model, step, steps_per_epoch, accuracy)
+            if not stored:
+                stored.extend(timeline.thin(steps, timeline.nbytes(snap)))
+            if step in stored:  # the live view sees every snapshot; the file holds those within its bound
+                snapshots.append(snap)
             if on_snapshot is not None:
-                on_snapshot(snapshots[-1], model, norm)
+                on_snapshot(snap, model, norm)
 
         model, report = fit(kind, train_set, norm, config, self.settings.device, on_progress, cancel,
-                            on_snapshot=keep, snapshot_steps=timeline.schedule(steps_per_epoch, config.epochs))
+                            on_snapshot=keep, snapshot_steps=steps)
         probs = predict_proba(model, test_set.images, norm, self.settings.device)
         labels = test_set.labels.numpy()
         metrics = {"test_accuracy": float((probs.argmax(1) == labels).mean()), "n_test": len(labels),
@@ -238,34 +251,93 @@ class Zoo:
         return [f[-1] for f in sorted(found)]
 
     def prune_shapes(self, dataset: str, keep: int, protect=()) -> list[str]:
-        """Remove the oldest networks built in the page beyond `keep` (those in `protect` and pinned ones stay)."""
-        built = sorted((_mtime(self.checkpoint_path(dataset, n)), n) for n in self.shapes(dataset)
-                       if n not in protect and not self.checkpoint_path(dataset, n).with_suffix(".pin").exists())
-        removed = [n for _, n in built[:max(0, len(built) - keep)]]
-        for network in removed:
-            self._remove(dataset, network)
-            log.info("removed the built network %s/%s (more than %d built for %s)", dataset, network, keep, dataset)
+        """Remove the least recently used networks built in the page beyond `keep` (those in `protect`, pinned
+        ones and those opened in the last RECENT seconds stay)."""
+        built = self._by_last_use(dataset, [n for n in self.shapes(dataset) if n not in protect])
+        return self._prune(dataset, built, lambda left, _: len(left) > keep, f"more than {keep} built")
+
+    def prune_runs(self, dataset: str, keep: int) -> list[str]:
+        """Remove the least recently used unpinned runs of a dataset beyond `keep`, with their derived files
+        (those opened in the last RECENT seconds stay)."""
+        runs = self._by_last_use(dataset, self.runs(dataset))
+        return self._prune(dataset, runs, lambda left, _: len(left) > keep, f"more than {keep} runs")
+
+    def prune_disk(self, dataset: str, max_bytes: int, protect=()) -> list[str]:
+        """Remove the least recently used of the visitors' built networks and runs of a dataset until, with
+        their timelines and evaluation caches, they take at most `max_bytes` (those in `protect` and pinned ones
+        neither count nor go; those opened in the last RECENT seconds count but stay)."""
+        theirs = self._by_last_use(dataset, [n for n in [*self.shapes(dataset), *self.runs(dataset)]
+                                             if n not in protect])
+        return self._prune(dataset, theirs, lambda _, used: used > max_bytes, f"over {_mb(max_bytes)} on disk")
+
+    def mark_used(self, dataset: str, network: str) -> None:
+        """Note that a visitor opened this network now, for pruning (a `.used` file's mtime: the checkpoint's
+        own keys the caches). Touched at most once a USE_EVERY per process; never raises. Served networks are
+        never pruned and get none."""
+        if not (is_network(network) and isinstance(dataset, str) and dataset in datasets.DATASETS) \
+                or network in kinds.KINDS:
+            return
+        marker = self.checkpoint_path(dataset, network).with_suffix(".used")
+        _TOUCHED.get((marker, int(time.time() // USE_EVERY)), lambda: _touch(marker))
+
+    def last_used(self, dataset: str, network: str) -> int:
+        """When a visitor last opened the network, or when it was trained if later (ns since the epoch)."""
+        path = self.checkpoint_path(dataset, network)
+        return max(_mtime(path.with_suffix(".used")), _mtime(path))
+
+    def disk_use(self, dataset: str, network: str) -> int:
+        """The bytes of a network's files: checkpoint, timeline and evaluation caches."""
+        return sum(_size(path) for path in self._files(dataset, network))
+
+    def _files(self, dataset: str, network: str) -> list[Path]:
+        base = self.checkpoint_path(dataset, network)
+        return [base, base.with_suffix(".timeline.pt"), base.with_suffix(".used"),
+                *self.settings.model_dir.glob(f"{dataset}-{network}.eval.npz"),
+                *self.settings.model_dir.glob(f"{dataset}-{network}@*.eval.npz")]
+
+    def _by_last_use(self, dataset: str, networks: list[str]) -> list[tuple[int, str]]:
+        """(last use, network) of the unpinned ones among `networks`, least recently used first."""
+        return sorted((self.last_used(dataset, n), n) for n in networks
+                      if not self.checkpoint_path(dataset, n).with_suffix(".pin").exists())
+
+    def _prune(self, dataset: str, candidates: list[tuple[int, str]], over: Callable[[list[str], int], bool],
+               reason: str) -> list[str]:
+        """Remove `candidates` ((last use, network), least recently used first) while `over(left, bytes)`;
+        those opened in the last RECENT seconds stay even so, as does one a process is training now."""
+        sizes = {n: self.disk_use(dataset, n) for _, n in candidates}
+        left, used, removed = [n for _, n in candidates], sum(sizes.values()), []
+        recent = time.time_ns() - RECENT * 10 ** 9
+        for i, (last, network) in enumerate(candidates):
+            if not over(left, used):
+                break
+            if last >= recent:
+                log.info("kept %d networks of %s although %s (%s in all): they were opened in the last %d minutes",
+                         len(candidates) - i, dataset, reason, _mb(used), RECENT // 60)
+                break
+            if self._remove(dataset, network):
+                left.remove(network)
+                used -= sizes[network]
+                removed.append(network)
+                log.info("removed %s/%s, the least recently used (%s for %s): %s freed", dataset, network, reason,
+                         dataset, _mb(sizes[network]))
         return removed
 
-    def _remove(self, dataset: str, network: str) -> None:
-        base = self.checkpoint_path(dataset, network)
-        for path in [base, base.with_suffix(".timeline.pt"),
-                     *self.settings.model_dir.glob(f"{dataset}-{network}.eval.npz"),
-                     *self.settings.model_dir.glob(f"{dataset}-{network}@*.eval.npz")]:
-            path.unlink(missing_ok=True)
+    def _remove(self, dataset: str, network: str) -> bool:
+        """Delete a network's files and its lock file, holding its lock; False, deleting nothing, while another
+        process holds it (training it). `_lock` locks only the file still at the path, so a process that was
+        waiting on the deleted one locks a fresh one, never beside a process holding the old."""
+        with _flock(self.settings.model_dir / f"{dataset}-{network}.lock", wait=False) as held:
+            if not held:
+                log.info("kept %s/%s: it is being trained", dataset, network)
+                return False
+            for path in self._files(dataset, network):
+                path.unlink(missing_ok=True)
+            (self.settings.model_dir / f"{dataset}-{network}.lock").unlink(missing_ok=True)
+        return True
 
     def is_pinned(self, dataset: str, network: str) -> bool:
         """Served networks always are; a run is once an admin pins it (a `.pin` file beside it)."""
         return not parse_network(network)[1] or self.checkpoint_path(dataset, network).with_suffix(".pin").exists()
-
-    def prune_runs(self, dataset: str, keep: int) -> list[str]:
-        """Remove the oldest unpinned runs of a dataset beyond `keep`, with their derived files."""
-        unpinned = [n for n in self.runs(dataset) if not self.is_pinned(dataset, n)]
-        removed = unpinned[:max(0, len(unpinned) - keep)]
-        for network in removed:
-            self._remove(dataset, network)
-            log.info("removed the visitor run %s/%s (more than %d runs of %s)", dataset, network, keep, dataset)
-        return removed
 
     def timeline(self, ckpt: checkpoint.Checkpoint) -> list[timeline.Snapshot]:
         """The snapshots that led to this checkpoint, oldest first (empty if it was trained without them,
@@ -336,12 +408,36 @@ class Zoo:
     @contextlib.contextmanager
     def _lock(self, dataset: str, arch: str) -> Iterator[None]:
         folder = ensure_writable_dir(self.settings.model_dir, "model dir")
-        with open(folder / f"{dataset}-{arch}.lock", "a") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
+        with _flock(folder / f"{dataset}-{arch}.lock"):
+            yield
+
+
+@contextlib.contextmanager
+def _flock(path: Path, wait: bool = True) -> Iterator[bool]:
+    """Hold an exclusive flock on the file at `path` (made if missing) and yield True; without `wait`, yield
+    False at once if another process holds it. A file a prune deleted while we waited for it is let go and
+    the one now at the path locked, since the prune deletes it only while holding it (see Zoo._remove)."""
+    while True:
+        with open(path, "a") as f:
             try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+                fcntl.flock(f, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            if _same_file(f.fileno(), path):
+                try:
+                    yield True
+                finally:
+                    fcntl.flock(f, fcntl.LOCK_UN)
+                return
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        found, held = path.stat(), os.fstat(fd)
+    except OSError:
+        return False
+    return (found.st_dev, found.st_ino) == (held.st_dev, held.st_ino)
 
 
 def _mtime(path: Path) -> int:
@@ -349,6 +445,51 @@ def _mtime(path: Path) -> int:
         return path.stat().st_mtime_ns
     except OSError:
         return 0
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2 ** 20:,.1f} MB"
+
+
+def disk_bound(text: Optional[str]) -> int:
+    """LOOKINSIDE_MAX_DISK as bytes: a whole number, or one with a unit ("500M", "2G", "1.5GB": powers of
+    1,024); the default (MAX_DISK), with one warning, for anything else."""
+    if text is None or not text.strip():
+        return MAX_DISK
+    return _parse_bytes(text.strip())
+
+
+@functools.lru_cache(maxsize=8)  # one warning per bad value and process
+def _parse_bytes(text: str) -> int:
+    found = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?", text, re.IGNORECASE)
+    value = int(float(found[1]) * 1024 ** " KMGT".index(found[2].upper() or " ")) if found else 0
+    if value < 1:
+        log.warning("LOOKINSIDE_MAX_DISK=%r is not a size (e.g. 2G, 500M or 2000000000 bytes); using %s",
+                    text[:40], _mb(MAX_DISK))
+        return MAX_DISK
+    return value
+
+
+def _touch(marker: Path) -> bool:
+    try:
+        marker.touch()
+        return True
+    except OSError:
+        _cannot_mark(marker.parent)
+        return False
+
+
+@functools.lru_cache(maxsize=8)  # one line per folder and process
+def _cannot_mark(folder: Path) -> None:
+    log.warning("cannot record which networks visitors open in %s (not a writable folder): pruning goes by "
+                "training time there", folder)
 
 
 # Read-only caches keyed by file identity (path, mtime, size): a new checkpoint is a new key.
@@ -382,6 +523,9 @@ def _load_timeline_cached(path: Path, mtime_ns: int, checkpoint_id: str):
         log.warning("%s", e)
         return str(e)
 
+
+# When this process last recorded a network's use: a key names a marker file and a minute, for good.
+_TOUCHED = Bounded(1024)
 
 # Snapshots rebuilt from a timeline: a snapshot id never names different weights.
 _SNAPSHOTS = Bounded(64)
