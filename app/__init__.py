@@ -1,7 +1,26 @@
 """Looking Inside's Dash dashboard. `app.server` is the WSGI entry (settings from LOOKINSIDE_* variables)."""
 import functools
+import logging
 import os
+import sys
 import threading
+
+# gunicorn's own format, so the web workers' and the jobs' lines read like the master's in one log.
+LOG_FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(message)s"
+LOG_DATES = "[%Y-%m-%d %H:%M:%S %z]"
+
+
+def log_to_stderr() -> None:
+    """Send the dashboard's log ("lookinside": every job queued, refused, started, ended and pruned) to
+    stderr at INFO with level and time, as gunicorn does its own; once per process."""
+    log = logging.getLogger("lookinside")
+    if not any(getattr(h, "_lookinside", False) for h in log.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATES))
+        handler._lookinside = True
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
 
 
 @functools.lru_cache(maxsize=1)

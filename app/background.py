@@ -15,6 +15,7 @@ from models.config import Settings
 from models.errors import LookInsideError
 from models.zoo import Zoo
 
+from .access import address
 from .jobs import Refused
 from .representations import train_means, result_path, units_name, write
 
@@ -32,7 +33,7 @@ def request(service, view, mode: str, detail: str, visitor: str, admin: bool) ->
     ckpt = view.checkpoint
     try:
         job, _ = service.queue.submit(ckpt.dataset, target(ckpt.name, ckpt.id, detail), mode, service.job_settings(),
-                                      visitor=visitor, who="admin" if admin else "visitor")
+                                      visitor=visitor, who="admin" if admin else "visitor", address=address())
     except Refused as e:
         return {"error": str(e)}
     return job.handle()

@@ -4,6 +4,7 @@ DATASET = "dataset-dropdown"
 ARCH = "model-dropdown"
 ACCURACY = "accuracy"
 STATUS = "model-status"
+TRAIN_IT = "train-it"  # shown beside the status of a network not trained here: only a press queues it
 
 CONFUSION = "confusion-graph"
 CONFUSION_KEYS = "confusion-keys"  # the focusable box around the heatmap, for keyboard use

@@ -35,7 +35,9 @@ REDIS_ENV = "REDIS_URL"
 JOBS_DIR_ENV = "LOOKINSIDE_JOBS_DIR"
 SLOTS_ENV = "LOOKINSIDE_TRAIN_SLOTS"
 WAITING_ENV = "LOOKINSIDE_TRAIN_QUEUE"
+PER_ADDRESS_ENV = "LOOKINSIDE_JOBS_PER_ADDRESS"
 MAX_WAITING = 8
+PER_ADDRESS = 4  # active jobs one client address may have: a classroom behind one NAT shares them
 START_GRACE = 120.0  # seconds a claimed job may take to start its process and take its lock
 KEEP_FINISHED = 3600.0  # finished rows are kept this long, so late pollers still learn how a job ended
 ACTIVE = ("queued", "running", "cancelling")
@@ -50,6 +52,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, created);
 """
+_ADDRESS_COLUMN = "ALTER TABLE jobs ADD COLUMN address TEXT NOT NULL DEFAULT ''"  # tables made before it
 
 
 class Refused(Exception):
@@ -103,15 +106,19 @@ class Queue:
     """The queue in `folder`; holds no state of its own, so any number of processes can share it."""
 
     def __init__(self, folder: Optional[Path] = None, slots: Optional[int] = None, max_waiting: Optional[int] = None,
-                 launch: Optional[Callable[["Queue", Job], None]] = None):
+                 launch: Optional[Callable[["Queue", Job], None]] = None, per_address: Optional[int] = None):
         self.folder = Path(folder or default_folder())
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / "jobs.sqlite"
         self.slots = slots if slots is not None else _env_int(SLOTS_ENV, 1, 1)
         self.max_waiting = max_waiting if max_waiting is not None else _env_int(WAITING_ENV, MAX_WAITING, 0)
+        self.per_address = per_address if per_address is not None else _env_int(PER_ADDRESS_ENV, PER_ADDRESS, 1)
         self.launch = launch or default_launcher()
         with self._db() as db:
             db.executescript(_SCHEMA)
+        with self._db(write=True) as db:
+            if "address" not in [row[1] for row in db.execute("PRAGMA table_info(jobs)")]:
+                db.execute(_ADDRESS_COLUMN)
 
     @contextlib.contextmanager
     def _db(self, write: bool = False) -> Iterator[sqlite3.Connection]:
@@ -132,11 +139,13 @@ class Queue:
             db.close()
 
     def submit(self, dataset: str, target: str, mode: str, settings: dict, visitor: str = "", who: str = "visitor",
-               name: Optional[Callable[[list[str]], str]] = None) -> tuple[Job, bool]:
+               name: Optional[Callable[[list[str]], str]] = None, address: str = "") -> tuple[Job, bool]:
         """Queue a job, or join the active one for the same network and mode; returns (job, joined).
 
         `name(taken)` gives a new job its network id (a run's fresh id, past the ids in `taken`);
-        without it the job writes `target` itself. Raises Refused past the bounds.
+        without it the job writes `target` itself. Raises Refused past the bounds: one active job per
+        visitor, `per_address` per client address (a visitor's id costs nothing to change; an address
+        does), `max_waiting` in all.
         """
         with self._db(write=True) as db:
             found = db.execute("SELECT * FROM jobs WHERE dataset=? AND target=? AND mode=? AND state IN "
@@ -147,18 +156,27 @@ class Queue:
                                       (visitor, *ACTIVE)).fetchone():
                 raise Refused("You already have a network training: wait for it to finish, then try again "
                               "(one at a time per visitor).")
+            if address and who != "admin" and db.execute(
+                    f"SELECT COUNT(*) FROM jobs WHERE address=? AND state IN ({_marks(ACTIVE)})",
+                    (address, *ACTIVE)).fetchone()[0] >= self.per_address:
+                log.info("training job refused: %s/%s (%s): %d jobs from one address already", dataset, target, mode,
+                         self.per_address)
+                raise Refused(f"{self.per_address} networks asked for from your network are training or waiting "
+                              "already; try again when one has finished.")
             waiting = db.execute("SELECT COUNT(*) FROM jobs WHERE state='queued'").fetchone()[0]
             if waiting >= self.max_waiting:
                 ahead = db.execute(f"SELECT COUNT(*) FROM jobs WHERE state IN ({_marks(ACTIVE)})",
                                    ACTIVE).fetchone()[0]
+                log.info("training job refused: %s/%s (%s): the queue is full", dataset, target, mode)
                 raise Refused(f"The trainer is busy: {ahead} jobs ahead, try again in a few minutes.")
             taken = [r[0] for r in db.execute(f"SELECT network FROM jobs WHERE dataset=? AND state IN "
                                               f"({_marks(ACTIVE)})", (dataset, *ACTIVE))]
             network = name(taken) if name else target
             job_id = uuid.uuid4().hex
-            db.execute("INSERT INTO jobs (id, dataset, target, network, mode, who, visitor, settings, state, created)"
-                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
-                       (job_id, dataset, target, network, mode, who, visitor, json.dumps(settings), time.time()))
+            db.execute("INSERT INTO jobs (id, dataset, target, network, mode, who, visitor, settings, state, created,"
+                       " address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                       (job_id, dataset, target, network, mode, who, visitor, json.dumps(settings), time.time(),
+                        address))
             db.execute("DELETE FROM jobs WHERE state NOT IN (" + _marks(ACTIVE) + ") AND finished < ?",
                        (*ACTIVE, time.time() - KEEP_FINISHED))
         log.info("training job %s queued: %s/%s (%s, asked by %s)", job_id[:8], dataset, network, mode, who)
@@ -185,19 +203,23 @@ class Queue:
         return [_job(r) for r in rows]
 
     def pump(self) -> list[Job]:
-        """Fail the running jobs whose process died, then start queued ones while slots are free."""
+        """Fail the running jobs whose process died, then start queued ones while slots are free.
+
+        A slot is free only once the process of the job that held it has exited, not when the job ended: a
+        runner that has reported its result still holds its memory until it is gone."""
         now, claimed = time.time(), []
         if not self._needs_pump(now):  # the common case, every poll of every watcher: no write lock taken
             return claimed
         with self._db(write=True) as db:
             running = [_job(r) for r in db.execute("SELECT * FROM jobs WHERE state IN ('running', 'cancelling')")]
+            exiting = self._exiting(db)
             for job in list(running):
                 if not self._dead(job, now):
                     continue
                 log.warning("training job %s (%s/%s) died with its process", job.id[:8], job.dataset, job.network)
                 db.execute("UPDATE jobs SET state='failed', finished=?, message=? WHERE id=?", (now, DIED, job.id))
                 running.remove(job)
-            free = self.slots - len(running)
+            free = self.slots - len(running) - exiting
             if free > 0:
                 for row in db.execute("SELECT * FROM jobs WHERE state='queued' ORDER BY created LIMIT ?", (free,)):
                     claimed.append(_job(row))
@@ -215,7 +237,23 @@ class Queue:
         with self._db() as db:
             running = [_job(r) for r in db.execute("SELECT * FROM jobs WHERE state IN ('running', 'cancelling')")]
             waiting = db.execute("SELECT COUNT(*) FROM jobs WHERE state='queued'").fetchone()[0]
-        return any(self._dead(j, now) for j in running) or (waiting > 0 and len(running) < self.slots)
+            busy = len(running) + (self._exiting(db) if waiting else 0)
+        return any(self._dead(j, now) for j in running) or (waiting > 0 and busy < self.slots)
+
+    def _exiting(self, db: sqlite3.Connection) -> int:
+        """How many ended jobs' processes are still alive (still holding their lock); the lock files of those
+        that are gone are removed."""
+        alive = 0
+        for path in self.folder.glob("job-*.lock"):
+            job_id = path.stem[len("job-"):]
+            row = db.execute("SELECT state FROM jobs WHERE id=?", (job_id,)).fetchone()
+            if row is not None and row[0] in ACTIVE:
+                continue  # a running job's lock: `_dead` looks after it
+            if self._held(path):
+                alive += 1
+            else:
+                path.unlink(missing_ok=True)
+        return alive
 
     def _dead(self, job: Job, now: float) -> bool:
         """A claimed job whose process holds no lock: gone, or never started within the grace period."""
@@ -226,7 +264,10 @@ class Queue:
 
     def _alive(self, job: Job) -> bool:
         """Whether a process holds the job's lock (the job's runner, for as long as it lives)."""
-        path = self.lock_path(job.id)
+        return self._held(self.lock_path(job.id))
+
+    @staticmethod
+    def _held(path: Path) -> bool:
         if not path.exists():
             return False
         with open(path, "a") as f:
@@ -238,17 +279,24 @@ class Queue:
             return False
 
     @contextlib.contextmanager
-    def hold(self, job_id: str) -> Iterator[None]:
-        """Held by the process that runs a job, from start to end; the OS lets go if the process dies."""
-        with open(self.lock_path(job_id), "a") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                with self._db(write=True) as db:
-                    db.execute("UPDATE jobs SET pid=? WHERE id=?", (os.getpid(), job_id))
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
-        self.lock_path(job_id).unlink(missing_ok=True)
+    def hold(self, job_id: str, until_exit: bool = False) -> Iterator[None]:
+        """Held by the process that runs a job, from start to end; the OS lets go if the process dies.
+
+        `until_exit` (a runner in a process of its own) keeps it past the job's end until the process has
+        exited, so the next job's process never starts beside this one's memory (see `pump`)."""
+        fd = os.open(self.lock_path(job_id), os.O_WRONLY | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            with self._db(write=True) as db:
+                db.execute("UPDATE jobs SET pid=? WHERE id=?", (os.getpid(), job_id))
+            yield
+        finally:
+            if until_exit:
+                _HELD.append(fd)  # never closed: the kernel lets go when the process is gone
+            else:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+                self.lock_path(job_id).unlink(missing_ok=True)
 
     def report(self, job_id: str, progress: Optional[dict] = None, frame: Optional[str] = None) -> str:
         """Store a running job's progress and latest live frame; returns the job's state (to see a cancel)."""
@@ -276,6 +324,9 @@ class Queue:
         return bool(queued or running)
 
 
+_HELD: list[int] = []  # locks this process keeps until it exits
+
+
 def _marks(values) -> str:
     return ", ".join("?" * len(values))
 
@@ -297,15 +348,22 @@ def launch_process(queue: Queue, job: Job) -> None:
     """Run the job in a fresh interpreter, at a lower priority than the web workers."""
     proc = subprocess.Popen([sys.executable, "-m", "app.runner", str(queue.folder), job.id], cwd=PROJECT_DIR,
                             stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True)
-    # Reap it when it ends, so no zombie is left behind the web worker that started it.
-    threading.Thread(target=_reap, args=(proc,), daemon=True, name=f"reap-{job.id[:8]}").start()
+    # Reap it when it ends, so no zombie is left behind the web worker that started it; then hand its slot on,
+    # even if nobody is watching.
+    threading.Thread(target=_reap, args=(proc, queue, job.id), daemon=True, name=f"reap-{job.id[:8]}").start()
 
 
-def _reap(proc: subprocess.Popen) -> None:
+def _reap(proc: subprocess.Popen, queue: Queue, job_id: str) -> None:
     try:
         proc.wait()
     except (OSError, SystemExit):  # the web process is going away: the runner then belongs to init
-        pass
+        return
+    try:
+        if not queue._held(queue.lock_path(job_id)):
+            queue.lock_path(job_id).unlink(missing_ok=True)  # its process kept it to the end; now it is gone
+        queue.pump()
+    except Exception:  # a busy or vanished queue: the next poll or request pumps instead
+        log.warning("could not hand on the training slot of pid %d", proc.pid, exc_info=True)
 
 
 def launch_celery(queue: Queue, job: Job) -> None:

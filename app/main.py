@@ -46,7 +46,8 @@ def layout(service: Service | None = None) -> html.Div:
             html.Div(className="bar-row", children=[
                 html.H1("Looking Inside", className="title"),
                 model.controls(dataset, network, offered if network in offered else [*offered, network]),
-                html.Div(id=ids.STATUS, className="status")]),
+                html.Div(id=ids.STATUS, className="status"),
+                html.Button("Train it", id=ids.TRAIN_IT, className="more-button train-it", n_clicks=0, hidden=True)]),
             timeline.layout(),
             views.nav(view)]),
         model.training_box(),
@@ -75,7 +76,9 @@ def create_app(settings: Settings, access: Access | None = None, queue: Queue | 
                compress=True)  # gzip through flask-compress: the page's scripts shrink about 3x
     security.harden(app)
     access = app.lookinside_access = access or Access.from_env()
-    limits = app.lookinside_limits = Limits(app.server)
+    queue = queue or Queue()
+    # The limits' counts and the visitors' signing key live beside the queue: every process sees them.
+    limits = app.lookinside_limits = Limits(app.server, queue.folder)
     service = app.lookinside_service = Service(settings, queue=queue, limits=limits)
     app.layout = functools.partial(layout, service)
     # The registered functions, kept so tests can call each callback directly.

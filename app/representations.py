@@ -161,8 +161,8 @@ class Representations:
         train = datasets.load(ckpt.dataset, True, self.service.local)
 
         def build():
-            return layers.unit_rows(torch.as_tensor(layers.features(
-                ckpt.model, train.images, ckpt.normalization, self.service.settings.device)[key]))
+            return layers.unit_features(ckpt.model, train.images, ckpt.normalization, key,
+                                        self.service.settings.device)
         return self.store.get(self._key(view, "index", key), build)
 
     def nearest(self, view, key: str, index: int) -> Optional[tuple[np.ndarray, np.ndarray]]:
@@ -193,7 +193,8 @@ class Representations:
             saved = self.saved(view, "off", units_name(units))
             return None if saved is None else _evaluation(ev, saved.astype(np.float32))
 
-        def build():
+        def build():  # about 1 s of CPU for a wide net: counted once per visitor and set of units
+            self.service.limit_once("switch", f"{view.checkpoint.id}/{units_name(units)}")
             logits = torch.as_tensor(layers.logits_without(model, self.first(view), units))
             return _evaluation(ev, torch.softmax(logits, 1).numpy().astype(np.float32))
         return self.service.cached(view, "switched", units, build)

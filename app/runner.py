@@ -21,9 +21,9 @@ from models.config import Settings
 from models.errors import LookInsideError, TrainingCancelled
 from models.evaluate import Evaluation
 from models.train import predict_proba
-from models.zoo import Zoo, kind_of
+from models.zoo import Zoo, disk_bound, kind_of
 
-from . import background, figures
+from . import background, figures, log_to_stderr
 from .images import colorize, png_data_uri
 from .jobs import Job, Queue
 from .state import READY, network_label, state
@@ -36,12 +36,15 @@ MAX_RUNS = int(os.environ.get("LOOKINSIDE_MAX_RUNS", "50"))  # visitors' runs ke
 MAX_SHAPES = int(os.environ.get("LOOKINSIDE_MAX_BUILT", "30"))  # networks built in the page kept per dataset
 
 
-def run(queue: Queue, job_id: str) -> None:
-    """Run the job if it is this process's to run; record how it ended. Never raises for a job's failure."""
+def run(queue: Queue, job_id: str, own_process: bool = False) -> None:
+    """Run the job if it is this process's to run; record how it ended. Never raises for a job's failure.
+
+    In a process of its own (`python -m app.runner`), the job's slot is handed on only once the process has
+    exited (the launcher pumps then); in a Celery worker, which lives on, at the job's end."""
     job = queue.get(job_id)
     if job is None or job.state not in ("running", "cancelling"):
         return
-    with queue.hold(job_id):
+    with queue.hold(job_id, until_exit=own_process):
         started = time.monotonic()
         log.info("training job %s started: %s/%s (%s, asked by %s, pid %d)", job_id[:8], job.dataset, job.network,
                  job.mode, job.who, os.getpid())
@@ -62,7 +65,8 @@ def run(queue: Queue, job_id: str) -> None:
             outcome = "done"
         log.info("training job %s ended: %s/%s %s after %.1fs (%s, asked by %s)", job_id[:8], job.dataset,
                  job.network, outcome, time.monotonic() - started, job.mode, job.who)
-    queue.pump()  # the next queued job gets this one's slot, even if nobody is watching
+    if not own_process:
+        queue.pump()  # the next queued job gets this one's slot, even if nobody is watching
 
 
 def train(queue: Queue, job: Job) -> dict:
@@ -95,13 +99,14 @@ def train(queue: Queue, job: Job) -> dict:
     report({"step": 0, "total": 1, "label": f"Preparing {title}: loading data…"})
     if job.mode == "train":
         ev = zoo.evaluation(job.dataset, job.network, on_progress=on_progress, cancel=cancel, on_snapshot=on_snapshot)
-        if job.network not in kinds.KINDS:  # a network built in the page: the oldest beyond the bound go
+        if job.network not in kinds.KINDS:  # a network built in the page: the least recently used beyond the bound go
             zoo.prune_shapes(job.dataset, keep=MAX_SHAPES, protect=ladder.networks())
     else:  # "retrain" replaces the network; "run" writes a new one beside it, under its own id
         ckpt = zoo.retrain(job.dataset, job.network, on_progress=on_progress, cancel=cancel, on_snapshot=on_snapshot)
         ev = zoo.evaluate(ckpt)
         if job.mode == "run":
             zoo.prune_runs(job.dataset, keep=MAX_RUNS)
+    zoo.prune_disk(job.dataset, disk_bound(os.environ.get("LOOKINSIDE_MAX_DISK")), protect=ladder.networks())
     labels = zoo.timeline_labels(zoo.load(job.dataset, job.network))
     return state(job.dataset, job.network, READY, checkpoint=ev.checkpoint_id, timeline=labels)
 
@@ -148,12 +153,12 @@ def main(argv=None) -> int:
     if len(argv) != 2:
         print("usage: python -m app.runner JOBS_DIR JOB_ID", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    log_to_stderr()  # into the server's log, which this process shares
     try:
         os.nice(NICE)
     except OSError:
         pass
-    run(Queue(Path(argv[0])), argv[1])
+    run(Queue(Path(argv[0])), argv[1], own_process=True)
     return 0
 
 

@@ -6,22 +6,30 @@ helpers of one feature live next to its panel.
 from __future__ import annotations
 
 import functools
+import logging
+import os
 from dataclasses import dataclass, replace
 from typing import Optional
 
 from models import datasets, kinds, ladder
-from models.cache import Bounded
+from models.cache import Bounded, approx_bytes
 from models.checkpoint import Checkpoint
 from models.config import Settings
 from models.errors import CheckpointError, DataError, LookInsideError
 from models.evaluate import Evaluation
-from models.zoo import Zoo, base_of, parse_network
+from models.zoo import Zoo, base_of, kind_of, parse_network, shape_of
 
 from . import figures
+from .access import address
 from .images import Thumbnails
 from .jobs import Queue, Refused
 from .representations import Representations
 from .state import DATASET_LABELS, ERROR, READY, UNTRAINED, network_label, on_screen, state, valid_pair
+
+
+log = logging.getLogger("lookinside")
+CACHE_BYTES_ENV = "LOOKINSIDE_CACHE_BYTES"  # what the panels drew, per process (the layers' features are apart)
+TRAIN_IMAGES = {"mnist": 60_000, "cifar": 50_000}  # each family's training split
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,7 @@ class Service:
         self.local = replace(settings, offline=True)
         # What the panels draw, keyed by checkpoint identity: a result for a key never changes, so every
         # worker that builds one builds the same; this only saves rebuilding it on every click.
-        self.cache = Bounded(512)
+        self.cache = Bounded(512, max_bytes=int(os.environ.get(CACHE_BYTES_ENV, 200_000_000)), size=approx_bytes)
         self.representations = Representations(self)  # each layer's features, maps and nearest images
 
     def cached(self, view: View, what: str, options: tuple, build):
@@ -69,14 +77,40 @@ class Service:
                                                "there are too many); choose another network.")
         try:
             ckpt = self.zoo.load(dataset, arch)
-        except CheckpointError as e:
-            note = "" if not self.zoo.has_checkpoint(dataset, arch) else f"{e}; it will be retrained"
+        except CheckpointError as e:  # the detail (a path, the reader's complaint) is for the log, not the page
+            if self.zoo.has_checkpoint(dataset, arch):
+                _warn_once(str(e))
+            note = "" if not self.zoo.has_checkpoint(dataset, arch) else "its saved file is damaged; train it again"
             return state(dataset, arch, UNTRAINED, note)
+        self.zoo.mark_used(dataset, arch)  # pruning removes the networks nobody opens (models.zoo)
         if self.zoo.cached_evaluation(ckpt) is None:
             problem = self.zoo.evaluation_problem(ckpt)
             note = f"{problem[0].upper()}{problem[1:]}: recomputing it" if problem else "evaluating the test set"
             return state(dataset, arch, UNTRAINED, note, ckpt.id)
         return state(dataset, arch, READY, checkpoint=ckpt.id, timeline=self.zoo.timeline_labels(ckpt))
+
+    def train_estimate(self, dataset: str, network: str) -> Optional[float]:
+        """About how many seconds training `network` on `dataset` takes here, for the button that starts it: the
+        time it took on a dataset of the same family, else (a fully connected net) from its size, at the rate
+        the built networks trained here (BENCHMARKS.md, fifth part: about 6 s plus 9e-11 s per weight and
+        training image and epoch). None when there is nothing to go on."""
+        family = datasets.get_spec(dataset).family
+        for other in [dataset, *(d for d in datasets.DATASETS if d != dataset)]:
+            if datasets.get_spec(other).family != family or not self.zoo.has_checkpoint(other, network):
+                continue
+            try:
+                seconds = self.zoo.load(other, network).metrics.get("train_seconds")
+            except LookInsideError:
+                continue
+            if isinstance(seconds, (int, float)) and seconds > 0:
+                return float(seconds)
+        if kinds.get(kind_of(network)).slow_pass:  # a convnet's cost is not in its weight count
+            return None
+        spec, config = datasets.get_spec(dataset), self.zoo.default_config(dataset, network)
+        weights = sum(p.numel() for p in kinds.build(kind_of(network), spec.shape, len(spec.classes),
+                                                     **shape_of(network).args).parameters())
+        images = TRAIN_IMAGES[family]
+        return 6.0 + 9e-11 * weights * images * config.epochs
 
     def has_data(self, dataset) -> bool:
         """Whether a dataset's test files are here (read without downloading)."""
@@ -123,7 +157,7 @@ class Service:
                 name = functools.partial(self.zoo.next_run, dataset, base)  # called with the ids in flight
         try:
             job, _ = self.queue.submit(dataset, target, mode, self.job_settings(), visitor=visitor,
-                                       who="admin" if admin else "visitor", name=name)
+                                       who="admin" if admin else "visitor", name=name, address=address())
         except Refused as e:
             return {"error": str(e)}
         return job.handle()
@@ -133,7 +167,7 @@ class Service:
         other (models.ladder); the job's handle, or {"error": sentence} when the bounds refuse it."""
         try:
             job, _ = self.queue.submit(dataset, "ladder", "ladder", self.job_settings(), visitor=visitor,
-                                       who="admin" if admin else "visitor")
+                                       who="admin" if admin else "visitor", address=address())
         except Refused as e:
             return {"error": str(e)}
         return job.handle()
@@ -336,3 +370,9 @@ SHAPES_COMPARED = 16  # networks built in the page, offered to compare (the firs
 def _thumbnails(settings: Settings, dataset: str) -> Thumbnails:
     # Encoded once per image and process: a cell click only looks these up.
     return Thumbnails(datasets.load(dataset, False, settings).images)
+
+
+@functools.lru_cache(maxsize=64)
+def _warn_once(message: str) -> None:
+    """Log a damaged file's problem once per process, however often pages ask for it."""
+    log.warning("%s", message)

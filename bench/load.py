@@ -153,7 +153,8 @@ class Client:
 def resolve(client: Client, dataset: str, arch: str) -> dict | None:
     reply = client.callback("switch (resolve)", [("state-resolved", "data"), ("state-job", "data")],
                             [("dataset-dropdown", "value", dataset), ("model-dropdown", "value", arch),
-                             ("watch-button", "n_clicks", 0), ("state-resolve-kick", "data", None)],
+                             ("watch-button", "n_clicks", 0), ("state-resolve-kick", "data", None),
+                             ("train-it", "n_clicks", 0)],
                             state=[("state-admin-token", "data", None)], parse=True)
     return reply.get("state-resolved", {}).get("data")
 
@@ -173,7 +174,8 @@ def visit(client: Client, pairs: list[tuple[str, str]], rng: random.Random) -> N
                      ("state-units-off", "data", None), ("state-off-done", "data", None)],
                     [("state-cell", "data", cell)])
     client.callback("status", [("accuracy", "children"), ("model-status", "children"), ("model-status", "className"),
-                               ("timeline-note", "children"), ("watch-button", "children"), ("watch-button", "title")],
+                               ("timeline-note", "children"), ("watch-button", "children"), ("watch-button", "title"),
+                               ("train-it", "children"), ("train-it", "hidden")],
                     [on_screen])
     # A click selects its cell in the browser; the one request it costs is for the cell's images.
     client.callback("cell click", [("cell-samples", "children"), ("samples-more", "className"),

@@ -140,7 +140,8 @@ class Page:
     def resolve(self, dataset: str, arch: str) -> dict:
         reply = self.client.callback("resolve", [("state-resolved", "data"), ("state-job", "data")],
                                      [("dataset-dropdown", "value", dataset), ("model-dropdown", "value", arch),
-                                      ("watch-button", "n_clicks", 0), ("state-resolve-kick", "data", None)],
+                                      ("watch-button", "n_clicks", 0), ("state-resolve-kick", "data", None),
+                                      ("train-it", "n_clicks", 0)],
                                      state=[("state-admin-token", "data", None)], parse=True)
         return _answered("resolve", reply.get("state-resolved", {}).get("data"))
 

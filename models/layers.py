@@ -136,6 +136,22 @@ def unit_pixels(images: torch.Tensor, batch: int = 5000) -> torch.Tensor:
     return torch.cat([unit_rows(pixels(chunk)) for chunk in images.split(batch)])
 
 
+def unit_features(model: nn.Module, images: torch.Tensor, norm: Normalization, key: str, device: str = "cpu",
+                  batch: int = BATCH) -> torch.Tensor:
+    """`unit_rows` of one layer for uint8 images, made a batch at a time into one half-precision tensor: every
+    layer of the training split as float32 at once was up to 740 MB (a 3 x 1,024 net), for one layer kept."""
+    model.eval()
+    at = [k for k, _ in model.layers()].index(key)
+    out = None
+    with torch.no_grad():
+        for start in range(0, len(images), batch):
+            rows = unit_rows(model.representations(norm.apply(images[start:start + batch].to(device)))[at].cpu())
+            if out is None:
+                out = torch.empty((len(images), rows.shape[1]), dtype=torch.float16)
+            out[start:start + len(rows)] = rows
+    return out if out is not None else torch.empty((0, 0), dtype=torch.float16)
+
+
 def unit_rows(x: torch.Tensor) -> torch.Tensor:
     """Rows scaled to length one (zero rows stay zero), in half precision: a cosine search is then one matmul."""
     x = x.float()

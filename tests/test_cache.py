@@ -48,3 +48,20 @@ def test_many_threads_keep_it_consistent():
     for t in threads:
         t.join()
     assert len(cache) <= 50 and cache.bytes == sum(len(v) for v, _ in cache.entries.values()) <= 400
+
+
+def test_threads_that_miss_one_key_together_wait_for_one_build():
+    import threading
+    import time
+    cache, built = Bounded(4), []
+
+    def build():
+        built.append(1)
+        time.sleep(0.2)  # long enough that every thread asks while it runs
+        return "value"
+    threads = [threading.Thread(target=lambda: cache.get("k", build)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert built == [1] and cache.find("k") == "value" and not cache.building

@@ -14,9 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from itsdangerous import Signer
 
+from app.access import SALT, cookie_for
 from app.jobs import DIED, Queue, Refused
-from app.state import screen
+from app.main import create_app
+from app.state import UNTRAINED, screen, state
 from bench.serving import cell_click_body
 from models.train import TrainConfig
 from models.zoo import Zoo
@@ -25,6 +28,7 @@ from tests.conftest import free_port, wait_for_http
 ROOT = Path(__file__).resolve().parent.parent
 JOB_BOUND = 120  # seconds any one job of these tests must finish in (each trains for a few seconds)
 SETTINGS = {"data_dir": "/nowhere", "model_dir": "/nowhere", "offline": True, "device": "cpu"}
+SECRET = "test-secret-" + "0" * 40  # what the served app signs visitor ids with
 
 
 def _queue(tmp_path, **kw) -> tuple[Queue, list]:
@@ -86,10 +90,17 @@ def test_a_job_whose_process_died_is_failed_and_its_slot_given_back(tmp_path):
 
 # --- real job processes behind gunicorn ------------------------------------------------------------
 
-def _post(port: int, body: dict, cookie: str = "") -> tuple[int, dict | str]:
-    headers = {"Content-Type": "application/json"}
+def _signed(visitor: str) -> str:
+    """The cookie the served app (its secret: SECRET below) gives visitor id `visitor` (32 hex digits)."""
+    return cookie_for(Signer(SECRET.encode(), salt=SALT), visitor)
+
+
+def _post(port: int, body: dict, cookie: str = "", signed: bool = True,
+          headers: dict | None = None) -> tuple[int, dict | str]:
+    """A callback request as visitor `cookie` (signed by the server's secret unless `signed` is False)."""
+    headers = {"Content-Type": "application/json", **(headers or {})}
     if cookie:
-        headers["Cookie"] = f"lookinside_visitor={cookie}"
+        headers["Cookie"] = f"lookinside_visitor={_signed(cookie) if signed else cookie}"
     req = urllib.request.Request(f"http://127.0.0.1:{port}/_dash-update-component", json.dumps(body).encode(), headers)
     try:
         with urllib.request.urlopen(req, timeout=60) as r:
@@ -105,7 +116,8 @@ def _watch(port: int, network: str, visitor: str, token=None, clicks: int = 1):
             "inputs": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
                        {"id": "model-dropdown", "property": "value", "value": network},
                        {"id": "watch-button", "property": "n_clicks", "value": clicks},
-                       {"id": "state-resolve-kick", "property": "data", "value": None}],
+                       {"id": "state-resolve-kick", "property": "data", "value": None},
+                       {"id": "train-it", "property": "n_clicks", "value": 0}],
             "state": [{"id": "state-admin-token", "property": "data", "value": token}],
             "changedPropIds": ["watch-button.n_clicks"]}
     status, reply = _post(port, body, visitor)
@@ -163,14 +175,16 @@ def _zombies(root_pid: int) -> list[int]:
 
 
 @pytest.fixture
-def served(mnist_only, tmp_path):
-    """gunicorn with 3 workers and an admin token, over synthetic MNIST with mnist/linear trained."""
+def served(mnist_only, tmp_path, request):
+    """gunicorn with 3 workers and an admin token, over synthetic MNIST with mnist/linear trained (more
+    environment through indirect parametrisation)."""
     settings, env = mnist_only
     Zoo(settings).train("mnist", "linear", TrainConfig(epochs=2, batch_size=32))
     shipped = settings.model_dir / "mnist-linear.pt"
     shipped.chmod(0o644)
     port = free_port()
-    env = {**env, "LOOKINSIDE_ADMIN_TOKEN": "s3cret-token", "LOOKINSIDE_TRAIN_QUEUE": "2"}
+    env = {**env, "LOOKINSIDE_ADMIN_TOKEN": "s3cret-token", "LOOKINSIDE_TRAIN_QUEUE": "2", "LOOKINSIDE_SECRET": SECRET,
+           **getattr(request, "param", {})}
     log = open(tmp_path / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "3", "--threads", "4",
                              "--bind", f"127.0.0.1:{port}", "app:server"], cwd=ROOT, env=env, stdout=log,
@@ -206,18 +220,24 @@ def test_ten_watchers_without_the_token_start_one_run_and_the_served_network_sta
     assert f"training job {handle['id'][:8]} ended: mnist/linear~run1 done after" in text
 
 
-def _choose(port: int, network: str, visitor: str):
-    """What choosing a network sends (the build card and the ladder choose one this way too)."""
+def _choose(port: int, network: str, visitor: str, press: bool = True, signed: bool = True,
+            headers: dict | None = None):
+    """What choosing a network sends (as a link, the ladder and back/forward do), or with `press` what pressing
+    "Train it" beside it sends; returns (status, the job handle or no_update's absence, or the answer's text)."""
+    trigger = "train-it.n_clicks" if press else "model-dropdown.value"
     body = {"output": "..state-resolved.data...state-job.data..",
             "outputs": [{"id": "state-resolved", "property": "data"}, {"id": "state-job", "property": "data"}],
             "inputs": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
                        {"id": "model-dropdown", "property": "value", "value": network},
                        {"id": "watch-button", "property": "n_clicks", "value": 0},
-                       {"id": "state-resolve-kick", "property": "data", "value": None}],
+                       {"id": "state-resolve-kick", "property": "data", "value": None},
+                       {"id": "train-it", "property": "n_clicks", "value": 1 if press else 0}],
             "state": [{"id": "state-admin-token", "property": "data", "value": None}],
-            "changedPropIds": ["model-dropdown.value"]}
-    status, reply = _post(port, body, visitor)
-    return status, (reply["response"]["state-job"]["data"] if status == 200 else reply)
+            "changedPropIds": [trigger]}
+    status, reply = _post(port, body, visitor, signed=signed, headers=headers)
+    if status != 200:
+        return status, reply
+    return status, reply["response"].get("state-job", {}).get("data")
 
 
 def test_ten_requests_for_a_new_network_start_one_training_run_while_clicks_are_answered(served):
@@ -409,3 +429,77 @@ def test_twelve_uploads_of_the_worst_accepted_picture_at_once_keep_each_worker_b
     body["inputs"][1]["value"] = {"contents": "data:image/png;base64," + base64.b64encode(big.getvalue()).decode()}
     status, reply = _post(port, body)
     assert status == 200 and "4999×4999 pixels; at most 4 megapixels" in json.dumps(reply, ensure_ascii=False)
+
+
+# --- a visitor who does not play along ----------------------------------------------------------------
+
+def _runners() -> set[int]:
+    """The job processes (python -m app.runner) alive on this machine now."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and b"app.runner" in (entry / "cmdline").read_bytes():
+                if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                    found.add(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.parametrize("served", [{"LOOKINSIDE_JOBS_PER_ADDRESS": "2"}], indirect=True)
+def test_rotating_cookies_from_one_address_get_no_more_than_its_limits(served):
+    port, settings, queue, proc, tmp_path = served
+    # Token guesses: a new cookie (signed, unsigned, none) and a forged X-Forwarded-For with every guess.
+    answers = []
+    for i in range(13):
+        body = {"output": "..state-admin-token.data...admin-note.children..",
+                "outputs": [{"id": "state-admin-token", "property": "data"},
+                            {"id": "admin-note", "property": "children"}],
+                "inputs": [{"id": "admin-input", "property": "value", "value": f"guess{i}"}], "state": [],
+                "changedPropIds": ["admin-input.value"]}
+        answers.append(_post(port, body, f"{i + 500:032x}" if i % 3 else "", signed=i % 3 == 1,
+                             headers={"X-Forwarded-For": f"10.0.0.{i}"})[0])
+    assert answers[:10] == [200] * 10 and answers[10:] == [429] * 3, answers
+    # Jobs: every visitor a new one, each asking for another network; the address's bound (2 here) holds.
+    jobs = [_choose(port, f"mlp-{3 + i}-relu", f"{i + 600:032x}") for i in range(4)]
+    assert [status for status, _ in jobs] == [200] * 4, jobs
+    assert "id" in jobs[0][1] and "id" in jobs[1][1], jobs
+    sentence = ("2 networks asked for from your network are training or waiting already; try again when one has "
+                "finished.")
+    assert jobs[2][1] == {"error": sentence} and jobs[3][1] == {"error": sentence}
+    assert len(queue.active()) == 2
+    # The slot is handed over only once the first job's process has exited: never two runners at once.
+    most, deadline = 0, time.time() + 2 * JOB_BOUND
+    while any(queue.get(h["id"]).active for _, h in jobs[:2]) and time.time() < deadline:
+        most = max(most, len(_runners()))
+        time.sleep(0.01)
+    for _, handle in jobs[:2]:
+        assert _wait(queue, handle["id"]).state == "done"
+    assert most == 1
+    deadline = time.time() + 30
+    while list(Path(queue.folder).glob("job-*.lock")) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not list(Path(queue.folder).glob("job-*.lock"))  # every job's lock goes once its process has
+    text = (tmp_path / "server.log").read_text()
+    assert "[INFO] training job refused: mnist/mlp-5-relu (train): 2 jobs from one address already" in text
+    assert f"[INFO] training job {jobs[0][1]['id'][:8]} queued" in text
+    assert not _zombies(proc.pid)
+
+
+def test_a_link_to_an_untrained_network_queues_nothing(served):
+    port, settings, queue, proc, _ = served
+    page = urllib.request.urlopen(f"http://127.0.0.1:{port}/?dataset=mnist&model=mlp-999-relu", timeout=60)
+    cookie = page.headers["Set-Cookie"]
+    assert cookie.startswith("lookinside_visitor=") and "HttpOnly" in cookie
+    status, job = _choose(port, "mlp-999-relu", f"{700:032x}", press=False)  # opened, chosen, or back/forward
+    assert status == 200 and job is None
+    assert queue.active() == [] and not (settings.model_dir / "mnist-mlp-999-relu.pt").exists()
+    # The page says so and offers the button; only pressing it queues the job.
+    bar = create_app(settings, queue=queue).lookinside_callbacks["bar"]
+    answer = bar(screen(state("mnist", "mlp-999-relu", UNTRAINED), None, "mnist", "mlp-999-relu"))
+    assert answer[1] == "2-layer (999 hidden units, relu) is not trained here yet." and answer[-1] is False
+    assert answer[-2].startswith("Train it (about ")
+    status, job = _choose(port, "mlp-999-relu", f"{700:032x}")
+    assert status == 200 and job["network"] == "mlp-999-relu"
+    queue.cancel(job["id"])
+    _wait(queue, job["id"])

@@ -121,7 +121,8 @@ def test_only_ready_pairs_and_listed_outputs_are_kept(served):
         "inputs": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
                    {"id": "model-dropdown", "property": "value", "value": "linear"},
                    {"id": "watch-button", "property": "n_clicks", "value": 0},
-                   {"id": "state-resolve-kick", "property": "data", "value": None}],
+                   {"id": "state-resolve-kick", "property": "data", "value": None},
+                   {"id": "train-it", "property": "n_clicks", "value": 0}],
         "state": [{"id": "state-admin-token", "property": "data", "value": None}],
         "changedPropIds": ["dataset-dropdown.value"]}).encode()
     assert post(app, resolve).status_code == 200

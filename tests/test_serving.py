@@ -36,7 +36,8 @@ def _resolve(port: int) -> dict:
             "inputs": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
                        {"id": "model-dropdown", "property": "value", "value": "linear"},
                        {"id": "watch-button", "property": "n_clicks", "value": 0},
-                       {"id": "state-resolve-kick", "property": "data", "value": None}],
+                       {"id": "state-resolve-kick", "property": "data", "value": None},
+                       {"id": "train-it", "property": "n_clicks", "value": 0}],
             "state": [{"id": "state-admin-token", "property": "data", "value": None}],
             "changedPropIds": ["dataset-dropdown.value"]}
     return _post(port, body)["response"]["state-resolved"]["data"]
@@ -147,6 +148,7 @@ def test_sigkill_in_the_middle_of_saving_leaves_the_previous_checkpoint(tmp_path
 
 def test_corrupt_checkpoint_is_logged_retrained_and_served(mnist_only, caplog):
     from app import runner
+    from tests.test_app_callbacks import triggered
     from app.jobs import Queue
     from app.main import create_app
     settings, _ = mnist_only
@@ -155,8 +157,14 @@ def test_corrupt_checkpoint_is_logged_retrained_and_served(mnist_only, caplog):
     zoo.checkpoint_path("mnist", "linear").write_bytes(b"\x00 half a checkpoint")
     queue = Queue(settings.model_dir.parent / "jobs", launch=lambda q, job: None)
     cb = create_app(settings, queue=queue).lookinside_callbacks
-    state, request = cb["resolve"]("mnist", "linear")
-    assert state["status"] == "untrained" and "unreadable" in state["message"] and request["mode"] == "train"
+    with caplog.at_level("WARNING", logger="lookinside"):
+        state, _ = cb["resolve"]("mnist", "linear")
+    # The page says so in a sentence that names no path; the log has the detail.
+    assert state["status"] == "untrained" and state["message"] == "its saved file is damaged; train it again"
+    assert any("unreadable" in r.message and str(settings.model_dir) in r.message for r in caplog.records)
+    caplog.clear()
+    request = triggered(cb["resolve"], "train-it.n_clicks", 1, "mnist", "linear", 0, None, None, 1)[1]
+    assert request["mode"] == "train"
     with caplog.at_level("WARNING", logger="lookinside"):
         runner.run(queue, request["id"])  # as the job's own process would
     assert queue.get(request["id"]).state == "done"

@@ -8,7 +8,7 @@ from models.errors import LookInsideError
 
 from .. import ids
 from ..service import Service
-from ..state import READY, on_screen
+from ..state import READY, UNTRAINED, network_label, on_screen, valid_pair
 
 
 def register(app: Dash, service: Service) -> dict:
@@ -22,7 +22,9 @@ def register(app: Dash, service: Service) -> dict:
             return "not available", problem, "status status-error"
         if view is None:
             note = f" ({st['message']})" if st.get("message") else ""
-            return "training…", f"This network is not ready yet: it is being prepared{note}.", "status status-busy"
+            name = network_label(st["network"]) if valid_pair(st["dataset"], st["network"]) else "This network"
+            return ("not trained", f"{name} is not trained here yet{note}.",
+                    "status status-busy")
         ev = view.evaluation
         correct = int(ev.confusion.trace())
         # The same width at every timeline position (the timeline's note says which one), so nothing moves.
@@ -56,13 +58,27 @@ def register(app: Dash, service: Service) -> dict:
                 pass
         return watch_text(seconds)
 
+    def train_it(store):
+        """The "Train it" button's label, and whether it is hidden: shown only for a network not trained here."""
+        st = on_screen(store)
+        if st is None or st["status"] != UNTRAINED or not valid_pair(st["dataset"], st["network"]):
+            return "Train it", True
+        try:
+            seconds = service.train_estimate(st["dataset"], st["network"])
+        except LookInsideError:
+            seconds = None
+        if seconds is None:
+            return "Train it", False
+        return f"Train it (about {seconds:.0f} s)" if seconds < 90 else f"Train it (about {seconds / 60:.0f} min)", False
+
     @app.callback(Output(ids.ACCURACY, "children"), Output(ids.STATUS, "children"), Output(ids.STATUS, "className"),
                   Output(ids.TIMELINE_NOTE, "children"), Output(ids.WATCH, "children"), Output(ids.WATCH, "title"),
+                  Output(ids.TRAIN_IT, "children"), Output(ids.TRAIN_IT, "hidden"),
                   Input(ids.STATE_VIEW, "data"))
     def bar(store):
-        return (*status(store), note(store), *watch_label(store))
+        return (*status(store), note(store), *watch_label(store), *train_it(store))
 
-    return {"bar": bar, "status": status, "timeline_note": note, "watch_label": watch_label}
+    return {"bar": bar, "status": status, "timeline_note": note, "watch_label": watch_label, "train_it": train_it}
 
 
 def watch_text(seconds) -> tuple[str, str]:

@@ -85,6 +85,12 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         set_props(ids.ARCH, {"options": network_options([*service.networks(dataset), network]), "value": network})
         if service.zoo.has_checkpoint(dataset, network):
             return f"Opened {label}: it was trained before.", "status"
+        limits.check("train")  # the press is the visitor's choice to train it; choosing it alone trains nothing
+        handle = service.request_training(dataset, network, visitor(), admin=False)
+        if "error" in handle:
+            return handle["error"], "status status-error"
+        if handle:
+            set_props(ids.STATE_JOB, {"data": handle})
         return (f"{label} on {DATASET_LABELS[dataset]}: it trains in the queue, with its progress at the top of the "
                 "page, then opens.", "status status-busy")
 

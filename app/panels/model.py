@@ -85,14 +85,17 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
 
     @app.callback(Output(ids.STATE_RESOLVED, "data"), Output(ids.STATE_JOB, "data"),
                   Input(ids.DATASET, "value"), Input(ids.ARCH, "value"), Input(ids.WATCH, "n_clicks"),
-                  State(ids.ADMIN_TOKEN, "data"), Input(ids.RESOLVE_KICK, "data"), prevent_initial_call=True)
-    def resolve(dataset, arch, watch=None, token=None, _=None):
+                  State(ids.ADMIN_TOKEN, "data"), Input(ids.RESOLVE_KICK, "data"), Input(ids.TRAIN_IT, "n_clicks"),
+                  prevent_initial_call=True)
+    def resolve(dataset, arch, watch=None, token=None, _=None, __=None):
+        """How the chosen network stands. Only a press starts work: "Watch it train", or "Train it" on a network
+        not trained here; choosing one, or opening a link to one, queues nothing."""
         found = service.resolve(dataset, arch)
-        watching = triggered_id() == ids.WATCH
-        if found["status"] == ERROR or (found["status"] == READY and not watching):
+        pressed = triggered_id()
+        watching = pressed == ids.WATCH
+        if found["status"] == ERROR or not (watching or (pressed == ids.TRAIN_IT and found["status"] != READY)):
             return found, no_update
-        if watching or (found["status"] != READY and arch not in kinds.KINDS):
-            limits.check("train")  # a new run, or a network built in the page: each is minutes of CPU
+        limits.check("train")  # each is seconds to minutes of CPU
         job = service.request_training(dataset, arch, visitor(), access.is_admin(token), watch=watching)
         return found, job or no_update
 
