@@ -152,8 +152,9 @@ class Representations:
         """The training split's unit rows in one layer, for cosine search (None while a job must make them)."""
         ckpt = view.checkpoint
         if key == layers.INPUT:  # the same for every network of the dataset
-            return self.store.get((ckpt.dataset, "index", key), lambda: layers.unit_pixels(
-                datasets.load(ckpt.dataset, True, self.service.local).images))
+            path = Path(self.service.settings.model_dir) / MAPS / f"{ckpt.dataset}-input-index.npy"
+            return self.store.get((ckpt.dataset, "index", key), lambda: shared(path, lambda: layers.unit_pixels(
+                datasets.load(ckpt.dataset, True, self.service.local).images)))
         if view.kind.slow_pass:
             rows = len(datasets.load(ckpt.dataset, True, self.service.local))
             found = self.saved(view, "train", key, rows=rows)
@@ -161,8 +162,8 @@ class Representations:
         train = datasets.load(ckpt.dataset, True, self.service.local)
 
         def build():
-            return layers.unit_features(ckpt.model, train.images, ckpt.normalization, key,
-                                        self.service.settings.device)
+            return shared(self.path(view, "index", key), lambda: layers.unit_features(
+                ckpt.model, train.images, ckpt.normalization, key, self.service.settings.device))
         return self.store.get(self._key(view, "index", key), build)
 
     def nearest(self, view, key: str, index: int) -> Optional[tuple[np.ndarray, np.ndarray]]:
@@ -237,9 +238,27 @@ def units_name(units: Sequence[int]) -> str:
     return "_".join(str(u) for u in sorted(units))
 
 
+def shared(path: Path, build) -> torch.Tensor:
+    """A layer's training-split index, memory-mapped from its file so that every server process on the machine
+    shares one copy (copy-on-write: nobody writes it); made by `build` and written first when the file is
+    missing or unsound, and kept in this process alone where the folder cannot be written."""
+    try:
+        found = np.load(path, mmap_mode="c", allow_pickle=False)
+        if found.ndim == 2 and found.dtype == np.float16:
+            return torch.from_numpy(found)
+    except (OSError, ValueError):
+        pass
+    rows = build()
+    try:
+        write(path, rows.numpy())
+        return torch.from_numpy(np.load(path, mmap_mode="c", allow_pickle=False))
+    except (OSError, ValueError):
+        return rows
+
+
 def _read(path: Path, rows: int) -> Optional[np.ndarray]:
     try:
-        found = np.load(path, allow_pickle=False)
+        found = np.load(path, mmap_mode="c", allow_pickle=False)  # shared with every process that reads it
     except (OSError, ValueError):
         return None
     if found.ndim != 2 or len(found) != rows or not np.isfinite(found).all():

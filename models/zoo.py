@@ -293,7 +293,10 @@ class Zoo:
         base = self.checkpoint_path(dataset, network)
         return [base, base.with_suffix(".timeline.pt"), base.with_suffix(".used"),
                 *self.settings.model_dir.glob(f"{dataset}-{network}.eval.npz"),
-                *self.settings.model_dir.glob(f"{dataset}-{network}@*.eval.npz")]
+                *self.settings.model_dir.glob(f"{dataset}-{network}@*.eval.npz"),
+                # what jobs and the layer maps computed for it (app/representations.py's result_path)
+                *(self.settings.model_dir / "maps").glob(f"{dataset}-{network}-????????????-*.npy"),
+                *(self.settings.model_dir / "maps").glob(f"{dataset}-{network}-????????????-at*-*.npy")]
 
     def _by_last_use(self, dataset: str, networks: list[str]) -> list[tuple[int, str]]:
         """(last use, network) of the unpinned ones among `networks`, least recently used first."""

@@ -1,0 +1,245 @@
+"""The memory sweep of issue 28: every layer's map of every network on the server, with nearest training images.
+
+`python -m bench --only memory`, or `python -m bench.memory [--clients 6] [--rounds 3]`. Starts gunicorn as
+deployed (gunicorn.conf.py, 3 workers x 4 threads) over a copy of the shipped checkpoints, then `clients`
+threads ask, `rounds` times over and each in its own order, for the PCA map of every layer of every ready
+network and the nearest training images of 4 test images in each layer. Memory is sampled every 0.2 s: the
+proportional set size (PSS) of the master and its workers together, and each worker's growth.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+from models import datasets, layers
+from models.config import Settings
+from models.zoo import Zoo
+
+ROOT = Path(__file__).resolve().parent.parent
+MAP = ("..state-embedding-base.data...embedding-note.children...embedding-separation.figure..."
+       "embedding-compute.className..")
+IMAGES = (0, 1234, 5678, 9999)
+
+
+def _body(output: str, inputs: list, state: list = ()) -> bytes:
+    names = output.strip(".").split("...")
+    outputs = [dict(zip(("id", "property"), name.rsplit(".", 1))) for name in names]
+    return json.dumps({"output": output, "outputs": outputs[0] if len(outputs) == 1 else outputs,
+                       "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+                       "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
+                       "changedPropIds": [f"{inputs[0][0]}.{inputs[0][1]}"]}).encode()
+
+
+def pss(pid: int) -> tuple[float, list[float]]:
+    """(PSS of the process and its children in MB, each child's PSS in MB)."""
+    proc = psutil.Process(pid)
+    workers = []
+    total = proc.memory_full_info().pss
+    for child in proc.children():
+        try:
+            workers.append(child.memory_full_info().pss / 2 ** 20)
+        except psutil.Error:
+            continue
+    return (total + sum(workers) * 2 ** 20) / 2 ** 20, workers
+
+
+def networks(settings: Settings) -> list[tuple[str, str, list[str]]]:
+    """(dataset, network, its layers' keys with the input first) for every ready fully connected network here."""
+    zoo, found = Zoo(settings), []
+    for path in sorted(settings.model_dir.glob("*.pt")):
+        if path.name.endswith(".timeline.pt"):
+            continue
+        for dataset in datasets.DATASETS:
+            if path.name.startswith(f"{dataset}-"):
+                network = path.name[len(dataset) + 1:-3]
+                try:
+                    ckpt = zoo.load(dataset, network)
+                    datasets.load(dataset, False, settings)
+                except Exception:
+                    continue
+                found.append((dataset, network, [layers.INPUT, *layers.keys(ckpt.model)]))
+    return found
+
+
+def sweep(port: int, work: list[tuple[str, str, list[str]]], clients: int, rounds: int) -> dict:
+    def post(conn, body: bytes) -> tuple[int, float]:
+        began = time.perf_counter()
+        conn.request("POST", "/_dash-update-component", body, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        return response.status, time.perf_counter() - began
+
+    stores = {}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    for dataset, network, _ in work:
+        body = json.dumps({
+            "output": "..state-resolved.data...state-job.data..",
+            "outputs": [{"id": "state-resolved", "property": "data"}, {"id": "state-job", "property": "data"}],
+            "inputs": [{"id": "dataset-dropdown", "property": "value", "value": dataset},
+                       {"id": "model-dropdown", "property": "value", "value": network},
+                       {"id": "watch-button", "property": "n_clicks", "value": 0},
+                       {"id": "state-resolve-kick", "property": "data", "value": None},
+                       {"id": "train-it", "property": "n_clicks", "value": 0}],
+            "state": [{"id": "state-admin-token", "property": "data", "value": None}],
+            "changedPropIds": ["model-dropdown.value"]}).encode()
+        conn.request("POST", "/_dash-update-component", body, {"Content-Type": "application/json"})
+        found = json.loads(conn.getresponse().read())["response"]["state-resolved"]["data"]
+        stores[(dataset, network)] = {"dataset": dataset, "network": network, "status": found["status"],
+                                      "message": found["message"], "checkpoint": found["checkpoint"],
+                                      "position": None}
+    requests = []
+    for dataset, network, keys in work:
+        store = stores[(dataset, network)]
+        if store["status"] != "ready":
+            continue
+        for key in keys:
+            requests.append(("map", _body(MAP, [("state-view", "data", store), ("embedding-layer", "value", key),
+                                                ("embedding-method", "value", "pca"),
+                                                ("state-embedding-done", "data", None)])))
+            for index in IMAGES:
+                requests.append(("nearest", _body("explain-nearest.children", [
+                    ("explain-ask", "data", {"index": index, "view": store}), ("embedding-layer", "value", key),
+                    ("state-embedding-done", "data", None)])))
+    times: dict[str, list[float]] = {"map": [], "nearest": []}
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+
+    def client(seed: int) -> None:
+        order = [r for _ in range(rounds) for r in requests]
+        random.Random(seed).shuffle(order)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        for kind, body in order:
+            status, took = post(conn, body)
+            with lock:
+                times[kind].append(took)
+                statuses[status] = statuses.get(status, 0) + 1
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(client, range(clients)))
+    return {"requests": len(requests) * rounds * clients, "statuses": statuses,
+            **{f"{k}_p50_ms": round(1000 * float(np.percentile(v, 50)), 1) for k, v in times.items() if v},
+            **{f"{k}_p95_ms": round(1000 * float(np.percentile(v, 95)), 1) for k, v in times.items() if v},
+            **{f"{k}_max_ms": round(1000 * max(v), 1) for k, v in times.items() if v}}
+
+
+def run(settings: Settings, clients: int = 6, rounds: int = 3, workers: int = 3) -> dict:
+    """Start gunicorn as deployed on a copy of the model folder, sweep, and sample memory throughout."""
+    with tempfile.TemporaryDirectory() as scratch:
+        models = Path(scratch) / "models"
+        shutil.copytree(settings.model_dir, models, ignore=shutil.ignore_patterns("*.lock", "maps"))
+        here = Settings(data_dir=settings.data_dir, model_dir=models, offline=True)
+        work = networks(here)
+        port = _free_port()
+        env = {**os.environ, "LOOKINSIDE_DATA_DIR": str(settings.data_dir), "LOOKINSIDE_MODEL_DIR": str(models),
+               "LOOKINSIDE_JOBS_DIR": str(Path(scratch) / "jobs"), "LOOKINSIDE_OFFLINE": "1",
+               "LOOKINSIDE_ADMIN_TOKEN": "bench-only"}
+        log = open(Path(scratch) / "server.log", "w")
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers",
+                                 str(workers), "--threads", "4", "--timeout", "600", "--bind", f"127.0.0.1:{port}",
+                                 "app:server"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait(port, proc)
+            time.sleep(2)
+            before, before_workers = pss(proc.pid)
+            peak, peak_workers, done = [before], [max(before_workers)], threading.Event()
+
+            def sample():
+                while not done.wait(0.2):
+                    try:
+                        total, each = pss(proc.pid)
+                    except psutil.Error:
+                        continue
+                    peak.append(total)
+                    peak_workers.append(max(each, default=0))
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            began = time.perf_counter()
+            result = sweep(port, work, clients, rounds)
+            seconds = time.perf_counter() - began
+            done.set()
+            sampler.join()
+            after, after_workers = pss(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+            log.close()
+            errors = [line for line in (Path(scratch) / "server.log").read_text().splitlines()
+                      if "Traceback" in line or "[ERROR]" in line]
+    return {"networks": len(work), "layers": sum(len(k) for _, _, k in work), "clients": clients, "rounds": rounds,
+            "workers": workers, "seconds": round(seconds, 1), **result,
+            "pss_before_mb": round(before), "pss_peak_mb": round(max(peak)), "pss_after_mb": round(after),
+            "worker_before_mb": round(max(before_workers)), "worker_peak_mb": round(max(peak_workers)),
+            "worker_growth_mb": round(max(peak_workers) - max(before_workers)),
+            "feature_budget_mb": round(int(os.environ.get("LOOKINSIDE_FEATURE_BYTES", 800_000_000)) / 2 ** 20),
+            "log_errors": len(errors)}
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(port: int, proc: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("gunicorn exited before it served")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError("gunicorn did not answer in time")
+
+
+def table(r: dict) -> str:
+    return "\n".join([
+        f"{r['networks']} networks ({r['layers']} layers with the input) on the server; {r['clients']} clients, "
+        f"{r['rounds']} rounds, {r['requests']:,} requests in {r['seconds']} s; answers {r['statuses']}",
+        "",
+        "| what | measured | target | |",
+        "|---|---|---|---|",
+        f"| PSS of master and {r['workers']} workers | {r['pss_before_mb']:,} MB before, peak {r['pss_peak_mb']:,} MB, "
+        f"{r['pss_after_mb']:,} MB after | ≤ 3,072 MB | {'met' if r['pss_peak_mb'] <= 3072 else 'missed'} |",
+        f"| a worker's growth | {r['worker_growth_mb']:,} MB (from {r['worker_before_mb']:,} to {r['worker_peak_mb']:,}) | "
+        f"≤ {r['feature_budget_mb'] + 200:,} MB (features' budget + 200) | "
+        f"{'met' if r['worker_growth_mb'] <= r['feature_budget_mb'] + 200 else 'missed'} |",
+        f"| nearest images | p50 {r.get('nearest_p50_ms')} ms, p95 {r.get('nearest_p95_ms')} ms, slowest "
+        f"{r.get('nearest_max_ms')} ms | p95 ≤ 100 ms on cached layers | (includes first builds) |",
+        f"| a layer's map | p50 {r.get('map_p50_ms')} ms, p95 {r.get('map_p95_ms')} ms | | |",
+        f"| errors or tracebacks in the server's log | {r['log_errors']} | 0 | {'met' if not r['log_errors'] else 'missed'} |",
+    ])
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--clients", type=int, default=6)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--workers", type=int, default=3)
+    args = p.parse_args(argv)
+    result = run(Settings.resolve(offline=True), args.clients, args.rounds, args.workers)
+    print(json.dumps(result, indent=1))
+    print(table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
