@@ -8,7 +8,7 @@ def parse_cell(cell, k: int) -> Optional[dict]:
     """A {"actual", "predicted"} pair inside a k x k matrix, or None for anything else."""
     try:
         actual, predicted = int(cell["actual"]), int(cell["predicted"])
-    except (TypeError, KeyError, ValueError):
+    except (TypeError, KeyError, ValueError, OverflowError):
         return None
     if 0 <= actual < k and 0 <= predicted < k:
         return {"actual": actual, "predicted": predicted}

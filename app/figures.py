@@ -365,17 +365,22 @@ def ladder_figure(lines: dict, chapter: dict) -> go.Figure:
 # Paul Tol's "muted" scheme (nine colours told apart with any colour vision) and a dark grey for a tenth class.
 CLASS_COLOURS = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255",
                  "#AA4499", "#555555")
+ONE_UNIT = "one unit: no second direction"  # the y axis of the map of a one-unit layer
 
 
 def map_figure(coords: np.ndarray, labels: np.ndarray, preds: np.ndarray, probs: np.ndarray,
-               classes: Sequence[str], axes: tuple[str, str], meta: dict) -> go.Figure:
+               classes: Sequence[str], axes: Sequence[str], meta: dict) -> go.Figure:
     """Every test image as a point of a 2-D map, coloured by its true class; mistakes are crosses.
 
     Two WebGL traces per class (right, wrong), so the legend toggles a class and the crosses stand out.
     Each point's customdata is its test-set index (int32); the predicted class and its probability (per
-    mille) of every image travel once, in the layout's meta, for the browser's hover card.
+    mille) of every image travel once, in the layout's meta, for the browser's hover card. One axis title
+    (a layer of one unit, which has no second direction) draws the points on a line: x is their only
+    coordinate, y is 0.
     """
-    coords = np.asarray(coords, dtype=np.float32)
+    coords = np.asarray(coords, dtype=np.float32).reshape(len(labels), -1)
+    line = len(axes) < 2 or coords.shape[1] < 2
+    coords = np.stack([coords[:, 0], np.zeros(len(coords), np.float32)], 1) if line else coords
     labels, preds = np.asarray(labels), np.asarray(preds)
     wrong = labels != preds
     fig = go.Figure()
@@ -397,7 +402,8 @@ def map_figure(coords: np.ndarray, labels: np.ndarray, preds: np.ndarray, probs:
         dragmode="select", hovermode="closest", uirevision=meta.get("revision"), clickmode="event",
         legend=dict(itemsizing="constant", title=dict(text="true class"), tracegroupgap=2),
         xaxis=dict(title=axes[0], zeroline=False, showgrid=False, showticklabels=False),
-        yaxis=dict(title=axes[1], zeroline=False, showgrid=False, showticklabels=False),
+        yaxis=dict(title=ONE_UNIT if line else axes[1], zeroline=False, showgrid=False, showticklabels=False,
+                   **({"range": [-1, 1], "fixedrange": True} if line else {})),
         meta={**meta, "classes": [str(c) for c in classes], "pred": [int(p) for p in preds],
               "prob": [int(round(1000 * float(probs[i, p]))) for i, p in enumerate(preds)]})
     return fig

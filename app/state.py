@@ -35,6 +35,23 @@ def valid_pair(dataset, network) -> bool:
         and len(network) <= MAX_ID and is_network(network)
 
 
+def whole(value, bound: int) -> Optional[int]:
+    """A whole number in [0, bound) that the browser sent, else None: never a bool, a float or 10**400."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < bound else None
+
+
+def whole_text(value, bound: int) -> Optional[int]:
+    """The whole number in [0, bound) a dropdown's value names in digits ("3"), else None: a string of
+    5,000 digits is refused before int() would raise on it."""
+    return whole(int(value), bound) if isinstance(value, str) and value.isdecimal() and len(value) <= 9 else None
+
+
+def chosen(value, choices, default):
+    """A dropdown's or toggle's value if it is one of `choices` (strings), else `default`: a forged dict or
+    list is never looked up (it is unhashable) and matches nothing."""
+    return value if isinstance(value, str) and value in choices else default
+
+
 def state(dataset: str, network: str, status: str, message: str = "", checkpoint: str = "",
           timeline: Sequence[str] = ()) -> dict:
     """How one network stands: ready to draw, untrained (a job will make it), or an error to show; a ready

@@ -63,26 +63,33 @@ def save(path: Path, arch: str, dataset: str, classes, model: nn.Module, norm: N
 
 
 def load(path: Path, dataset: str | None = None, arch: str | None = None, device: str = "cpu") -> Checkpoint:
-    """Read and rebuild a checkpoint; anything wrong with it becomes one CheckpointError line."""
+    """Read and rebuild a checkpoint; anything wrong with it becomes one CheckpointError line (its brief, for a
+    web page, names the network but neither the server's path nor the exception)."""
+    def error(problem: str, brief: str) -> CheckpointError:
+        return CheckpointError(f"checkpoint {path} {problem}", f"The saved network {_named(path, dataset)} {brief}.")
+    damaged = "is damaged and cannot be read"
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
     except FileNotFoundError:
-        raise CheckpointError(f"no checkpoint at {path}") from None
+        raise CheckpointError(f"no checkpoint at {path}", f"There is no saved network {_named(path, dataset)}.") \
+            from None
     except pickle.UnpicklingError as e:
         if "unsupported global" in str(e).lower():  # a well-formed file that asks to build arbitrary objects
-            raise CheckpointError(f"checkpoint {path} holds objects other than plain weights and settings; "
-                                  "it was not loaded (only weights_only checkpoints are)") from None
-        raise CheckpointError(f"checkpoint {path} is unreadable (not a checkpoint file)") from None
+            raise error("holds objects other than plain weights and settings; it was not loaded (only "
+                        "weights_only checkpoints are)", "holds more than weights and settings, so it was not loaded") \
+                from None
+        raise error("is unreadable (not a checkpoint file)", damaged) from None
     except Exception as e:  # torch raises many types for damaged files; all mean the same here
-        raise CheckpointError(f"checkpoint {path} is unreadable ({type(e).__name__}: "
-                              f"{str(e).splitlines()[0] if str(e) else 'damaged'})") from None
+        raise error(f"is unreadable ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'damaged'})",
+                    damaged) from None
     if not isinstance(payload, dict) or any(k not in payload for k in _REQUIRED):
-        raise CheckpointError(f"checkpoint {path} is not a Looking Inside checkpoint (fields missing)")
+        raise error("is not a Looking Inside checkpoint (fields missing)", "is not a Looking Inside checkpoint")
     if payload["format"] != FORMAT:
-        raise CheckpointError(f"checkpoint {path} has format {payload['format']}, expected {FORMAT}")
+        raise error(f"has format {payload['format']}, expected {FORMAT}", "is in a format this server cannot read")
     for key, want in (("dataset", dataset), ("arch", arch)):
         if want is not None and payload[key] != want:
-            raise CheckpointError(f"checkpoint {path} is for {key} {payload[key]!r}, not {want!r}")
+            raise error(f"is for {key} {payload[key]!r}, not {want!r}",
+                        "is for another dataset" if key == "dataset" else "is another kind of network")
     try:
         model = kinds.build(payload["arch"], payload["in_shape"], len(payload["classes"]),
                            **_tuples(payload["arch_args"]))
@@ -92,13 +99,22 @@ def load(path: Path, dataset: str | None = None, arch: str | None = None, device
         train["arch_args"] = _tuples(train.get("arch_args", {}))
         config = TrainConfig(**train)
     except (ValueError, TypeError, KeyError, RuntimeError, ConfigError) as e:
-        raise CheckpointError(f"checkpoint {path} does not match its network "
-                              f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        raise error(f"does not match its network ({str(e).splitlines()[0] if str(e) else type(e).__name__})",
+                    "does not match its own description") from None
     model.to(device).eval()
     return Checkpoint(id=str(payload["id"]), arch=payload["arch"], dataset=payload["dataset"],
                       classes=tuple(payload["classes"]), model=model, normalization=norm, config=config,
                       metrics=dict(payload["metrics"]), created=str(payload.get("created", "")),
                       versions=dict(payload["versions"]))
+
+
+def _named(path: Path, dataset: str | None) -> str:
+    """The network a checkpoint file holds, as a page names it ("mnist/mlp-32-tanh"): its file's name
+    (dataset-network.pt), never the folder it is in."""
+    stem = Path(path).name.removesuffix(".pt")
+    if isinstance(dataset, str) and stem.startswith(f"{dataset}-"):
+        return f"{dataset}/{stem[len(dataset) + 1:]}"
+    return stem
 
 
 def _plain(args: dict) -> dict:

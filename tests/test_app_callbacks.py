@@ -5,6 +5,7 @@ import base64
 import json
 import re
 from contextvars import copy_context
+from unittest import mock
 from urllib.parse import parse_qs
 
 import numpy as np
@@ -111,6 +112,13 @@ def ready(cb, dataset="mnist", arch="linear"):
     return cb["resolve"](dataset, arch)[0]
 
 
+def train_it(cb, dataset, arch):
+    """What pressing "Train it" beside a network not trained here does: (its state, the job's handle). The
+    module's one visitor presses it more often than a person could, so its limits are not counted here."""
+    with mock.patch("app.access.Limits.check", lambda self, name: None):
+        return triggered(cb["resolve"], "train-it.n_clicks", 1, dataset, arch, 0, None, None, 1)
+
+
 def shown_view(cb, dataset="mnist", arch="linear", position=None):
     """The view store the page holds for a ready network, at a timeline position (None: the finished one),
     once the snapshot step has evaluated that position, as in the page."""
@@ -121,11 +129,13 @@ def shown_view(cb, dataset="mnist", arch="linear", position=None):
 
 def test_resolve_ready_untrained_missing_and_forged(cb):
     assert ready(cb)["status"] == "ready"
-    st, request = cb["resolve"]("cifar10", "mlp")
+    st, nothing = cb["resolve"]("cifar10", "mlp")  # choosing it (or a link to it) queues nothing...
+    assert st["status"] == "untrained" and nothing is no_update and not cb["queue"].active()
+    st, request = train_it(cb, "cifar10", "mlp")  # ...pressing "Train it" does
     assert st["status"] == "untrained"
     assert {k: request[k] for k in ("dataset", "network", "mode")} == {"dataset": "cifar10", "network": "mlp",
                                                                       "mode": "train"}
-    assert cb["resolve"]("cifar10", "mlp")[1] == request  # asking again joins the same job
+    assert train_it(cb, "cifar10", "mlp")[1] == request  # asking again joins the same job
     cb["queue"].cancel(request["id"])
     st, request = cb["resolve"]("fashion-mnist", "linear")  # not in the synthetic data dir, and offline
     assert st["status"] == "error" and st["message"] == ("Fashion-MNIST is not available on this server: its "
@@ -389,7 +399,7 @@ def test_colormap_follows_the_data(cb):
 
 def test_training_job_reports_progress_and_makes_the_pair_ready(cb):
     idle(cb)
-    handle = cb["resolve"]("mnist", "cnn")[1]
+    handle = train_it(cb, "mnist", "cnn")[1]
     queued = triggered(cb["poll"], "state-job.data", handle, handle, None, None, "cnn")
     assert queued[5] == "train-box active" and queued[6] is False and queued[7] is True  # polling, Watch disabled
     theirs = cb["queue"].submit("cifar10", "mlp", "train", {}, visitor="someone else")[0].handle()
@@ -439,7 +449,8 @@ def test_timeline_slider_moves_every_panel(cb):
     assert zoo.cached_evaluation(first) is None
     made = cb["timeline_snapshot"]({"position": 0, "at": 1}, st, None, "mnist", "linear")
     assert made == {"dataset": "mnist", "network": "linear", "checkpoint": st["checkpoint"], "position": 0}
-    for forged in (None, {"position": -1}, {"position": True}, {"position": "0"}, "0"):
+    for forged in (None, {"position": -1}, {"position": True}, {"position": "0"}, "0", {"position": 10 ** 400},
+                   {"position": len(st["timeline"])}, {"position": float("inf")}):
         assert cb["timeline_snapshot"](forged, st, None, "mnist", "linear") is no_update
     start = go.Figure(cb["heatmap"](early_view, "counts", "numbers", None))
     end = go.Figure(cb["heatmap"](store, "counts", "numbers", None))
@@ -464,8 +475,9 @@ def test_timeline_slider_moves_every_panel(cb):
     assert shown(early) != shown(late)  # the two moments differ, so a list that ignored the slider fails
 
 
-def test_watch_it_train_without_the_token_trains_a_new_run_beside_the_served_one(cb):
+def test_watch_it_train_without_the_token_trains_a_new_run_beside_the_served_one(cb, monkeypatch):
     idle(cb)
+    monkeypatch.setattr("app.access.Limits.check", lambda self, name: None)  # earlier tests' presses count too
     st = ready(cb, "mnist", "mlp")
     served = cb["zoo"].checkpoint_path("mnist", "mlp").read_bytes()
     found, handle = triggered(cb["resolve"], "watch-button.n_clicks", 1, "mnist", "mlp", 1, "a guessed token")
@@ -593,7 +605,8 @@ def test_every_callback_survives_forged_values(cb):
     """Whatever the browser sends (every argument forged at once, in every shape JSON allows), no
     callback raises: the fuzz test over HTTP found these one at a time, this finds them all at once."""
     import inspect
-    forged_values = ({"a": 1}, [1, [2]], None, "x" * 60, 10 ** 9, -1, True, 3.5, {"actual": [], "predicted": {}})
+    forged_values = ({"a": 1}, [1, [2]], None, "x" * 60, 10 ** 9, -1, True, 3.5, {"actual": [], "predicted": {}},
+                     10 ** 400, [{"x": 1}], float("inf"), "9" * 5000)  # beyond 64 bits, unhashable, beyond int()
     for name, fn in cb.items():
         if name in ("zoo", "queue", "started", "service"):
             continue
@@ -621,7 +634,9 @@ def test_every_callback_survives_forged_values_mixed_with_real_ones(cb):
                  [0, 1], "draw", "upload", "counts", "percent", "images", "linear@0", "mlp@1",
                  [{"value": "linear", "label": "x"}], [0] * 784, {"contents": "data:image/png;base64,AAAA"}]
     forged = [{"a": 1}, [1, [2]], None, "x" * 60, 10 ** 9, -1, True, 3.5, {"actual": [], "predicted": {}},
-              [{"value": {"a": 1}, "label": []}], {"error": 5}, [300] * 784]
+              [{"value": {"a": 1}, "label": []}], {"error": 5}, [300] * 784, 10 ** 400, -2 ** 64, [{"x": 1}],
+              float("inf"), "9" * 5000, {"startRow": 2 ** 64, "filterModel": {"loss": {
+                  "filterType": "number", "type": "lessThan", "filter": 10 ** 400}}, "sortModel": [{"colId": []}]}]
     triggers = ["url.search", "confusion-graph.clickData", "compare-graph.clickData", "draw-pixels.data",
                 "state-upload.data", "timeline-play.n_clicks", "timeline-tick.n_intervals", "watch-button.n_clicks",
                 "state-cell.data", "samples-more.n_clicks", '{"index":7,"type":"sample-tile"}.n_clicks']
@@ -645,7 +660,7 @@ def test_a_truncated_evaluation_is_recomputed_and_a_truncated_timeline_reported(
     zoo = cb["zoo"]
     path = zoo.settings.model_dir / "mnist-mlp.eval.npz"
     path.write_bytes(path.read_bytes()[:1000])
-    st, handle = cb["resolve"]("mnist", "mlp")
+    st, handle = train_it(cb, "mnist", "mlp")
     assert st["status"] == "untrained" and "mnist-mlp.eval.npz is damaged" in st["message"]
     assert "recomputing" in st["message"] and handle["mode"] == "train"
     # One bad file disables nothing else: the other network, comparing, finding label errors.
@@ -680,9 +695,10 @@ def test_a_network_built_in_the_page_is_trained_once_then_offered_paged_and_expl
     note, cls = triggered(cb["build"], "build-train.n_clicks", 1, 1, None, "120, 20", "tanh", "mnist", props=props)
     assert props["model-dropdown"]["value"] == network and cls == "status status-busy" and label in note
     assert {"label": label, "value": network} in props["model-dropdown"]["options"]
-    # Choosing it (what the dropdown's change sends) queues one job; a second visitor joins it.
-    found, handle = cb["resolve"]("mnist", network)
-    assert found["status"] == "untrained" and handle["network"] == network and handle["mode"] == "train"
+    # Pressing "Build and train" queued its one job (choosing it alone would queue nothing).
+    handle = props["state-job"]["data"]
+    assert cb["resolve"]("mnist", network)[1] is no_update
+    assert handle["network"] == network and handle["mode"] == "train"
     assert counted == ["train"]  # a build counts against the visitor's training limit
     assert {"label": label, "value": network} in cb["options"]("mnist")[0]  # offered to all while it trains
     run_job(cb, handle)
@@ -749,3 +765,25 @@ def test_the_ladder_trains_its_missing_networks_as_one_job_and_draws_each_as_a_p
     assert props["model-dropdown"]["value"] == "mlp-50-relu" and props["dataset-dropdown"] == {"value": "mnist"}
     assert triggered(cb["open_point"], "ladder-graph.clickData", 1, {"points": [{"customdata": ["mnist", "cnn"]}]}) \
         is no_update  # only the ladder's networks
+
+
+def test_a_damaged_checkpoint_is_told_by_its_name_not_the_servers_path(cb, monkeypatch):
+    """A network's file damaged after it was opened: the map job that needs it fails, and the page's sentence
+    names the network, never the model folder or what the file reader raised (the log keeps those)."""
+    idle(cb)
+    monkeypatch.setattr("app.access.Limits.check", lambda self, name: None)
+    network = "mlp-3-tanh"  # on no other test's list, nor on the ladder's
+    cb["zoo"].evaluation("mnist", network)
+    store = shown_view(cb, "mnist", network)
+    handle, _ = triggered(cb["embedding_ask"], "embedding-method.value", "umap", "umap", "hidden1", 0, store)
+    assert handle["mode"] == "map"
+    path = cb["zoo"].checkpoint_path("mnist", network)
+    saved = path.read_bytes()
+    try:
+        path.write_bytes(b"garbage bytes, not a checkpoint")
+        run_job(cb, handle)
+        note = cb["embedding_poll"](handle)[3]
+    finally:
+        path.write_bytes(saved)
+    assert note == "The saved network mnist/mlp-3-tanh is damaged and cannot be read."
+    assert str(path.parent) not in note and "Unpickling" not in note

@@ -322,6 +322,13 @@ def test_normalization_toggle_changes_the_numbers(page):
 def test_untrained_network_trains_in_the_background_with_progress(page):
     dash_duo, zoo = page
     choose(dash_duo, "model-dropdown", "Convnet")
+    # Choosing it starts nothing: the bar says so and offers the button; only the press queues the job.
+    dash_duo.wait_for_contains_text("#model-status", "is not trained here yet", timeout=20)
+    button = dash_duo.wait_for_element("#train-it", timeout=10)
+    wait_until(lambda: button.is_displayed() and button.text.startswith("Train it"), what="the Train it button")
+    time.sleep(1)
+    assert not dash_duo.find_elements("#train-box.active") and not zoo.has_checkpoint("mnist", "cnn")
+    button.click()
     dash_duo.wait_for_element("#train-box.active", timeout=20)
     assert "Preparing" in dash_duo.find_element("#train-label").text or \
         "Training" in dash_duo.find_element("#train-label").text

@@ -49,6 +49,27 @@ def test_damaged_checkpoint_is_one_line_error(zoo, damage):
     with pytest.raises(CheckpointError) as err:
         checkpoint.load(path)
     assert "\n" not in str(err.value) and str(path) in str(err.value)
+    # The page's sentence names the network, not the server's folder or what the file reader raised.
+    with pytest.raises(CheckpointError) as err:
+        checkpoint.load(path, dataset="mnist")
+    assert err.value.brief == "The saved network mnist/linear is damaged and cannot be read."
+    assert str(path.parent) not in err.value.brief and str(path) in str(err.value)
+
+
+def test_every_checkpoint_error_has_a_brief_without_the_path(zoo):
+    zoo.train("mnist", "linear", QUICK)
+    path = zoo.checkpoint_path("mnist", "linear")
+    payload = torch.load(path, weights_only=True)
+    cases = [(path.with_name("mnist-mlp.pt"), None), (path, {"format": 1}), (path, {**payload, "format": 99}),
+             (path, {**payload, "state_dict": {"fc.weight": torch.zeros(3, 3)}})]
+    for where, saved in cases:
+        if saved is not None:
+            torch.save(saved, where)
+        with pytest.raises(CheckpointError) as err:
+            checkpoint.load(where, dataset="mnist")
+        assert str(where) in str(err.value)  # the log and the command line keep the detail
+        assert str(where.parent) not in err.value.brief and err.value.brief.endswith(".")
+        assert "mnist/" in err.value.brief and "Error" not in err.value.brief
 
 
 class _Payload:

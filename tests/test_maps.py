@@ -6,10 +6,12 @@ import copy
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 import torch
 from dash import no_update
 
+from app import figures
 from app.jobs import Queue
 from app.main import create_app
 from app.panels import table
@@ -100,6 +102,30 @@ def test_a_forged_layer_or_method_draws_nothing_new(cb):
     assert cb["embedding"](store, {"x": 1}, "pca")[0] is no_update
     base = cb["embedding"](store, "logits", "nonsense")[0]
     assert base["layout"]["xaxis"]["title"]["text"].startswith("PC 1")
+
+
+@pytest.mark.parametrize("network, units", [("mlp-1-sigmoid", 1), ("mlp-2-relu", 2)])
+def test_a_layer_of_one_or_two_units_is_mapped(cb, network, units):
+    """One unit has no second direction: its map is a line, x its value less the mean; two units are a plane."""
+    cb["zoo"].evaluation("mnist", network)
+    store = shown_view(cb, "mnist", network)
+    view = cb["service"].shown(store)
+    base = cb["embedding"](store, "hidden1", "pca")[0]
+    go.Figure(base)  # plotly accepts it as a figure
+    index, x, y, _ = points(base)
+    assert index.tolist() == list(range(view.evaluation.n))
+    test = datasets.load("mnist", False, cb["settings"])
+    hidden = layers.features(view.checkpoint.model, test.images, view.checkpoint.normalization)["hidden1"]
+    assert hidden.shape[1] == units
+    u, s, _ = np.linalg.svd((hidden - hidden.mean(0)).astype(np.float64), full_matrices=False)
+    np.testing.assert_allclose(np.abs(x), np.abs(u[:, 0] * s[0]), rtol=1e-3, atol=1e-3 * s[0])
+    titles = base["layout"]["xaxis"]["title"]["text"], base["layout"]["yaxis"]["title"]["text"]
+    if units == 1:
+        np.testing.assert_allclose(x, hidden[:, 0] - hidden[:, 0].mean(), atol=1e-5)  # the unit itself, not flipped
+        assert not y.any() and titles == ("the layer's one unit, less its mean", figures.ONE_UNIT)
+    else:
+        np.testing.assert_allclose(np.abs(y), np.abs(u[:, 1] * s[1]), rtol=1e-3, atol=1e-3 * s[0])
+        assert titles[0].startswith("PC 1 (") and titles[1].startswith("PC 2 (")
 
 
 def test_a_box_selection_lists_exactly_its_images(cb):
@@ -241,6 +267,58 @@ def test_the_table_sorts_filters_and_pages_as_pandas_does(cb):
                               "nope": {"filterType": "text", "type": "equals", "filter": "x"}}}
     response = cb["table_rows"](forged, store, None)[0]
     assert response["rowCount"] == ev.n and len(response["rowData"]) == min(ev.n, table.MAX_BLOCK)
+
+
+@pytest.mark.parametrize("spec", [
+    {"filterType": "number", "type": "lessThan", "filter": 10 ** 400},  # beyond 64 bits: float() overflows
+    {"filterType": "number", "type": "inRange", "filter": 1, "filterTo": -10 ** 400},
+    {"filterType": "number", "type": "lessThan", "filter": float("inf")},
+    {"filterType": "number", "type": {"x": 1}, "filter": 3},  # unhashable where the operator's name goes
+    {"filterType": "text", "type": ["equals"], "filter": "3"},
+    {"filterType": "number", "type": "lessThan", "filter": [3]},
+    {"filterType": {"x": 1}, "type": "lessThan", "filter": 3},
+])
+def test_a_forged_table_filter_is_ignored(cb, spec):
+    """A filter no grid sends keeps every row, whatever is in it; the rows the real filter keeps stay kept."""
+    store = shown_view(cb, "mnist", "mlp")
+    n = cb["service"].shown(store).evaluation.n
+    response, lit, note = cb["table_rows"]({"startRow": 0, "endRow": 50, "filterModel": {"p_true": spec}}, store, None)
+    assert response["rowCount"] == n and len(lit["indices"]) == n and note.startswith(f"{n:,} of {n:,}")
+    kept = cb["table_rows"]({"filterModel": {"index": {"filterType": "number", "type": "lessThan", "filter": 7},
+                                             "p_true": spec}}, store, None)[0]
+    assert [r["index"] for r in kept["rowData"]] == list(range(7))
+
+
+def test_a_forged_sort_or_column_kind_is_ignored(cb):
+    store = shown_view(cb, "mnist", "mlp")
+    n = cb["service"].shown(store).evaluation.n
+    for sorts in ([{"colId": ["loss"], "sort": "asc"}], [{"colId": {"x": 1}, "sort": "desc"}],
+                  [{"colId": "loss", "sort": ["asc"]}]):
+        rows = cb["table_rows"]({"startRow": 0, "endRow": 5, "sortModel": sorts}, store, None)[0]["rowData"]
+        assert [r["index"] for r in rows] == list(range(5))  # the test set's own order
+    # A number filter on a text column would compare class names with a number: not this column's filter.
+    text = {"true": {"filterType": "number", "type": "lessThan", "filter": 3}}
+    assert cb["table_rows"]({"filterModel": text}, store, None)[0]["rowCount"] == n
+    for image in ({"type": "equals", "filter": "x"}, {"filterType": "text", "type": "equals", "filter": "x"}):
+        assert cb["table_rows"]({"filterModel": {"image": image}}, store, None)[0]["rowCount"] == n  # no filter
+    start = cb["table_rows"]({"startRow": 10 ** 400, "endRow": 2 ** 64}, store, None)[0]
+    assert start["rowData"] == [] and start["rowCount"] == n
+
+
+def test_a_forged_map_method_or_layer_is_refused(cb):
+    """The layer and method dropdowns' values, forged as a dict or list (unhashable) or a huge number."""
+    store = shown_view(cb, "mnist", "mlp")
+    base = cb["embedding"](store, "hidden1", "pca")[0]
+    for method in ({"x": 1}, ["umap"], 10 ** 400):
+        assert cb["embedding"](store, "hidden1", method)[0] == base  # PCA, as if nothing were chosen
+        assert triggered(cb["embedding_ask"], "embedding-method.value", method, method, "hidden1", 0, store) \
+            == (no_update, no_update)
+    for layer in (["input"], {"x": 1}, 10 ** 400):
+        assert cb["embedding"](store, layer, "pca")[0] is no_update
+        assert triggered(cb["embedding_ask"], "embedding-method.value", "umap", "umap", layer, 0, store) \
+            == (no_update, no_update)
+        # The nearest training images fall back to the class scores, the layer every network has.
+        assert "class scores" in text_of(cb["nearest"](3, store, layer)[0])
 
 
 def test_a_convnet_maps_its_layers_and_switches_filters_off_through_jobs(cb):

@@ -9,6 +9,7 @@ from models import layers
 from .. import background, figures, ids
 from ..access import Access, Limits, visitor
 from ..service import Service
+from ..state import chosen
 from . import triggered_id
 
 POLL_MS = 800
@@ -104,7 +105,7 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
                     "of the server's CPU. Start it with the button; the input pixels can be mapped now.")
             return figures.empty_figure("Not computed yet").to_dict(), note, figures.empty_figure("").to_dict(), \
                 "more-button"
-        method = method if isinstance(method, str) and method in METHODS else "pca"
+        method = chosen(method, METHODS, "pca")
         note = None
         coords = axes = None
         if method == "umap":
@@ -118,7 +119,8 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
                     axes = ("UMAP 1", "UMAP 2")
         if coords is None:
             coords, explained = reps.pca(view, layer)
-            axes = tuple(f"PC {i + 1} ({100 * e:.0f}% of the variance)" for i, e in enumerate(explained[:2]))
+            axes = tuple(f"PC {i + 1} ({100 * e:.0f}% of the variance)" for i, e in enumerate(explained[:2])) \
+                if len(explained) > 1 else ("the layer's one unit, less its mean",)  # drawn as a line
         ev = view.evaluation
         revision = f"{view.checkpoint.id}:{layer}:{axes[0][:4]}"
         base = service.cached(view, "map", (layer, axes), lambda: figures.map_figure(

@@ -9,6 +9,7 @@ from .. import ids, representations
 from ..explanations import compose
 from ..images import png_data_uri, to_display
 from ..service import Service, View
+from ..state import whole
 
 HIDDEN = "card card-explain hidden"
 SHOWN = "card card-explain"
@@ -64,15 +65,13 @@ def register(app: Dash, service: Service) -> dict:
 
     def explanation(index, store):
         view = service.shown(store)
-        if view is None or not isinstance(index, int) or isinstance(index, bool) \
-                or not 0 <= index < view.evaluation.n:
+        if view is None or whole(index, view.evaluation.n) is None:
             return no_update, HIDDEN
         return service.cached(view, "explain-panel", (index,), lambda: panel(service, view, index)), SHOWN
 
     def nearest(index, store, layer, _=None):
         view = service.shown(store)
-        if view is None or not isinstance(index, int) or isinstance(index, bool) \
-                or not 0 <= index < view.evaluation.n:
+        if view is None or whole(index, view.evaluation.n) is None:
             return None
         return nearest_panel(service, view, index, layer)
 

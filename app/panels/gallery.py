@@ -17,6 +17,7 @@ from .. import ids
 from ..elements import element
 from ..images import Thumbnails
 from ..service import Service
+from ..state import whole, whole_text
 from . import address, triggered_ids
 
 SAMPLE_SIZE = 50  # images in the data grid: five rows of ten
@@ -99,8 +100,8 @@ def register(app: Dash, service: Service) -> dict:
             labels = split_labels(service, dataset, train)
         except datasets.DataError as e:
             return html.P(e.brief, className="hint")
-        cls = int(chosen) if isinstance(chosen, str) and chosen.isdecimal() and int(chosen) < len(spec.classes) else None
-        seed_value = seed_value if isinstance(seed_value, int) and 0 <= seed_value < MAX_SEED else 0
+        cls = whole_text(chosen, len(spec.classes))
+        seed_value = whole(seed_value, MAX_SEED) or 0
         picked = sample(labels, cls, seed_value, SAMPLE_SIZE)
         tiles = [_data_tile(service, dataset, spec.classes, int(labels[i]), int(i), train) for i in picked]
         pool = (f" They are drawn from a fixed random {len(labels):,} of the training split's images."

@@ -17,6 +17,7 @@ from ..elements import element
 from ..images import colorize, png_data_uri, to_display
 from ..moves import moves, units_off
 from ..service import Service, View
+from ..state import chosen, whole
 from . import address, triggered_ids
 
 PAGE = 24  # images shown per click of "show more"
@@ -128,8 +129,9 @@ def register(app: Dash, service: Service) -> dict:
         if view is None:
             return html.P(HINT, className="hint"), hidden
         ev = view.evaluation
-        sort = sort if sort in SORTS else "predicted"
+        sort = chosen(sort, SORTS, "predicted")
         count = min(max(PAGE, count if isinstance(count, int) else PAGE), MAX_SHOWN)
+        selected = whole(selected, ev.n)  # a key of the tiles' cache: a forged dict would be unhashable
         picked = _picked(pick, ev.n)
         if picked is not None:
             return _picked_tiles(service, view, picked, sort, count, selected)
@@ -175,7 +177,7 @@ def register(app: Dash, service: Service) -> dict:
         cell = parse_cell(cell, len(view.evaluation.classes)) if view is not None else None
         if not clicks or cell is None:
             return no_update
-        sort = sort if sort in SORTS else "predicted"
+        sort = chosen(sort, SORTS, "predicted")
         a, p = cell["actual"], cell["predicted"]
         ckpt = view.checkpoint
         name = export.view_filename(ckpt.dataset, ckpt.name, ckpt.metrics.get("step"), f"actual{a}", f"predicted{p}")
@@ -192,7 +194,7 @@ def _picked(pick, n: int) -> Optional[list[int]]:
     """The test-set indices selected on the map, as the browser sent them, or None."""
     if not isinstance(pick, list) or not pick or len(pick) > MAX_PICKED:
         return None
-    if not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n for i in pick):
+    if not all(whole(i, n) is not None for i in pick):
         return None
     return sorted(set(pick))
 

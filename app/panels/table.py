@@ -4,6 +4,7 @@ explanation; a filter lights up its rows on the map."""
 from __future__ import annotations
 
 import json
+import math
 from typing import Optional
 
 import dash_ag_grid as dag
@@ -51,6 +52,7 @@ COLUMNS = [
                                                   "agrees on another class (the label-errors card)"},
 ]
 FIELDS = {c["field"]: c for c in COLUMNS}
+FILTER_TYPES = {NUMBER: "number", TEXT: "text"}  # the filterType the grid sends for each column's filter
 
 
 def layout() -> html.Section:
@@ -107,9 +109,11 @@ def _label_errors(service: Service, view: View) -> list:
 def _condition(column: pd.Series, spec: dict) -> Optional[pd.Series]:
     """The rows one column filter keeps, or None for a filter this table does not offer (ignored)."""
     kind, op = spec.get("filterType"), spec.get("type")
+    if not isinstance(op, str):
+        return None
     if kind == "number":
-        value, upper = spec.get("filter"), spec.get("filterTo")
-        if not _is_number(value) or (op == "inRange" and not _is_number(upper)):
+        value, upper = _finite(spec.get("filter")), _finite(spec.get("filterTo"))
+        if value is None or (op == "inRange" and upper is None):
             return None
         ops = {"equals": column == value, "notEqual": column != value, "lessThan": column < value,
                "lessThanOrEqual": column <= value, "greaterThan": column > value,
@@ -129,8 +133,16 @@ def _condition(column: pd.Series, spec: dict) -> Optional[pd.Series]:
     return None
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+def _finite(value) -> Optional[float]:
+    """A filter's number as a float; None for anything else: a bool, a string, infinity, or a JSON integer
+    too large for a float (10**400)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        value = float(value)
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def filtered(df: pd.DataFrame, model) -> pd.DataFrame:
@@ -139,7 +151,9 @@ def filtered(df: pd.DataFrame, model) -> pd.DataFrame:
         return df
     keep = pd.Series(True, index=df.index)
     for field, spec in list(model.items())[:len(FIELDS)]:
-        if field not in FIELDS or field == "image" or not isinstance(spec, dict):
+        # A column keeps its own kind of filter: "less than 3" of a class name would compare a string with a number.
+        kind = FILTER_TYPES.get(FIELDS[field]["filter"]) if field in FIELDS else None
+        if kind is None or not isinstance(spec, dict) or spec.get("filterType") != kind:
             continue
         found = _condition(df[field], spec)
         if found is not None:
@@ -150,8 +164,8 @@ def filtered(df: pd.DataFrame, model) -> pd.DataFrame:
 def ordered(df: pd.DataFrame, model) -> pd.DataFrame:
     """The rows in a grid's sort model's order; ties by test-set index, so a page is always the same rows."""
     sorts = [s for s in (model if isinstance(model, list) else [])[:3]
-             if isinstance(s, dict) and s.get("colId") in FIELDS and s.get("colId") != "image"
-             and s.get("sort") in ("asc", "desc")]
+             if isinstance(s, dict) and isinstance(s.get("colId"), str) and s["colId"] in FIELDS
+             and s["colId"] != "image" and s.get("sort") in ("asc", "desc")]
     if not sorts:
         return df
     by = [s["colId"] for s in sorts] + (["index"] if "index" not in [s["colId"] for s in sorts] else [])

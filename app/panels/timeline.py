@@ -5,7 +5,7 @@ from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_u
 
 from .. import ids
 from ..service import Service
-from ..state import READY, current, valid_pair
+from ..state import READY, current, valid_pair, whole
 
 PLAY_MS = 900  # one snapshot per tick while playing
 
@@ -57,7 +57,7 @@ def register(app: Dash, service: Service) -> dict:
         st = current(resolved, trained, dataset, network)
         position = ask.get("position") if isinstance(ask, dict) else None
         if st is None or st["status"] != READY or not valid_pair(dataset, network) \
-                or not isinstance(position, int) or isinstance(position, bool) or position < 0:
+                or whole(position, len(service.timeline(dataset, network))) is None:  # a position it has
             return no_update
         service.snapshot(dataset, network, position)  # raises a 429 past the visitor's limit
         return {"dataset": dataset, "network": network, "checkpoint": st["checkpoint"], "position": position}

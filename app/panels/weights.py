@@ -13,6 +13,7 @@ from .. import figures, ids
 from ..images import colorize, png_data_uri
 from ..moves import units_off
 from ..service import Service
+from ..state import chosen, whole_text
 from . import address, triggered_ids
 
 # How to read the colours of the weight images, for each colour map (the convnet's filters are each
@@ -85,10 +86,10 @@ def register(app: Dash, service: Service) -> dict:
         if view is None:
             return html.P("No weights to show for this network." if problem else "Preparing the network…",
                           className="hint"), [], "pager hidden"
-        colormap = colormap if isinstance(colormap, str) and colormap in COLOURS else "diverging"
+        colormap = chosen(colormap, COLOURS, "diverging")
         tiles = max((len(p.images) for p in _parts(service, view) if isinstance(p, Tiles)), default=0)
         pages = page_options(tiles)
-        page = int(page) if isinstance(page, str) and page.isdecimal() and int(page) < len(pages) else 0
+        page = whole_text(page, len(pages)) or 0
         return _panel(service, view, colormap, page, units_off(view, off)), pages, \
             "pager" + ("" if len(pages) > 1 else " hidden")
 
