@@ -17,8 +17,13 @@ os.environ["LOOKINSIDE_PRELOAD"] = "1"  # app/__init__.py: warm the app up in th
 # the variable only when a process starts, so the master (and the workers it forks) is told by mallopt; the
 # jobs' processes inherit the variable.
 ARENAS = int(os.environ.setdefault("MALLOC_ARENA_MAX", "2"))
+# Past 1 MB an allocation is its own mapping, given back whole when freed: glibc otherwise raises that threshold
+# to the largest block freed (up to 32 MB), and a layer's batches then stay behind in the heap, fragmented.
+MMAP_FROM = 1 << 20
 try:
-    ctypes.CDLL(None).mallopt(-8, ARENAS)  # M_ARENA_MAX
+    libc = ctypes.CDLL(None)
+    libc.mallopt(-8, ARENAS)  # M_ARENA_MAX
+    libc.mallopt(-3, MMAP_FROM)  # M_MMAP_THRESHOLD (fixed, so no longer raised as blocks are freed)
 except (OSError, AttributeError):  # not glibc: its allocator has its own rules
     pass
 # The dashboard's lines (jobs queued, refused, started, ended, pruned; warnings) at INFO, with level and time

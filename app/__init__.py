@@ -46,7 +46,7 @@ def _served_app():
     if os.environ.get("LOOKINSIDE_PRELOAD") == "1":
         import torch
         torch.set_num_threads(1)  # no OpenMP pool in the master: one would not survive the fork
-        warm(app)
+        warm(app, shared=True)
     else:
         threading.Thread(target=warm, args=(app,), daemon=True, name="warm").start()
     return app

@@ -110,14 +110,16 @@ def output_ids(key: str) -> set[str]:
     return {part.rsplit(".", 1)[0] for part in key.strip(".").split("...")}
 
 
-def warm(app: Dash) -> None:
+def warm(app: Dash, shared: bool = False) -> None:
     """Make a server process's first clicks cost what later ones do (run it in a background thread).
 
     Loads every ready network with its test images and thumbnails, then draws what a first visit
-    to each asks for (both heatmaps and the weights), through the callbacks themselves.
+    to each asks for (both heatmaps and the weights), through the callbacks themselves. `shared` (a
+    gunicorn master, before it forks) also loads the training splits the layer maps read, so that every
+    worker shares one copy of them instead of reading its own (250 MB for the three datasets).
     """
     service, draw = app.lookinside_service, app.lookinside_callbacks
-    pairs = service.warm()
+    pairs = service.warm(train=shared)
     for dataset in dict.fromkeys(d for d, _ in pairs):
         gallery.warm(service, dataset)
     for dataset, network in pairs:

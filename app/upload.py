@@ -59,8 +59,8 @@ def open_image(data: bytes) -> Image.Image:
     except UnidentifiedImageError:
         raise UploadError("That file is not an image (PNG, JPEG, GIF, BMP or WebP).") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning,
-            EOFError) as e:
-        raise UploadError(f"That image is broken and cannot be read ({type(e).__name__}).") from None
+            EOFError):
+        raise UploadError("That image is broken and cannot be read.") from None
     upright = ImageOps.exif_transpose(image)
     upright.format = image.format  # a turned copy forgets which format it came from
     return upright

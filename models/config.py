@@ -52,9 +52,11 @@ def ensure_writable_dir(path: Path, what: str) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise ConfigError(f"cannot create {what} {path}: {e.strerror}") from None
+        raise ConfigError(f"cannot create {what} {path}: {e.strerror}",
+                          brief=f"The server's {what} cannot be written, so nothing new can be saved.") from None
     if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
-        raise ConfigError(f"{what} {path} is not a writable folder; choose another one")
+        raise ConfigError(f"{what} {path} is not a writable folder; choose another one",
+                          brief=f"The server's {what} cannot be written, so nothing new can be saved.")
     return path
 
 

@@ -70,7 +70,7 @@ class MLP(nn.Module):
 
     def layers(self) -> list[tuple[str, str]]:
         """(key, title) of each representation after the input, in the order `representations` returns them."""
-        return [*((f"hidden{i + 1}", f"hidden layer {i + 1} ({w} units)") for i, w in enumerate(self.widths)),
+        return [*((f"hidden{i + 1}", f"hidden layer {i + 1} ({w} unit{'s' if w != 1 else ''})") for i, w in enumerate(self.widths)),
                 ("logits", "class scores (logits)")]
 
     def representations(self, x: torch.Tensor) -> list[torch.Tensor]:

@@ -3,6 +3,7 @@ callbacks on quickly trained networks; every result is checked against the netwo
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -414,3 +415,27 @@ def test_the_map_follows_the_timeline(cb):
     np.testing.assert_allclose(np.abs(x), np.abs(u[:, 0] * s[0]), rtol=1e-3, atol=1e-3 * s[0])
     final = points(cb["embedding"](shown_view(cb, "mnist", "mlp"), "hidden1", "pca")[0])[1]
     assert not np.allclose(np.abs(final), np.abs(x), atol=1e-3)
+
+
+def test_a_layer_index_is_written_once_and_memory_mapped_after(tmp_path):
+    import torch
+
+    from app.representations import shared
+    path, built = tmp_path / "maps" / "mnist-input-index.npy", []
+
+    def build():
+        built.append(1)
+        return torch.arange(12, dtype=torch.float16).reshape(3, 4)
+    first = shared(path, build)
+    again = shared(path, build)  # another process, or this one after the cache let it go: read, not made
+    assert built == [1] and path.is_file() and torch.equal(first, again)
+    assert str(path) in Path("/proc/self/maps").read_text()  # mapped, not copied
+    first = first.clone()
+    spare = path.with_suffix(".tmp")
+    spare.write_bytes(b"half a file")
+    spare.replace(path)  # unsound (files are only ever replaced whole: a mapping of the old one stays valid)
+    assert torch.equal(shared(path, build), first) and built == [1, 1]
+    blocked = tmp_path / "a file, not a folder"
+    blocked.write_text("")
+    # A folder that cannot be made or written: kept in this process's memory, still right.
+    assert torch.equal(shared(blocked / "maps" / "x.npy", build), first)
