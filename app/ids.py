@@ -169,4 +169,5 @@ EMBEDDING_COMPUTE = "embedding-compute"  # a convnet's layers: one pass over the
 STATE_EMBEDDING_BASE = "state-embedding-base"  # the server's map, before the browser adds the highlights
 OFF_ASK = "off-ask"  # the units switched off, once there are some: a convnet's pass may be needed
 OFF_JOB_NOTE = "off-job-note"  # a convnet's pass: queued, or why it was refused
+OFF_COMPUTE = "off-compute"  # a convnet's pass for the filters a link switched off: only a press queues it
 TABLE_SINK = "predictions-sink"  # the browser-side refresh's dummy output

@@ -342,8 +342,11 @@ def test_a_convnet_maps_its_layers_and_switches_filters_off_through_jobs(cb):
     # Filters off: one queued pass, then the difference against the oracle.
     off = {"network": "cnn", "units": [1, 3]}
     assert "in the queue" in text_of(cb["switch_note"](store, off)[0])
-    handle, _ = cb["switch_request"](off, store)
-    assert handle["mode"] == "off"
+    linked = cb["switch_request"]({**off, "asked": False}, store)  # a link named them: nothing queued...
+    assert linked[0] is no_update and "This link switched these filters off" in linked[1]
+    assert linked[2] == "more-button" and not [j for j in cb["queue"].active() if j.mode == "off"]
+    handle, _, shown = cb["switch_request"](off, store)  # ...a click of a filter's switch queues the pass
+    assert handle["mode"] == "off" and shown == "more-button hidden"
     run_job(cb, handle)
     figure = cb["heatmap"](store, "counts", "numbers", None, off, handle["id"])
     oracle = switched_off_oracle(cb, store, [1, 3])

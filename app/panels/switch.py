@@ -25,6 +25,9 @@ function (off, store, toggles) {
 """
 
 
+HIDDEN = "more-button hidden"
+
+
 def layout() -> list:
     """Above the heatmap: what is switched off, the accuracy change and the way back; a convnet's progress."""
     return [html.Div(className="off-bar", children=[
@@ -32,6 +35,8 @@ def layout() -> list:
         html.Button("Switch all back on", id=ids.OFF_RESET, n_clicks=0, className="link-button hidden"),
         html.Progress(id=ids.OFF_PROGRESS, className="train-progress hidden", value="0", max="1"),
         html.Span(id=ids.OFF_JOB_NOTE, className="hint"),
+        html.Button("Compute it", id=ids.OFF_COMPUTE, n_clicks=0, className="more-button hidden",
+                    title="One pass of the convnet over the test images with these filters off, in the queue"),
         dcc.Interval(id=ids.OFF_POLL, interval=800, disabled=True), dcc.Store(id=ids.STATE_OFF_JOB),
         dcc.Store(id=ids.OFF_ASK)])]
 
@@ -81,26 +86,35 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         State({"type": ids.UNIT_TOGGLE, "index": ALL}, "id"))
 
     # Only units switched off can need a convnet's pass: with none, the server is not asked (nor waited for).
+    # The units a link names (the page's first value) are marked as not asked for: they queue nothing.
     app.clientside_callback(
         """function (off) {
-            return off && Array.isArray(off.units) && off.units.length ? off : window.dash_clientside.no_update;
+            if (!(off && Array.isArray(off.units) && off.units.length)) { return window.dash_clientside.no_update; }
+            const fired = (window.dash_clientside.callback_context || {}).triggered || [];
+            const changed = fired.some(function (t) { return t && t.prop_id && t.prop_id !== "."; });
+            return Object.assign({}, off, {asked: changed});
         }""", Output(ids.OFF_ASK, "data"), Input(ids.STATE_OFF, "data"))
 
     @app.callback(Output(ids.STATE_OFF_JOB, "data"), Output(ids.OFF_JOB_NOTE, "children"),
+                  Output(ids.OFF_COMPUTE, "className"),
                   Input(ids.OFF_ASK, "data"), State(ids.STATE_VIEW, "data"), State(ids.ADMIN_TOKEN, "data"),
-                  prevent_initial_call=True)
-    def request(off, store, token=None):
-        """A convnet's switched-off test pass, queued once per checkpoint and set of filters."""
+                  Input(ids.OFF_COMPUTE, "n_clicks"), prevent_initial_call=True)
+    def request(off, store, token=None, _=None):
+        """A convnet's switched-off test pass, queued once per checkpoint and set of filters: on a click of a
+        filter's switch, or of "Compute it" for the filters a link switched off (opening a link queues nothing)."""
         view = service.shown(store)
         units = units_off(view, off)
         if not units or not view.kind.slow_pass or view.checkpoint.metrics.get("label") \
                 or service.representations.switched(view, units) is not None:
-            return no_update, None  # nothing to queue: computed here, already made, or a timeline snapshot
+            return no_update, None, HIDDEN  # nothing to queue: computed here, already made, or a timeline snapshot
+        if isinstance(off, dict) and off.get("asked") is False and triggered_id() != ids.OFF_COMPUTE:
+            return no_update, "This link switched these filters off; computing that is one pass over the test " \
+                              "images.", "more-button"
         limits.check("map")
         handle = background.request(service, view, "off", units_name(units), visitor(), access.is_admin(token))
         if "error" in handle:
-            return no_update, handle["error"]
-        return handle, None
+            return no_update, handle["error"], "more-button"
+        return handle, None, HIDDEN
 
     @app.callback(Output(ids.OFF_PROGRESS, "value"), Output(ids.OFF_PROGRESS, "max"),
                   Output(ids.OFF_PROGRESS, "className"), Output(ids.OFF_JOB_NOTE, "children", allow_duplicate=True),
