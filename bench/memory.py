@@ -114,19 +114,23 @@ def sweep(port: int, work: list[tuple[str, str, list[str]]], clients: int, round
                 requests.append(("nearest", _body("explain-nearest.children", [
                     ("explain-ask", "data", {"index": index, "view": store}), ("embedding-layer", "value", key),
                     ("state-embedding-done", "data", None)])))
-    times: dict[str, list[float]] = {"map": [], "nearest": []}
+    times: dict[str, list[float]] = {"map": [], "nearest": [], "map_cached": [], "nearest_cached": []}
     statuses: dict[int, int] = {}
     lock = threading.Lock()
 
     def client(seed: int) -> None:
-        order = [r for _ in range(rounds) for r in requests]
-        random.Random(seed).shuffle(order)
+        rng = random.Random(seed)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-        for kind, body in order:
-            status, took = post(conn, body)
-            with lock:
-                times[kind].append(took)
-                statuses[status] = statuses.get(status, 0) + 1
+        for round_no in range(rounds):  # after the first round every layer is cached in every worker
+            order = list(requests)
+            rng.shuffle(order)
+            for kind, body in order:
+                status, took = post(conn, body)
+                with lock:
+                    times[kind].append(took)
+                    if round_no:
+                        times[f"{kind}_cached"].append(took)
+                    statuses[status] = statuses.get(status, 0) + 1
 
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(client, range(clients)))
@@ -222,8 +226,11 @@ def table(r: dict) -> str:
         f"| a worker's growth | {r['worker_growth_mb']:,} MB (from {r['worker_before_mb']:,} to {r['worker_peak_mb']:,}) | "
         f"≤ {r['feature_budget_mb'] + 200:,} MB (features' budget + 200) | "
         f"{'met' if r['worker_growth_mb'] <= r['feature_budget_mb'] + 200 else 'missed'} |",
-        f"| nearest images | p50 {r.get('nearest_p50_ms')} ms, p95 {r.get('nearest_p95_ms')} ms, slowest "
-        f"{r.get('nearest_max_ms')} ms | p95 ≤ 100 ms on cached layers | (includes first builds) |",
+        f"| nearest images, every round | p50 {r.get('nearest_p50_ms')} ms, p95 {r.get('nearest_p95_ms')} ms, slowest "
+        f"{r.get('nearest_max_ms')} ms | | (the first round builds every layer) |",
+        f"| nearest images, later rounds (cached) | p50 {r.get('nearest_cached_p50_ms')} ms, p95 "
+        f"{r.get('nearest_cached_p95_ms')} ms | p95 ≤ 100 ms | "
+        f"{'met' if r.get('nearest_cached_p95_ms', 1e9) <= 100 else 'missed'} |",
         f"| a layer's map | p50 {r.get('map_p50_ms')} ms, p95 {r.get('map_p95_ms')} ms | | |",
         f"| errors or tracebacks in the server's log | {r['log_errors']} | 0 | {'met' if not r['log_errors'] else 'missed'} |",
     ])

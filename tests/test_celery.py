@@ -77,6 +77,11 @@ def test_untrained_network_trains_on_the_celery_worker(stack):
         driver.find_element(By.CSS_SELECTOR, "#model-dropdown").click()
         next(o for o in driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option")
              if o.text.startswith("2-layer")).click()
+        deadline = time.time() + 60  # choosing it starts nothing; pressing "Train it" does
+        while not driver.find_element(By.ID, "train-it").is_displayed():
+            assert time.time() < deadline, "the page never offered to train the 2-layer network"
+            time.sleep(0.2)
+        driver.find_element(By.ID, "train-it").click()
         labels, deadline = set(), time.time() + 180
         while "Output weights" not in driver.find_element(By.ID, "weights-panel").text:
             assert time.time() < deadline, f"training never finished; progress seen: {labels}"
