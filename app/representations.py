@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -24,11 +25,23 @@ MEANS_FROM = 20_000  # training images the class means of the separation figure 
 NEAREST = 8
 
 
+# Tensors whose memory is a mapped file (`shared`): the kernel's page cache, one copy for every process of the
+# machine, which it can drop and read again; they do not count against a process's budget for its own memory.
+_MAPPED: dict[int, weakref.ref] = {}  # id -> the tensor (by identity: tensors compare element-wise)
+
+
+def _is_mapped(value: torch.Tensor) -> bool:
+    ref = _MAPPED.get(id(value))
+    return ref is not None and ref() is value
+
+
 def _nbytes(value) -> int:
     if isinstance(value, dict):
         return sum(_nbytes(v) for v in value.values())
     if isinstance(value, (tuple, list)):
         return sum(_nbytes(v) for v in value)
+    if isinstance(value, np.memmap) or (isinstance(value, torch.Tensor) and _is_mapped(value)):
+        return 0
     if isinstance(value, torch.Tensor):
         return value.element_size() * value.nelement()
     return int(getattr(value, "nbytes", 0))
@@ -77,8 +90,22 @@ class Representations:
         if view.kind.slow_pass:
             return self._saved_test(view)
         ckpt = view.checkpoint
-        return self.store.get(self._key(view, "test"), lambda: layers.features(
-            ckpt.model, view.images.images, ckpt.normalization, self.service.settings.device))
+
+        def build():  # written once per checkpoint, then mapped by every process (a 3 x 1,024 net's are 123 MB)
+            paths = {layer.key: self.path(view, "test", layer.key) for layer in self.layers(view)[1:]}
+            found = {key: _mapped_array(path, np.float32, len(view.images)) for key, path in paths.items()}
+            if all(v is not None for v in found.values()):
+                return found
+            made = layers.features(ckpt.model, view.images.images, ckpt.normalization, self.service.settings.device)
+            for key, path in paths.items():
+                try:
+                    write(path, made[key])
+                except OSError:  # a folder that cannot be written: kept in this process
+                    continue
+                mapped = _mapped_array(path, np.float32, len(view.images))
+                made[key] = mapped if mapped is not None else made[key]
+            return made
+        return self.store.get(self._key(view, "test"), build)
 
     def _saved_test(self, view) -> Optional[dict[str, np.ndarray]]:
         found = {layer.key: self.saved(view, "features", layer.key) for layer in self.layers(view)[1:]}
@@ -246,18 +273,39 @@ def shared(path: Path, build) -> torch.Tensor:
     """A layer's training-split index, memory-mapped from its file so that every server process on the machine
     shares one copy (copy-on-write: nobody writes it); made by `build` and written first when the file is
     missing or unsound, and kept in this process alone where the folder cannot be written."""
-    try:
-        found = np.load(path, mmap_mode="c", allow_pickle=False)
-        if found.ndim == 2 and found.dtype == np.float16:
-            return torch.from_numpy(found)
-    except (OSError, ValueError):
-        pass
+    found = _mapped(path, np.float16)
+    if found is not None:
+        return found
     rows = build()
     try:
         write(path, rows.numpy())
-        return torch.from_numpy(np.load(path, mmap_mode="c", allow_pickle=False))
-    except (OSError, ValueError):
+    except OSError:
         return rows
+    found = _mapped(path, np.float16, len(rows))
+    return found if found is not None else rows
+
+
+def _mapped_array(path: Path, dtype, rows: Optional[int] = None) -> Optional[np.memmap]:
+    """The 2-D array in `path` over a copy-on-write mapping of the file, if it is sound, else None."""
+    try:
+        found = np.load(path, mmap_mode="c", allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(found, np.memmap) or found.ndim != 2 or found.dtype != dtype \
+            or (rows is not None and len(found) != rows):
+        return None
+    return found
+
+
+def _mapped(path: Path, dtype, rows: Optional[int] = None) -> Optional[torch.Tensor]:
+    """`_mapped_array` as a tensor (sharing the mapping)."""
+    found = _mapped_array(path, dtype, rows)
+    if found is None:
+        return None
+    tensor = torch.from_numpy(found)
+    key = id(tensor)
+    _MAPPED[key] = weakref.ref(tensor, lambda _, key=key: _MAPPED.pop(key, None))
+    return tensor
 
 
 def _read(path: Path, rows: int) -> Optional[np.ndarray]:

@@ -33,6 +33,26 @@ ROOT = Path(__file__).resolve().parent.parent
 MAP = ("..state-embedding-base.data...embedding-note.children...embedding-separation.figure..."
        "embedding-compute.className..")
 IMAGES = (0, 1234, 5678, 9999)
+# Networks a class might have built in the page, wide ones among them (`--built`): trained once into BUILT_DIR.
+BUILT = [("mnist", "mlp-32-16-tanh"), ("mnist", "mlp-100-relu"), ("mnist", "mlp-800-relu"),
+         ("mnist", "mlp-1024-1024-1024-relu"), ("fashion-mnist", "mlp-200-relu"), ("cifar10", "mlp-512-256-relu"),
+         ("cifar10", "mlp-1024-1024-1024-relu")]
+BUILT_DIR = Path(tempfile.gettempdir()) / "lookinside-bench-built"
+
+
+def build(settings: Settings) -> list[Path]:
+    """The BUILT networks' checkpoints (trained with their defaults the first time, kept for later runs)."""
+    zoo, found = Zoo(Settings(data_dir=settings.data_dir, model_dir=BUILT_DIR, offline=True)), []
+    for dataset, network in BUILT:
+        try:
+            datasets.load(dataset, False, settings)
+        except datasets.DataError:
+            continue
+        if not zoo.has_checkpoint(dataset, network):
+            print(f"training {dataset}/{network} for the sweep (once)", file=sys.stderr)
+            zoo.train(dataset, network)
+        found += [p for p in BUILT_DIR.glob(f"{dataset}-{network}.*") if not p.name.endswith(".lock")]
+    return found
 
 
 def _body(output: str, inputs: list, state: list = ()) -> bytes:
@@ -140,11 +160,15 @@ def sweep(port: int, work: list[tuple[str, str, list[str]]], clients: int, round
             **{f"{k}_max_ms": round(1000 * max(v), 1) for k, v in times.items() if v}}
 
 
-def run(settings: Settings, clients: int = 6, rounds: int = 3, workers: int = 3) -> dict:
-    """Start gunicorn as deployed on a copy of the model folder, sweep, and sample memory throughout."""
+def run(settings: Settings, clients: int = 6, rounds: int = 3, workers: int = 3, built: bool = False) -> dict:
+    """Start gunicorn as deployed on a copy of the model folder (with `built`, the BUILT networks too), sweep,
+    and sample memory throughout."""
+    extra = build(settings) if built else []
     with tempfile.TemporaryDirectory() as scratch:
         models = Path(scratch) / "models"
         shutil.copytree(settings.model_dir, models, ignore=shutil.ignore_patterns("*.lock", "maps"))
+        for path in extra:
+            shutil.copy2(path, models / path.name)
         here = Settings(data_dir=settings.data_dir, model_dir=models, offline=True)
         work = networks(here)
         port = _free_port()
@@ -177,6 +201,7 @@ def run(settings: Settings, clients: int = 6, rounds: int = 3, workers: int = 3)
             done.set()
             sampler.join()
             after, after_workers = pss(proc.pid)
+            kinds = [_rss_kinds(child.pid) for child in psutil.Process(proc.pid).children()]
         finally:
             proc.terminate()
             proc.wait(timeout=60)
@@ -189,7 +214,24 @@ def run(settings: Settings, clients: int = 6, rounds: int = 3, workers: int = 3)
             "worker_before_mb": round(max(before_workers)), "worker_peak_mb": round(max(peak_workers)),
             "worker_growth_mb": round(max(peak_workers) - max(before_workers)),
             "feature_budget_mb": round(int(os.environ.get("LOOKINSIDE_FEATURE_BYTES", 800_000_000)) / 2 ** 20),
-            "log_errors": len(errors)}
+            "log_errors": len(errors),
+            # after the sweep, per worker: its own memory (anonymous) and the files it maps (shared page cache)
+            "worker_private_mb": [k.get("Private_Dirty") for k in kinds],
+            "worker_file_mb": [k.get("RssFile") for k in kinds]}
+
+
+def _rss_kinds(pid: int) -> dict:
+    found = {}
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines() + \
+            Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        name, _, value = line.partition(":")
+        if name in ("RssFile", "Private_Dirty"):
+            found[name] = round(int(value.split()[0]) / 1024)
+    return found
 
 
 def _free_port() -> int:
@@ -232,6 +274,9 @@ def table(r: dict) -> str:
         f"{r.get('nearest_cached_p95_ms')} ms | p95 ≤ 100 ms | "
         f"{'met' if r.get('nearest_cached_p95_ms', 1e9) <= 100 else 'missed'} |",
         f"| a layer's map | p50 {r.get('map_p50_ms')} ms, p95 {r.get('map_p95_ms')} ms | | |",
+        f"| each worker after: memory of its own (private dirty), and files it maps (shared) | "
+        f"{r['worker_private_mb']} MB; "
+        f"{r['worker_file_mb']} MB | | |",
         f"| errors or tracebacks in the server's log | {r['log_errors']} | 0 | {'met' if not r['log_errors'] else 'missed'} |",
     ])
 
@@ -241,8 +286,9 @@ def main(argv=None) -> int:
     p.add_argument("--clients", type=int, default=6)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--workers", type=int, default=3)
+    p.add_argument("--built", action="store_true", help="add wide networks built in the page (trained once, minutes)")
     args = p.parse_args(argv)
-    result = run(Settings.resolve(offline=True), args.clients, args.rounds, args.workers)
+    result = run(Settings.resolve(offline=True), args.clients, args.rounds, args.workers, args.built)
     print(json.dumps(result, indent=1))
     print(table(result))
     return 0
