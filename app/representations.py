@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import weakref
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -25,30 +24,20 @@ MEANS_FROM = 20_000  # training images the class means of the separation figure 
 NEAREST = 8
 
 
-# Tensors whose memory is a mapped file (`shared`): the kernel's page cache, one copy for every process of the
-# machine, which it can drop and read again; they do not count against a process's budget for its own memory.
-_MAPPED: dict[int, weakref.ref] = {}  # id -> the tensor (by identity: tensors compare element-wise)
-
-
-def _is_mapped(value: torch.Tensor) -> bool:
-    ref = _MAPPED.get(id(value))
-    return ref is not None and ref() is value
-
-
 def _nbytes(value) -> int:
     if isinstance(value, dict):
         return sum(_nbytes(v) for v in value.values())
     if isinstance(value, (tuple, list)):
         return sum(_nbytes(v) for v in value)
-    if isinstance(value, np.memmap) or (isinstance(value, torch.Tensor) and _is_mapped(value)):
-        return 0
     if isinstance(value, torch.Tensor):
         return value.element_size() * value.nelement()
     return int(getattr(value, "nbytes", 0))
 
 
 class Representations:
-    """Per process, bounded by bytes (LOOKINSIDE_FEATURE_BYTES, 800 MB): one layer of the training split as
+    """Per process, bounded by bytes (LOOKINSIDE_FEATURE_BYTES, 800 MB, mapped files included: a layer dropped
+    from here is mapped again from its file in a moment, so the bound costs little and holds each process's
+    share of the page cache too): one layer of the training split as
     half-precision unit rows is 94 MB for MNIST's pixels, 307 MB for CIFAR-10's, a few MB for a hidden layer."""
 
     def __init__(self, service, max_bytes: int = int(os.environ.get("LOOKINSIDE_FEATURE_BYTES", 800_000_000))):
@@ -302,10 +291,7 @@ def _mapped(path: Path, dtype, rows: Optional[int] = None) -> Optional[torch.Ten
     found = _mapped_array(path, dtype, rows)
     if found is None:
         return None
-    tensor = torch.from_numpy(found)
-    key = id(tensor)
-    _MAPPED[key] = weakref.ref(tensor, lambda _, key=key: _MAPPED.pop(key, None))
-    return tensor
+    return torch.from_numpy(found)
 
 
 def _read(path: Path, rows: int) -> Optional[np.ndarray]:

@@ -509,13 +509,22 @@ def _load_cached(path: Path, mtime_ns: int, size: int, dataset: str, network: st
 
 # A damaged file is cached as its one-line problem (logged once per file version), so a page that
 # asks again does not read it again; rewriting the file gives it a new key.
+_EVAL_READ = threading.Lock()
+
+
 @functools.lru_cache(maxsize=32)
 def _load_eval_cached(path: Path, mtime_ns: int, checkpoint_id: str):
-    try:
-        return Evaluation.load(path, checkpoint_id) if mtime_ns else None
-    except DamagedCache as e:
-        log.warning("%s", e)
-        return str(e)
+    # One read at a time: two request threads reading one new file together once raised SystemError inside
+    # numpy's zip reader, and the sound file was then taken for damaged until it was written again.
+    for attempt in range(2):
+        try:
+            with _EVAL_READ:
+                return Evaluation.load(path, checkpoint_id) if mtime_ns else None
+        except DamagedCache as e:
+            if attempt:
+                log.warning("%s", e)
+                return str(e)
+    return None
 
 
 @functools.lru_cache(maxsize=32)
