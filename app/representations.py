@@ -86,14 +86,7 @@ class Representations:
             if all(v is not None for v in found.values()):
                 return found
             made = layers.features(ckpt.model, view.images.images, ckpt.normalization, self.service.settings.device)
-            for key, path in paths.items():
-                try:
-                    write(path, made[key])
-                except OSError:  # a folder that cannot be written: kept in this process
-                    continue
-                mapped = _mapped_array(path, np.float32, len(view.images))
-                made[key] = mapped if mapped is not None else made[key]
-            return made
+            return {key: _kept(paths[key], values) for key, values in made.items()}
         return self.store.get(self._key(view, "test"), build)
 
     def _saved_test(self, view) -> Optional[dict[str, np.ndarray]]:
@@ -262,16 +255,18 @@ def shared(path: Path, build) -> torch.Tensor:
     """A layer's training-split index, memory-mapped from its file so that every server process on the machine
     shares one copy (copy-on-write: nobody writes it); made by `build` and written first when the file is
     missing or unsound, and kept in this process alone where the folder cannot be written."""
-    found = _mapped(path, np.float16)
-    if found is not None:
-        return found
-    rows = build()
+    found = _mapped_array(path, np.float16)
+    return torch.from_numpy(found if found is not None else _kept(path, build().numpy()))
+
+
+def _kept(path: Path, values: np.ndarray) -> np.ndarray:
+    """`values` written to `path` and mapped from it; `values` themselves where the folder cannot be written."""
     try:
-        write(path, rows.numpy())
+        write(path, values)
     except OSError:
-        return rows
-    found = _mapped(path, np.float16, len(rows))
-    return found if found is not None else rows
+        return values
+    found = _mapped_array(path, values.dtype, len(values))
+    return found if found is not None else values
 
 
 def _mapped_array(path: Path, dtype, rows: Optional[int] = None) -> Optional[np.memmap]:
@@ -284,14 +279,6 @@ def _mapped_array(path: Path, dtype, rows: Optional[int] = None) -> Optional[np.
             or (rows is not None and len(found) != rows):
         return None
     return found
-
-
-def _mapped(path: Path, dtype, rows: Optional[int] = None) -> Optional[torch.Tensor]:
-    """`_mapped_array` as a tensor (sharing the mapping)."""
-    found = _mapped_array(path, dtype, rows)
-    if found is None:
-        return None
-    return torch.from_numpy(found)
 
 
 def _read(path: Path, rows: int) -> Optional[np.ndarray]:

@@ -78,10 +78,10 @@ class Service:
         try:
             ckpt = self.zoo.load(dataset, arch)
         except CheckpointError as e:  # the detail (a path, the reader's complaint) is for the log, not the page
-            if self.zoo.has_checkpoint(dataset, arch):
-                _warn_once(str(e))
-            note = "" if not self.zoo.has_checkpoint(dataset, arch) else "its saved file is damaged; train it again"
-            return state(dataset, arch, UNTRAINED, note)
+            if not self.zoo.has_checkpoint(dataset, arch):
+                return state(dataset, arch, UNTRAINED)
+            _warn_once(str(e))
+            return state(dataset, arch, UNTRAINED, "its saved file is damaged; train it again")
         self.zoo.mark_used(dataset, arch)  # pruning removes the networks nobody opens (models.zoo)
         if self.zoo.cached_evaluation(ckpt) is None:
             problem = self.zoo.evaluation_problem(ckpt)

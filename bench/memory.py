@@ -29,9 +29,10 @@ from models import datasets, layers
 from models.config import Settings
 from models.zoo import Zoo
 
+from .maps import DRAW, _body
+from .serving import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-MAP = ("..state-embedding-base.data...embedding-note.children...embedding-separation.figure..."
-       "embedding-compute.className..")
 IMAGES = (0, 1234, 5678, 9999)
 # Networks a class might have built in the page, wide ones among them (`--built`): trained once into BUILT_DIR.
 BUILT = [("mnist", "mlp-32-16-tanh"), ("mnist", "mlp-100-relu"), ("mnist", "mlp-800-relu"),
@@ -53,15 +54,6 @@ def build(settings: Settings) -> list[Path]:
             zoo.train(dataset, network)
         found += [p for p in BUILT_DIR.glob(f"{dataset}-{network}.*") if not p.name.endswith(".lock")]
     return found
-
-
-def _body(output: str, inputs: list, state: list = ()) -> bytes:
-    names = output.strip(".").split("...")
-    outputs = [dict(zip(("id", "property"), name.rsplit(".", 1))) for name in names]
-    return json.dumps({"output": output, "outputs": outputs[0] if len(outputs) == 1 else outputs,
-                       "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
-                       "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
-                       "changedPropIds": [f"{inputs[0][0]}.{inputs[0][1]}"]}).encode()
 
 
 def pss(pid: int) -> tuple[float, list[float]]:
@@ -96,7 +88,7 @@ def networks(settings: Settings) -> list[tuple[str, str, list[str]]]:
 
 
 def sweep(port: int, work: list[tuple[str, str, list[str]]], clients: int, rounds: int) -> dict:
-    def post(conn, body: bytes) -> tuple[int, float]:
+    def post(conn, body: str) -> tuple[int, float]:
         began = time.perf_counter()
         conn.request("POST", "/_dash-update-component", body, {"Content-Type": "application/json"})
         response = conn.getresponse()
@@ -106,16 +98,10 @@ def sweep(port: int, work: list[tuple[str, str, list[str]]], clients: int, round
     stores = {}
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     for dataset, network, _ in work:
-        body = json.dumps({
-            "output": "..state-resolved.data...state-job.data..",
-            "outputs": [{"id": "state-resolved", "property": "data"}, {"id": "state-job", "property": "data"}],
-            "inputs": [{"id": "dataset-dropdown", "property": "value", "value": dataset},
-                       {"id": "model-dropdown", "property": "value", "value": network},
-                       {"id": "watch-button", "property": "n_clicks", "value": 0},
-                       {"id": "state-resolve-kick", "property": "data", "value": None},
-                       {"id": "train-it", "property": "n_clicks", "value": 0}],
-            "state": [{"id": "state-admin-token", "property": "data", "value": None}],
-            "changedPropIds": ["model-dropdown.value"]}).encode()
+        body = _body("..state-resolved.data...state-job.data..", [
+            ("dataset-dropdown", "value", dataset), ("model-dropdown", "value", network),
+            ("watch-button", "n_clicks", 0), ("state-resolve-kick", "data", None), ("train-it", "n_clicks", 0)],
+            [("state-admin-token", "data", None)])
         conn.request("POST", "/_dash-update-component", body, {"Content-Type": "application/json"})
         found = json.loads(conn.getresponse().read())["response"]["state-resolved"]["data"]
         stores[(dataset, network)] = {"dataset": dataset, "network": network, "status": found["status"],
@@ -127,7 +113,7 @@ def sweep(port: int, work: list[tuple[str, str, list[str]]], clients: int, round
         if store["status"] != "ready":
             continue
         for key in keys:
-            requests.append(("map", _body(MAP, [("state-view", "data", store), ("embedding-layer", "value", key),
+            requests.append(("map", _body(DRAW, [("state-view", "data", store), ("embedding-layer", "value", key),
                                                 ("embedding-method", "value", "pca"),
                                                 ("state-embedding-done", "data", None)])))
             for index in IMAGES:
@@ -171,7 +157,7 @@ def run(settings: Settings, clients: int = 6, rounds: int = 3, workers: int = 3,
             shutil.copy2(path, models / path.name)
         here = Settings(data_dir=settings.data_dir, model_dir=models, offline=True)
         work = networks(here)
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, "LOOKINSIDE_DATA_DIR": str(settings.data_dir), "LOOKINSIDE_MODEL_DIR": str(models),
                "LOOKINSIDE_JOBS_DIR": str(Path(scratch) / "jobs"), "LOOKINSIDE_OFFLINE": "1",
                "LOOKINSIDE_ADMIN_TOKEN": "bench-only"}
@@ -232,13 +218,6 @@ def _rss_kinds(pid: int) -> dict:
         if name in ("RssFile", "Private_Dirty"):
             found[name] = round(int(value.split()[0]) / 1024)
     return found
-
-
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait(port: int, proc: subprocess.Popen, timeout: float = 300) -> None:
