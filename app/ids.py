@@ -23,7 +23,9 @@ SAMPLES_SORT = "samples-sort"  # predicted-class probability, true-class probabi
 SAMPLES_CSV = "samples-csv"
 SAMPLES_DOWNLOAD = "samples-download"
 CELL_SUMMARY = "cell-summary"  # the cell's mean image beside the two classes' templates or means
-SAMPLE_TILE = "sample-tile"  # pattern-matching type: {"type": SAMPLE_TILE, "index": test-set index}
+SAMPLES_HEAD = "cell-samples-head"  # the list's heading and order (or a hint), drawn by the server
+SAMPLE_TILES = "sample-tiles"  # the list's image tiles, drawn in the browser from TILES (assets/samples.js)
+TILES = "state-tiles"  # those tiles as data: [[test-set index, image, value shown, title], ...]
 
 EXPLAIN_CARD = "explain-card"  # shown once an image is selected
 EXPLAIN = "explain-panel"
@@ -56,7 +58,7 @@ STATE_COMPARE_CELL = "state-compare-cell"
 
 SUSPECTS_BUTTON = "suspects-button"  # the list is computed only when asked for
 SUSPECTS = "suspects-list"
-SUSPECT_TILE = "suspect-tile"  # pattern-matching type, like SAMPLE_TILE
+SUSPECT_TILE = "suspect-tile"  # pattern-matching type: {"type": SUSPECT_TILE, "index": test-set index}
 
 WEIGHTS = "weights-panel"
 WEIGHTS_COLORMAP = "weights-colormap"
@@ -94,6 +96,7 @@ URL_BUILT = "state-address-built"  # the path and query the layout was built fro
 
 # Browser-side state (small JSON): no per-user state lives in the server process.
 STATE_RESOLVED = "state-resolved"  # what the server found for the chosen pair: ready, untrained or error
+STATE_ANSWER = "state-resolve-answer"  # the server's answer, {"resolved", "job"}, which assets/view.js takes in
 STATE_TRAINED = "state-trained"  # the page state of the network a finished job made
 STATE_VIEW = "state-view"  # the network on screen: dataset, network, checkpoint, timeline position, status
 CLASSES = "state-classes"  # every dataset's class names, for the browser's cell selection (static)
@@ -115,10 +118,10 @@ DATA_NEW = "data-new"  # draws a new random sample
 DATA_SEED = "state-data-seed"  # the sample's seed: in the address, so a link shows the same images
 DATA_GRID = "data-grid"
 DATA_COUNTS = "data-counts"
-DATA_TILE = "data-tile"  # pattern-matching type, like SAMPLE_TILE (test images only)
+DATA_TILE = "data-tile"  # pattern-matching type, like SUSPECT_TILE (test images only)
 GALLERY_MODE = "gallery-mode"  # "mistakes" (most confident) or "unsure" (least confident correct answers)
 GALLERY = "gallery"
-GALLERY_TILE = "gallery-tile"  # pattern-matching type, like SAMPLE_TILE
+GALLERY_TILE = "gallery-tile"  # pattern-matching type, like SUSPECT_TILE
 
 # The chapter, live: a guide of links that open the views reproducing the chapter's figures
 CHAPTER = "chapter-guide"

@@ -27,7 +27,7 @@ DEFAULT_DATASET, DEFAULT_ARCH = "mnist", "linear"
 # Callbacks whose answer depends only on the request and the chosen pair's network (see app/replay.py):
 # the heatmap, the weights, a cell's images and summary, and the explanation of one image.
 REPLAYED = frozenset({ids.CONFUSION, ids.OFF_NOTE, ids.OFF_RESET, ids.WEIGHTS, ids.WEIGHTS_PAGE, ids.WEIGHTS_PAGER,
-                      ids.SAMPLES, ids.SAMPLES_MORE, ids.CELL_SUMMARY, ids.EXPLAIN, ids.EXPLAIN_CARD})
+                      ids.SAMPLES_HEAD, ids.TILES, ids.SAMPLES_MORE, ids.CELL_SUMMARY, ids.EXPLAIN, ids.EXPLAIN_CARD})
 
 
 def layout(service: Service | None = None) -> html.Div:

@@ -51,15 +51,14 @@ def units_off(view, off) -> tuple[int, ...]:
     return layers.check_units(off.get("units"), layers.switchable(view.checkpoint.model)) or ()
 
 
-def switched_heatmap(service, view, units: tuple[int, ...], selected) -> Optional[dict]:
+def switched_heatmap(service, view, units: tuple[int, ...]) -> Optional[dict]:
     """Switched off minus intact, as the compare card draws a difference (None while a convnet's pass is to come)."""
     ev = view.evaluation
     switched = service.representations.switched(view, units)
     if switched is None:
         return None
-    fig = service.cached(view, "off-figure", units, lambda: figures.difference_figure(
+    return service.cached(view, "off-figure", units, lambda: figures.difference_figure(
         difference(ev, switched), ev.classes, "intact", "switched off", scale_title="off − intact").to_dict())
-    return figures.with_selection(fig, selected)
 
 
 def switched_note(service, view, units: tuple[int, ...]) -> list | str:

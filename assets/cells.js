@@ -4,7 +4,6 @@
 // network of the same dataset keeps it, and a click off the grid (the margins) changes nothing.
 (function () {
   const CELL = /^(\d{1,7})-(\d{1,7})$/;
-  const SELECTED = "selected-cell"; // the outline's name among the heatmap's shapes (app/figures.py)
 
   // A {"actual", "predicted"} pair inside a k x k matrix, or null.
   function parseCell(actual, predicted, k) {
@@ -43,7 +42,68 @@
     return fromClick(click, names) || undefined;
   }
 
-  window.lookinsideCells = {choose: choose};
+  // The selected cell's outline: a box drawn over the plot from Plotly's own axes, as the keyboard's cursor
+  // is (assets/keyboard.js). Moving it costs no redraw of the heatmap; it is drawn again after every redraw
+  // (another network, a toggle, a resize), so it always sits on the cell.
+  let selected = null;
+
+  // Redraw after each of the graph's redraws; a graph not yet made is watched for.
+  function follow(box) {
+    const gd = box.querySelector(".js-plotly-plot");
+    if (gd && gd.on) {
+      if (!gd.__outlined) {
+        gd.__outlined = true;
+        gd.on("plotly_afterplot", function () { drawOutline(box); });
+        requestAnimationFrame(function () { drawOutline(box); });
+      }
+      return gd;
+    }
+    if (!box.__watched) {
+      box.__watched = new MutationObserver(function () {
+        if (box.querySelector(".js-plotly-plot")) {
+          box.__watched.disconnect();
+          box.__watched = null;
+          follow(box);
+        }
+      });
+      box.__watched.observe(box, {childList: true, subtree: true});
+    }
+    return null;
+  }
+
+  function drawOutline(box) {
+    const gd = follow(box);
+    let mark = box.querySelector(".cell-outline");
+    const layout = gd && gd._fullLayout;
+    const heatmap = gd && Array.isArray(gd._fullData) && gd._fullData.some(function (t) { return t.type === "heatmap"; });
+    const k = layout && layout.yaxis ? (layout.yaxis._categories || []).filter(function (c) {
+      return c !== "precision"; }).length : 0;
+    if (!selected || !heatmap || selected.actual >= k || selected.predicted >= k) {
+      if (mark) mark.remove();
+      return;
+    }
+    if (!mark) {
+      mark = document.createElement("div");
+      mark.className = "cell-outline";
+      box.appendChild(mark);
+    }
+    const xa = layout.xaxis, ya = layout.yaxis;
+    const w = Math.abs(xa.d2p(1) - xa.d2p(0)), h = Math.abs(ya.d2p(1) - ya.d2p(0));
+    const gbox = gd.getBoundingClientRect(), bbox = box.getBoundingClientRect();
+    mark.style.left = (gbox.left - bbox.left + xa._offset + xa.d2p(selected.predicted) - w / 2) + "px";
+    mark.style.top = (gbox.top - bbox.top + ya._offset + ya.d2p(selected.actual) - h / 2) + "px";
+    mark.style.width = w + "px";
+    mark.style.height = h + "px";
+    mark.dataset.actual = String(selected.actual);
+    mark.dataset.predicted = String(selected.predicted);
+  }
+
+  window.addEventListener("resize", function () {
+    const box = document.getElementById("confusion-keys");
+    if (box) drawOutline(box);
+  });
+
+  window.lookinsideCells = {choose: choose, selected: function () { return selected; }};
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     lookinside_cells: {
       selectCell: function (dataset, search, current, classes) {
@@ -56,20 +116,12 @@
         const found = choose(new Set(["confusion-graph"]), click, dataset, null, current, classes);
         return found === undefined || same(found, current) ? window.dash_clientside.no_update : found;
       },
-      // The selected cell's outline, moved in the figure on screen (app/figures.py with_selection draws
-      // the same one on the server). Only the layout's shapes change: Plotly redraws them alone.
-      outline: function (cell, figure) {
-        if (!figure || !figure.layout || !Array.isArray(figure.data) ||
-            !figure.data.some(function (t) { return t.type === "heatmap"; })) {
-          return window.dash_clientside.no_update;
-        }
-        const shapes = (figure.layout.shapes || []).filter(function (s) { return s.name !== SELECTED; });
-        if (cell && Number.isInteger(cell.actual) && Number.isInteger(cell.predicted)) {
-          const i = cell.actual, j = cell.predicted;
-          shapes.push({type: "rect", name: SELECTED, x0: j - 0.5, x1: j + 0.5, y0: i - 0.5, y1: i + 0.5, xref: "x",
-                       yref: "y", line: {color: "#111", width: 3}, fillcolor: "rgba(0,0,0,0)"});
-        }
-        return Object.assign({}, figure, {layout: Object.assign({}, figure.layout, {shapes: shapes})});
+      // The selected cell's outline (the output is never updated).
+      outline: function (cell) {
+        selected = cell && Number.isInteger(cell.actual) && Number.isInteger(cell.predicted) ? cell : null;
+        const box = document.getElementById("confusion-keys");
+        if (box) drawOutline(box);
+        return window.dash_clientside.no_update;
       },
     },
   });

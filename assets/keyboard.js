@@ -11,11 +11,10 @@
     return cats.filter(function (c) { return c !== "precision"; }).length;
   }
 
-  function selected(gd) {
-    // The figure outlines the selected cell with its only shape; start the cursor there.
-    const shape = ((gd.layout || {}).shapes || [])[0];
-    if (!shape) return null;
-    return {actual: Math.round(shape.y0 + 0.5), predicted: Math.round(shape.x0 + 0.5)};
+  function selected() {
+    // Start the cursor on the selected cell (assets/cells.js outlines it).
+    const cell = window.lookinsideCells ? window.lookinsideCells.selected() : null;
+    return cell ? {actual: cell.actual, predicted: cell.predicted} : null;
   }
 
   function draw(box) {
@@ -47,7 +46,7 @@
     const gd = graph(box);
     const k = gd ? size(gd) : 0;
     if (!k) return;
-    if (!cursor || cursor.actual >= k || cursor.predicted >= k) cursor = selected(gd) || {actual: 0, predicted: 0};
+    if (!cursor || cursor.actual >= k || cursor.predicted >= k) cursor = selected() || {actual: 0, predicted: 0};
     if (MOVES[event.key]) {
       const [da, dp] = MOVES[event.key];
       cursor = {actual: Math.min(k - 1, Math.max(0, cursor.actual + da)),

@@ -89,7 +89,23 @@
     return [last, marks(labels), position === null ? last : position, true, PLAY, box];
   }
 
-  window.lookinsideView = {screen: screen, control: control, marks: marks};
+  // How networks stood when the server last said so, by "dataset|network": only ready ones, so that choosing
+  // one again draws it at once (guess); the server's answer follows and corrects it (answer).
+  const known = {};
+
+  function remember(st) {
+    if (!isState(st)) return;
+    const key = st.dataset + "|" + st.arch;
+    if (st.status === "ready") known[key] = st; else delete known[key];
+  }
+
+  function guess(dataset, network, resolved) {
+    remember(resolved);
+    const key = dataset + "|" + network;
+    return Object.prototype.hasOwnProperty.call(known, key) && !same(known[key], resolved) ? known[key] : undefined;
+  }
+
+  window.lookinsideView = {screen: screen, control: control, marks: marks, guess: guess, remember: remember};
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     lookinside_view: {
       control: function (resolved, trained, play, tick, changed, value, stopped, dataset, network, opened) {
@@ -106,6 +122,23 @@
         if (value < last) return [{position: value, at: Date.now()}, none];
         if (!view || view.position === null) return [none, none];
         return [none, {dataset: view.dataset, network: view.network, checkpoint: view.checkpoint, position: null}];
+      },
+      guess: function (dataset, network, resolved) {
+        const found = guess(dataset, network, resolved);
+        return found === undefined ? window.dash_clientside.no_update : found;
+      },
+      answer: function (answer, dataset, network, resolved) {
+        if (!answer || typeof answer !== "object") return window.dash_clientside.no_update;
+        const found = answer.resolved;
+        remember(found);
+        // An answer for a network no longer chosen changes nothing (the newer answer follows).
+        if (isState(found) && found.dataset === dataset && found.arch === network && !same(found, resolved)) {
+          window.dash_clientside.set_props("state-resolved", {data: found});
+        }
+        if (answer.job && typeof answer.job === "object") {
+          window.dash_clientside.set_props("state-job", {data: answer.job});
+        }
+        return window.dash_clientside.no_update;
       },
       onScreen: function (resolved, trained, snapshot, dataset, network, now) {
         const triggered = window.dash_clientside.callback_context.triggered || [];

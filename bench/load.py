@@ -36,6 +36,10 @@ from models.kinds import KINDS
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# The cell list's outputs: its heading, its tiles (as data), its "show more" button and the cell's summary (one
+# request a click).
+CELL_OUTPUTS = [("cell-samples-head", "children"), ("state-tiles", "data"), ("samples-more", "className"),
+                ("cell-summary", "children")]
 ACCEPT_ENCODING = "gzip, deflate, br, zstd"  # what Chromium sends; the server picks zstd, then br, then gzip
 
 
@@ -151,12 +155,12 @@ class Client:
 
 
 def resolve(client: Client, dataset: str, arch: str) -> dict | None:
-    reply = client.callback("switch (resolve)", [("state-resolved", "data"), ("state-job", "data")],
+    reply = client.callback("switch (resolve)", [("state-resolve-answer", "data")],
                             [("dataset-dropdown", "value", dataset), ("model-dropdown", "value", arch),
                              ("watch-button", "n_clicks", 0), ("state-resolve-kick", "data", None),
                              ("train-it", "n_clicks", 0)],
                             state=[("state-admin-token", "data", None)], parse=True)
-    return reply.get("state-resolved", {}).get("data")
+    return (reply.get("state-resolve-answer", {}).get("data") or {}).get("resolved")
 
 
 def visit(client: Client, pairs: list[tuple[str, str]], rng: random.Random) -> None:
@@ -171,18 +175,16 @@ def visit(client: Client, pairs: list[tuple[str, str]], rng: random.Random) -> N
     on_screen = ("state-view", "data", view)
     client.callback("heatmap", [("confusion-graph", "figure"), ("off-note", "children"), ("off-reset", "className")],
                     [on_screen, ("confusion-mode", "value", mode), ("confusion-view", "value", shown),
-                     ("state-units-off", "data", None), ("state-off-done", "data", None)],
-                    [("state-cell", "data", cell)])
+                     ("state-units-off", "data", None), ("state-off-done", "data", None)])
     client.callback("status", [("accuracy", "children"), ("model-status", "children"), ("model-status", "className"),
                                ("timeline-note", "children"), ("watch-button", "children"), ("watch-button", "title"),
                                ("train-it", "children"), ("train-it", "hidden")],
                     [on_screen])
     # A click selects its cell in the browser; the one request it costs is for the cell's images.
-    client.callback("cell click", [("cell-samples", "children"), ("samples-more", "className"),
-                                   ("cell-summary", "children")],
+    client.callback("cell click", CELL_OUTPUTS,
                     [("state-cell", "data", cell), ("state-shown", "data", 24),
                      ("samples-sort", "value", "predicted"), on_screen, ("state-map-pick", "data", None),
-                     ("state-units-off", "data", None), ("state-off-done", "data", None)], [("state-sample", "data", None)])
+                     ("state-units-off", "data", None), ("state-off-done", "data", None)])
     client.callback("image explanation", [("explain-panel", "children"), ("explain-card", "className")],
                     [("explain-ask", "data", {"index": rng.randrange(10000), "view": view})])
     client.callback("weights", [("weights-panel", "children"), ("weights-page", "options"), ("weights-pager", "className")],

@@ -131,7 +131,7 @@ def server(settings: Settings, n: int = 100) -> dict:
         body = _body("..confusion-graph.figure...off-note.children...off-reset.className..", [
             ("state-view", "data", view_store), ("confusion-mode", "value", "counts"),
             ("confusion-view", "value", "numbers"), ("state-units-off", "data", {"network": "mlp", "units": units}),
-            ("state-off-done", "data", None)], [("state-cell", "data", None)])
+            ("state-off-done", "data", None)])
         ts += _timed(client, body, 1)[0]
     out["switch_off"] = _ms(ts)
 

@@ -98,12 +98,12 @@ def sweep(port: int, work: list[tuple[str, str, list[str]]], clients: int, round
     stores = {}
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     for dataset, network, _ in work:
-        body = _body("..state-resolved.data...state-job.data..", [
+        body = _body("state-resolve-answer.data", [
             ("dataset-dropdown", "value", dataset), ("model-dropdown", "value", network),
             ("watch-button", "n_clicks", 0), ("state-resolve-kick", "data", None), ("train-it", "n_clicks", 0)],
             [("state-admin-token", "data", None)])
         conn.request("POST", "/_dash-update-component", body, {"Content-Type": "application/json"})
-        found = json.loads(conn.getresponse().read())["response"]["state-resolved"]["data"]
+        found = json.loads(conn.getresponse().read())["response"]["state-resolve-answer"]["data"]["resolved"]
         stores[(dataset, network)] = {"dataset": dataset, "network": network, "status": found["status"],
                                       "message": found["message"], "checkpoint": found["checkpoint"],
                                       "position": None}

@@ -20,7 +20,7 @@ import psutil
 from app.state import screen
 from models.datasets import DATASETS
 
-from .load import ACCEPT_ENCODING, Client, decompress
+from .load import ACCEPT_ENCODING, CELL_OUTPUTS, Client, decompress
 
 ROOT = Path(__file__).resolve().parent.parent
 # The cell list's inputs besides the cell: nothing selected on the map, no unit switched off.
@@ -28,18 +28,16 @@ UNCHANGED = [("state-map-pick", "data", None), ("state-units-off", "data", None)
 # The heatmap's outputs: the figure and, above it, the note on units switched off and its reset button.
 HEATMAP_OUTPUTS = [("confusion-graph", "figure"), ("off-note", "children"), ("off-reset", "className")]
 HEATMAP = "..confusion-graph.figure...off-note.children...off-reset.className.."
-# The cell list's outputs: its images, its "show more" button and the cell's summary (one request a click).
-CELL_OUTPUTS = [("cell-samples", "children"), ("samples-more", "className"), ("cell-summary", "children")]
 
 
 def cell_click_body(view: dict, cell: dict) -> dict:
     """The request a cell click sends, as the browser builds it (tests/test_elements.py checks the shape)."""
-    return {"output": "..cell-samples.children...samples-more.className...cell-summary.children..",
+    return {"output": "..%s.." % "...".join(f"{i}.{p}" for i, p in CELL_OUTPUTS),
             "outputs": [{"id": i, "property": p} for i, p in CELL_OUTPUTS],
             "inputs": [{"id": i, "property": p, "value": v} for i, p, v in (
                 ("state-cell", "data", cell), ("state-shown", "data", 24), ("samples-sort", "value", "predicted"),
                 ("state-view", "data", view), *UNCHANGED)],
-            "state": [{"id": "state-sample", "property": "data", "value": None}],
+            "state": [],
             "changedPropIds": ["state-cell.data"]}
 
 
@@ -138,19 +136,18 @@ class Page:
         self.record = record
 
     def resolve(self, dataset: str, arch: str) -> dict:
-        reply = self.client.callback("resolve", [("state-resolved", "data"), ("state-job", "data")],
+        reply = self.client.callback("resolve", [("state-resolve-answer", "data")],
                                      [("dataset-dropdown", "value", dataset), ("model-dropdown", "value", arch),
                                       ("watch-button", "n_clicks", 0), ("state-resolve-kick", "data", None),
                                       ("train-it", "n_clicks", 0)],
                                      state=[("state-admin-token", "data", None)], parse=True)
-        return _answered("resolve", reply.get("state-resolved", {}).get("data"))
+        return _answered("resolve", (reply.get("state-resolve-answer", {}).get("data") or {}).get("resolved"))
 
     def heatmap(self, view: dict, mode: str) -> None:
         _answered("heatmap", self.client.callback(
             "heatmap", HEATMAP_OUTPUTS,
             [("state-view", "data", view), ("confusion-mode", "value", mode), ("confusion-view", "value", "numbers"),
-             ("state-units-off", "data", None), ("state-off-done", "data", None)],
-            [("state-cell", "data", None)]))
+             ("state-units-off", "data", None), ("state-off-done", "data", None)]))
 
     def weights(self, view: dict) -> None:
         _answered("weights", self.client.callback(
@@ -163,7 +160,7 @@ class Page:
         return _answered("cell click", self.client.callback(
             "cell click", CELL_OUTPUTS,
             [("state-cell", "data", cell), ("state-shown", "data", 24), ("samples-sort", "value", "predicted"),
-             ("state-view", "data", view), *UNCHANGED], [("state-sample", "data", None)]))
+             ("state-view", "data", view), *UNCHANGED]))
 
     def timed(self, name: str, action) -> None:
         start = time.perf_counter()

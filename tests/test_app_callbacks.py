@@ -109,14 +109,20 @@ def array(value) -> np.ndarray:
 
 
 def ready(cb, dataset="mnist", arch="linear"):
-    return cb["resolve"](dataset, arch)[0]
+    return cb["resolve"](dataset, arch)["resolved"]
+
+
+def answered(answer) -> tuple:
+    """The resolve callback's answer as (the network's state, the queued job's handle or None)."""
+    assert set(answer) == {"resolved", "job"}
+    return answer["resolved"], answer["job"]
 
 
 def train_it(cb, dataset, arch):
     """What pressing "Train it" beside a network not trained here does: (its state, the job's handle). The
     module's one visitor presses it more often than a person could, so its limits are not counted here."""
     with mock.patch("app.access.Limits.check", lambda self, name: None):
-        return triggered(cb["resolve"], "train-it.n_clicks", 1, dataset, arch, 0, None, None, 1)
+        return answered(triggered(cb["resolve"], "train-it.n_clicks", 1, dataset, arch, 0, None, None, 1))
 
 
 def shown_view(cb, dataset="mnist", arch="linear", position=None):
@@ -129,25 +135,25 @@ def shown_view(cb, dataset="mnist", arch="linear", position=None):
 
 def test_resolve_ready_untrained_missing_and_forged(cb):
     assert ready(cb)["status"] == "ready"
-    st, nothing = cb["resolve"]("cifar10", "mlp")  # choosing it (or a link to it) queues nothing...
-    assert st["status"] == "untrained" and nothing is no_update and not cb["queue"].active()
+    st, nothing = answered(cb["resolve"]("cifar10", "mlp"))  # choosing it (or a link to it) queues nothing...
+    assert st["status"] == "untrained" and nothing is None and not cb["queue"].active()
     st, request = train_it(cb, "cifar10", "mlp")  # ...pressing "Train it" does
     assert st["status"] == "untrained"
     assert {k: request[k] for k in ("dataset", "network", "mode")} == {"dataset": "cifar10", "network": "mlp",
                                                                       "mode": "train"}
     assert train_it(cb, "cifar10", "mlp")[1] == request  # asking again joins the same job
     cb["queue"].cancel(request["id"])
-    st, request = cb["resolve"]("fashion-mnist", "linear")  # not in the synthetic data dir, and offline
+    st, request = answered(cb["resolve"]("fashion-mnist", "linear"))  # not in the synthetic data dir, offline
     assert st["status"] == "error" and st["message"] == ("Fashion-MNIST is not available on this server: its "
                                                          "files are not here. The other datasets work.")
-    assert request is no_update
+    assert request is None
     # The dropdown says so before anyone picks it, and an offline server does not offer it.
     offered = {o["value"]: o for o in cb["options"]("mnist")[1]}
     assert offered["fashion-mnist"] == {"label": "Fashion-MNIST (not available here)", "value": "fashion-mnist",
                                         "disabled": True}
     assert offered["mnist"] == {"label": "MNIST", "value": "mnist"}
     for forged in (("../../etc/passwd", "linear"), ("mnist", {"x": 1}), (None, None), ("mnist", "a" * 10_000)):
-        st, _ = cb["resolve"](*forged)
+        st, _ = answered(cb["resolve"](*forged))
         assert st["status"] == "error" and len(st["dataset"]) <= 40 and len(st["arch"]) <= 40
 
 
@@ -166,7 +172,7 @@ def test_forged_states_are_ignored(cb):
     # A network found ready that can no longer be read (a run removed since): said once, drawn nowhere.
     gone = dict(real, network="linear~run9")
     assert cb["status"](gone) == ("not available", UNREADABLE, "status status-error")
-    assert "Nothing to show" in str(cb["heatmap"](gone, "counts", "numbers", None))
+    assert "Nothing to show" in str(cb["heatmap"](gone, "counts", "numbers"))
     assert text_of(cb["weights"](gone, "diverging", None)[0]) == "No weights to show for this network."
 
 
@@ -174,34 +180,34 @@ def test_status_shows_accuracy_and_errors(cb):
     ev = cb["zoo"].evaluation("mnist", "linear")
     accuracy, message, cls = cb["status"](shown_view(cb))
     assert f"{100 * ev.accuracy:.2f}%" in text_of(accuracy) and message == ""
-    err = cb["resolve"]("fashion-mnist", "linear")[0]
+    err = cb["resolve"]("fashion-mnist", "linear")["resolved"]
     _, message, cls = cb["status"](screen(err, None, "fashion-mnist", "linear"))
     assert "not available" in message and "status-error" in cls
 
 
 def test_heatmap_draws_the_evaluation(cb):
     ev = cb["zoo"].evaluation("mnist", "linear")
-    fig = go.Figure(cb["heatmap"](shown_view(cb), "counts", "numbers", None))
+    fig = go.Figure(cb["heatmap"](shown_view(cb), "counts", "numbers"))
     z = np.nan_to_num(array(fig.data[0].z)[:10, :10]) + np.nan_to_num(array(fig.data[1].z)[:10, :10])
     assert np.array_equal(z, ev.confusion)
-    pct = go.Figure(cb["heatmap"](shown_view(cb), "percent", "numbers", None))
+    pct = go.Figure(cb["heatmap"](shown_view(cb), "percent", "numbers"))
     assert pct.data[0].text[0][0].endswith("%")
-    images = go.Figure(cb["heatmap"](shown_view(cb), "counts", "images", {"actual": 1, "predicted": 1}))
-    assert len(images.layout.images) == int((ev.confusion > 0).sum()) and len(images.layout.shapes) == 1
-    stale = go.Figure(cb["heatmap"](screen(ready(cb), None, "mnist", "mlp"), "counts", "numbers", None))  # another pair
+    images = go.Figure(cb["heatmap"](shown_view(cb), "counts", "images"))
+    assert len(images.layout.images) == int((ev.confusion > 0).sum()) and not images.layout.shapes
+    stale = go.Figure(cb["heatmap"](screen(ready(cb), None, "mnist", "mlp"), "counts", "numbers"))  # another pair
     assert not any(t.type == "heatmap" for t in stale.data)
 
 
 def test_samples_most_confident_first_with_indices(cb):
     ev = cb["zoo"].evaluation("mnist", "linear")
     a, p = np.unravel_index(np.argmax(ev.confusion), ev.confusion.shape)
-    children, more, summary = cb["samples"]({"actual": int(a), "predicted": int(p)}, 24, "predicted", None,
-                                            shown_view(cb))
+    head, tiles, more, summary = cb["samples"]({"actual": int(a), "predicted": int(p)}, 24, "predicted",
+                                               shown_view(cb))
     assert find(summary, html.Figcaption)  # the cell's summary comes with its images: one request
-    heading = text_of(children[0])
+    heading = text_of(head[0])
     assert heading.startswith(f"actual {a}, predicted {p}: {ev.confusion[a, p]} images")
-    imgs = find(children, html.Img)
-    shown = [int(img.to_plotly_json()["props"]["data-index"]) for img in imgs]
+    shown = [t[0] for t in tiles]
+    assert all(t[1].startswith("data:image/png;base64,") and t[2].endswith("%") for t in tiles)
     # Oracle: this cell's samples sorted by predicted probability, highest first.
     members = [n for n in range(ev.n) if ev.labels[n] == a and ev.probs[n].argmax() == p]
     expected = sorted(members, key=lambda n: (-ev.probs[n, p], n))[:24]
@@ -213,10 +219,10 @@ def test_empty_cell_says_so(cb):
     ev = cb["zoo"].evaluation("mnist", "linear")
     empty = np.argwhere(ev.confusion == 0)
     a, p = (int(v) for v in empty[0])
-    children, _, _ = cb["samples"]({"actual": a, "predicted": p}, 24, "predicted", None, shown_view(cb))
-    assert "0 images" in text_of(children[0]) and "this cell is empty" in text_of(children)
-    nothing, _, _ = cb["samples"]({"actual": 99, "predicted": -1}, 24, "margin", None, shown_view(cb))
-    assert "Click a cell" in text_of(nothing)
+    children, tiles, _, _ = cb["samples"]({"actual": a, "predicted": p}, 24, "predicted", shown_view(cb))
+    assert "0 images" in text_of(children[0]) and "this cell is empty" in text_of(children) and tiles == []
+    nothing, tiles, _, _ = cb["samples"]({"actual": 99, "predicted": -1}, 24, "margin", shown_view(cb))
+    assert "Click a cell" in text_of(nothing) and tiles == []
 
 
 def test_the_gallery_lists_only_mistakes_most_confident_first(cb):
@@ -313,8 +319,8 @@ def test_explanation_ignores_forged_indices(cb):
 def test_sorting_and_the_cell_summary(cb):
     ev = cb["zoo"].evaluation("mnist", "linear")
     a = int(np.argmax(np.diag(ev.confusion)))
-    children, _, _ = cb["samples"]({"actual": a, "predicted": a}, 24, "true", None, shown_view(cb))
-    shown = [int(img.to_plotly_json()["props"]["data-index"]) for img in find(children, html.Img)]
+    children, tiles, _, _ = cb["samples"]({"actual": a, "predicted": a}, 24, "true", shown_view(cb))
+    shown = [t[0] for t in tiles]
     members = [n for n in range(ev.n) if ev.labels[n] == a and ev.probs[n].argmax() == a]
     assert shown == sorted(members, key=lambda n: (ev.probs[n, a], n))[:24]
     assert "lowest first" in text_of(children)
@@ -352,7 +358,7 @@ def test_weights_for_each_network(cb):
     assert len(find(mlp, html.Figure)) == 10 and "Output weights" in text_of(mlp)
     cnn = cb["weights"](shown_view(cb, "cifar10", "cnn"), "rgb", None)[0]
     assert len(find(cnn, html.Figure)) == 8  # the synthetic convnet's 8 first-layer filters
-    waiting = cb["weights"](screen(cb["resolve"]("cifar10", "mlp")[0], None, "cifar10", "mlp"), "diverging", None)[0]
+    waiting = cb["weights"](screen(cb["resolve"]("cifar10", "mlp")["resolved"], None, "cifar10", "mlp"), "diverging", None)[0]
     assert "Preparing" in text_of(waiting)
 
 
@@ -445,15 +451,15 @@ def test_timeline_slider_moves_every_panel(cb):
     zoo = cb["zoo"]
     first = zoo.snapshot(zoo.load("mnist", "linear"), 0)
     zoo._eval_path("mnist", "linear", first.id).unlink(missing_ok=True)  # as if nobody had looked at it yet
-    assert "Nothing to show" in str(cb["heatmap"](early_view, "counts", "numbers", None))
+    assert "Nothing to show" in str(cb["heatmap"](early_view, "counts", "numbers"))
     assert zoo.cached_evaluation(first) is None
     made = cb["timeline_snapshot"]({"position": 0, "at": 1}, st, None, "mnist", "linear")
     assert made == {"dataset": "mnist", "network": "linear", "checkpoint": st["checkpoint"], "position": 0}
     for forged in (None, {"position": -1}, {"position": True}, {"position": "0"}, "0", {"position": 10 ** 400},
                    {"position": len(st["timeline"])}, {"position": float("inf")}):
         assert cb["timeline_snapshot"](forged, st, None, "mnist", "linear") is no_update
-    start = go.Figure(cb["heatmap"](early_view, "counts", "numbers", None))
-    end = go.Figure(cb["heatmap"](store, "counts", "numbers", None))
+    start = go.Figure(cb["heatmap"](early_view, "counts", "numbers"))
+    end = go.Figure(cb["heatmap"](store, "counts", "numbers"))
     untrained = np.nan_to_num(array(start.data[0].z)[:10, :10]) + np.nan_to_num(array(start.data[1].z)[:10, :10])
     trained = np.nan_to_num(array(end.data[0].z)[:10, :10]) + np.nan_to_num(array(end.data[1].z)[:10, :10])
     assert untrained.sum() == trained.sum() and np.trace(untrained) < np.trace(trained)
@@ -464,13 +470,13 @@ def test_timeline_slider_moves_every_panel(cb):
     assert find(w0, html.Img)[0].src != find(w1, html.Img)[0].src
     # The selected cell's images follow the slider too.
     cell = {"actual": 1, "predicted": 1}
-    early, _, _ = cb["samples"](cell, 24, "predicted", None, early_view)
-    late, _, _ = cb["samples"](cell, 24, "predicted", None, store)
+    _, early, _, _ = cb["samples"](cell, 24, "predicted", early_view)
+    _, late, _, _ = cb["samples"](cell, 24, "predicted", store)
     ev_early = zoo.evaluate(zoo.snapshot(zoo.load("mnist", "linear"), 0))
     ev_late = zoo.evaluation("mnist", "linear")
 
-    def shown(children):
-        return [int(b.id["index"]) for b in find(components(children), html.Button)]
+    def shown(tiles):
+        return [t[0] for t in tiles]
     assert shown(early) == ev_early.cell(1, 1)[:24].tolist() and shown(late) == ev_late.cell(1, 1)[:24].tolist()
     assert shown(early) != shown(late)  # the two moments differ, so a list that ignored the slider fails
 
@@ -480,9 +486,10 @@ def test_watch_it_train_without_the_token_trains_a_new_run_beside_the_served_one
     monkeypatch.setattr("app.access.Limits.check", lambda self, name: None)  # earlier tests' presses count too
     st = ready(cb, "mnist", "mlp")
     served = cb["zoo"].checkpoint_path("mnist", "mlp").read_bytes()
-    found, handle = triggered(cb["resolve"], "watch-button.n_clicks", 1, "mnist", "mlp", 1, "a guessed token")
+    found, handle = answered(triggered(cb["resolve"], "watch-button.n_clicks", 1, "mnist", "mlp", 1,
+                                       "a guessed token"))
     assert found == st and handle["mode"] == "run" and handle["network"] == "mlp~run1"
-    again = triggered(cb["resolve"], "watch-button.n_clicks", 2, "mnist", "mlp", 2, None)[1]
+    again = triggered(cb["resolve"], "watch-button.n_clicks", 2, "mnist", "mlp", 2, None)["job"]
     assert again == handle  # a second watcher joins the same run
     run_job(cb, handle)
     props = {}
@@ -593,7 +600,7 @@ def test_own_drawing_and_upload(cb):
     assert "digit" not in cb["own_drawing_area"]("fashion-mnist")[1] and "clothing" in cb["own_drawing_area"](
         "fashion-mnist")[1]
     assert "digit" not in cb["own_drawing_area"]("cifar10")[1] and "photo" in cb["own_drawing_area"]("cifar10")[1]
-    missing = cb["resolve"]("fashion-mnist", "linear")[0]  # not in the synthetic data dir
+    missing = cb["resolve"]("fashion-mnist", "linear")["resolved"]  # not in the synthetic data dir
     result, message, _, _ = own("draw-pixels.data", pixels, pixels, None,
                                 screen(missing, None, "fashion-mnist", "linear"), None)
     assert result is None and "No network is ready" in message
@@ -639,7 +646,7 @@ def test_every_callback_survives_forged_values_mixed_with_real_ones(cb):
                   "filterType": "number", "type": "lessThan", "filter": 10 ** 400}}, "sortModel": [{"colId": []}]}]
     triggers = ["url.search", "confusion-graph.clickData", "compare-graph.clickData", "draw-pixels.data",
                 "state-upload.data", "timeline-play.n_clicks", "timeline-tick.n_intervals", "watch-button.n_clicks",
-                "state-cell.data", "samples-more.n_clicks", '{"index":7,"type":"sample-tile"}.n_clicks']
+                "state-cell.data", "samples-more.n_clicks", '{"index":7,"type":"suspect-tile"}.n_clicks']
     for name, fn in cb.items():
         if name in ("zoo", "queue", "started", "service"):
             continue
@@ -697,7 +704,7 @@ def test_a_network_built_in_the_page_is_trained_once_then_offered_paged_and_expl
     assert {"label": label, "value": network} in props["model-dropdown"]["options"]
     # Pressing "Build and train" queued its one job (choosing it alone would queue nothing).
     handle = props["state-job"]["data"]
-    assert cb["resolve"]("mnist", network)[1] is no_update
+    assert cb["resolve"]("mnist", network)["job"] is None
     assert handle["network"] == network and handle["mode"] == "train"
     assert counted == ["train"]  # a build counts against the visitor's training limit
     assert {"label": label, "value": network} in cb["options"]("mnist")[0]  # offered to all while it trains

@@ -71,6 +71,12 @@ def click_cell(dash_duo, actual: int, predicted: int) -> None:
     actions.perform()
 
 
+def tile_indices(dash_duo) -> list[int]:
+    """The test-set indices of the cell's tiles on screen, in order (the page draws them: assets/samples.js)."""
+    return dash_duo.driver.execute_script(
+        "return Array.from(document.querySelectorAll('#sample-tiles .tile')).map(t => Number(t.dataset.index))")
+
+
 def wait_until(condition, timeout=20, what="condition"):
     """The condition's first true value; an element not yet drawn (the page still rendering) counts as false."""
     end = time.time() + timeout
@@ -125,9 +131,8 @@ def test_cell_click_lists_images_most_confident_first(page):
     click_cell(dash_duo, a, p)
     dash_duo.wait_for_contains_text("#cell-samples", f"actual {a}, predicted {p}: {ev.confusion[a, p]} images",
                                     timeout=20)
-    shown = [int(img.get_attribute("data-index")) for img in dash_duo.find_elements("#cell-samples img")]
     expected = sorted(ev.cell(a, p).tolist(), key=lambda n: (-ev.probs[n, p], n))[:24]
-    assert shown == expected
+    wait_until(lambda: tile_indices(dash_duo) == expected, what="the cell's tiles, most confident first")
     probs = [float(t.text.rstrip("%")) for t in dash_duo.find_elements("#cell-samples .tile")]
     assert probs == sorted(probs, reverse=True)
     # The weights panel highlights the cell's classes.
@@ -160,15 +165,19 @@ def test_a_cell_click_costs_one_round_trip(page):
     sent = wait_until(lambda: (lambda s: s if all(r["answered"] for r in s) else None)(
         dash_duo.driver.execute_script("return window.__sent")), what="every request to be answered")
     outputs = [r["output"] for r in sent]
-    # Nor is the heatmap sent again to move the outline: the page moves it (only the shapes are redrawn).
+    # Nor is the heatmap sent or redrawn to move the outline: the page draws it over the plot, on the cell.
     assert not any("state-cell.data" in o or "state-shown.data" in o or "confusion-graph" in o for o in outputs)
-    outline = dash_duo.driver.execute_script(
-        "return document.querySelector('#confusion-graph .js-plotly-plot').layout.shapes"
-        ".filter(s => s.name === 'selected-cell').map(s => [s.x0, s.y0])")
-    assert outline == [[1.5, 1.5]]
-    images = next(r for r in sent if "cell-samples.children" in r["output"])
+    outline = dash_duo.driver.execute_script("""
+        const mark = document.querySelector('#confusion-keys .cell-outline'), box = mark.getBoundingClientRect();
+        const gd = document.querySelector('#confusion-graph .js-plotly-plot'), at = gd.getBoundingClientRect();
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        return [mark.dataset.actual, mark.dataset.predicted, box.left + box.width / 2 - at.left - xa._offset - xa.d2p(2),
+                box.top + box.height / 2 - at.top - ya._offset - ya.d2p(2)]""")
+    assert outline[:2] == ["2", "2"] and max(abs(outline[2]), abs(outline[3])) < 1.5, outline
+    images = next(r for r in sent if "state-tiles.data" in r["output"])
     assert images["sent"] <= min(r["answered"] for r in sent)  # it waited for no other answer
-    assert sum("cell-samples.children" in o for o in outputs) == 1
+    assert sum("state-tiles.data" in o for o in outputs) == 1 and len(outputs) == 1
+    wait_until(lambda: len(tile_indices(dash_duo)) == min(24, ev.confusion[2, 2]), what="the tiles drawn")
     wait_until(lambda: "cell=2-2" in dash_duo.driver.current_url, what="the address to name the cell")
     assert dash_duo.get_logs() == []
 
@@ -256,7 +265,7 @@ def test_selecting_an_image_explains_it_with_maps(page):
     a, p = cells[0]
     click_cell(dash_duo, a, p)
     dash_duo.wait_for_contains_text("#cell-samples", f"actual {a}, predicted {p}", timeout=20)
-    first = dash_duo.find_elements("#cell-samples .tile")[0]
+    first = wait_until(lambda: dash_duo.find_elements("#cell-samples .tile"), what="the tiles")[0]
     index = int(first.find_element("css selector", "img").get_attribute("data-index"))
     first.click()
     dash_duo.wait_for_element("#explain-card:not(.hidden) .map-img", timeout=20)
@@ -269,7 +278,9 @@ def test_selecting_an_image_explains_it_with_maps(page):
     # Sorting by ambiguity reorders the tiles, closest call first.
     dash_duo.find_element("#samples-sort input[value='margin']").click()
     dash_duo.wait_for_contains_text("#cell-samples", "gap between the top two classes", timeout=20)
-    margins = [float(t.text.split()[1]) for t in dash_duo.find_elements("#cell-samples .tile")]
+    tiles = wait_until(lambda: [t.text for t in dash_duo.find_elements("#cell-samples .tile")
+                                if t.text.startswith("Δ")], what="the tiles in their new order")
+    margins = [float(t.split()[1]) for t in tiles]
     assert margins == sorted(margins)
     assert dash_duo.get_logs() == []
 

@@ -145,10 +145,9 @@ def test_a_box_selection_lists_exactly_the_images_inside_it(page):
     actions.perform()
     heading = wait_until(lambda: [h.text for h in dash_duo.driver.find_elements("css selector", ".cell-heading")
                                   if "selected on the map" in h.text], what="the selection's heading")[0]
-    shown = {int(e.get_attribute("data-index")) for e in
-             dash_duo.driver.find_elements("css selector", "#cell-samples .tile-img")}
     assert heading.startswith(f"{len(want)} image")
-    assert shown == want
+    wait_until(lambda: {int(e.get_attribute("data-index")) for e in dash_duo.driver.find_elements(
+        "css selector", "#cell-samples .tile-img")} == want, what="exactly the picked images")
     # Right under the map, the selection says how many it picked; the map offers no cloud upload.
     assert dash_duo.find_element("#embedding-picked").text.startswith(f"{len(want)} image")
     titles = dash_duo.driver.execute_script(

@@ -120,7 +120,7 @@ def test_the_slider_the_player_and_an_address_in_the_browser(dash_duo, trained):
     a link's position is taken, back and forward move only the slider, and a forged position is clamped."""
     settings, zoo = trained
     app = create_app(settings)
-    st = app.lookinside_callbacks["resolve"]("mnist", "linear")[0]
+    st = app.lookinside_callbacks["resolve"]("mnist", "linear")["resolved"]
     last = len(st["timeline"]) - 1
     assert last >= 2
     dash_duo.start_server(app)

@@ -7,7 +7,6 @@ import numpy as np
 from dash import html
 from dash._utils import to_json
 
-from app import ids
 from app.elements import element
 from app.panels.samples import _tile
 from models.evaluate import Evaluation
@@ -33,20 +32,15 @@ class FakeService:
         return f"data:image/png;base64,{dataset}{index}"
 
 
-def test_sample_tile_matches_the_component_it_replaces():
+def test_sample_tile_is_the_data_the_page_draws():
+    """A cell's tile as assets/samples.js draws it: index, image, the value sorted by, and the title."""
     rng = np.random.default_rng(0)
     probs = rng.dirichlet(np.ones(3), size=5).astype(np.float32)
     ev = Evaluation(dataset="mnist", arch="linear", checkpoint_id="c", classes=("a", "b", "c"),
                     labels=np.array([0, 1, 2, 0, 1]), probs=probs)
-    for index, sort, selected in ((3, "predicted", False), (1, "margin", True)):
+    for index, sort, shown in ((3, "predicted", "25.0%"), (1, "margin", "Δ 25.0")):
         pred, actual = int(ev.preds[index]), int(ev.labels[index])
-        key = 0.25
-        shown = f"Δ {100 * key:.1f}" if sort == "margin" else f"{100 * key:.1f}%"
-        oracle = html.Button(
-            id={"type": ids.SAMPLE_TILE, "index": index}, n_clicks=0, **{"data-caption": f"#{index}"},
-            className="tile selected" if selected else "tile",
-            title=(f"test image #{index}: {100 * float(probs[index, pred]):.1f}% {ev.classes[pred]} (predicted), "
-                   f"{100 * float(probs[index, actual]):.1f}% {ev.classes[actual]} (true class)"),
-            children=[html.Img(src=f"data:image/png;base64,mnist{index}", className="tile-img",
-                               alt=f"test image {index}", **{"data-index": str(index)}), shown])
-        assert wire(_tile(FakeService(), ev, index, key, sort, selected)) == wire(oracle)
+        title = (f"test image #{index}: {100 * float(probs[index, pred]):.1f}% {ev.classes[pred]} (predicted), "
+                 f"{100 * float(probs[index, actual]):.1f}% {ev.classes[actual]} (true class)")
+        assert wire(_tile(FakeService(), ev, index, 0.25, sort)) == \
+            [index, f"data:image/png;base64,mnist{index}", shown, title]

@@ -378,8 +378,7 @@ def test_pressing_watch_too_often_answers_429_with_a_sentence(live, caplog):
     port, _, _ = live
     caplog.set_level("WARNING", logger="lookinside")
     body = json.dumps({
-        "output": "..state-resolved.data...state-job.data..",
-        "outputs": [{"id": "state-resolved", "property": "data"}, {"id": "state-job", "property": "data"}],
+        "output": "state-resolve-answer.data", "outputs": {"id": "state-resolve-answer", "property": "data"},
         "inputs": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
                    {"id": "model-dropdown", "property": "value", "value": "linear"},
                    {"id": "watch-button", "property": "n_clicks", "value": 1},

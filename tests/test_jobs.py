@@ -111,8 +111,7 @@ def _post(port: int, body: dict, cookie: str = "", signed: bool = True,
 
 def _watch(port: int, network: str, visitor: str, token=None, clicks: int = 1):
     """What pressing "Watch it train" sends; returns (status, the job handle or the answer's text)."""
-    body = {"output": "..state-resolved.data...state-job.data..",
-            "outputs": [{"id": "state-resolved", "property": "data"}, {"id": "state-job", "property": "data"}],
+    body = {"output": "state-resolve-answer.data", "outputs": {"id": "state-resolve-answer", "property": "data"},
             "inputs": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
                        {"id": "model-dropdown", "property": "value", "value": network},
                        {"id": "watch-button", "property": "n_clicks", "value": clicks},
@@ -121,7 +120,7 @@ def _watch(port: int, network: str, visitor: str, token=None, clicks: int = 1):
             "state": [{"id": "state-admin-token", "property": "data", "value": token}],
             "changedPropIds": ["watch-button.n_clicks"]}
     status, reply = _post(port, body, visitor)
-    return status, (reply["response"]["state-job"]["data"] if status == 200 else reply)
+    return status, (reply["response"]["state-resolve-answer"]["data"]["job"] if status == 200 else reply)
 
 
 def _unlock(port: int, token: str, visitor: str):
@@ -223,10 +222,9 @@ def test_ten_watchers_without_the_token_start_one_run_and_the_served_network_sta
 def _choose(port: int, network: str, visitor: str, press: bool = True, signed: bool = True,
             headers: dict | None = None):
     """What choosing a network sends (as a link, the ladder and back/forward do), or with `press` what pressing
-    "Train it" beside it sends; returns (status, the job handle or no_update's absence, or the answer's text)."""
+    "Train it" beside it sends; returns (status, the job handle or None, or the answer's text)."""
     trigger = "train-it.n_clicks" if press else "model-dropdown.value"
-    body = {"output": "..state-resolved.data...state-job.data..",
-            "outputs": [{"id": "state-resolved", "property": "data"}, {"id": "state-job", "property": "data"}],
+    body = {"output": "state-resolve-answer.data", "outputs": {"id": "state-resolve-answer", "property": "data"},
             "inputs": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
                        {"id": "model-dropdown", "property": "value", "value": network},
                        {"id": "watch-button", "property": "n_clicks", "value": 0},
@@ -237,7 +235,7 @@ def _choose(port: int, network: str, visitor: str, press: bool = True, signed: b
     status, reply = _post(port, body, visitor, signed=signed, headers=headers)
     if status != 200:
         return status, reply
-    return status, reply["response"].get("state-job", {}).get("data")
+    return status, reply["response"]["state-resolve-answer"]["data"]["job"]
 
 
 def test_ten_requests_for_a_new_network_start_one_training_run_while_clicks_are_answered(served):

@@ -99,7 +99,7 @@ def test_a_new_kind_appears_in_the_page_without_touching_the_app(tmp_path, monke
         cb = create_app(settings).lookinside_callbacks
         options = cb["options"]("mnist")[0]
         assert {"label": "Three hidden units", "value": "tiny"} in options
-        found = cb["resolve"]("mnist", "tiny")[0]
+        found = cb["resolve"]("mnist", "tiny")["resolved"]
         assert found["status"] == "ready"
         panel = cb["weights"](screen(found, None, "mnist", "tiny"), "diverging", None)[0]
         captions = [f.children[0] for f in _all(panel, html.Figcaption)]

@@ -133,15 +133,15 @@ def test_a_box_selection_lists_exactly_its_images(cb):
     store = shown_view(cb, "mnist", "mlp")
     ev = cb["service"].shown(store).evaluation
     picked = [5, 17, 3, 90, 17]
-    children, more, summary = cb["samples"](None, 24, "true", None, store, picked)
+    children, tiles, more, summary = cb["samples"](None, 24, "true", store, picked)
     assert summary is None  # a pick has no cell to summarise
     assert text_of(children[0]).startswith("4 images selected on the map")
-    shown = [b.id["index"] for b in find(children, html.Button)]
+    shown = [t[0] for t in tiles]
     want = sorted({5, 17, 3, 90}, key=lambda i: (ev.probs[i, ev.labels[i]], i))  # least like its label first
     assert shown == want
     assert more.endswith("hidden")
     for forged in ([10_000], [-1], ["3"], [True], "5", [1.5]):
-        children, _, _ = cb["samples"](None, 24, "predicted", None, store, forged)
+        children, _, _, _ = cb["samples"](None, 24, "predicted", store, forged)
         assert "selected on the map" not in text_of(children)
 
 
@@ -165,7 +165,7 @@ def test_switching_units_off_turns_the_heatmap_into_the_difference(cb):
     off = triggered(cb["switch_toggle"], '{"index":0,"type":"unit-toggle"}.n_clicks', 1, [1, 0, 1], 0, off,
                     store)
     assert off == {"network": "mlp", "units": [0, 2]}
-    figure = cb["heatmap"](store, "counts", "numbers", None, off)
+    figure = cb["heatmap"](store, "counts", "numbers", off)
     note, reset = cb["switch_note"](store, off)
     oracle = switched_off_oracle(cb, store, [0, 2])
     np.testing.assert_array_equal(array(figure["data"][0]["z"]).reshape(10, 10), difference(ev, oracle))
@@ -176,12 +176,12 @@ def test_switching_units_off_turns_the_heatmap_into_the_difference(cb):
     assert reset == "link-button"
     # A cell then lists the images that moved, as the oracle moved them.
     cell = {"actual": 1, "predicted": 1}
-    listing, _, _ = cb["samples"](cell, 24, "predicted", None, store, None, off)
+    listing, _, _, _ = cb["samples"](cell, 24, "predicted", store, None, off)
     into = int(((oracle.labels == 1) & (oracle.preds == 1) & (ev.preds != 1)).sum())
     out = int(((ev.labels == 1) & (ev.preds == 1) & (oracle.preds != 1)).sum())
     assert text_of(listing[0]) == f"actual 1, predicted 1: {into:,} moved in with off, {out:,} moved out"
     # The same units in another network's store change nothing there; toggling back on, or the reset, clears.
-    figure = cb["heatmap"](shown_view(cb, "mnist", "linear"), "counts", "numbers", None, off)
+    figure = cb["heatmap"](shown_view(cb, "mnist", "linear"), "counts", "numbers", off)
     assert figure["data"][0]["type"] == "heatmap" and "colorbar" not in figure["data"][0]
     note, reset = cb["switch_note"](shown_view(cb, "mnist", "linear"), off)
     assert note is None and reset.endswith("hidden")
@@ -348,7 +348,7 @@ def test_a_convnet_maps_its_layers_and_switches_filters_off_through_jobs(cb):
     handle, _, shown = cb["switch_request"](off, store)  # ...a click of a filter's switch queues the pass
     assert handle["mode"] == "off" and shown == "more-button hidden"
     run_job(cb, handle)
-    figure = cb["heatmap"](store, "counts", "numbers", None, off, handle["id"])
+    figure = cb["heatmap"](store, "counts", "numbers", off, handle["id"])
     oracle = switched_off_oracle(cb, store, [1, 3])
     np.testing.assert_array_equal(array(figure["data"][0]["z"]).reshape(10, 10), difference(view.evaluation, oracle))
 

@@ -29,8 +29,7 @@ def body(dataset: str, arch: str, state: dict | None, mode: str = "counts") -> b
     """The heatmap request for the network on screen (the view store the page holds for `state`)."""
     return request("..confusion-graph.figure...off-note.children...off-reset.className..", [
         ("state-view", "data", screen(state, None, dataset, arch)), ("confusion-mode", "value", mode),
-        ("confusion-view", "value", "numbers"), ("state-units-off", "data", None), ("state-off-done", "data", None)],
-        [("state-cell", "data", None)])
+        ("confusion-view", "value", "numbers"), ("state-units-off", "data", None), ("state-off-done", "data", None)])
 
 
 def weights_body(dataset: str, arch: str, state: dict | None) -> bytes:
@@ -76,7 +75,7 @@ def figure_of(response) -> dict:
 
 def test_a_repeated_request_gets_the_same_bytes_without_reaching_dash(served):
     app, inner, _, _ = served
-    state = app.lookinside_callbacks["resolve"]("mnist", "linear")[0]
+    state = app.lookinside_callbacks["resolve"]("mnist", "linear")["resolved"]
     request = body("mnist", "linear", state, "percent")
     first = post(app, request)
     calls = inner.calls
@@ -94,7 +93,7 @@ def test_a_repeated_request_gets_the_same_bytes_without_reaching_dash(served):
 
 def test_a_retrained_network_is_never_answered_from_the_replay(served):
     app, inner, zoo, settings = served
-    old_state = app.lookinside_callbacks["resolve"]("mnist", "linear")[0]
+    old_state = app.lookinside_callbacks["resolve"]("mnist", "linear")["resolved"]
     request = weights_body("mnist", "linear", old_state)
     before = post(app, request)
     # A different network in the checkpoint file, as a training job in another process would write it.
@@ -112,12 +111,11 @@ def test_only_ready_pairs_and_listed_outputs_are_kept(served):
     app, _, _, _ = served
     replay = app.lookinside_replay
     kept = len(replay.store)
-    untrained = app.lookinside_callbacks["resolve"]("mnist", "mlp")[0]
+    untrained = app.lookinside_callbacks["resolve"]("mnist", "mlp")["resolved"]
     assert untrained["status"] == "untrained"
     assert post(app, body("mnist", "mlp", untrained)).status_code == 200
     resolve = json.dumps({
-        "output": "..state-resolved.data...state-job.data..",
-        "outputs": [{"id": "state-resolved", "property": "data"}, {"id": "state-job", "property": "data"}],
+        "output": "state-resolve-answer.data", "outputs": {"id": "state-resolve-answer", "property": "data"},
         "inputs": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
                    {"id": "model-dropdown", "property": "value", "value": "linear"},
                    {"id": "watch-button", "property": "n_clicks", "value": 0},
@@ -126,7 +124,7 @@ def test_only_ready_pairs_and_listed_outputs_are_kept(served):
         "state": [{"id": "state-admin-token", "property": "data", "value": None}],
         "changedPropIds": ["dataset-dropdown.value"]}).encode()
     assert post(app, resolve).status_code == 200
-    ready = app.lookinside_callbacks["resolve"]("mnist", "linear")[0]
+    ready = app.lookinside_callbacks["resolve"]("mnist", "linear")["resolved"]
     forged = body("mnist", "linear", ready).replace(b'"mnist"', b'"../../etc"')
     assert post(app, forged).status_code in (200, 204, 400)
     assert post(app, b"{not json").status_code == 400

@@ -30,9 +30,7 @@ def _post(port: int, body: dict) -> dict:
 
 
 def _resolve(port: int) -> dict:
-    body = {"output": "..state-resolved.data...state-job.data..",
-            "outputs": [{"id": "state-resolved", "property": "data"},
-                        {"id": "state-job", "property": "data"}],
+    body = {"output": "state-resolve-answer.data", "outputs": {"id": "state-resolve-answer", "property": "data"},
             "inputs": [{"id": "dataset-dropdown", "property": "value", "value": "mnist"},
                        {"id": "model-dropdown", "property": "value", "value": "linear"},
                        {"id": "watch-button", "property": "n_clicks", "value": 0},
@@ -40,7 +38,7 @@ def _resolve(port: int) -> dict:
                        {"id": "train-it", "property": "n_clicks", "value": 0}],
             "state": [{"id": "state-admin-token", "property": "data", "value": None}],
             "changedPropIds": ["dataset-dropdown.value"]}
-    return _post(port, body)["response"]["state-resolved"]["data"]
+    return _post(port, body)["response"]["state-resolve-answer"]["data"]["resolved"]
 
 
 def _samples(port: int, resolved: dict) -> dict:
@@ -158,18 +156,18 @@ def test_corrupt_checkpoint_is_logged_retrained_and_served(mnist_only, caplog):
     queue = Queue(settings.model_dir.parent / "jobs", launch=lambda q, job: None)
     cb = create_app(settings, queue=queue).lookinside_callbacks
     with caplog.at_level("WARNING", logger="lookinside"):
-        state, _ = cb["resolve"]("mnist", "linear")
+        state = cb["resolve"]("mnist", "linear")["resolved"]
     # The page says so in a sentence that names no path; the log has the detail.
     assert state["status"] == "untrained" and state["message"] == "its saved file is damaged; train it again"
     assert any("unreadable" in r.message and str(settings.model_dir) in r.message for r in caplog.records)
     caplog.clear()
-    request = triggered(cb["resolve"], "train-it.n_clicks", 1, "mnist", "linear", 0, None, None, 1)[1]
+    request = triggered(cb["resolve"], "train-it.n_clicks", 1, "mnist", "linear", 0, None, None, 1)["job"]
     assert request["mode"] == "train"
     with caplog.at_level("WARNING", logger="lookinside"):
         runner.run(queue, request["id"])  # as the job's own process would
     assert queue.get(request["id"]).state == "done"
     assert any("unreadable" in r.message and "retraining" in r.message for r in caplog.records)
-    assert cb["resolve"]("mnist", "linear")[0]["status"] == "ready"
+    assert cb["resolve"]("mnist", "linear")["resolved"]["status"] == "ready"
 
 
 def test_clients_that_hang_up_do_not_take_the_server_down(gunicorn):

@@ -8,7 +8,6 @@ from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_u
 from models.datasets import DATASETS
 
 from .. import export, figures, ids
-from ..cells import parse_cell
 from ..moves import switched_heatmap, switched_note, units_off
 from ..service import Service
 from . import address
@@ -58,18 +57,16 @@ def layout(switch_bar: list = (), wanted: Optional[dict] = None) -> html.Section
 
 
 def register(app: Dash, service: Service) -> dict:
-    def heatmap(store, mode, view_mode, cell, off=None, _=None):
-        """The heatmap of the network on screen, with the selected cell outlined (a click only moves the
-        outline, in the browser: assets/cells.js); with units switched off, their difference from intact."""
+    def heatmap(store, mode, view_mode, off=None, _=None):
+        """The heatmap of the network on screen; with units switched off, their difference from intact. The
+        selected cell's outline is the page's (assets/cells.js): the figure is the same whatever is selected."""
         view, problem = service.look(store)
         if view is None:
             return figures.empty_figure("Nothing to show: see the message above" if problem
                                         else "Preparing the network…")
         ev = view.evaluation
-        selected = parse_cell(cell, len(ev.classes))
-        selected = (selected["actual"], selected["predicted"]) if selected else None
         units = units_off(view, off)
-        figure = switched_heatmap(service, view, units, selected) if units else None
+        figure = switched_heatmap(service, view, units) if units else None
         if figure is not None:  # units switched off (and, for a convnet, its pass made)
             return figure
         normalize, images = mode == "percent", view_mode == "images"
@@ -79,7 +76,7 @@ def register(app: Dash, service: Service) -> dict:
             return figures.confusion_figure(ev.confusion, ev.classes, normalize=normalize, precision=ev.precision,
                                             recall=ev.recall, top_images=top, hover_labels=False).to_dict()
 
-        return figures.with_selection(service.cached(view, "heatmap", (normalize, images), build), selected)
+        return service.cached(view, "heatmap", (normalize, images), build)
 
     def switched(store, off=None, _=None):
         """Above the heatmap: what is switched off and what it cost, and the way back."""
@@ -91,10 +88,10 @@ def register(app: Dash, service: Service) -> dict:
 
     @app.callback(Output(ids.CONFUSION, "figure"), Output(ids.OFF_NOTE, "children"), Output(ids.OFF_RESET, "className"),
                   Input(ids.STATE_VIEW, "data"), Input(ids.CONFUSION_MODE, "value"), Input(ids.CONFUSION_VIEW, "value"),
-                  State(ids.STATE_CELL, "data"), Input(ids.STATE_OFF, "data"), Input(ids.STATE_OFF_DONE, "data"))
-    def draw(store, mode, view_mode, cell, off=None, done=None):
+                  Input(ids.STATE_OFF, "data"), Input(ids.STATE_OFF_DONE, "data"))
+    def draw(store, mode, view_mode, off=None, done=None):
         """The heatmap and the note above it: one request when the network, a toggle or the units change."""
-        return heatmap(store, mode, view_mode, cell, off, done), *switched(store, off, done)
+        return heatmap(store, mode, view_mode, off, done), *switched(store, off, done)
 
     # A click selects its cell in the browser (assets/cells.js), so that it costs one server request: the
     # cell's images. The address can name a cell, a new dataset clears it, another network keeps it: that
@@ -119,12 +116,12 @@ def register(app: Dash, service: Service) -> dict:
         wanted = address.parse(address.search_of(changed))
         return tuple(no_update if wanted.get(k, default) == now else wanted.get(k, default)
                      for k, default, now in (("mode", "counts", mode), ("view", "numbers", view_mode)))
-    # The outline follows the selected cell without a request, and without redrawing the heatmap: the
-    # figure keeps its data arrays, so Plotly only redraws its shapes.
+    # The outline follows the selected cell without a request, and without redrawing the heatmap: it is
+    # drawn over the plot from Plotly's axes, and again after every redraw of the figure. Nothing is written
+    # back (the output is never updated).
     app.clientside_callback(
         ClientsideFunction(namespace="lookinside_cells", function_name="outline"),
-        Output(ids.CONFUSION, "figure", allow_duplicate=True),
-        Input(ids.STATE_CELL, "data"), State(ids.CONFUSION, "figure"), prevent_initial_call=True)
+        Output(ids.CONFUSION_KEYS, "title"), Input(ids.STATE_CELL, "data"))
 
     @app.callback(Output(ids.CONFUSION_DOWNLOAD, "data"), Input(ids.CONFUSION_CSV, "n_clicks"),
                   State(ids.STATE_VIEW, "data"), prevent_initial_call=True)

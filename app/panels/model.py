@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from dash import Dash, Input, Output, State, dcc, html, no_update, set_props
+from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update, set_props
 
 from models import kinds
 
@@ -64,7 +64,7 @@ def admin_box() -> html.Details:
 
 def stores(resolved=None) -> list:
     """The shell's; `resolved` is how the network the page opens on stands (the layout resolves it)."""
-    return [dcc.Store(id=ids.STATE_RESOLVED, data=resolved), dcc.Store(id=ids.STATE_TRAINED),
+    return [dcc.Store(id=ids.STATE_RESOLVED, data=resolved), dcc.Store(id=ids.STATE_ANSWER), dcc.Store(id=ids.STATE_TRAINED),
             dcc.Store(id=ids.STATE_VIEW), dcc.Store(id=ids.STATE_JOB), dcc.Store(id=ids.RESOLVE_KICK),
             dcc.Store(id=ids.STATE_FRAME_SEEN), dcc.Store(id=ids.ADMIN_TOKEN, storage_type="session")]
 
@@ -83,21 +83,40 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
             return ready ? window.dash_clientside.no_update : Date.now();
         }""", Output(ids.RESOLVE_KICK, "data"), Input(ids.URL_BUILT, "data"), State(ids.STATE_RESOLVED, "data"))
 
-    @app.callback(Output(ids.STATE_RESOLVED, "data"), Output(ids.STATE_JOB, "data"),
+    @app.callback(Output(ids.STATE_ANSWER, "data"),
                   Input(ids.DATASET, "value"), Input(ids.ARCH, "value"), Input(ids.WATCH, "n_clicks"),
                   State(ids.ADMIN_TOKEN, "data"), Input(ids.RESOLVE_KICK, "data"), Input(ids.TRAIN_IT, "n_clicks"),
                   prevent_initial_call=True)
     def resolve(dataset, arch, watch=None, token=None, _=None, __=None):
-        """How the chosen network stands. Only a press starts work: "Watch it train", or "Train it" on a network
-        not trained here; choosing one, or opening a link to one, queues nothing."""
+        """How the chosen network stands, and the job a press queued (or None). Only a press starts work:
+        "Watch it train", or "Train it" on a network not trained here; choosing one, or opening a link to one,
+        queues nothing.
+
+        The answer goes to a store of its own, which the page takes in (assets/view.js `answer`): Dash holds
+        every callback downstream of one in flight, so had it written the network's state, every panel of a
+        switch would wait for it, even when the page already knows how that network stands (`guess`)."""
         found = service.resolve(dataset, arch)
         pressed = triggered_id()
         watching = pressed == ids.WATCH
         if found["status"] == ERROR or not (watching or (pressed == ids.TRAIN_IT and found["status"] != READY)):
-            return found, no_update
+            return {"resolved": found, "job": None}
         limits.check("train")  # each is seconds to minutes of CPU
         job = service.request_training(dataset, arch, visitor(), access.is_admin(token), watch=watching)
-        return found, job or no_update
+        return {"resolved": found, "job": job}
+
+    # A network the page has seen ready is drawn at once when chosen again; the server's answer follows,
+    # and replaces it only if it differs (a new checkpoint, a longer timeline, a network removed).
+    app.clientside_callback(
+        ClientsideFunction(namespace="lookinside_view", function_name="guess"),
+        Output(ids.STATE_RESOLVED, "data"), Input(ids.DATASET, "value"), Input(ids.ARCH, "value"),
+        State(ids.STATE_RESOLVED, "data"), prevent_initial_call=True)
+    # The answer is written into the page's stores from here (set_props), not as this callback's outputs,
+    # so that no panel waits on the request in Dash's graph. Its own output is never updated.
+    app.clientside_callback(
+        ClientsideFunction(namespace="lookinside_view", function_name="answer"),
+        Output(ids.STATE_ANSWER, "modified_timestamp"), Input(ids.STATE_ANSWER, "data"),
+        State(ids.DATASET, "value"), State(ids.ARCH, "value"), State(ids.STATE_RESOLVED, "data"),
+        prevent_initial_call=True)
 
     @app.callback(Output(ids.TRAIN_PROGRESS, "value"), Output(ids.TRAIN_PROGRESS, "max"),
                   Output(ids.TRAIN_LABEL, "children"), Output(ids.LIVE_HEATMAP, "figure"),

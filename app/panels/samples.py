@@ -13,7 +13,6 @@ from models.evaluate import SORTS
 
 from .. import export, ids
 from ..cells import parse_cell
-from ..elements import element
 from ..images import colorize, png_data_uri, to_display
 from ..moves import moves, units_off
 from ..service import Service, View
@@ -48,7 +47,12 @@ def layout(wanted: Optional[dict] = None, picking: bool = False) -> html.Section
         ]),
         html.P(className="explain", children=about),
         html.Div(id=ids.CELL_SUMMARY, className="cell-summary"),
-        html.Div(id=ids.SAMPLES, className="samples", children=html.P(HINT, className="hint")),
+        # The server draws the heading; the browser draws the tiles from their data (assets/samples.js): as
+        # Dash components, 24 tiles made every later update of the page cost more (see _tiles).
+        html.Div(id=ids.SAMPLES, className="samples", children=[
+            html.Div(id=ids.SAMPLES_HEAD, children=html.P(HINT, className="hint")),
+            html.Div(id=ids.SAMPLE_TILES, className="tiles")]),
+        dcc.Store(id=ids.TILES),
         html.Div(className="samples-actions", children=[
             html.Button(f"Show {PAGE} more", id=ids.SAMPLES_MORE, className="more-button hidden", n_clicks=0),
             html.Button("Download this cell's list (CSV)", id=ids.SAMPLES_CSV, className="link-button",
@@ -87,22 +91,26 @@ def register(app: Dash, service: Service) -> dict:
                             Input(ids.SAMPLES_SORT, "value"), Input(ids.STATE_MAP_PICK, "data"),
                             State(ids.STATE_SHOWN, "data"))
 
-    # Which image is explained: a tile's click, a new cell (none), or the address. In the browser, so a cell
-    # click costs no request for it (assets/samples.js); the map and the table write it on their own.
+    # Which image is explained: a suspect's or the gallery's tile, a new cell (none), or the address. In the
+    # browser, so a cell click costs no request for it (assets/samples.js). A click on one of the cell's
+    # tiles writes the store from the page's own listener; the map and the table write it on their own.
     app.clientside_callback(
         ClientsideFunction(namespace="lookinside_samples", function_name="selectSample"),
         Output(ids.STATE_SAMPLE, "data"),
-        Input({"type": ids.SAMPLE_TILE, "index": ALL}, "n_clicks"),
         Input({"type": ids.SUSPECT_TILE, "index": ALL}, "n_clicks"), Input(ids.STATE_CELL, "data"),
         Input(ids.URL, "search"), Input({"type": ids.GALLERY_TILE, "index": ALL}, "n_clicks"),
         Input({"type": ids.DATA_TILE, "index": ALL}, "n_clicks"), State(ids.STATE_SAMPLE, "data"))
     app.clientside_callback(
         ClientsideFunction(namespace="lookinside_samples", function_name="markSelected"),
-        Output({"type": ids.SAMPLE_TILE, "index": ALL}, "className"),
         Output({"type": ids.SUSPECT_TILE, "index": ALL}, "className"),
         Output({"type": ids.GALLERY_TILE, "index": ALL}, "className"),
-        Input(ids.STATE_SAMPLE, "data"), State({"type": ids.SAMPLE_TILE, "index": ALL}, "id"),
-        State({"type": ids.SUSPECT_TILE, "index": ALL}, "id"), State({"type": ids.GALLERY_TILE, "index": ALL}, "id"))
+        Input(ids.STATE_SAMPLE, "data"), State({"type": ids.SUSPECT_TILE, "index": ALL}, "id"),
+        State({"type": ids.GALLERY_TILE, "index": ALL}, "id"))
+    # The cell's tiles: drawn when their data comes, marked when the selected image changes. Nothing is
+    # written back (the output is never updated).
+    app.clientside_callback(
+        ClientsideFunction(namespace="lookinside_samples", function_name="tiles"),
+        Output(ids.SAMPLE_TILES, "className"), Input(ids.TILES, "data"), Input(ids.STATE_SAMPLE, "data"))
 
     @app.callback(Output(ids.SAMPLES_SORT, "value"), Input(ids.URL_CHANGED, "data"), State(ids.SAMPLES_SORT, "value"),
                   prevent_initial_call=True)
@@ -111,38 +119,38 @@ def register(app: Dash, service: Service) -> dict:
         wanted = address.parse(address.search_of(changed)).get("sort", "predicted")
         return no_update if wanted == current else wanted
 
-    @app.callback(Output(ids.SAMPLES, "children"), Output(ids.SAMPLES_MORE, "className"),
-                  Output(ids.CELL_SUMMARY, "children"),
+    @app.callback(Output(ids.SAMPLES_HEAD, "children"), Output(ids.TILES, "data"),
+                  Output(ids.SAMPLES_MORE, "className"), Output(ids.CELL_SUMMARY, "children"),
                   Input(ids.STATE_CELL, "data"), Input(ids.STATE_SHOWN, "data"), Input(ids.SAMPLES_SORT, "value"),
-                  State(ids.STATE_SAMPLE, "data"), Input(ids.STATE_VIEW, "data"), Input(ids.STATE_MAP_PICK, "data"),
+                  Input(ids.STATE_VIEW, "data"), Input(ids.STATE_MAP_PICK, "data"),
                   Input(ids.STATE_OFF, "data"), Input(ids.STATE_OFF_DONE, "data"))
-    def samples(cell, count, sort, selected, store, pick=None, off=None, _=None):
-        """The list, its "show more" button, and the cell's summary: the one request a cell click costs."""
-        listed, more = _listed(cell, count, sort, selected, store, pick, off)
+    def samples(cell, count, sort, store, pick=None, off=None, _=None):
+        """The list's heading, its tiles (as data), its "show more" button, and the cell's summary: the one
+        request a cell click costs."""
+        head, tiles, more = _listed(cell, count, sort, store, pick, off)
         if triggered_ids() and triggered_ids() <= {ids.STATE_SHOWN, ids.SAMPLES_SORT}:
-            return listed, more, no_update  # another page or order of the same cell
-        return listed, more, summary(cell, store, pick)
+            return head, tiles, more, no_update  # another page or order of the same cell
+        return head, tiles, more, summary(cell, store, pick)
 
-    def _listed(cell, count, sort, selected, store, pick, off):
+    def _listed(cell, count, sort, store, pick, off):
         view = service.shown(store)
         hidden = "more-button hidden"
         if view is None:
-            return html.P(HINT, className="hint"), hidden
+            return html.P(HINT, className="hint"), [], hidden
         ev = view.evaluation
         sort = chosen(sort, SORTS, "predicted")
         count = min(max(PAGE, count if isinstance(count, int) else PAGE), MAX_SHOWN)
-        selected = whole(selected, ev.n)  # a key of the tiles' cache: a forged dict would be unhashable
         picked = _picked(pick, ev.n)
         if picked is not None:
-            return _picked_tiles(service, view, picked, sort, count, selected)
+            return _picked_tiles(service, view, picked, sort, count)
         cell = parse_cell(cell, len(ev.classes))
         if cell is None:
-            return html.P(HINT, className="hint"), hidden
+            return html.P(HINT, className="hint"), [], hidden
         units = units_off(view, off)
         switched = service.representations.switched(view, units) if units else None
         if switched is not None:  # units switched off: the images that moved into or out of the cell
             return service.cached(view, "off-moves", (units, cell["actual"], cell["predicted"]), lambda: moves(
-                service, ev, switched, cell, ("intact", "off"))), hidden
+                service, ev, switched, cell, ("intact", "off"))), [], hidden
         a, p = cell["actual"], cell["predicted"]
         indices, keys = ev.sorted_cell(a, p, sort)
         heading = html.H3(className="cell-heading", children=[
@@ -152,14 +160,13 @@ def register(app: Dash, service: Service) -> dict:
         if len(indices) == 0:
             note = (f"No test image of class {ev.classes[a]} was predicted as {ev.classes[p]}: "
                     "this cell is empty.")
-            return [heading, html.P(note, className="hint empty-cell")], hidden
+            return [heading, html.P(note, className="hint empty-cell")], [], hidden
         order = html.P(f"Sorted by {SORT_EXPLAIN[sort]}. The number under each image is that value.",
                        className="sort-note")
-        tiles = service.cached(view, "tiles", (a, p, count, selected, sort), lambda: html.Div(
-            [_tile(service, ev, int(n), float(v), sort, int(n) == selected)
-             for n, v in zip(indices[:count], keys[:count])], className="tiles"))
+        tiles = service.cached(view, "tiles", (a, p, count, sort), lambda: _tiles(
+            service, ev, indices[:count], keys[:count], sort))
         more = "more-button" if len(indices) > count and count < MAX_SHOWN else hidden
-        return [heading, order, tiles], more
+        return [heading, order], tiles, more
 
     def summary(cell, store, pick=None):
         view = service.shown(store)
@@ -199,7 +206,7 @@ def _picked(pick, n: int) -> Optional[list[int]]:
     return sorted(set(pick))
 
 
-def _picked_tiles(service: Service, view, picked: list[int], sort: str, count: int, selected) -> tuple:
+def _picked_tiles(service: Service, view, picked: list[int], sort: str, count: int) -> tuple:
     """The images selected on the map with the box or lasso, in the chosen order."""
     ev = view.evaluation
     indices, keys = ev.sort(picked, sort)
@@ -209,29 +216,26 @@ def _picked_tiles(service: Service, view, picked: list[int], sort: str, count: i
         f" ({wrong:,} of them mistakes)"])
     order = html.P(f"Sorted by {SORT_EXPLAIN[sort]}. The number under each image is that value. Double-click "
                    "the map (or pick a cell) to clear the selection.", className="sort-note")
-    tiles = html.Div([_tile(service, ev, int(n), float(v), sort, int(n) == selected)
-                      for n, v in zip(indices[:count], keys[:count])], className="tiles")
     more = "more-button" if len(indices) > count and count < MAX_SHOWN else "more-button hidden"
-    return [heading, order, tiles], more
+    return [heading, order], _tiles(service, ev, indices[:count], keys[:count], sort), more
 
 
-def _tile(service: Service, ev, index: int, key: float, sort: str, selected: bool) -> dict:
-    """One image of a cell's list: a button holding the image and the value sorted by; its index is drawn by
-    the stylesheet from `data-caption`.
+def _tiles(service: Service, ev, indices, keys, sort: str) -> list[list]:
+    """A list's tiles as the browser draws them (assets/samples.js): [test-set index, image, the value sorted
+    by, the tile's title] each.
 
-    Built as plain element JSON (see app/elements.py): a list of 24 is most of a cell click's work, on the
-    server and in the browser, where every component costs the renderer on every update; two per tile (not
-    four) take a click's paint from about 280 to 190 ms here.
-    """
+    Not Dash components: the renderer gives each mounted component a store subscription that runs on every
+    update of the page, so 24 tiles of two components each made every later click, switch and callback
+    cost more; drawn by the page they cost it nothing once painted."""
+    return [_tile(service, ev, int(n), float(v), sort) for n, v in zip(indices, keys)]
+
+
+def _tile(service: Service, ev, index: int, key: float, sort: str) -> list:
     pred, actual = int(ev.preds[index]), int(ev.labels[index])
     title = (f"test image #{index}: {100 * float(ev.probs[index, pred]):.1f}% {ev.classes[pred]} (predicted), "
              f"{100 * float(ev.probs[index, actual]):.1f}% {ev.classes[actual]} (true class)")
     shown = f"Δ {100 * key:.1f}" if sort == "margin" else f"{100 * key:.1f}%"
-    return element(
-        "Button", id={"type": ids.SAMPLE_TILE, "index": index}, n_clicks=0,
-        className="tile selected" if selected else "tile", title=title, **{"data-caption": f"#{index}"},
-        children=[element("Img", src=service.sample_uri(ev.dataset, index), className="tile-img",
-                          alt=f"test image {index}", **{"data-index": str(index)}), shown])
+    return [index, service.sample_uri(ev.dataset, index), shown, title]
 
 
 def _summary(service: Service, view, actual: int, predicted: int) -> list:
