@@ -16,6 +16,7 @@ CONFUSION_PNG = "confusion-png"
 CONFUSION_SVG = "confusion-svg"
 CONFUSION_DOWNLOAD = "confusion-download"
 CONFUSION_IMAGE_SINK = "confusion-image-sink"  # the browser-side image export's dummy output
+CONFUSION_DRAWN = "confusion-drawn"  # what the heatmap on the page was drawn for (the layout draws the first)
 
 SAMPLES = "cell-samples"
 SAMPLES_MORE = "samples-more"
@@ -80,12 +81,14 @@ TRAIN_STOP = "train-stop"  # the visitor who started a job (or the admin) can st
 TRAIN_PROGRESS = "train-progress"
 TRAIN_LABEL = "train-label"
 LIVE_HEATMAP = "live-heatmap"  # the confusion matrix at each snapshot while a network trains
+LIVE_HEATMAP_BOX = "live-heatmap-box"  # holds that graph once a job is watched
 LIVE_WEIGHTS = "live-weights"
 
 VIEW_BODY = "view-body"  # where the view on screen is mounted (app/views.py)
 VIEW_PATH = "state-view-path"  # the path of the view mounted now
 STATE_SNAPSHOT = "state-snapshot"  # the timeline position the server has evaluated: the view store follows it
 STATE_SNAPSHOT_ASK = "state-snapshot-ask"  # a position before the end, for the server to evaluate
+SNAPSHOT_ANSWER = "state-snapshot-answer"  # the server's evaluated position, taken into STATE_SNAPSHOT by the page
 URL = "url"  # the address bar: dataset, model, view options, cell, sample and timeline position
 URL_SINK = "url-sink"  # the browser-side address writer's dummy output
 # The address when it changes from outside the page (back/forward, a view's tab), as {"path", "search"}: the
@@ -97,6 +100,7 @@ URL_BUILT = "state-address-built"  # the path and query the layout was built fro
 # Browser-side state (small JSON): no per-user state lives in the server process.
 STATE_RESOLVED = "state-resolved"  # what the server found for the chosen pair: ready, untrained or error
 STATE_ANSWER = "state-resolve-answer"  # the server's answer, {"resolved", "job"}, which assets/view.js takes in
+STATE_KNOWN = "state-known"  # the served network's state on the other datasets, when ready (app/service.py)
 STATE_TRAINED = "state-trained"  # the page state of the network a finished job made
 STATE_VIEW = "state-view"  # the network on screen: dataset, network, checkpoint, timeline position, status
 CLASSES = "state-classes"  # every dataset's class names, for the browser's cell selection (static)

@@ -26,7 +26,7 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_DATASET, DEFAULT_ARCH = "mnist", "linear"
 # Callbacks whose answer depends only on the request and the chosen pair's network (see app/replay.py):
 # the heatmap, the weights, a cell's images and summary, and the explanation of one image.
-REPLAYED = frozenset({ids.CONFUSION, ids.OFF_NOTE, ids.OFF_RESET, ids.WEIGHTS, ids.WEIGHTS_PAGE, ids.WEIGHTS_PAGER,
+REPLAYED = frozenset({ids.CONFUSION, ids.OFF_NOTE, ids.OFF_RESET, ids.CONFUSION_DRAWN, ids.WEIGHTS, ids.WEIGHTS_PAGE, ids.WEIGHTS_PAGER,
                       ids.SAMPLES_HEAD, ids.TILES, ids.SAMPLES_MORE, ids.CELL_SUMMARY, ids.EXPLAIN, ids.EXPLAIN_CARD})
 
 
@@ -39,6 +39,8 @@ def layout(service: Service | None = None) -> html.Div:
     view, wanted, built = views.from_referrer(request.referrer if has_request_context() else None)
     dataset, network = wanted.get("dataset", DEFAULT_DATASET), wanted.get("arch", DEFAULT_ARCH)
     resolved = service.resolve(dataset, network) if service is not None else None
+    shown = screen(resolved, None, dataset, network)  # the view store the page would make of it
+    known = service.ready_elsewhere(dataset, network) if service is not None else {}
     offered = [*(service.networks(dataset) if service is not None else kinds.KINDS)]
     off = {"network": network, "units": wanted["off"]} if "off" in wanted and "arch" in wanted else None
     return html.Div(className="page", children=[
@@ -51,13 +53,13 @@ def layout(service: Service | None = None) -> html.Div:
             timeline.layout(),
             views.nav(view)]),
         model.training_box(),
-        html.Div(id=ids.VIEW_BODY, className="view-body", children=views.body(view, wanted, service)),
+        html.Div(id=ids.VIEW_BODY, className="view-body", children=views.body(view, wanted, service, shown)),
         html.Footer(className="footer", children=[
             html.Span("After the chapter “Looking inside neural nets” of Machine Learning for Artists (ml4a). "
                       "All numbers are on the test split, which the networks never trained on."),
             model.admin_box()]),
         dcc.Store(id=ids.VIEW_PATH, data=view.path),
-        *model.stores(resolved), *confusion.stores(), *samples.stores(), *switch.stores(off), *embedding.stores(),
+        *model.stores(resolved, shown, known), *confusion.stores(), *samples.stores(), *switch.stores(off), *embedding.stores(),
         *address.layout(built),
     ])
 
@@ -73,8 +75,12 @@ def create_app(settings: Settings, access: Access | None = None, queue: Queue | 
     # Callbacks name the components of every view, and only one view is on the page at a time.
     app = Dash(__name__, title="Looking Inside", assets_folder=str(ASSETS), update_title=None,
                on_error=security.log_callback_error, suppress_callback_exceptions=True,
+               eager_loading=True,  # Plotly with the page, not after it: the first heatmap waited for it
                compress=True)  # gzip through flask-compress: the page's scripts shrink about 3x
     security.harden(app)
+    # The page names every asset with its modification time (?m=…): a browser may keep each for a year
+    # instead of asking again for all fourteen on every visit, which delayed the first heatmap.
+    app.server.config["SEND_FILE_MAX_AGE_DEFAULT"] = 365 * 24 * 3600
     access = app.lookinside_access = access or Access.from_env()
     queue = queue or Queue()
     # The limits' counts and the visitors' signing key live beside the queue: every process sees them.

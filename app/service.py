@@ -89,6 +89,20 @@ class Service:
             return state(dataset, arch, UNTRAINED, note, ckpt.id)
         return state(dataset, arch, READY, checkpoint=ckpt.id, timeline=self.zoo.timeline_labels(ckpt))
 
+    def ready_elsewhere(self, dataset: str, network: str) -> dict:
+        """How a served network stands on the other datasets, the ready ones only, by "dataset|network": the
+        page draws a switch to one of them at once (assets/view.js `guess`), the server's answer following.
+        Built networks are left out, so that listing them marks none as used."""
+        if network not in kinds.KINDS:
+            return {}
+        found = {}
+        for other in datasets.DATASETS:
+            if other != dataset and self.zoo.has_checkpoint(other, network):
+                st = self.resolve(other, network)
+                if st["status"] == READY:
+                    found[f"{other}|{network}"] = st
+        return found
+
     def train_estimate(self, dataset: str, network: str) -> Optional[float]:
         """About how many seconds training `network` on `dataset` takes here, for the button that starts it: the
         time it took on a dataset of the same family, else (a fully connected net) from its size, at the rate
@@ -202,7 +216,7 @@ class Service:
                 lines[DATASET_LABELS[dataset]] = (dataset, sorted(width), sorted(depth))
         chapter = {DATASET_LABELS[d]: a for d, a in ladder.CHAPTER.items() if d in names}
         if not lines:
-            return figures.empty_figure("No network of the ladder is trained yet: train them below.").to_dict()
+            return figures.empty_figure("No network of the ladder is trained yet: train them below.")
         return figures.ladder_figure(lines, chapter).to_dict()
 
     def view(self, dataset: str, arch: str, position=None, evaluate: bool = False) -> View:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from dash import Dash, Input, Output, State, html, no_update
 
 from . import ids
+from .state import on_screen
 from .panels import address, build, chapter, compare, confusion, embedding, explain, gallery, own, samples, \
     suspects, switch, table, weights
 
@@ -24,20 +25,20 @@ class View:
     path: str
     title: str  # the tab's label
     question: str  # the one question the view answers, under the bar
-    cards: Callable  # (the parsed address, the service or None) -> the view's cards
+    cards: Callable  # (the parsed address, the service or None, the view store or None) -> the view's cards
 
 
-def _core(wanted: dict, service=None) -> list:
+def _core(wanted: dict, service=None, shown=None) -> list:
     return [chapter.layout(service), html.Main(className="grid", children=[
         # The heatmap beside the cell's images and the explanation: on a wide screen it stays in view
         # while they scroll, up to the end of this block.
         html.Div(className="focus", children=[
-            confusion.layout(switch.layout(), wanted),
+            confusion.layout(switch.layout(), wanted, service, shown),
             html.Div(className="focus-side", children=[samples.layout(wanted), explain.layout()])]),
         weights.layout()])]
 
 
-def _layers(wanted: dict, service=None) -> list:
+def _layers(wanted: dict, service=None, shown=None) -> list:
     return [html.Main(className="grid", children=[
         html.Div(className="focus focus-map", children=[
             embedding.layout(),
@@ -45,11 +46,11 @@ def _layers(wanted: dict, service=None) -> list:
                                                        explain.layout(nearest=True)])])])]
 
 
-def _training(wanted: dict, service=None) -> list:
+def _training(wanted: dict, service=None, shown=None) -> list:
     return [html.Main(className="grid", children=[compare.layout(), *build.layout()])]
 
 
-def _predictions(wanted: dict, service=None) -> list:
+def _predictions(wanted: dict, service=None, shown=None) -> list:
     return [html.Main(className="grid", children=[
         table.layout(), gallery.gallery_layout(), explain.layout(), suspects.layout(), gallery.data_layout(wanted),
         own.layout()])]
@@ -90,23 +91,24 @@ def nav(current: View) -> html.Nav:
                className="view-link" + (" current" if v is current else "")) for v in VIEWS])
 
 
-def body(view: View, wanted: dict, service=None) -> list:
+def body(view: View, wanted: dict, service=None, shown=None) -> list:
     """A view's cards, as the address `wanted` sets their controls; with the service, drawn with what needs
-    no request (the chapter guide's numbers)."""
-    return [html.P(view.question, className="view-question"), *view.cards(wanted, service)]
+    no request (the chapter guide's numbers), and with the view store `shown`, the heatmap too."""
+    return [html.P(view.question, className="view-question"), *view.cards(wanted, service, on_screen(shown))]
 
 
 def register(app: Dash, service) -> dict:
     @app.callback(Output(ids.VIEW_BODY, "children"), Output(ids.VIEW_PATH, "data"),
-                  Input(ids.URL_CHANGED, "data"), State(ids.VIEW_PATH, "data"), prevent_initial_call=True)
-    def route(changed, mounted=None):
+                  Input(ids.URL_CHANGED, "data"), State(ids.VIEW_PATH, "data"), State(ids.STATE_VIEW, "data"),
+                  prevent_initial_call=True)
+    def route(changed, mounted=None, shown=None):
         """Mount the view the address names, with its controls as the address sets them; the same view
         stays as it is (back and forward within a view change only what the address changed). The first
         view comes with the page (app/main.py)."""
         view = find(changed.get("path") if isinstance(changed, dict) else None)
         if view.path == mounted:
             return no_update, no_update
-        return body(view, address.parse(address.search_of(changed)), service), view.path
+        return body(view, address.parse(address.search_of(changed)), service, shown), view.path
 
     # The tabs mark the view on screen (assets/views.js moves between them without reloading the page).
     app.clientside_callback(

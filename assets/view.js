@@ -92,6 +92,7 @@
   // How networks stood when the server last said so, by "dataset|network": only ready ones, so that choosing
   // one again draws it at once (guess); the server's answer follows and corrects it (answer).
   const known = {};
+  let seedsTaken = false;
 
   function remember(st) {
     if (!isState(st)) return;
@@ -99,8 +100,14 @@
     if (st.status === "ready") known[key] = st; else delete known[key];
   }
 
-  function guess(dataset, network, resolved) {
+  function guess(dataset, network, resolved, seeded) {
     remember(resolved);
+    if (!seedsTaken && seeded && typeof seeded === "object") {  // what the layout knew, taken once
+      seedsTaken = true;
+      Object.keys(seeded).forEach(function (key) {
+        if (!Object.prototype.hasOwnProperty.call(known, key)) remember(seeded[key]);
+      });
+    }
     const key = dataset + "|" + network;
     return Object.prototype.hasOwnProperty.call(known, key) && !same(known[key], resolved) ? known[key] : undefined;
   }
@@ -118,13 +125,21 @@
       // a position before it is asked of the server, which evaluates it first (app/panels/timeline.py).
       askSnapshot: function (value, last, view) {
         const none = window.dash_clientside.no_update;
-        if (!Number.isInteger(value) || !Number.isInteger(last)) return [none, none];
-        if (value < last) return [{position: value, at: Date.now()}, none];
-        if (!view || view.position === null) return [none, none];
-        return [none, {dataset: view.dataset, network: view.network, checkpoint: view.checkpoint, position: null}];
+        if (!Number.isInteger(value) || !Number.isInteger(last)) return none;
+        if (value < last) return {position: value, at: Date.now()};
+        if (view && view.position !== null) {
+          window.dash_clientside.set_props("state-snapshot", {data: {
+            dataset: view.dataset, network: view.network, checkpoint: view.checkpoint, position: null}});
+        }
+        return none;
       },
-      guess: function (dataset, network, resolved) {
-        const found = guess(dataset, network, resolved);
+      // The server evaluated a position: every panel now draws it (through the view store).
+      snapshotAnswer: function (answer) {
+        if (answer && typeof answer === "object") window.dash_clientside.set_props("state-snapshot", {data: answer});
+        return window.dash_clientside.no_update;
+      },
+      guess: function (dataset, network, resolved, seeded) {
+        const found = guess(dataset, network, resolved, seeded);
         return found === undefined ? window.dash_clientside.no_update : found;
       },
       answer: function (answer, dataset, network, resolved) {

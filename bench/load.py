@@ -36,6 +36,11 @@ from models.kinds import KINDS
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# The heatmap's outputs: the figure, the note on units switched off and its reset button, and what the page's
+# figure is drawn for (sent back as the request's state: a request for what the page shows answers nothing).
+HEATMAP_OUTPUTS = [("confusion-graph", "figure"), ("off-note", "children"), ("off-reset", "className"),
+                   ("confusion-drawn", "data")]
+HEATMAP_STATE = [("confusion-drawn", "data", None)]
 # The cell list's outputs: its heading, its tiles (as data), its "show more" button and the cell's summary (one
 # request a click).
 CELL_OUTPUTS = [("cell-samples-head", "children"), ("state-tiles", "data"), ("samples-more", "className"),
@@ -173,9 +178,9 @@ def visit(client: Client, pairs: list[tuple[str, str]], rng: random.Random) -> N
     shown = rng.choice(["numbers", "numbers", "images"])
     cell = {"actual": rng.randrange(k), "predicted": rng.randrange(k)}
     on_screen = ("state-view", "data", view)
-    client.callback("heatmap", [("confusion-graph", "figure"), ("off-note", "children"), ("off-reset", "className")],
+    client.callback("heatmap", HEATMAP_OUTPUTS,
                     [on_screen, ("confusion-mode", "value", mode), ("confusion-view", "value", shown),
-                     ("state-units-off", "data", None), ("state-off-done", "data", None)])
+                     ("state-units-off", "data", None), ("state-off-done", "data", None)], HEATMAP_STATE)
     client.callback("status", [("accuracy", "children"), ("model-status", "children"), ("model-status", "className"),
                                ("timeline-note", "children"), ("watch-button", "children"), ("watch-button", "title"),
                                ("train-it", "children"), ("train-it", "hidden")],

@@ -19,6 +19,8 @@ from models import datasets, layers
 from models.config import Settings
 from models.zoo import Zoo
 
+from .load import HEATMAP_OUTPUTS, HEATMAP_STATE
+
 ROOT = Path(__file__).resolve().parent.parent
 DRAW = ("..state-embedding-base.data...embedding-note.children...embedding-separation.figure..."
         "embedding-compute.className..")
@@ -61,7 +63,7 @@ def server(settings: Settings, n: int = 100) -> dict:
     app.lookinside_limits.check = lambda name: None  # this measures the work; the limits are tested elsewhere
     client, cb = app.server.test_client(), app.lookinside_callbacks
     service = app.lookinside_service
-    view_store = screen(cb["resolve"]("mnist", "mlp")[0], None, "mnist", "mlp")
+    view_store = screen(cb["resolve"]("mnist", "mlp")["resolved"], None, "mnist", "mlp")
     view = service.shown(view_store)
     out: dict = {"network": "mnist/mlp (784-10-10)"}
 
@@ -128,10 +130,10 @@ def server(settings: Settings, n: int = 100) -> dict:
     combos = [list(c) for k in (1, 2, 3) for c in itertools.combinations(range(10), k)]
     for i in rng.permutation(len(combos))[:n]:
         units = combos[i]
-        body = _body("..confusion-graph.figure...off-note.children...off-reset.className..", [
+        body = _body("..%s.." % "...".join(f"{i}.{p}" for i, p in HEATMAP_OUTPUTS), [
             ("state-view", "data", view_store), ("confusion-mode", "value", "counts"),
             ("confusion-view", "value", "numbers"), ("state-units-off", "data", {"network": "mlp", "units": units}),
-            ("state-off-done", "data", None)])
+            ("state-off-done", "data", None)], HEATMAP_STATE)
         ts += _timed(client, body, 1)[0]
     out["switch_off"] = _ms(ts)
 

@@ -20,14 +20,12 @@ import psutil
 from app.state import screen
 from models.datasets import DATASETS
 
-from .load import ACCEPT_ENCODING, CELL_OUTPUTS, Client, decompress
+from .load import ACCEPT_ENCODING, CELL_OUTPUTS, HEATMAP_OUTPUTS, HEATMAP_STATE, Client, decompress
 
 ROOT = Path(__file__).resolve().parent.parent
 # The cell list's inputs besides the cell: nothing selected on the map, no unit switched off.
 UNCHANGED = [("state-map-pick", "data", None), ("state-units-off", "data", None), ("state-off-done", "data", None)]
 # The heatmap's outputs: the figure and, above it, the note on units switched off and its reset button.
-HEATMAP_OUTPUTS = [("confusion-graph", "figure"), ("off-note", "children"), ("off-reset", "className")]
-HEATMAP = "..confusion-graph.figure...off-note.children...off-reset.className.."
 
 
 def cell_click_body(view: dict, cell: dict) -> dict:
@@ -147,7 +145,7 @@ class Page:
         _answered("heatmap", self.client.callback(
             "heatmap", HEATMAP_OUTPUTS,
             [("state-view", "data", view), ("confusion-mode", "value", mode), ("confusion-view", "value", "numbers"),
-             ("state-units-off", "data", None), ("state-off-done", "data", None)]))
+             ("state-units-off", "data", None), ("state-off-done", "data", None)], HEATMAP_STATE))
 
     def weights(self, view: dict) -> None:
         _answered("weights", self.client.callback(

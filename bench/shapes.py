@@ -49,7 +49,7 @@ def clicks(settings: Settings, networks=("mlp", "mlp-100-relu", "mlp-800-relu"),
 
     app = create_app(settings, replay=False)
     client, resolve = app.server.test_client(), app.lookinside_callbacks["resolve"]
-    views = {net: screen(resolve("mnist", net)[0], None, "mnist", net) for net in networks}
+    views = {net: screen(resolve("mnist", net)["resolved"], None, "mnist", net) for net in networks}
     times: dict = {net: [] for net in networks}
     rng = np.random.default_rng(0)
     for i in range(n * len(networks)):

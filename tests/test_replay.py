@@ -27,9 +27,10 @@ def request(output: str, inputs: list[tuple[str, str, object]], state: list[tupl
 
 def body(dataset: str, arch: str, state: dict | None, mode: str = "counts") -> bytes:
     """The heatmap request for the network on screen (the view store the page holds for `state`)."""
-    return request("..confusion-graph.figure...off-note.children...off-reset.className..", [
+    return request("..confusion-graph.figure...off-note.children...off-reset.className...confusion-drawn.data..", [
         ("state-view", "data", screen(state, None, dataset, arch)), ("confusion-mode", "value", mode),
-        ("confusion-view", "value", "numbers"), ("state-units-off", "data", None), ("state-off-done", "data", None)])
+        ("confusion-view", "value", "numbers"), ("state-units-off", "data", None), ("state-off-done", "data", None)],
+        [("confusion-drawn", "data", None)])
 
 
 def weights_body(dataset: str, arch: str, state: dict | None) -> bytes:

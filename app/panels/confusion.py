@@ -13,10 +13,16 @@ from ..service import Service
 from . import address
 
 
-def layout(switch_bar: list = (), wanted: Optional[dict] = None) -> html.Section:
+def layout(switch_bar: list = (), wanted: Optional[dict] = None, service: Optional[Service] = None,
+           shown: Optional[dict] = None) -> html.Section:
     """The heatmap card, its toggles as the address `wanted` sets them; `switch_bar` (app/panels/switch.py)
-    says which units are switched off."""
+    says which units are switched off. With the service and the view store `shown`, the heatmap comes drawn:
+    a first visit (or a view change) paints it without waiting for a callback's round trip."""
     wanted = wanted or {}
+    figure, drawn = figures.empty_figure("Loading…"), None
+    if service is not None and shown is not None and "off" not in wanted:
+        mode, view_mode = wanted.get("mode", "counts"), wanted.get("view", "numbers")
+        figure, drawn = heatmap_figure(service, shown, mode, view_mode), drawn_key(shown, mode, view_mode, None, None)
     return html.Section(className="card card-confusion", children=[
         html.Div(className="card-head", children=[
             html.H2("Where it fails"),
@@ -42,7 +48,7 @@ def layout(switch_bar: list = (), wanted: Optional[dict] = None) -> html.Section
         html.Div(id=ids.CONFUSION_KEYS, className="confusion-keys", tabIndex="0", role="grid",
                  **{"aria-label": "confusion matrix: arrow keys move, Enter opens a cell"}, children=[dcc.Graph(
                      id=ids.CONFUSION, className="confusion-graph", config={"displayModeBar": False},
-                     figure=figures.empty_figure("Loading…"), clear_on_unhover=True),
+                     figure=figure, clear_on_unhover=True),
                      # Hovering a cell shows its top images, most confident first (assets/hover.js).
                      dcc.Tooltip(id=ids.CONFUSION_TIP, direction="right", className="cell-tip",
                                  loading_text="")]),
@@ -53,30 +59,40 @@ def layout(switch_bar: list = (), wanted: Optional[dict] = None) -> html.Section
             html.Button("SVG", id=ids.CONFUSION_SVG, className="link-button", n_clicks=0),
             dcc.Download(id=ids.CONFUSION_DOWNLOAD), dcc.Store(id=ids.CONFUSION_IMAGE_SINK),
         ]),
+        dcc.Store(id=ids.CONFUSION_DRAWN, data=drawn),
     ])
+
+
+def drawn_key(store, mode, view_mode, off, done) -> list:
+    """What a heatmap is drawn for: the callback's inputs, as the page sends them back."""
+    return [store, mode, view_mode, off, done]
+
+
+def heatmap_figure(service: Service, store, mode, view_mode, off=None) -> dict:
+    """The heatmap of the network on screen; with units switched off, their difference from intact. The
+    selected cell's outline is the page's (assets/cells.js): the figure is the same whatever is selected."""
+    view, problem = service.look(store)
+    if view is None:
+        return figures.empty_figure("Nothing to show: see the message above" if problem
+                                    else "Preparing the network…")
+    ev = view.evaluation
+    units = units_off(view, off)
+    figure = switched_heatmap(service, view, units) if units else None
+    if figure is not None:  # units switched off (and, for a convnet, its pass made)
+        return figure
+    normalize, images = mode == "percent", view_mode == "images"
+
+    def build():
+        top = top_image_uris(service, ev) if images else None
+        return figures.confusion_figure(ev.confusion, ev.classes, normalize=normalize, precision=ev.precision,
+                                        recall=ev.recall, top_images=top, hover_labels=False).to_dict()
+
+    return service.cached(view, "heatmap", (normalize, images), build)
 
 
 def register(app: Dash, service: Service) -> dict:
     def heatmap(store, mode, view_mode, off=None, _=None):
-        """The heatmap of the network on screen; with units switched off, their difference from intact. The
-        selected cell's outline is the page's (assets/cells.js): the figure is the same whatever is selected."""
-        view, problem = service.look(store)
-        if view is None:
-            return figures.empty_figure("Nothing to show: see the message above" if problem
-                                        else "Preparing the network…")
-        ev = view.evaluation
-        units = units_off(view, off)
-        figure = switched_heatmap(service, view, units) if units else None
-        if figure is not None:  # units switched off (and, for a convnet, its pass made)
-            return figure
-        normalize, images = mode == "percent", view_mode == "images"
-
-        def build():
-            top = top_image_uris(service, ev) if images else None
-            return figures.confusion_figure(ev.confusion, ev.classes, normalize=normalize, precision=ev.precision,
-                                            recall=ev.recall, top_images=top, hover_labels=False).to_dict()
-
-        return service.cached(view, "heatmap", (normalize, images), build)
+        return heatmap_figure(service, store, mode, view_mode, off)
 
     def switched(store, off=None, _=None):
         """Above the heatmap: what is switched off and what it cost, and the way back."""
@@ -87,11 +103,16 @@ def register(app: Dash, service: Service) -> dict:
         return switched_note(service, view, units), "link-button"
 
     @app.callback(Output(ids.CONFUSION, "figure"), Output(ids.OFF_NOTE, "children"), Output(ids.OFF_RESET, "className"),
+                  Output(ids.CONFUSION_DRAWN, "data"),
                   Input(ids.STATE_VIEW, "data"), Input(ids.CONFUSION_MODE, "value"), Input(ids.CONFUSION_VIEW, "value"),
-                  Input(ids.STATE_OFF, "data"), Input(ids.STATE_OFF_DONE, "data"))
-    def draw(store, mode, view_mode, off=None, done=None):
-        """The heatmap and the note above it: one request when the network, a toggle or the units change."""
-        return heatmap(store, mode, view_mode, off, done), *switched(store, off, done)
+                  Input(ids.STATE_OFF, "data"), Input(ids.STATE_OFF_DONE, "data"), State(ids.CONFUSION_DRAWN, "data"))
+    def draw(store, mode, view_mode, off=None, done=None, drawn=None):
+        """The heatmap and the note above it: one request when the network, a toggle or the units change;
+        nothing when the page already shows it (the layout drew the first one)."""
+        key = drawn_key(store, mode, view_mode, off, done)
+        if key == drawn:
+            return no_update, no_update, no_update, no_update
+        return heatmap(store, mode, view_mode, off, done), *switched(store, off, done), key
 
     # A click selects its cell in the browser (assets/cells.js), so that it costs one server request: the
     # cell's images. The address can name a cell, a new dataset clears it, another network keeps it: that

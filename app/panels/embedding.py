@@ -97,13 +97,13 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         if view is None:
             empty = figures.empty_figure("Nothing to map: see the message above" if problem
                                          else "Preparing the network…")
-            return empty.to_dict(), None, figures.empty_figure("").to_dict(), hidden
+            return empty, None, figures.empty_figure(""), hidden
         if not reps.has(view, layer):
             return no_update, None, no_update, hidden
         if not reps.ready(view) and layer != layers.INPUT:
             note = ("A convnet's layers take one pass over the 70,000 training and test images, a minute or two "
                     "of the server's CPU. Start it with the button; the input pixels can be mapped now.")
-            return figures.empty_figure("Not computed yet").to_dict(), note, figures.empty_figure("").to_dict(), \
+            return figures.empty_figure("Not computed yet"), note, figures.empty_figure(""), \
                 "more-button"
         method = chosen(method, METHODS, "pca")
         note = None
@@ -129,7 +129,7 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         separation = reps.separation(view)
         titles = {item.key: item.title for item in reps.layers(view)}
         if separation is None:  # a convnet whose layers are not computed: its pixels only
-            return base, note, figures.empty_figure("").to_dict(), "more-button"
+            return base, note, figures.empty_figure(""), "more-button"
         sep = service.cached(view, "separation-figure", (layer,), lambda: figures.separation_figure(
             [(titles[k], v) for k, v in separation.items()], titles[layer]).to_dict())
         return base, note, sep, hidden

@@ -43,12 +43,18 @@ def training_box() -> html.Div:
                         title="Stop this training run (only whoever started it, or the admin)")]),
         html.Progress(id=ids.TRAIN_PROGRESS, className="train-progress", value="0", max="1"),
         html.Div(className="live", children=[
-            dcc.Graph(id=ids.LIVE_HEATMAP, className="live-heatmap", config={"displayModeBar": False},
-                      figure=figures.empty_figure(WAITING_FIGURE)),
+            # The live heatmap's graph is made when a job is watched: a hidden Plotly graph on every page
+            # cost each first visit a plot before the heatmap's.
+            html.Div(id=ids.LIVE_HEATMAP_BOX, className="live-heatmap-box"),
             html.Div(id=ids.LIVE_WEIGHTS, className="live-weights"),
         ]),
         dcc.Interval(id=ids.TRAIN_POLL, interval=POLL_MS, disabled=True),
     ])
+
+
+def live_heatmap(figure: dict) -> dcc.Graph:
+    """The heatmap of the snapshot a watched job last made (the same graph each time: Plotly redraws it)."""
+    return dcc.Graph(id=ids.LIVE_HEATMAP, className="live-heatmap", config={"displayModeBar": False}, figure=figure)
 
 
 def admin_box() -> html.Details:
@@ -62,10 +68,13 @@ def admin_box() -> html.Details:
     ])
 
 
-def stores(resolved=None) -> list:
-    """The shell's; `resolved` is how the network the page opens on stands (the layout resolves it)."""
-    return [dcc.Store(id=ids.STATE_RESOLVED, data=resolved), dcc.Store(id=ids.STATE_ANSWER), dcc.Store(id=ids.STATE_TRAINED),
-            dcc.Store(id=ids.STATE_VIEW), dcc.Store(id=ids.STATE_JOB), dcc.Store(id=ids.RESOLVE_KICK),
+def stores(resolved=None, shown=None, known=None) -> list:
+    """The shell's; `resolved` is how the network the page opens on stands (the layout resolves it), and
+    `shown` the view store the page makes of it (assets/view.js), so that the panels draw at once; `known`,
+    how it stands on the other datasets (a switch to one draws at once)."""
+    return [dcc.Store(id=ids.STATE_RESOLVED, data=resolved), dcc.Store(id=ids.STATE_ANSWER),
+            dcc.Store(id=ids.STATE_KNOWN, data=known or {}),
+            dcc.Store(id=ids.STATE_TRAINED), dcc.Store(id=ids.STATE_VIEW, data=shown), dcc.Store(id=ids.STATE_JOB), dcc.Store(id=ids.RESOLVE_KICK),
             dcc.Store(id=ids.STATE_FRAME_SEEN), dcc.Store(id=ids.ADMIN_TOKEN, storage_type="session")]
 
 
@@ -109,7 +118,7 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
     app.clientside_callback(
         ClientsideFunction(namespace="lookinside_view", function_name="guess"),
         Output(ids.STATE_RESOLVED, "data"), Input(ids.DATASET, "value"), Input(ids.ARCH, "value"),
-        State(ids.STATE_RESOLVED, "data"), prevent_initial_call=True)
+        State(ids.STATE_RESOLVED, "data"), State(ids.STATE_KNOWN, "data"), prevent_initial_call=True)
     # The answer is written into the page's stores from here (set_props), not as this callback's outputs,
     # so that no panel waits on the request in Dash's graph. Its own output is never updated.
     app.clientside_callback(
@@ -119,7 +128,7 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         prevent_initial_call=True)
 
     @app.callback(Output(ids.TRAIN_PROGRESS, "value"), Output(ids.TRAIN_PROGRESS, "max"),
-                  Output(ids.TRAIN_LABEL, "children"), Output(ids.LIVE_HEATMAP, "figure"),
+                  Output(ids.TRAIN_LABEL, "children"), Output(ids.LIVE_HEATMAP_BOX, "children"),
                   Output(ids.LIVE_WEIGHTS, "children"), Output(ids.TRAIN_BOX, "className"),
                   Output(ids.TRAIN_POLL, "disabled"), Output(ids.WATCH, "disabled"),
                   Output(ids.STATE_TRAINED, "data"), Output(ids.STATE_FRAME_SEEN, "data"),
@@ -152,14 +161,14 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         figure, tiles = no_update, no_update
         if job.frame and job.frame_no != seen:
             frame = json.loads(job.frame)
-            figure = frame["figure"]
+            figure = live_heatmap(frame["figure"])
             names = frame.get("labels") or [f"{i + 1}" for i in range(len(frame["images"]))]
             tiles = [html.P(frame["caption"], className="live-caption"),
                      *[html.Figure(className="live-tile", children=[
                          html.Img(src=src, className="live-img", alt=f"weights of {name}"),
                          html.Figcaption(name)]) for src, name in zip(frame["images"], names)]]
         elif seen is None and not job.frame:
-            figure, tiles = figures.empty_figure(WAITING_FIGURE), []
+            figure, tiles = live_heatmap(figures.empty_figure(WAITING_FIGURE)), []
         # Only whoever started the job, or the admin, is offered Stop; everyone else just watches it.
         box = "train-box active" + ("" if job.visitor == visitor() or access.is_admin(token) else " watching")
         return (str(progress.get("step", 0)), str(progress.get("total", 1)), label, figure, tiles,

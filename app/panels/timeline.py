@@ -23,7 +23,7 @@ def layout() -> html.Section:
                     title="Train this network from scratch and watch it learn: a new run beside the one everyone "
                           "sees, or (for the admin) in its place"),
         dcc.Interval(id=ids.TIMELINE_TICK, interval=PLAY_MS, disabled=True),
-        dcc.Store(id=ids.STATE_SNAPSHOT), dcc.Store(id=ids.STATE_SNAPSHOT_ASK),
+        dcc.Store(id=ids.STATE_SNAPSHOT), dcc.Store(id=ids.STATE_SNAPSHOT_ASK), dcc.Store(id=ids.SNAPSHOT_ANSWER),
     ])
 
 
@@ -42,13 +42,19 @@ def register(app: Dash, service: Service) -> dict:
 
     # The slider's position: the end is the finished network, at once; a position before it goes to the server
     # first (below), which evaluates that snapshot once, so that every panel then shows the same moment.
+    # Both write the snapshot store from the page (set_props), not as outputs: Dash holds a callback
+    # downstream of any in flight, and the view store would otherwise wait for the slider on every switch.
     app.clientside_callback(
         ClientsideFunction(namespace="lookinside_view", function_name="askSnapshot"),
-        Output(ids.STATE_SNAPSHOT_ASK, "data"), Output(ids.STATE_SNAPSHOT, "data", allow_duplicate=True),
+        Output(ids.STATE_SNAPSHOT_ASK, "data"),
         Input(ids.TIMELINE, "value"), State(ids.TIMELINE, "max"), State(ids.STATE_VIEW, "data"),
         prevent_initial_call=True)
+    app.clientside_callback(
+        ClientsideFunction(namespace="lookinside_view", function_name="snapshotAnswer"),
+        Output(ids.SNAPSHOT_ANSWER, "modified_timestamp"), Input(ids.SNAPSHOT_ANSWER, "data"),
+        prevent_initial_call=True)
 
-    @app.callback(Output(ids.STATE_SNAPSHOT, "data"), Input(ids.STATE_SNAPSHOT_ASK, "data"),
+    @app.callback(Output(ids.SNAPSHOT_ANSWER, "data"), Input(ids.STATE_SNAPSHOT_ASK, "data"),
                   State(ids.STATE_RESOLVED, "data"), State(ids.STATE_TRAINED, "data"), State(ids.DATASET, "value"),
                   State(ids.ARCH, "value"), prevent_initial_call=True)
     def snapshot(ask, resolved, trained, dataset, network):
