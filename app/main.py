@@ -47,7 +47,8 @@ def layout(service: Service | None = None) -> html.Div:
         html.Header(className="bar", children=[
             html.Div(className="bar-row", children=[
                 html.H1("Looking Inside", className="title"),
-                model.controls(dataset, network, offered if network in offered else [*offered, network]),
+                model.controls(dataset, network, offered if network in offered else [*offered, network],
+                               service.dataset_options() if service is not None else None),
                 html.Div(id=ids.STATUS, className="status"),
                 html.Button("Train it", id=ids.TRAIN_IT, className="more-button train-it", n_clicks=0, hidden=True)]),
             timeline.layout(),

@@ -115,9 +115,17 @@
   window.lookinsideView = {screen: screen, control: control, marks: marks, guess: guess, remember: remember};
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     lookinside_view: {
-      control: function (resolved, trained, play, tick, changed, value, stopped, dataset, network, opened) {
+      control: function (resolved, trained, play, tick, changed, dataset, network, value, stopped, opened, seeded) {
         const triggered = window.dash_clientside.callback_context.triggered || [];
         const fired = new Set(triggered.map(function (t) { return t.prop_id.split(".")[0]; }));
+        if (fired.has("dataset-dropdown") || fired.has("model-dropdown")) {  // as onScreen: a known network at once
+          const known = guess(dataset, network, resolved, seeded);
+          if (known === undefined && !current(resolved, trained, dataset, network)) {
+            return Array(6).fill(window.dash_clientside.no_update);
+          }
+          fired.add("state-resolved");
+          resolved = known === undefined ? resolved : known;
+        }
         const found = control(fired, resolved, trained, value, stopped, dataset, network, changed, opened);
         return found.map(function (v) { return v === undefined ? window.dash_clientside.no_update : v; });
       },
@@ -138,14 +146,18 @@
         if (answer && typeof answer === "object") window.dash_clientside.set_props("state-snapshot", {data: answer});
         return window.dash_clientside.no_update;
       },
-      guess: function (dataset, network, resolved, seeded) {
-        const found = guess(dataset, network, resolved, seeded);
-        return found === undefined ? window.dash_clientside.no_update : found;
-      },
-      answer: function (answer, dataset, network, resolved) {
+      answer: function (answer, dataset, network, resolved, networks, datasets) {
         if (!answer || typeof answer !== "object") return window.dash_clientside.no_update;
         const found = answer.resolved;
         remember(found);
+        // The menus, when they differ from those on screen (the networks only for the dataset chosen).
+        if (isState(found) && found.dataset === dataset && Array.isArray(answer.options) &&
+            !same(answer.options, networks)) {
+          window.dash_clientside.set_props("model-dropdown", {options: answer.options});
+        }
+        if (Array.isArray(answer.datasets) && !same(answer.datasets, datasets)) {
+          window.dash_clientside.set_props("dataset-dropdown", {options: answer.datasets});
+        }
         // An answer for a network no longer chosen changes nothing (the newer answer follows).
         if (isState(found) && found.dataset === dataset && found.arch === network && !same(found, resolved)) {
           window.dash_clientside.set_props("state-resolved", {data: found});
@@ -155,9 +167,18 @@
         }
         return window.dash_clientside.no_update;
       },
-      onScreen: function (resolved, trained, snapshot, dataset, network, now) {
+      onScreen: function (resolved, trained, snapshot, dataset, network, now, seeded) {
         const triggered = window.dash_clientside.callback_context.triggered || [];
-        const moved = triggered.some(function (t) { return t.prop_id.split(".")[0] === "state-snapshot"; });
+        const fired = new Set(triggered.map(function (t) { return t.prop_id.split(".")[0]; }));
+        const moved = fired.has("state-snapshot");
+        if (fired.has("dataset-dropdown") || fired.has("model-dropdown")) {
+          // Another network chosen: one the page knows ready is drawn at once, in the same round as the
+          // choice (control does the same for the slider); any other keeps the network on screen until the
+          // server's answer comes, and writes state-resolved (answer).
+          const found = guess(dataset, network, resolved, seeded);
+          const view = screen(found === undefined ? resolved : found, trained, dataset, network, null);
+          return view === null || same(view, now === undefined ? null : now) ? window.dash_clientside.no_update : view;
+        }
         // Only an evaluated snapshot of the network on screen moves the position (app/panels/timeline.py
         // evaluates it once, before any panel draws it). A new network (or a new checkpoint of it) opens
         // finished: the slider still shows the old network's position until the timeline catches up.
@@ -165,7 +186,10 @@
         const position = ours && Number.isInteger(snapshot.position) ? snapshot.position : null;
         const view = screen(resolved, trained, dataset, network, position);
         if (ours && view && view.checkpoint !== snapshot.checkpoint) return window.dash_clientside.no_update;
-        return same(view, now === undefined ? null : now) ? window.dash_clientside.no_update : view;
+        // On the page's first call the layout's view store is written again even when it is the same: Dash
+        // leaves a callback that reads only this store to this call, and would never call it otherwise.
+        const first = fired.size === 0 || fired.has("");
+        return !first && same(view, now === undefined ? null : now) ? window.dash_clientside.no_update : view;
       },
     },
   });

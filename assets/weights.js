@@ -15,6 +15,25 @@
     return found;
   }
 
+  // The colour map's options and value (app/panels/weights.py lists them): the one a link names, unless it
+  // is colour on grey data; else colour for colour data, and the signed map instead of colour on grey data.
+  function colours(options, colourSets, fired, dataset, changed, current, search) {
+    const colour = colourSets.indexOf(dataset) >= 0;
+    const offered = options.map(function (o) { return o.value === "rgb" ? Object.assign({}, o, {disabled: !colour}) : o; });
+    const mounted = fired.size === 0 || fired.has("");  // the card was just mounted, as the address says
+    const byAddress = fired.has("state-address");
+    const here = byAddress ? (changed && changed.search) : search;
+    let wanted = null;
+    if ((byAddress || mounted) && typeof here === "string" && here.length <= 500) {
+      const named = new URLSearchParams(here).getAll("colours");
+      const last = named.length ? named[named.length - 1] : null;
+      wanted = options.some(function (o) { return o.value === last; }) ? last : null;
+    }
+    if (wanted !== null && !(wanted === "rgb" && !colour)) return [offered, wanted];
+    if (colour) return [offered, "rgb"];
+    return [offered, current === "rgb" || current === null || current === undefined ? "diverging" : current];
+  }
+
   function tiles(card, marked) {
     const any = Object.keys(marked).length > 0;
     card.querySelectorAll(".weight-tile[data-class]").forEach(function (tile) {
@@ -64,6 +83,7 @@
 
   let pending = null; // the retry of an earlier cell, cancelled by a newer one
 
+  window.lookinsideWeights = {colours: colours};
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     lookinside_weights: {
       mark: function (cell, children, dataset, classes) {

@@ -114,7 +114,7 @@ def ready(cb, dataset="mnist", arch="linear"):
 
 def answered(answer) -> tuple:
     """The resolve callback's answer as (the network's state, the queued job's handle or None)."""
-    assert set(answer) == {"resolved", "job"}
+    assert set(answer) == {"resolved", "job", "options", "datasets"}
     return answer["resolved"], answer["job"]
 
 
@@ -381,26 +381,6 @@ def test_the_chapter_guide_links_every_figure_to_a_view(cb):
     text = text_of(guide)  # our numbers beside the chapter's, read from the networks themselves
     assert "chapter: about 90% and 37%" in text
     assert f"here: {int(ev.confusion[3, 5])} test 3s called 5" in text
-
-
-def test_a_link_sets_the_colour_map(cb):
-    url = "state-address.data"  # back or forward
-    assert triggered(cb["colormap_choices"], url, {"search": "?colours=grayscale"}, "mnist", "diverging",
-                     {"search": "?colours=grayscale"})[1] == "grayscale"
-    assert triggered(cb["colormap_choices"], url, {"search": "?colours=rgb"}, "mnist", "diverging",
-                     {"search": "?colours=rgb"})[1] == "diverging"  # no colour on grey data
-    assert triggered(cb["colormap_choices"], url, {"search": "?colours=grayscale"}, "cifar10", "rgb",
-                     {"search": "?colours=grayscale"})[1] == "grayscale"
-    # The card just mounted (no trigger): the colours of the address the page is at.
-    assert cb["colormap_choices"]("mnist", "diverging", None, "?colours=grayscale")[1] == "grayscale"
-
-
-def test_colormap_follows_the_data(cb):
-    options, value = cb["colormap_choices"]("cifar10", "diverging")
-    assert value == "rgb" and not options[-1]["disabled"]
-    options, value = cb["colormap_choices"]("mnist", "rgb")
-    assert value == "diverging" and options[-1]["disabled"]
-    assert cb["colormap_choices"]("mnist", "grayscale")[1] == "grayscale"
 
 
 def test_training_job_reports_progress_and_makes_the_pair_ready(cb):

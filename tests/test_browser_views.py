@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from app.main import create_app
+from app.panels.weights import colormap_options
 from models.train import TrainConfig
 from tests.conftest import quick_trained
 from tests.test_browser import click_cell, wait_until
@@ -149,4 +150,23 @@ def test_the_slider_the_player_and_an_address_in_the_browser(dash_duo, trained):
     assert control(["state-address"], 0, changed={"search": "?t=99"})[2] == last  # past the end: finished
     assert control(["state-address"], 1, changed={"search": "?t=1"}) == ["unchanged"] * 6  # nothing to redo
     assert control(["state-resolved"], 0, network="mlp")[5] == "timeline no-timeline hidden"  # not its state
+
+    # assets/weights.js's colour map: colour for colour data, what a link names unless it is colour on grey.
+    def colours(fired, dataset, current, changed=None, search=None):
+        return dash_duo.driver.execute_script(
+            "return window.lookinsideWeights.colours(arguments[0], ['cifar10'], new Set(arguments[1]), "
+            "arguments[2], arguments[3], arguments[4], arguments[5])", colormap_options(None), fired, dataset,
+            changed, current, search)
+
+    options, value = colours(["dataset-dropdown"], "cifar10", "diverging")
+    assert value == "rgb" and not options[-1]["disabled"]
+    options, value = colours(["dataset-dropdown"], "mnist", "rgb")
+    assert value == "diverging" and options[-1]["disabled"]
+    assert colours(["dataset-dropdown"], "mnist", "grayscale")[1] == "grayscale"
+    back = "state-address"  # back or forward
+    assert colours([back], "mnist", "diverging", {"search": "?colours=grayscale"})[1] == "grayscale"
+    assert colours([back], "mnist", "diverging", {"search": "?colours=rgb"})[1] == "diverging"  # no colour on grey
+    assert colours([back], "cifar10", "rgb", {"search": "?colours=grayscale"})[1] == "grayscale"
+    assert colours([], "mnist", "diverging", None, "?colours=grayscale")[1] == "grayscale"  # just mounted
+    assert colours([back], "mnist", "grayscale", {"search": "?colours=" + "x" * 600})[1] == "grayscale"  # forged
     assert dash_duo.get_logs() == []

@@ -17,12 +17,14 @@ POLL_MS = 500
 WAITING_FIGURE = "The confusion matrix appears at the first snapshot"
 
 
-def controls(default_dataset: str, default_arch: str, networks=kinds.KINDS) -> html.Div:
+def controls(default_dataset: str, default_arch: str, networks=kinds.KINDS, datasets=None) -> html.Div:
+    """The two dropdowns and the accuracy; `datasets` are the dataset dropdown's options as the server has
+    them (app/service.py `dataset_options`)."""
     return html.Div(className="controls", children=[
         html.Label(className="control", children=[
             html.Span("Dataset", className="control-label"),
             dcc.Dropdown(id=ids.DATASET, value=default_dataset, clearable=False, searchable=False,
-                         options=[{"label": v, "value": k} for k, v in DATASET_LABELS.items()]),
+                         options=datasets or [{"label": v, "value": k} for k, v in DATASET_LABELS.items()]),
         ]),
         html.Label(className="control", children=[
             html.Span("Network", className="control-label"),
@@ -80,9 +82,10 @@ def stores(resolved=None, shown=None, known=None) -> list:
 
 def register(app: Dash, service: Service, access: Access, limits: Limits) -> dict:
     @app.callback(Output(ids.ARCH, "options"), Output(ids.DATASET, "options"),
-                  Input(ids.DATASET, "value"), Input(ids.STATE_TRAINED, "data"))
+                  State(ids.DATASET, "value"), Input(ids.STATE_TRAINED, "data"), prevent_initial_call=True)
     def options(dataset, _=None):
-        # The datasets too: one whose download just finished, or failed, is marked again.
+        """The menus once a job has finished (the datasets too: one whose download just finished, or failed, is
+        marked again). The layout draws them first, and resolve's answer brings them on every choice."""
         return network_options(service.networks(dataset)), service.dataset_options()
 
     # The page opens with its network resolved (app/main.py); only one that is not ready asks the server.
@@ -105,27 +108,27 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         every callback downstream of one in flight, so had it written the network's state, every panel of a
         switch would wait for it, even when the page already knows how that network stands (`guess`)."""
         found = service.resolve(dataset, arch)
+        # The menus come with it: the dataset's networks (visitors' runs and built ones join the served kinds),
+        # and the datasets, marked when their files are missing.
+        menus = {"options": network_options(service.networks(dataset)),
+                 "datasets": service.dataset_options()}
         pressed = triggered_id()
         watching = pressed == ids.WATCH
         if found["status"] == ERROR or not (watching or (pressed == ids.TRAIN_IT and found["status"] != READY)):
-            return {"resolved": found, "job": None}
+            return {"resolved": found, "job": None, **menus}
         limits.check("train")  # each is seconds to minutes of CPU
         job = service.request_training(dataset, arch, visitor(), access.is_admin(token), watch=watching)
-        return {"resolved": found, "job": job}
+        return {"resolved": found, "job": job, **menus}
 
-    # A network the page has seen ready is drawn at once when chosen again; the server's answer follows,
-    # and replaces it only if it differs (a new checkpoint, a longer timeline, a network removed).
-    app.clientside_callback(
-        ClientsideFunction(namespace="lookinside_view", function_name="guess"),
-        Output(ids.STATE_RESOLVED, "data"), Input(ids.DATASET, "value"), Input(ids.ARCH, "value"),
-        State(ids.STATE_RESOLVED, "data"), State(ids.STATE_KNOWN, "data"), prevent_initial_call=True)
-    # The answer is written into the page's stores from here (set_props), not as this callback's outputs,
-    # so that no panel waits on the request in Dash's graph. Its own output is never updated.
+    # A network the page has seen ready is drawn at once when chosen again (assets/view.js onScreen); the
+    # server's answer follows, and replaces it only if it differs (a new checkpoint, a longer timeline, a
+    # network removed). It is written into the page's stores from here (set_props), not as this callback's
+    # outputs, so that no panel waits on the request in Dash's graph. Its own output is never updated.
     app.clientside_callback(
         ClientsideFunction(namespace="lookinside_view", function_name="answer"),
         Output(ids.STATE_ANSWER, "modified_timestamp"), Input(ids.STATE_ANSWER, "data"),
         State(ids.DATASET, "value"), State(ids.ARCH, "value"), State(ids.STATE_RESOLVED, "data"),
-        prevent_initial_call=True)
+        State(ids.ARCH, "options"), State(ids.DATASET, "options"), prevent_initial_call=True)
 
     @app.callback(Output(ids.TRAIN_PROGRESS, "value"), Output(ids.TRAIN_PROGRESS, "max"),
                   Output(ids.TRAIN_LABEL, "children"), Output(ids.LIVE_HEATMAP_BOX, "children"),

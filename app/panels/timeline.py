@@ -36,9 +36,9 @@ def register(app: Dash, service: Service) -> dict:
         Output(ids.TIMELINE_TICK, "disabled"), Output(ids.TIMELINE_PLAY, "children"),
         Output(ids.TIMELINE_BOX, "className"),
         Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"), Input(ids.TIMELINE_PLAY, "n_clicks"),
-        Input(ids.TIMELINE_TICK, "n_intervals"), Input(ids.URL_CHANGED, "data"), State(ids.TIMELINE, "value"),
-        State(ids.TIMELINE_TICK, "disabled"), State(ids.DATASET, "value"), State(ids.ARCH, "value"),
-        State(ids.URL, "search"))
+        Input(ids.TIMELINE_TICK, "n_intervals"), Input(ids.URL_CHANGED, "data"), Input(ids.DATASET, "value"),
+        Input(ids.ARCH, "value"), State(ids.TIMELINE, "value"), State(ids.TIMELINE_TICK, "disabled"),
+        State(ids.URL, "search"), State(ids.STATE_KNOWN, "data"))
 
     # The slider's position: the end is the finished network, at once; a position before it goes to the server
     # first (below), which evaluates that snapshot once, so that every panel then shows the same moment.
@@ -74,6 +74,7 @@ def register(app: Dash, service: Service) -> dict:
         ClientsideFunction(namespace="lookinside_view", function_name="onScreen"),
         Output(ids.STATE_VIEW, "data"),
         Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"), Input(ids.STATE_SNAPSHOT, "data"),
-        State(ids.DATASET, "value"), State(ids.ARCH, "value"), State(ids.STATE_VIEW, "data"))
+        Input(ids.DATASET, "value"), Input(ids.ARCH, "value"), State(ids.STATE_VIEW, "data"),
+        State(ids.STATE_KNOWN, "data"))
 
     return {"timeline_snapshot": snapshot}

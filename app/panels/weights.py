@@ -1,6 +1,7 @@
 """What the network learned: the weights its kind hands over (models.kinds), as image grids and bar charts."""
 from __future__ import annotations
 
+import json
 from typing import Optional
 
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
@@ -14,7 +15,6 @@ from ..images import colorize, png_data_uri
 from ..moves import units_off
 from ..service import Service
 from ..state import chosen, whole_text
-from . import address, triggered_ids
 
 # How to read the colours of the weight images, for each colour map (the convnet's filters are each
 # stretched to their own range, so that their pattern shows; the others share one scale).
@@ -30,14 +30,22 @@ SCALE = {False: " One scale for all tiles.", True: " Each filter is stretched to
                                                   "pattern shows."}
 
 
-def layout() -> html.Section:
+def layout(wanted: Optional[dict] = None) -> html.Section:
+    """The weights card, its colour map as assets/weights.js would choose it for the address `wanted` (so that
+    the page's first call of it changes nothing, and the panel is asked for once)."""
+    wanted = wanted or {}
+    dataset = wanted.get("dataset", "mnist")
+    colour = dataset in COLOUR_DATASETS
+    colours = wanted.get("colours")
+    value = colours if colours in COLOURS and not (colours == "rgb" and not colour) else \
+        "rgb" if colour else "diverging"
     return html.Section(className="card card-weights", children=[
         html.Div(className="card-head", children=[
             html.H2("What it learned"),
             html.Div(id=ids.WEIGHTS_PAGER, className="pager hidden", children=[
                 dcc.Dropdown(id=ids.WEIGHTS_PAGE, value="0", clearable=False, searchable=False, options=[])]),
-            dcc.RadioItems(id=ids.WEIGHTS_COLORMAP, value="diverging", inline=True, className="toggle",
-                           options=colormap_options(None)),
+            dcc.RadioItems(id=ids.WEIGHTS_COLORMAP, value=value, inline=True, className="toggle",
+                           options=colormap_options(dataset)),
         ]),
         html.Div(id=ids.WEIGHTS, className="weights", children=html.P("Loading…", className="hint")),
         dcc.Store(id=ids.WEIGHTS_MARKS),
@@ -52,28 +60,29 @@ def page_options(units: int) -> list[dict]:
             for p in range(0, units, PAGE)]
 
 
+COLOUR_DATASETS = tuple(name for name, spec in DATASETS.items() if spec.shape[0] == 3)
+
+
 def colormap_options(dataset) -> list[dict]:
-    colour = isinstance(dataset, str) and dataset in DATASETS and DATASETS[dataset].shape[0] == 3
+    colour = dataset in COLOUR_DATASETS
     return [{"label": "Signed (purple +, orange −)", "value": "diverging"},
             {"label": "Grayscale (the chapter's)", "value": "grayscale"},
             {"label": "Colour", "value": "rgb", "disabled": not colour}]
 
 
 def register(app: Dash, service: Service) -> dict:
-    @app.callback(Output(ids.WEIGHTS_COLORMAP, "options"), Output(ids.WEIGHTS_COLORMAP, "value"),
-                  Input(ids.DATASET, "value"), State(ids.WEIGHTS_COLORMAP, "value"), Input(ids.URL_CHANGED, "data"),
-                  State(ids.URL, "search"))
-    def colormap_choices(dataset, current, changed=None, search=None):
-        options = colormap_options(dataset)
-        colour = not options[-1]["disabled"]
-        fired = triggered_ids()  # none: the card was just mounted, as the address says
-        here = address.search_of(changed) if ids.URL_CHANGED in fired else search
-        wanted = address.parse(here).get("colours") if ids.URL_CHANGED in fired or not fired else None
-        if wanted is not None and not (wanted == "rgb" and not colour):  # a link names the colour map
-            return options, wanted
-        if colour:  # colour data: its templates are most readable in colour
-            return options, "rgb"
-        return options, "diverging" if current == "rgb" or current is None else current
+    # The colour map's choices, in the browser (assets/weights.js `colours`): they depend only on the dataset
+    # and the address, and as a server callback they held the weights panel a round on every switch.
+    app.clientside_callback(
+        "function (dataset, changed, current, search, shown) {"
+        " const fired = (window.dash_clientside.callback_context.triggered || []).map(t => t.prop_id.split('.')[0]);"
+        " const [options, value] = window.lookinsideWeights.colours(%s, %s, new Set(fired), dataset, changed,"
+        " current, search); const none = window.dash_clientside.no_update;"
+        " return [JSON.stringify(options) === JSON.stringify(shown) ? none : options, value === current ? none : value]; }"
+        % (json.dumps(colormap_options(None)), json.dumps(COLOUR_DATASETS)),
+        Output(ids.WEIGHTS_COLORMAP, "options"), Output(ids.WEIGHTS_COLORMAP, "value"),
+        Input(ids.DATASET, "value"), Input(ids.URL_CHANGED, "data"), State(ids.WEIGHTS_COLORMAP, "value"),
+        State(ids.URL, "search"), State(ids.WEIGHTS_COLORMAP, "options"))
 
     @app.callback(Output(ids.WEIGHTS, "children"), Output(ids.WEIGHTS_PAGE, "options"),
                   Output(ids.WEIGHTS_PAGER, "className"),
@@ -98,7 +107,7 @@ def register(app: Dash, service: Service) -> dict:
         Output(ids.WEIGHTS_MARKS, "data"), Input(ids.STATE_CELL, "data"), Input(ids.WEIGHTS, "children"),
         State(ids.DATASET, "value"), State(ids.CLASSES, "data"))
 
-    return {"colormap_choices": colormap_choices, "weights": weights}
+    return {"weights": weights}
 
 
 def _parts(service: Service, view) -> list:
