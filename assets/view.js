@@ -93,6 +93,7 @@
   // one again draws it at once (guess); the server's answer follows and corrects it (answer).
   const known = {};
   let seedsTaken = false;
+  let drawnFor = null;  // the state the slider was last drawn from on a choice of network (control)
 
   function remember(st) {
     if (!isState(st)) return;
@@ -118,13 +119,15 @@
       control: function (resolved, trained, play, tick, changed, dataset, network, value, stopped, opened, seeded) {
         const triggered = window.dash_clientside.callback_context.triggered || [];
         const fired = new Set(triggered.map(function (t) { return t.prop_id.split(".")[0]; }));
+        const unchanged = Array(6).fill(window.dash_clientside.no_update);
         if (fired.has("dataset-dropdown") || fired.has("model-dropdown")) {  // as onScreen: a known network at once
           const known = guess(dataset, network, resolved, seeded);
-          if (known === undefined && !current(resolved, trained, dataset, network)) {
-            return Array(6).fill(window.dash_clientside.no_update);
-          }
+          if (known === undefined && !current(resolved, trained, dataset, network)) return unchanged;
           fired.add("state-resolved");
           resolved = known === undefined ? resolved : known;
+          drawnFor = resolved;
+        } else if (fired.size === 1 && fired.has("state-resolved") && same(resolved, drawnFor)) {
+          return unchanged;  // the server's answer, for the state the slider was drawn from at the choice
         }
         const found = control(fired, resolved, trained, value, stopped, dataset, network, changed, opened);
         return found.map(function (v) { return v === undefined ? window.dash_clientside.no_update : v; });
