@@ -113,8 +113,6 @@ def confusion_figure(confusion: np.ndarray, classes: Sequence[str], normalize: b
     return fig
 
 
-
-
 def _margin_trace(xs, ys, precision: np.ndarray, recall: np.ndarray, accuracy: float) -> go.Heatmap:
     """Recall down the last column, precision along the last row, overall accuracy in the corner."""
     k = len(precision)

@@ -99,7 +99,7 @@ URL_BUILT = "state-address-built"  # the path and query the layout was built fro
 
 # Browser-side state (small JSON): no per-user state lives in the server process.
 STATE_RESOLVED = "state-resolved"  # what the server found for the chosen pair: ready, untrained or error
-STATE_ANSWER = "state-resolve-answer"  # the server's answer, {"resolved", "job"}, which assets/view.js takes in
+STATE_ANSWER = "state-resolve-answer"  # resolve's answer ({"resolved", "job", "options", "datasets"}) for view.js
 STATE_KNOWN = "state-known"  # the served network's state on the other datasets, when ready (app/service.py)
 STATE_TRAINED = "state-trained"  # the page state of the network a finished job made
 STATE_VIEW = "state-view"  # the network on screen: dataset, network, checkpoint, timeline position, status

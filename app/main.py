@@ -26,8 +26,9 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_DATASET, DEFAULT_ARCH = "mnist", "linear"
 # Callbacks whose answer depends only on the request and the chosen pair's network (see app/replay.py):
 # the heatmap, the weights, a cell's images and summary, and the explanation of one image.
-REPLAYED = frozenset({ids.CONFUSION, ids.OFF_NOTE, ids.OFF_RESET, ids.CONFUSION_DRAWN, ids.WEIGHTS, ids.WEIGHTS_PAGE, ids.WEIGHTS_PAGER,
-                      ids.SAMPLES_HEAD, ids.TILES, ids.SAMPLES_MORE, ids.CELL_SUMMARY, ids.EXPLAIN, ids.EXPLAIN_CARD})
+REPLAYED = frozenset({ids.CONFUSION, ids.OFF_NOTE, ids.OFF_RESET, ids.CONFUSION_DRAWN, ids.WEIGHTS, ids.WEIGHTS_PAGE,
+                      ids.WEIGHTS_PAGER, ids.SAMPLES_HEAD, ids.TILES, ids.SAMPLES_MORE, ids.CELL_SUMMARY, ids.EXPLAIN,
+                      ids.EXPLAIN_CARD})
 
 
 def layout(service: Service | None = None) -> html.Div:
@@ -60,7 +61,8 @@ def layout(service: Service | None = None) -> html.Div:
                       "All numbers are on the test split, which the networks never trained on."),
             model.admin_box()]),
         dcc.Store(id=ids.VIEW_PATH, data=view.path),
-        *model.stores(resolved, shown, known), *confusion.stores(), *samples.stores(), *switch.stores(off), *embedding.stores(),
+        *model.stores(resolved, shown, known), *confusion.stores(), *samples.stores(), *switch.stores(off),
+        *embedding.stores(),
         *address.layout(built),
     ])
 

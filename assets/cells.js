@@ -71,31 +71,40 @@
     return null;
   }
 
-  function drawOutline(box) {
-    const gd = follow(box);
-    let mark = box.querySelector(".cell-outline");
+  // How many classes a drawn heatmap has (its rows, less the precision margin); 0 for any other figure.
+  function classCount(gd) {
     const layout = gd && gd._fullLayout;
     const heatmap = gd && Array.isArray(gd._fullData) && gd._fullData.some(function (t) { return t.type === "heatmap"; });
-    const k = layout && layout.yaxis ? (layout.yaxis._categories || []).filter(function (c) {
-      return c !== "precision"; }).length : 0;
-    if (!selected || !heatmap || selected.actual >= k || selected.predicted >= k) {
+    if (!heatmap || !layout.yaxis) return 0;
+    return (layout.yaxis._categories || []).filter(function (c) { return c !== "precision"; }).length;
+  }
+
+  // The box `className` over `cell` of the heatmap `gd` in `box` (made on first use), or none if `cell` is null.
+  function place(box, gd, className, cell) {
+    let mark = box.querySelector("." + className);
+    const k = classCount(gd);
+    if (!cell || cell.actual >= k || cell.predicted >= k) {
       if (mark) mark.remove();
       return;
     }
     if (!mark) {
       mark = document.createElement("div");
-      mark.className = "cell-outline";
+      mark.className = className;
       box.appendChild(mark);
     }
-    const xa = layout.xaxis, ya = layout.yaxis;
+    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
     const w = Math.abs(xa.d2p(1) - xa.d2p(0)), h = Math.abs(ya.d2p(1) - ya.d2p(0));
     const gbox = gd.getBoundingClientRect(), bbox = box.getBoundingClientRect();
-    mark.style.left = (gbox.left - bbox.left + xa._offset + xa.d2p(selected.predicted) - w / 2) + "px";
-    mark.style.top = (gbox.top - bbox.top + ya._offset + ya.d2p(selected.actual) - h / 2) + "px";
+    mark.style.left = (gbox.left - bbox.left + xa._offset + xa.d2p(cell.predicted) - w / 2) + "px";
+    mark.style.top = (gbox.top - bbox.top + ya._offset + ya.d2p(cell.actual) - h / 2) + "px";
     mark.style.width = w + "px";
     mark.style.height = h + "px";
-    mark.dataset.actual = String(selected.actual);
-    mark.dataset.predicted = String(selected.predicted);
+    mark.dataset.actual = String(cell.actual);
+    mark.dataset.predicted = String(cell.predicted);
+  }
+
+  function drawOutline(box) {
+    place(box, follow(box), "cell-outline", selected);
   }
 
   window.addEventListener("resize", function () {
@@ -103,7 +112,8 @@
     if (box) drawOutline(box);
   });
 
-  window.lookinsideCells = {choose: choose, selected: function () { return selected; }};
+  window.lookinsideCells = {choose: choose, classCount: classCount, place: place,
+                            selected: function () { return selected; }};
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     lookinside_cells: {
       selectCell: function (dataset, search, current, classes) {

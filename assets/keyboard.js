@@ -6,36 +6,17 @@
 
   function graph(box) { return box.querySelector(".js-plotly-plot"); }
 
-  function size(gd) {
-    const cats = ((gd._fullLayout || {}).yaxis || {})._categories || [];
-    return cats.filter(function (c) { return c !== "precision"; }).length;
-  }
-
   function selected() {
     // Start the cursor on the selected cell (assets/cells.js outlines it).
-    const cell = window.lookinsideCells ? window.lookinsideCells.selected() : null;
+    const cell = window.lookinsideCells.selected();
     return cell ? {actual: cell.actual, predicted: cell.predicted} : null;
   }
 
+  // The cursor, placed as the selected cell's outline is (assets/cells.js); none when the box is not focused.
   function draw(box) {
     const gd = graph(box);
-    let mark = box.querySelector(".cell-cursor");
-    if (!gd || !gd._fullLayout || !cursor || document.activeElement !== box) {
-      if (mark) mark.remove();
-      return;
-    }
-    if (!mark) {
-      mark = document.createElement("div");
-      mark.className = "cell-cursor";
-      box.appendChild(mark);
-    }
-    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-    const w = Math.abs(xa.d2p(1) - xa.d2p(0)), h = Math.abs(ya.d2p(1) - ya.d2p(0));
-    const gbox = gd.getBoundingClientRect(), bbox = box.getBoundingClientRect();
-    mark.style.left = (gbox.left - bbox.left + xa._offset + xa.d2p(cursor.predicted) - w / 2) + "px";
-    mark.style.top = (gbox.top - bbox.top + ya._offset + ya.d2p(cursor.actual) - h / 2) + "px";
-    mark.style.width = w + "px";
-    mark.style.height = h + "px";
+    const shown = gd && cursor && document.activeElement === box ? cursor : null;
+    window.lookinsideCells.place(box, gd, "cell-cursor", shown);
   }
 
   const MOVES = {ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1]};
@@ -44,7 +25,7 @@
     const box = event.target.closest && event.target.closest(".confusion-keys");
     if (!box) return;
     const gd = graph(box);
-    const k = gd ? size(gd) : 0;
+    const k = window.lookinsideCells.classCount(gd);
     if (!k) return;
     if (!cursor || cursor.actual >= k || cursor.predicted >= k) cursor = selected() || {actual: 0, predicted: 0};
     if (MOVES[event.key]) {

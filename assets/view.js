@@ -113,7 +113,7 @@
     return Object.prototype.hasOwnProperty.call(known, key) && !same(known[key], resolved) ? known[key] : undefined;
   }
 
-  window.lookinsideView = {screen: screen, control: control, marks: marks, guess: guess, remember: remember};
+  window.lookinsideView = {screen: screen, control: control, marks: marks};
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     lookinside_view: {
       control: function (resolved, trained, play, tick, changed, dataset, network, value, stopped, opened, seeded) {
@@ -121,10 +121,10 @@
         const fired = new Set(triggered.map(function (t) { return t.prop_id.split(".")[0]; }));
         const unchanged = Array(6).fill(window.dash_clientside.no_update);
         if (fired.has("dataset-dropdown") || fired.has("model-dropdown")) {  // as onScreen: a known network at once
-          const known = guess(dataset, network, resolved, seeded);
-          if (known === undefined && !current(resolved, trained, dataset, network)) return unchanged;
+          const found = guess(dataset, network, resolved, seeded);
+          if (found === undefined && !current(resolved, trained, dataset, network)) return unchanged;
           fired.add("state-resolved");
-          resolved = known === undefined ? resolved : known;
+          resolved = found === undefined ? resolved : found;
           drawnFor = resolved;
         } else if (fired.size === 1 && fired.has("state-resolved") && same(resolved, drawnFor)) {
           return unchanged;  // the server's answer, for the state the slider was drawn from at the choice

@@ -76,7 +76,8 @@ def stores(resolved=None, shown=None, known=None) -> list:
     how it stands on the other datasets (a switch to one draws at once)."""
     return [dcc.Store(id=ids.STATE_RESOLVED, data=resolved), dcc.Store(id=ids.STATE_ANSWER),
             dcc.Store(id=ids.STATE_KNOWN, data=known or {}),
-            dcc.Store(id=ids.STATE_TRAINED), dcc.Store(id=ids.STATE_VIEW, data=shown), dcc.Store(id=ids.STATE_JOB), dcc.Store(id=ids.RESOLVE_KICK),
+            dcc.Store(id=ids.STATE_TRAINED), dcc.Store(id=ids.STATE_VIEW, data=shown), dcc.Store(id=ids.STATE_JOB),
+            dcc.Store(id=ids.RESOLVE_KICK),
             dcc.Store(id=ids.STATE_FRAME_SEEN), dcc.Store(id=ids.ADMIN_TOKEN, storage_type="session")]
 
 

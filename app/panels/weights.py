@@ -30,22 +30,15 @@ SCALE = {False: " One scale for all tiles.", True: " Each filter is stretched to
                                                   "pattern shows."}
 
 
-def layout(wanted: Optional[dict] = None) -> html.Section:
-    """The weights card, its colour map as assets/weights.js would choose it for the address `wanted` (so that
-    the page's first call of it changes nothing, and the panel is asked for once)."""
-    wanted = wanted or {}
-    dataset = wanted.get("dataset", "mnist")
-    colour = dataset in COLOUR_DATASETS
-    colours = wanted.get("colours")
-    value = colours if colours in COLOURS and not (colours == "rgb" and not colour) else \
-        "rgb" if colour else "diverging"
+def layout() -> html.Section:
+    """The weights card; its colour map is chosen in the browser when it mounts (assets/weights.js `colours`)."""
     return html.Section(className="card card-weights", children=[
         html.Div(className="card-head", children=[
             html.H2("What it learned"),
             html.Div(id=ids.WEIGHTS_PAGER, className="pager hidden", children=[
                 dcc.Dropdown(id=ids.WEIGHTS_PAGE, value="0", clearable=False, searchable=False, options=[])]),
-            dcc.RadioItems(id=ids.WEIGHTS_COLORMAP, value=value, inline=True, className="toggle",
-                           options=colormap_options(dataset)),
+            dcc.RadioItems(id=ids.WEIGHTS_COLORMAP, value="diverging", inline=True, className="toggle",
+                           options=colormap_options(None)),
         ]),
         html.Div(id=ids.WEIGHTS, className="weights", children=html.P("Loading…", className="hint")),
         dcc.Store(id=ids.WEIGHTS_MARKS),
