@@ -61,9 +61,9 @@ SUSPECTS_BUTTON = "suspects-button"  # the list is computed only when asked for
 SUSPECTS = "suspects-list"
 SUSPECT_TILE = "suspect-tile"  # pattern-matching type: {"type": SUSPECT_TILE, "index": test-set index}
 
-WEIGHTS = "weights-panel"
+WEIGHTS = "weights-panel"  # drawn in the browser (assets/weights.js), from WEIGHTS_DATA
+WEIGHTS_DATA = "state-weights"  # the weights card's tiles and charts, as app/panels/weights.py _panel lists them
 WEIGHTS_COLORMAP = "weights-colormap"
-WEIGHTS_BARS = "weights-bars"
 WEIGHTS_MARKS = "weights-marks"  # the browser-side marking's dummy output (assets/weights.js)
 WEIGHTS_PAGE = "weights-page"  # which hundred of the first layer's filters are drawn
 WEIGHTS_PAGER = "weights-pager"
@@ -160,7 +160,6 @@ STATE_HIGHLIGHT = "state-highlight"  # rows the table's filter keeps, to highlig
 EXPLAIN_NEAREST = "explain-nearest"  # the nearest training images of the explained image, in the map's layer
 
 # Switching first-layer units off (app/panels/switch.py)
-UNIT_TOGGLE = "unit-toggle"  # pattern-matching type: {"type": UNIT_TOGGLE, "index": unit}
 STATE_OFF = "state-units-off"  # the units switched off: a sorted list of unit indices
 OFF_NOTE = "off-note"  # above the heatmap: which units are off, the accuracy change, and "switch all on"
 OFF_RESET = "off-reset"

@@ -1,7 +1,9 @@
-// A selected cell marks its two classes in the weights card, here in the browser: the class templates get
-// an outline and a role (the others fade), the output-weight bars of the two classes stay vivid under bold
-// titles, and the output-weight matrix outlines their rows. The server draws the card once per network and
-// colour map, unmarked (app/panels/weights.py), so a cell click sends it nothing.
+// The weights card, drawn here in the browser from the data the server sends once per network, colour map
+// and page (app/panels/weights.py `_panel`): its notes, tile grids, and the charts of the deeper weights.
+// A selected cell marks its two classes: the class templates get an outline and a role (the others fade),
+// the output-weight bars of the two classes stay vivid under bold titles, and the output-weight matrix
+// outlines their rows. The units switched off are marked on their switches, and a click on a switch writes
+// the units store from here. So neither a cell click nor a switch asks the server anything for this card.
 (function () {
   function roles(cell, k) {
     const found = {};
@@ -46,11 +48,11 @@
     });
   }
 
-  // Whether a graph is drawn yet (dcc.Graph draws after React mounts it, and loads Plotly on first use).
+  // Whether a chart is drawn yet (Plotly.react may finish after the call that starts it).
   function drawn(gd) { return !!(gd && gd._fullLayout && gd.data && window.Plotly); }
 
   function bars(card, marked, names) {
-    const gd = card.querySelector("#weights-bars .js-plotly-plot");
+    const gd = card.querySelector("#weights-bars");
     if (!drawn(gd)) return !card.querySelector("#weights-bars");
     const any = Object.keys(marked).length > 0;
     const opacity = gd.data.map(function (_, c) { return !any || marked[c] ? 1 : 0.3; });
@@ -63,11 +65,8 @@
   }
 
   function matrix(card, marked, names) {
-    if (card.querySelectorAll(".weights-matrix").length !== card.querySelectorAll(".weights-matrix .js-plotly-plot").length) {
-      return false;
-    }
     let done = true;
-    card.querySelectorAll(".weights-matrix .js-plotly-plot").forEach(function (gd) {
+    card.querySelectorAll(".weights-matrix").forEach(function (gd) {
       if (!drawn(gd)) { done = false; return; }
       const trace = gd.data[0];
       if (!trace || !window.Plotly || !Array.isArray(trace.y) || trace.y.length !== names.length) return;
@@ -81,25 +80,135 @@
     return done;
   }
 
-  let pending = null; // the retry of an earlier cell, cancelled by a newer one
+  // The card's elements, from its data: set as properties, never as HTML.
+  const IMAGE = /^data:image\/png;base64,[A-Za-z0-9+\/=]*$/;
 
-  window.lookinsideWeights = {colours: colours};
+  function element(tag, className, text) {
+    const made = document.createElement(tag);
+    if (className) made.className = className;
+    if (text !== undefined && text !== null) made.textContent = String(text);
+    return made;
+  }
+
+  function tile(entry) {
+    if (!entry || typeof entry.src !== "string" || !IMAGE.test(entry.src)) return null;
+    const figure = element("figure", "weight-tile");
+    if (Number.isInteger(entry.class)) figure.dataset.class = String(entry.class);
+    const img = element("img", "weight-img");
+    img.src = entry.src;
+    img.alt = "weights of " + entry.label;
+    const caption = element("figcaption", null, entry.label);
+    if (Number.isInteger(entry.class)) caption.append(element("span", "role"));
+    figure.append(img, caption);
+    if (Number.isInteger(entry.unit)) {
+      const button = element("button", "unit-toggle", "on");
+      button.type = "button";
+      button.dataset.unit = String(entry.unit);
+      button.title = "Switch unit " + (entry.unit + 1) + " off";
+      figure.append(button);
+    }
+    return figure;
+  }
+
+  // A chart's box; Plotly draws into it once it is in the page, where it can measure its width.
+  function chart(part) {
+    const box = element("div", part.graph === "bars" ? "weights-bars" : "weights-matrix");
+    if (part.graph === "bars") box.id = "weights-bars";
+    return [box, part.figure || {}];
+  }
+
+  function draw(box, data) {
+    const made = [], charts = [];
+    if (!data || typeof data !== "object") {
+      made.push(element("p", "hint", "Loading…"));
+    } else if (typeof data.message === "string") {
+      made.push(element("p", "hint", data.message));
+    } else {
+      (Array.isArray(data.notes) ? data.notes : []).forEach(function (note, i) {
+        made.push(element("p", i === 0 ? "explain" : "hint", note));
+      });
+      (Array.isArray(data.parts) ? data.parts : []).forEach(function (part) {
+        if (!part || typeof part !== "object") return;
+        if (part.title) made.push(element("h3", "sub", part.title));
+        if (part.note) made.push(element("p", "hint", part.note));
+        if (Array.isArray(part.tiles)) {
+          const grid = element("div", part.small ? "weight-grid small" : "weight-grid");
+          grid.append.apply(grid, part.tiles.map(tile).filter(Boolean));
+          made.push(grid);
+        } else if ((part.graph === "bars" || part.graph === "matrix") && window.Plotly) {
+          charts.push(chart(part));
+          made.push(charts[charts.length - 1][0]);
+        }
+      });
+    }
+    if (window.Plotly) box.querySelectorAll(".js-plotly-plot").forEach(function (gd) { window.Plotly.purge(gd); });
+    box.replaceChildren.apply(box, made);
+    charts.forEach(function (c) {
+      window.Plotly.react(c[0], c[1].data || [], c[1].layout || {}, {displayModeBar: false, responsive: true});
+    });
+    box.dataset.drawn = String(Number(box.dataset.drawn || 0) + 1);  // which drawing is on screen
+  }
+
+  // The units switched off in the network on screen (none for another network's store).
+  function unitsOff(off, data) {
+    if (!off || !data || off.network !== data.network || !Array.isArray(off.units)) return [];
+    return off.units.filter(function (u) { return Number.isInteger(u) && u >= 0 && u < (data.switches || 0); });
+  }
+
+  function switches(card, units) {
+    card.querySelectorAll(".unit-toggle").forEach(function (button) {
+      const unit = Number(button.dataset.unit);
+      const off = units.indexOf(unit) >= 0;
+      button.classList.toggle("off", off);
+      button.textContent = off ? "off" : "on";
+      button.title = "Switch unit " + (unit + 1) + (off ? " back on" : " off");
+    });
+  }
+
+  // What the card shows now, for a switch's click to start from.
+  const shown = {data: null, off: null};
+
+  // A unit's switch: the units store, with that unit flipped (the server checks the store again wherever it
+  // reads it, app/moves.py `units_off`).
+  function flipped(off, data, unit) {
+    if (!data || !Number.isInteger(unit) || unit < 0 || unit >= (data.switches || 0)) return undefined;
+    const units = unitsOff(off, data);
+    const next = units.indexOf(unit) >= 0 ? units.filter(function (u) { return u !== unit; }) : units.concat([unit]);
+    next.sort(function (a, b) { return a - b; });
+    return next.length ? {network: data.network, units: next} : null;
+  }
+
+  document.addEventListener("click", function (event) {
+    const target = event.target instanceof Element ? event.target.closest("#weights-panel .unit-toggle") : null;
+    if (!target) return;
+    const found = flipped(shown.off, shown.data, Number(target.dataset.unit));
+    if (found !== undefined) window.dash_clientside.set_props("state-units-off", {data: found});
+  });
+
+  let pending = null; // the retry of an earlier marking, cancelled by a newer one
+
+  window.lookinsideWeights = {colours: colours, flipped: flipped};
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     lookinside_weights: {
-      mark: function (cell, children, dataset, classes) {
+      draw: function (data, cell, off, dataset, classes) {
+        const card = document.querySelector(".card-weights");
+        const box = document.getElementById("weights-panel");
+        if (!card || !box) return window.dash_clientside.no_update;
+        const triggered = (window.dash_clientside.callback_context.triggered || []).map(function (t) { return t.prop_id; });
+        if (box.dataset.drawn === undefined || triggered.indexOf("state-weights.data") >= 0) draw(box, data);
+        shown.data = data;
+        shown.off = off;
+        switches(card, unitsOff(off, data));
         const names = classes && Object.prototype.hasOwnProperty.call(classes, dataset) ? classes[dataset] : [];
         const marked = roles(cell, names.length);
-        // After React has drawn the children this callback was told of, and Plotly its figures.
         clearTimeout(pending);
         let tries = 0;
-        const apply = function () {
-          const card = document.querySelector(".card-weights");
-          if (!card) return;
+        const apply = function () {  // once Plotly has drawn the charts
           tiles(card, marked);
           const done = [bars(card, marked, names), matrix(card, marked, names)].every(Boolean);
           if (!done && ++tries < 50) pending = setTimeout(apply, 60);
         };
-        pending = setTimeout(apply, 0);
+        apply();
         return window.dash_clientside.no_update;
       },
     },

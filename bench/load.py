@@ -45,6 +45,8 @@ HEATMAP_STATE = [("confusion-drawn", "data", None)]
 # request a click).
 CELL_OUTPUTS = [("cell-samples-head", "children"), ("state-tiles", "data"), ("samples-more", "className"),
                 ("cell-summary", "children")]
+# The weights card's outputs: its tiles and charts (as data, drawn in the browser) and its pager.
+WEIGHTS_OUTPUTS = [("state-weights", "data"), ("weights-page", "options"), ("weights-pager", "className")]
 ACCEPT_ENCODING = "gzip, deflate, br, zstd"  # what Chromium sends; the server picks zstd, then br, then gzip
 
 
@@ -192,9 +194,8 @@ def visit(client: Client, pairs: list[tuple[str, str]], rng: random.Random) -> N
                      ("state-units-off", "data", None), ("state-off-done", "data", None)])
     client.callback("image explanation", [("explain-panel", "children"), ("explain-card", "className")],
                     [("explain-ask", "data", {"index": rng.randrange(10000), "view": view})])
-    client.callback("weights", [("weights-panel", "children"), ("weights-page", "options"), ("weights-pager", "className")],
-                    [on_screen, ("weights-colormap", "value", "diverging"), ("weights-page", "value", "0")],
-                    [("state-units-off", "data", None)])
+    client.callback("weights", WEIGHTS_OUTPUTS,
+                    [on_screen, ("weights-colormap", "value", "diverging"), ("weights-page", "value", "0")])
 
 
 def server_rss(pid: int) -> float:

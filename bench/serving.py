@@ -20,7 +20,8 @@ import psutil
 from app.state import screen
 from models.datasets import DATASETS
 
-from .load import ACCEPT_ENCODING, CELL_OUTPUTS, HEATMAP_OUTPUTS, HEATMAP_STATE, Client, decompress
+from .load import ACCEPT_ENCODING, CELL_OUTPUTS, HEATMAP_OUTPUTS, HEATMAP_STATE, WEIGHTS_OUTPUTS, Client, \
+    decompress
 
 ROOT = Path(__file__).resolve().parent.parent
 # The cell list's inputs besides the cell: nothing selected on the map, no unit switched off.
@@ -149,9 +150,8 @@ class Page:
 
     def weights(self, view: dict) -> None:
         _answered("weights", self.client.callback(
-            "weights", [("weights-panel", "children"), ("weights-page", "options"), ("weights-pager", "className")],
-            [("state-view", "data", view), ("weights-colormap", "value", "diverging"), ("weights-page", "value", "0")],
-            [("state-units-off", "data", None)]))
+            "weights", WEIGHTS_OUTPUTS,
+            [("state-view", "data", view), ("weights-colormap", "value", "diverging"), ("weights-page", "value", "0")]))
 
     def cell_click(self, view: dict, cell: dict) -> bytes:
         """A click as the browser sends it: the cell is selected in the page, then one request for its images."""

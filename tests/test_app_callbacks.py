@@ -89,6 +89,11 @@ def find(component, kind):
     return found
 
 
+def weight_tiles(data: dict) -> list:
+    """The tiles of the weights card's data (app/panels/weights.py), all parts together."""
+    return [t for part in data.get("parts", []) for t in part.get("tiles", [])]
+
+
 def text_of(component) -> str:
     component = components(component)
     if isinstance(component, (str, int, float)):
@@ -166,14 +171,13 @@ def test_forged_states_are_ignored(cb):
                    dict(real, network="../x"), dict(real, position=True), dict(real, message=None), "ready"):
         assert cb["status"](forged) == ("…", "", "status")
         # A forged view draws no weights: the panel says it is preparing, with no image at all.
-        panel = cb["weights"](forged, "diverging", None)[0]
-        assert text_of(panel) == "Preparing the network…" and not find(panel, html.Img)
-    assert find(cb["weights"](real, "diverging", None)[0], html.Img)  # the same call with the real store draws
+        assert cb["weights"](forged, "diverging", None)[0] == {"message": "Preparing the network…"}
+    assert weight_tiles(cb["weights"](real, "diverging", None)[0])  # the same call with the real store draws
     # A network found ready that can no longer be read (a run removed since): said once, drawn nowhere.
     gone = dict(real, network="linear~run9")
     assert cb["status"](gone) == ("not available", UNREADABLE, "status status-error")
     assert "Nothing to show" in str(cb["heatmap"](gone, "counts", "numbers"))
-    assert text_of(cb["weights"](gone, "diverging", None)[0]) == "No weights to show for this network."
+    assert cb["weights"](gone, "diverging", None)[0] == {"message": "No weights to show for this network."}
 
 
 def test_status_shows_accuracy_and_errors(cb):
@@ -349,17 +353,18 @@ def test_suspects_open_on_demand_and_name_the_models(cb):
 
 def test_weights_for_each_network(cb):
     linear = cb["weights"](shown_view(cb), "diverging")[0]
-    tiles = find(linear, html.Figure)
-    assert len(tiles) == 10
+    tiles = weight_tiles(linear)
+    assert len(tiles) == 10 and all(t["src"].startswith("data:image/png;base64,") for t in tiles)
     # Each template carries its class, for the browser to mark a selected cell's (assets/weights.js).
-    assert [t.to_plotly_json()["props"]["data-class"] for t in tiles] == [str(c) for c in range(10)]
-    assert all(t.className == "weight-tile" for t in tiles)
+    assert [t["class"] for t in tiles] == list(range(10))
+    assert [t["label"] for t in tiles] == [str(c) for c in range(10)]
     mlp = cb["weights"](shown_view(cb, arch="mlp"), "grayscale", None)[0]
-    assert len(find(mlp, html.Figure)) == 10 and "Output weights" in text_of(mlp)
+    assert len(weight_tiles(mlp)) == 10 and any(p["title"].startswith("Output weights") for p in mlp["parts"])
+    assert [p["graph"] for p in mlp["parts"] if "graph" in p] == ["bars"]
     cnn = cb["weights"](shown_view(cb, "cifar10", "cnn"), "rgb", None)[0]
-    assert len(find(cnn, html.Figure)) == 8  # the synthetic convnet's 8 first-layer filters
+    assert len(weight_tiles(cnn)) == 8  # the synthetic convnet's 8 first-layer filters
     waiting = cb["weights"](screen(cb["resolve"]("cifar10", "mlp")["resolved"], None, "cifar10", "mlp"), "diverging", None)[0]
-    assert "Preparing" in text_of(waiting)
+    assert "Preparing" in waiting["message"]
 
 
 def test_the_chapter_guide_links_every_figure_to_a_view(cb):
@@ -447,7 +452,7 @@ def test_timeline_slider_moves_every_panel(cb):
     assert text_of(accuracy) != text_of(cb["status"](store)[0])  # the snapshot's own accuracy
     w0 = cb["weights"](early_view, "diverging", None)[0]
     w1 = cb["weights"](store, "diverging", None)[0]
-    assert find(w0, html.Img)[0].src != find(w1, html.Img)[0].src
+    assert weight_tiles(w0)[0]["src"] != weight_tiles(w1)[0]["src"]
     # The selected cell's images follow the slider too.
     cell = {"actual": 1, "predicted": 1}
     _, early, _, _ = cb["samples"](cell, 24, "predicted", early_view)
@@ -699,15 +704,16 @@ def test_a_network_built_in_the_page_is_trained_once_then_offered_paged_and_expl
 
     view = shown_view(cb, arch=network)
     # 120 first-layer filters: the first 100, then the rest on the second page, each under its own number.
-    children, pages, pager = cb["weights"](view, "diverging", "0")
+    data, pages, pager = cb["weights"](view, "diverging", "0")
     assert [p["value"] for p in pages] == ["0", "1"] and pager == "pager"
-    tiles = find(children, html.Figcaption)
-    assert len(tiles) == 100 and text_of(tiles[0]) == "1"
-    children, _, _ = cb["weights"](view, "diverging", "1")
-    assert [text_of(t) for t in find(children, html.Figcaption)] == [str(u) for u in range(101, 121)]
+    tiles = weight_tiles(data)
+    assert len(tiles) == 100 and tiles[0]["label"] == "1"
+    data, _, _ = cb["weights"](view, "diverging", "1")
+    assert [t["label"] for t in weight_tiles(data)] == [str(u) for u in range(101, 121)]
+    assert [t["unit"] for t in weight_tiles(data)] == list(range(100, 120))  # each with its unit's switch
     # Layer 2's weights over layer 1, and the output weights over 20 units: heatmaps, their rows the classes
     # (the browser marks a selected cell's two, tests/test_browser.py).
-    layer2, out = [g.figure for g in find(children, dcc.Graph)]
+    layer2, out = [p["figure"] for p in data["parts"] if "graph" in p]
     model = cb["zoo"].load("mnist", network).model
     assert np.allclose(array(layer2["data"][0]["z"]), model.deeper[0].weight.detach().numpy())
     assert list(out["data"][0]["y"]) == [str(c) for c in range(10)] and not out["layout"].get("shapes")

@@ -6,7 +6,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from dash import html
 
 from models import kinds
 from models.config import Normalization, TrainConfig
@@ -102,7 +101,7 @@ def test_a_new_kind_appears_in_the_page_without_touching_the_app(tmp_path, monke
         found = cb["resolve"]("mnist", "tiny")["resolved"]
         assert found["status"] == "ready"
         panel = cb["weights"](screen(found, None, "mnist", "tiny"), "diverging", None)[0]
-        captions = [f.children[0] for f in _all(panel, html.Figcaption)]
+        captions = [t["label"] for part in panel["parts"] for t in part.get("tiles", [])]
         assert captions == ["unit 1", "unit 2", "unit 3"]  # its three hidden units, drawn by the same panel
 
 

@@ -159,12 +159,7 @@ def switched_off_oracle(cb, store, units) -> Evaluation:
 def test_switching_units_off_turns_the_heatmap_into_the_difference(cb):
     store = shown_view(cb, "mnist", "mlp")
     ev = cb["service"].shown(store).evaluation
-    off = triggered(cb["switch_toggle"], '{"index":2,"type":"unit-toggle"}.n_clicks', 1, [0, 0, 1], 0, None,
-                    store)
-    assert off == {"network": "mlp", "units": [2]}
-    off = triggered(cb["switch_toggle"], '{"index":0,"type":"unit-toggle"}.n_clicks', 1, [1, 0, 1], 0, off,
-                    store)
-    assert off == {"network": "mlp", "units": [0, 2]}
+    off = {"network": "mlp", "units": [0, 2]}  # as the page's switches write it (assets/weights.js)
     figure = cb["heatmap"](store, "counts", "numbers", off)
     note, reset = cb["switch_note"](store, off)
     oracle = switched_off_oracle(cb, store, [0, 2])
@@ -180,20 +175,12 @@ def test_switching_units_off_turns_the_heatmap_into_the_difference(cb):
     into = int(((oracle.labels == 1) & (oracle.preds == 1) & (ev.preds != 1)).sum())
     out = int(((ev.labels == 1) & (ev.preds == 1) & (oracle.preds != 1)).sum())
     assert text_of(listing[0]) == f"actual 1, predicted 1: {into:,} moved in with off, {out:,} moved out"
-    # The same units in another network's store change nothing there; toggling back on, or the reset, clears.
+    # The same units in another network's store change nothing there.
     figure = cb["heatmap"](shown_view(cb, "mnist", "linear"), "counts", "numbers", off)
     assert figure["data"][0]["type"] == "heatmap" and "colorbar" not in figure["data"][0]
     note, reset = cb["switch_note"](shown_view(cb, "mnist", "linear"), off)
     assert note is None and reset.endswith("hidden")
-    again = triggered(cb["switch_toggle"], '{"index":0,"type":"unit-toggle"}.n_clicks', 2, [2, 0, 1], 0, off,
-                      store)
-    assert again == {"network": "mlp", "units": [2]}
-    assert triggered(cb["switch_toggle"], "off-reset.n_clicks", 1, [2, 0, 1], 1, off, store) is None
-    # Tiles that appear (no clicks yet), forged units and a forged store change nothing.
-    assert triggered(cb["switch_toggle"], '{"index":1,"type":"unit-toggle"}.n_clicks', 0, [0], 0, off,
-                     store) is no_update
-    assert triggered(cb["switch_toggle"], '{"index":99,"type":"unit-toggle"}.n_clicks', 1, [1], 0, off,
-                     store) is no_update
+    # Forged units change nothing (a unit's switch is flipped in the browser, tests/test_browser_views.py).
     assert cb["switch_note"](store, {"network": "mlp", "units": [99]})[0] is None
 
 
@@ -206,13 +193,14 @@ def test_the_address_holds_the_units_switched_off(cb):
 
 def test_the_weights_panel_puts_a_switch_on_each_first_layer_unit(cb):
     store = shown_view(cb, "mnist", "mlp")
-    children = cb["weights"](store, "diverging", "0", {"network": "mlp", "units": [3]})[0]
-    toggles = [b for b in find(children, html.Button) if isinstance(b.id, dict) and b.id.get("type") == "unit-toggle"]
+    data = cb["weights"](store, "diverging", "0")[0]
     view = cb["service"].shown(store)
-    assert [t.id["index"] for t in toggles] == list(range(layers.switchable(view.checkpoint.model)))
-    assert [t.className for t in toggles if t.id["index"] == 3] == ["unit-toggle off"]
-    linear = cb["weights"](shown_view(cb, "mnist", "linear"), "diverging", "0", None)[0]
-    assert not [b for b in find(linear, html.Button) if isinstance(b.id, dict)]  # no hidden units: no switches
+    count = layers.switchable(view.checkpoint.model)
+    assert data["network"] == "mlp" and data["switches"] == count
+    assert [t["unit"] for t in data["parts"][0]["tiles"]] == list(range(count))
+    linear = cb["weights"](shown_view(cb, "mnist", "linear"), "diverging", "0")[0]
+    assert linear["switches"] == 0  # no hidden units: no switches
+    assert all(t["unit"] is None for p in linear["parts"] for t in p.get("tiles", []))
 
 
 def test_nearest_training_images_are_the_brute_force_ones(cb):
@@ -384,9 +372,9 @@ def test_the_new_callbacks_survive_forged_values(cb):
     forged = [{"a": 1}, [1, [2]], None, "x" * 60, 10 ** 9, -1, True, 3.5, [10 ** 9], {"units": "x", "network": 5},
               {"startRow": "a", "filterModel": {"p_true": {"filterType": "number", "type": "inRange", "filter": 1}},
                "sortModel": [{"colId": "loss"}]}, {"rowId": ["1"]}, {"indices": "x"}]
-    triggers = ["embedding-compute.n_clicks", "embedding-method.value", '{"index":1,"type":"unit-toggle"}.n_clicks',
-                "off-reset.n_clicks", "url.search", "predictions-table.getRowsRequest"]
-    names = ["embedding_layers", "embedding", "embedding_ask", "embedding_poll", "switch_note", "switch_toggle",
+    triggers = ["embedding-compute.n_clicks", "embedding-method.value", "off-reset.n_clicks", "url.search",
+                "predictions-table.getRowsRequest"]
+    names = ["embedding_layers", "embedding", "embedding_ask", "embedding_poll", "switch_note",
              "switch_from_address", "switch_request", "switch_poll", "table_rows", "nearest", "samples", "heatmap",
              "weights"]
     for name in names:

@@ -35,9 +35,9 @@ def body(dataset: str, arch: str, state: dict | None, mode: str = "counts") -> b
 
 def weights_body(dataset: str, arch: str, state: dict | None) -> bytes:
     """The weights panel's request."""
-    return request("..weights-panel.children...weights-page.options...weights-pager.className..", [
+    return request("..state-weights.data...weights-page.options...weights-pager.className..", [
         ("state-view", "data", screen(state, None, dataset, arch)), ("weights-colormap", "value", "diverging"),
-        ("weights-page", "value", "0")], [("state-units-off", "data", None)])
+        ("weights-page", "value", "0")])
 
 
 class Counting:

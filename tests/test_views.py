@@ -16,7 +16,7 @@ from app import ids, views
 from app.main import create_app, layout
 
 # Components a callback draws inside another component's children, by the container they live in.
-INSIDE = {ids.WEIGHTS_BARS: ids.WEIGHTS, ids.EXPLAIN_PROBS: ids.EXPLAIN, ids.EXPLAIN_HIDDEN: ids.EXPLAIN,
+INSIDE = {ids.EXPLAIN_PROBS: ids.EXPLAIN, ids.EXPLAIN_HIDDEN: ids.EXPLAIN,
           ids.EXPLAIN_UNITS: ids.EXPLAIN, ids.OWN_PROBS: ids.OWN_RESULT, ids.OWN_HIDDEN: ids.OWN_RESULT,
           ids.OWN_UNITS: ids.OWN_RESULT}
 

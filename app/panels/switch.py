@@ -2,9 +2,8 @@
 shows switched-off minus intact. Exact and instant for fully connected nets; a queued pass for a convnet."""
 from __future__ import annotations
 
-from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
+from dash import Dash, Input, Output, State, dcc, html, no_update
 
-from models import layers
 
 from .. import background, ids
 from ..access import Access, Limits, visitor
@@ -12,18 +11,6 @@ from ..representations import units_name
 from ..moves import units_off
 from ..service import Service
 from . import address, triggered_id
-
-MARK = """
-function (off, store, toggles) {
-    const units = off && store && off.network === store.network && Array.isArray(off.units) ? off.units : [];
-    const list = Array.isArray(toggles) ? toggles : [];
-    const isOff = function (t) { return units.indexOf(t.index) >= 0; };
-    return [list.map(function (t) { return isOff(t) ? "unit-toggle off" : "unit-toggle"; }),
-            list.map(function (t) { return isOff(t) ? "off" : "on"; }),
-            list.map(function (t) { return "Switch unit " + (t.index + 1) + (isOff(t) ? " back on" : " off"); })];
-}
-"""
-
 
 HIDDEN = "more-button hidden"
 
@@ -58,32 +45,10 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
             return no_update if found == current else found
         return None if current else no_update
 
-    @app.callback(Output(ids.STATE_OFF, "data", allow_duplicate=True),
-                  Input({"type": ids.UNIT_TOGGLE, "index": ALL}, "n_clicks"), Input(ids.OFF_RESET, "n_clicks"),
-                  State(ids.STATE_OFF, "data"), State(ids.STATE_VIEW, "data"), prevent_initial_call=True)
-    def toggle(_, __=None, current=None, store=None):
-        """A unit's switch, or "switch all back on"."""
-        fired = triggered_id()
-        if fired == ids.OFF_RESET:
-            return None
-        clicked = bool(ctx.triggered) and bool(ctx.triggered[0].get("value"))
-        view = service.shown(store)
-        if not (clicked and isinstance(fired, dict) and view is not None):
-            return no_update  # toggles that just appeared change nothing
-        count = layers.switchable(view.checkpoint.model)
-        unit = fired.get("index")
-        if not (isinstance(unit, int) and not isinstance(unit, bool) and 0 <= unit < count):
-            return no_update
-        units = set(units_off(view, current))
-        units ^= {unit}
-        return {"network": view.checkpoint.name, "units": sorted(units)} if units else None
-
-    app.clientside_callback(
-        MARK, Output({"type": ids.UNIT_TOGGLE, "index": ALL}, "className"),
-        Output({"type": ids.UNIT_TOGGLE, "index": ALL}, "children"),
-        Output({"type": ids.UNIT_TOGGLE, "index": ALL}, "title"),
-        Input(ids.STATE_OFF, "data"), State(ids.STATE_VIEW, "data"),
-        State({"type": ids.UNIT_TOGGLE, "index": ALL}, "id"))
+    # A unit's switch is flipped in the browser (assets/weights.js), which writes this store; so is the reset.
+    app.clientside_callback("function (n) { return n ? null : window.dash_clientside.no_update; }",
+                            Output(ids.STATE_OFF, "data", allow_duplicate=True), Input(ids.OFF_RESET, "n_clicks"),
+                            prevent_initial_call=True)
 
     # Only units switched off can need a convnet's pass: with none, the server is not asked (nor waited for).
     # The units a link names (the page's first value) are marked as not asked for: they queue nothing.
@@ -123,5 +88,5 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
     def poll(handle, _=None):
         return background.watch(service, handle, ("off",))
 
-    return {"switch_toggle": toggle, "switch_from_address": from_address, "switch_request": request,
+    return {"switch_from_address": from_address, "switch_request": request,
             "switch_poll": poll}

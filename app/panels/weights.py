@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
 
@@ -12,7 +11,6 @@ from models.kinds import Bars, Matrix, Tiles
 
 from .. import figures, ids
 from ..images import colorize, png_data_uri
-from ..moves import units_off
 from ..service import Service
 from ..state import chosen, whole_text
 
@@ -31,7 +29,9 @@ SCALE = {False: " One scale for all tiles.", True: " Each filter is stretched to
 
 
 def layout() -> html.Section:
-    """The weights card; its colour map is chosen in the browser when it mounts (assets/weights.js `colours`)."""
+    """The weights card. Its colour map is chosen in the browser when it mounts, and its tiles and charts are
+    drawn there (assets/weights.js) from the data the server sends (`state-weights`): a page of 10 to 100
+    tiles as Dash components made every dispatch of the page's callbacks slower for every later click."""
     return html.Section(className="card card-weights", children=[
         html.Div(className="card-head", children=[
             html.H2("What it learned"),
@@ -40,8 +40,8 @@ def layout() -> html.Section:
             dcc.RadioItems(id=ids.WEIGHTS_COLORMAP, value="diverging", inline=True, className="toggle",
                            options=colormap_options(None)),
         ]),
-        html.Div(id=ids.WEIGHTS, className="weights", children=html.P("Loading…", className="hint")),
-        dcc.Store(id=ids.WEIGHTS_MARKS),
+        html.Div(id=ids.WEIGHTS, className="weights"),  # drawn in the browser; never given children by Dash
+        dcc.Store(id=ids.WEIGHTS_DATA), dcc.Store(id=ids.WEIGHTS_MARKS),
     ])
 
 
@@ -77,28 +77,30 @@ def register(app: Dash, service: Service) -> dict:
         Input(ids.DATASET, "value"), Input(ids.URL_CHANGED, "data"), State(ids.WEIGHTS_COLORMAP, "value"),
         State(ids.URL, "search"), State(ids.WEIGHTS_COLORMAP, "options"))
 
-    @app.callback(Output(ids.WEIGHTS, "children"), Output(ids.WEIGHTS_PAGE, "options"),
+    @app.callback(Output(ids.WEIGHTS_DATA, "data"), Output(ids.WEIGHTS_PAGE, "options"),
                   Output(ids.WEIGHTS_PAGER, "className"),
                   Input(ids.STATE_VIEW, "data"), Input(ids.WEIGHTS_COLORMAP, "value"),
-                  Input(ids.WEIGHTS_PAGE, "value"), State(ids.STATE_OFF, "data"))
-    def weights(store, colormap, page="0", off=None):
-        """The weights of the network on screen, unmarked: a selected cell marks its classes in the browser
-        (assets/weights.js), so a click asks nothing of this card."""
+                  Input(ids.WEIGHTS_PAGE, "value"))
+    def weights(store, colormap, page="0"):
+        """The weights of the network on screen, as data for the browser to draw: unmarked, with every unit
+        switched on. A selected cell marks its classes and the units switched off are marked in the browser
+        (assets/weights.js), so neither a click nor a switch asks anything of this card."""
         view, problem = service.look(store)
         if view is None:
-            return html.P("No weights to show for this network." if problem else "Preparing the network…",
-                          className="hint"), [], "pager hidden"
+            return {"message": "No weights to show for this network." if problem else "Preparing the network…"}, \
+                [], "pager hidden"
         colormap = chosen(colormap, COLOURS, "diverging")
         tiles = max((len(p.images) for p in _parts(service, view) if isinstance(p, Tiles)), default=0)
         pages = page_options(tiles)
         page = whole_text(page, len(pages)) or 0
-        return _panel(service, view, colormap, page, units_off(view, off)), pages, \
-            "pager" + ("" if len(pages) > 1 else " hidden")
+        return _panel(service, view, colormap, page), pages, "pager" + ("" if len(pages) > 1 else " hidden")
 
+    # One browser-side step draws the card from its data, marks a selected cell's classes and the units
+    # switched off; a click on a unit's switch writes the units store from the page (assets/weights.js).
     app.clientside_callback(
-        ClientsideFunction(namespace="lookinside_weights", function_name="mark"),
-        Output(ids.WEIGHTS_MARKS, "data"), Input(ids.STATE_CELL, "data"), Input(ids.WEIGHTS, "children"),
-        State(ids.DATASET, "value"), State(ids.CLASSES, "data"))
+        ClientsideFunction(namespace="lookinside_weights", function_name="draw"),
+        Output(ids.WEIGHTS_MARKS, "data"), Input(ids.WEIGHTS_DATA, "data"), Input(ids.STATE_CELL, "data"),
+        Input(ids.STATE_OFF, "data"), State(ids.DATASET, "value"), State(ids.CLASSES, "data"))
 
     return {"weights": weights}
 
@@ -108,58 +110,46 @@ def _parts(service: Service, view) -> list:
     return service.cached(view, "weights", (), lambda: view.kind.weights(ckpt.model, ckpt.classes))
 
 
-def _panel(service: Service, view, colormap: str, page: int = 0, off: tuple = ()) -> list:
-    """The weights panel's children for one checkpoint, colour map and page of filters.
+def _panel(service: Service, view, colormap: str, page: int = 0) -> dict:
+    """The weights card's data for one checkpoint, colour map and page of filters, as assets/weights.js draws it:
 
-    The weight images and the output-weights chart are made once per checkpoint and colour map; the
-    per-class tiles, bars and matrix rows carry their class, for the browser to mark a selected cell's.
+        {"network": name, "switches": how many first-layer units can be switched off (0: none),
+         "notes": [what the card shows, how to switch units off (if it can)],
+         "parts": [{"title", "note", "small", "tiles": [{"src", "label", "class" (a class's template), "unit"
+                    (a first-layer unit with a switch)}]}, or {"title", "graph": "matrix" | "bars", "figure"}]}
+
+    The weight images and the charts are made once per checkpoint and colour map.
     """
     ckpt, kind = view.checkpoint, view.kind
     parts = _parts(service, view)
     per_tile = any(p.per_tile for p in parts if isinstance(p, Tiles))
-    children = [html.P([kind.about, " ", COLOURS[colormap], SCALE[per_tile]], className="explain")]
+    notes = [f"{kind.about} {COLOURS[colormap]}{SCALE[per_tile]}"]
     switchable = layers.switchable(ckpt.model)
     if switchable:
-        children.append(html.P(
-            f"Each {'filter' if kind.slow_pass else 'unit'} of the first layer has a switch: turn it off to see what "
-            "the network gets wrong without it (the heatmap above shows the change).", className="hint"))
+        notes.append(f"Each {'filter' if kind.slow_pass else 'unit'} of the first layer has a switch: turn it off to "
+                     "see what the network gets wrong without it (the heatmap above shows the change).")
+    drawn = []
     for part in parts:
-        if part.title:
-            children.append(html.H3(part.title, className="sub"))
         if isinstance(part, Tiles):
             # One scale for all of them (or each its own), whichever page is drawn.
             uris = service.cached(view, "weight-images", (part.name, colormap), lambda: [
                 png_data_uri(img) for img in colorize(part.images, colormap, per_tile=part.per_tile)])
             first = page * PAGE if len(uris) > PAGE else 0
-            if len(uris) > PAGE:
-                children.append(html.P(f"Units {first + 1}–{min(first + PAGE, len(uris))} of {len(uris)}; the "
-                                       "menu above shows the others.", className="hint"))
-            toggles = off if switchable and not part.per_class and len(uris) == switchable else None
-            children.append(_tiles(uris[first:first + PAGE], list(part.labels[first:first + PAGE]),
-                                   part.per_class, small=part.small, start=first, toggles=toggles))
+            shown = range(first, min(first + PAGE, len(uris)))
+            switches = bool(switchable) and not part.per_class and len(uris) == switchable
+            drawn.append({
+                "title": part.title or None, "small": bool(part.small),
+                "note": f"Units {first + 1}–{shown.stop} of {len(uris)}; the menu above shows the others."
+                if len(uris) > PAGE else None,
+                "tiles": [{"src": uris[i], "label": str(i + 1) if part.small else str(part.labels[i]),
+                           "class": i if part.per_class else None, "unit": i if switches else None}
+                          for i in shown]})
         elif isinstance(part, Matrix):
             figure = service.cached(view, "matrix", (part.name,), lambda: figures.matrix_figure(
                 part.values, part.rows, part.columns, part.row_labels).to_dict())
-            children.append(dcc.Graph(className="weights-matrix", config={"displayModeBar": False}, figure=figure))
+            drawn.append({"title": part.title or None, "graph": "matrix", "figure": figure})
         elif isinstance(part, Bars):
             bars = service.cached(view, "bars", (part.name,), lambda: figures.output_weights_figure(
                 part.values, ckpt.classes).to_dict())
-            children.append(dcc.Graph(id=ids.WEIGHTS_BARS, config={"displayModeBar": False}, figure=bars))
-    return children
-
-
-def _tiles(uris: list[str], labels: list[str], per_class: bool = False, small: bool = False, start: int = 0,
-           toggles: Optional[tuple] = None) -> html.Div:
-    """A grid of weight images (the first one is number `start` + 1); small ones are captioned by their number.
-    A class's tile carries its class, for the browser to mark (assets/weights.js). With `toggles` (the units
-    now off), each tile has a switch."""
-    tiles = []
-    for i, (uri, label) in enumerate(zip(uris, labels), start=start):
-        tiles.append(html.Figure(className="weight-tile", **({"data-class": str(i)} if per_class else {}), children=[
-            html.Img(src=uri, className="weight-img", alt=f"weights of {label}"),
-            html.Figcaption([str(i + 1) if small else label, html.Span(className="role") if per_class else None]),
-            None if toggles is None else html.Button(
-                "off" if i in toggles else "on", id={"type": ids.UNIT_TOGGLE, "index": i}, n_clicks=0,
-                className="unit-toggle off" if i in toggles else "unit-toggle",
-                title=f"Switch unit {i + 1} {'back on' if i in toggles else 'off'}")]))
-    return html.Div(tiles, className="weight-grid small" if small else "weight-grid")
+            drawn.append({"title": part.title or None, "graph": "bars", "figure": bars})
+    return {"network": ckpt.name, "switches": switchable, "notes": notes, "parts": drawn}
