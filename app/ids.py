@@ -129,6 +129,8 @@ GALLERY_TILE = "gallery-tile"  # pattern-matching type, like SUSPECT_TILE
 
 # The chapter, live: a guide of links that open the views reproducing the chapter's figures
 CHAPTER = "chapter-guide"
+CHAPTER_LIST = "chapter-list"  # drawn in the browser (assets/chapter.js) from CHAPTER_DATA
+CHAPTER_DATA = "chapter-data"
 
 # Building a network in the page, and the ladder of widths and depths
 BUILD_HIDDEN = "build-hidden"

@@ -10,7 +10,7 @@ from typing import Callable, Optional
 from urllib.parse import urlencode
 
 import numpy as np
-from dash import html
+from dash import ClientsideFunction, Dash, Input, Output, dcc, html
 
 from models.errors import LookInsideError
 
@@ -114,13 +114,25 @@ FIGURES = [
 
 
 def layout(service: Optional[Service] = None) -> html.Details:
-    """The guide, drawn when its view is: the networks' numbers come from their caches (cheap, never stale)."""
+    """The guide, drawn when its view is: the networks' numbers come from their caches (cheap, never stale).
+    Its list is drawn in the browser from a store (assets/chapter.js): as 37 components it made every dispatch
+    of the view's callbacks slower."""
     return html.Details(className="card card-chapter", children=[
         html.Summary(["The chapter, live: its figures, one click each ",
                       html.Span("(“Looking inside neural nets”, ml4a)", className="hint")]),
-        html.Div(id=ids.CHAPTER, className="chapter", children=_list(service)),
+        html.Div(id=ids.CHAPTER, className="chapter", children=[
+            html.P(["Each link opens the dashboard on the view that reproduces one of the chapter's figures, with "
+                    "the real networks. ", html.A("Read the chapter", href=CHAPTER_URL, target="_blank",
+                                                  rel="noopener")], className="explain"),
+            html.Ol(id=ids.CHAPTER_LIST, className="chapter-list"),  # never given children by Dash
+            dcc.Store(id=ids.CHAPTER_DATA, data=entries(service))]),
     ])
 
+
+def register(app: Dash) -> dict:
+    app.clientside_callback(ClientsideFunction(namespace="lookinside_chapter", function_name="draw"),
+                            Output(ids.CHAPTER_LIST, "className"), Input(ids.CHAPTER_DATA, "data"))
+    return {}
 
 
 def link(figure: Figure, service: Optional[Service]) -> dict:
@@ -147,21 +159,16 @@ def _pixel_example(service: Service) -> Optional[tuple[int, int]]:
     return (int(right[0]), 3) if len(right) else None
 
 
-def _list(service: Optional[Service]) -> list:
-    items = []
-    for n, figure in enumerate(FIGURES, 1):
+def entries(service: Optional[Service]) -> list[dict]:
+    """The guide's figures, each {"title", "href", "point", "numbers"} (the chapter's and ours), in its order."""
+    found = []
+    for figure in FIGURES:
         measured = ""
         if service is not None and figure.measure is not None:
             try:
                 measured = f"here: {figure.measure(service)}"
             except LookInsideError:
                 measured = "not trained here yet"
-        numbers = "; ".join(x for x in (figure.chapter_says, measured) if x)
-        items.append(html.Li([
-            html.A(figure.title, href=href(figure, service), className="chapter-link",
-                   **{"data-figure": str(n)}),
-            " ", figure.point, html.Span(f" ({numbers})" if numbers else "", className="chapter-numbers")]))
-    return [html.P(["Each link opens the dashboard on the view that reproduces one of the chapter's figures, with "
-                    "the real networks. ", html.A("Read the chapter", href=CHAPTER_URL, target="_blank",
-                                                  rel="noopener")], className="explain"),
-            html.Ol(items, className="chapter-list")]
+        found.append({"title": figure.title, "href": href(figure, service), "point": figure.point,
+                      "numbers": "; ".join(x for x in (figure.chapter_says, measured) if x)})
+    return found
