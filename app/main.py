@@ -27,8 +27,8 @@ DEFAULT_DATASET, DEFAULT_ARCH = "mnist", "linear"
 # Callbacks whose answer depends only on the request and the chosen pair's network (see app/replay.py):
 # the heatmap, the weights, a cell's images and summary, and the explanation of one image.
 REPLAYED = frozenset({ids.CONFUSION, ids.OFF_NOTE, ids.OFF_RESET, ids.CONFUSION_DRAWN, ids.WEIGHTS_DATA, ids.WEIGHTS_PAGE,
-                      ids.WEIGHTS_PAGER, ids.SAMPLES_HEAD, ids.TILES, ids.SAMPLES_MORE, ids.CELL_SUMMARY, ids.EXPLAIN,
-                      ids.EXPLAIN_CARD})
+                      ids.WEIGHTS_PAGER, ids.SAMPLES_HEAD, ids.TILES, ids.SAMPLES_MORE, ids.CELL_SUMMARY, ids.STATE_SHOWN,
+                      ids.EXPLAIN, ids.EXPLAIN_CARD})
 
 
 def layout(service: Service | None = None) -> html.Div:

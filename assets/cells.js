@@ -112,19 +112,40 @@
     if (box) drawOutline(box);
   });
 
-  window.lookinsideCells = {choose: choose, classCount: classCount, place: place,
-                            selected: function () { return selected; }};
+  // A new cell ends the map's box or lasso selection (the list shows the cell's images). It is cleared by
+  // the same step that writes the cell, so that the cell's one request waits on nothing else.
+  let picking = false;  // whether the map's selection is in the store, as its writers last left it
+
+  function unpicked(changed, pick) {
+    picking = Array.isArray(pick) && pick.length > 0;
+    if (!(changed && picking)) return window.dash_clientside.no_update;
+    picking = false;
+    return null;
+  }
+
+  // The keyboard's Enter selects a cell from the page (assets/keyboard.js): the selection ends there too.
+  function selectFromPage(cell) {
+    if (picking) window.dash_clientside.set_props("state-map-pick", {data: null});
+    picking = false;
+    window.dash_clientside.set_props("state-cell", {data: cell});
+  }
+
+  window.lookinsideCells = {choose: choose, classCount: classCount, place: place, select: selectFromPage,
+                            selected: function () { return selected; },
+                            picked: function (made) { picking = made; }};
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     lookinside_cells: {
-      selectCell: function (dataset, search, current, classes) {
+      selectCell: function (dataset, search, current, classes, pick) {
         const triggered = window.dash_clientside.callback_context.triggered || [];
         const triggers = new Set(triggered.map(function (t) { return t.prop_id.split(".")[0]; }));
         const found = choose(triggers, null, dataset, search, current, classes);
-        return found === undefined ? window.dash_clientside.no_update : found;
+        const none = window.dash_clientside.no_update;
+        return [found === undefined ? none : found, unpicked(found !== undefined && !same(found, current), pick)];
       },
-      clickCell: function (click, current, classes, dataset) {
+      clickCell: function (click, current, classes, dataset, pick) {
         const found = choose(new Set(["confusion-graph"]), click, dataset, null, current, classes);
-        return found === undefined || same(found, current) ? window.dash_clientside.no_update : found;
+        const changed = found !== undefined && !same(found, current);
+        return [changed ? found : window.dash_clientside.no_update, unpicked(changed, pick)];
       },
       // The selected cell's outline (the output is never updated).
       outline: function (cell) {

@@ -34,7 +34,7 @@
                 predicted: Math.min(k - 1, Math.max(0, cursor.predicted + dp))};
       event.preventDefault();
     } else if (event.key === "Enter" || event.key === " ") {
-      window.dash_clientside.set_props("state-cell", {data: {actual: cursor.actual, predicted: cursor.predicted}});
+      window.lookinsideCells.select({actual: cursor.actual, predicted: cursor.predicted});
       event.preventDefault();
     } else {
       return;

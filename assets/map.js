@@ -113,18 +113,25 @@
 
       // The box or lasso selection as test-set indices (a double-click clears it).
       pick: function (selected, base) {
-        if (!selected || !Array.isArray(selected.points) || !isMap(base)) return null;
-        const customs = {};
-        const found = [];
-        selected.points.forEach(function (p) {
-          const trace = base.data[p.curveNumber];
-          if (!trace || !trace.meta || trace.customdata === undefined) return;
-          customs[p.curveNumber] = customs[p.curveNumber] || decode(trace.customdata);
-          const index = customs[p.curveNumber][p.pointNumber];
-          if (index !== undefined) found.push(index);
-        });
+        const found = picked(selected, base);
+        if (window.lookinsideCells) window.lookinsideCells.picked(Array.isArray(found) && found.length > 0);
         return found;
       },
     },
   });
+
+  // The selection's test-set indices (null: none).
+  function picked(selected, base) {
+    if (!selected || !Array.isArray(selected.points) || !isMap(base)) return null;
+    const customs = {};
+    const found = [];
+    selected.points.forEach(function (p) {
+      const trace = base.data[p.curveNumber];
+      if (!trace || !trace.meta || trace.customdata === undefined) return;
+      customs[p.curveNumber] = customs[p.curveNumber] || decode(trace.customdata);
+      const index = customs[p.curveNumber][p.pointNumber];
+      if (index !== undefined) found.push(index);
+    });
+    return found;
+  }
 })();

@@ -44,7 +44,16 @@ HEATMAP_STATE = [("confusion-drawn", "data", None)]
 # The cell list's outputs: its heading, its tiles (as data), its "show more" button and the cell's summary (one
 # request a click).
 CELL_OUTPUTS = [("cell-samples-head", "children"), ("state-tiles", "data"), ("samples-more", "className"),
-                ("cell-summary", "children")]
+                ("cell-summary", "children"), ("state-shown", "data")]
+CELL_STATE = [("state-shown", "data", 24)]  # how many images the list shows
+
+
+def cell_inputs(cell: dict, view: dict) -> list:
+    """The cell list's inputs for a click on `cell` of the network on screen: nothing selected on the map, no
+    unit switched off, "show more" never pressed."""
+    return [("state-cell", "data", cell), ("samples-sort", "value", "predicted"), ("state-view", "data", view),
+            ("state-map-pick", "data", None), ("state-units-off", "data", None), ("state-off-done", "data", None),
+            ("samples-more", "n_clicks", 0)]
 # The weights card's outputs: its tiles and charts (as data, drawn in the browser) and its pager.
 WEIGHTS_OUTPUTS = [("state-weights", "data"), ("weights-page", "options"), ("weights-pager", "className")]
 ACCEPT_ENCODING = "gzip, deflate, br, zstd"  # what Chromium sends; the server picks zstd, then br, then gzip
@@ -188,10 +197,7 @@ def visit(client: Client, pairs: list[tuple[str, str]], rng: random.Random) -> N
                                ("train-it", "children"), ("train-it", "hidden")],
                     [on_screen])
     # A click selects its cell in the browser; the one request it costs is for the cell's images.
-    client.callback("cell click", CELL_OUTPUTS,
-                    [("state-cell", "data", cell), ("state-shown", "data", 24),
-                     ("samples-sort", "value", "predicted"), on_screen, ("state-map-pick", "data", None),
-                     ("state-units-off", "data", None), ("state-off-done", "data", None)])
+    client.callback("cell click", CELL_OUTPUTS, cell_inputs(cell, view), CELL_STATE)
     client.callback("image explanation", [("explain-panel", "children"), ("explain-card", "className")],
                     [("explain-ask", "data", {"index": rng.randrange(10000), "view": view})])
     client.callback("weights", WEIGHTS_OUTPUTS,

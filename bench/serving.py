@@ -20,12 +20,10 @@ import psutil
 from app.state import screen
 from models.datasets import DATASETS
 
-from .load import ACCEPT_ENCODING, CELL_OUTPUTS, HEATMAP_OUTPUTS, HEATMAP_STATE, WEIGHTS_OUTPUTS, Client, \
-    decompress
+from .load import ACCEPT_ENCODING, CELL_OUTPUTS, CELL_STATE, HEATMAP_OUTPUTS, HEATMAP_STATE, WEIGHTS_OUTPUTS, \
+    Client, cell_inputs, decompress
 
 ROOT = Path(__file__).resolve().parent.parent
-# The cell list's inputs besides the cell: nothing selected on the map, no unit switched off.
-UNCHANGED = [("state-map-pick", "data", None), ("state-units-off", "data", None), ("state-off-done", "data", None)]
 # The heatmap's outputs: the figure and, above it, the note on units switched off and its reset button.
 
 
@@ -33,10 +31,8 @@ def cell_click_body(view: dict, cell: dict) -> dict:
     """The request a cell click sends, as the browser builds it (tests/test_elements.py checks the shape)."""
     return {"output": "..%s.." % "...".join(f"{i}.{p}" for i, p in CELL_OUTPUTS),
             "outputs": [{"id": i, "property": p} for i, p in CELL_OUTPUTS],
-            "inputs": [{"id": i, "property": p, "value": v} for i, p, v in (
-                ("state-cell", "data", cell), ("state-shown", "data", 24), ("samples-sort", "value", "predicted"),
-                ("state-view", "data", view), *UNCHANGED)],
-            "state": [],
+            "inputs": [{"id": i, "property": p, "value": v} for i, p, v in cell_inputs(cell, view)],
+            "state": [{"id": i, "property": p, "value": v} for i, p, v in CELL_STATE],
             "changedPropIds": ["state-cell.data"]}
 
 
@@ -156,9 +152,7 @@ class Page:
     def cell_click(self, view: dict, cell: dict) -> bytes:
         """A click as the browser sends it: the cell is selected in the page, then one request for its images."""
         return _answered("cell click", self.client.callback(
-            "cell click", CELL_OUTPUTS,
-            [("state-cell", "data", cell), ("state-shown", "data", 24), ("samples-sort", "value", "predicted"),
-             ("state-view", "data", view), *UNCHANGED]))
+            "cell click", CELL_OUTPUTS, cell_inputs(cell, view), CELL_STATE))
 
     def timed(self, name: str, action) -> None:
         start = time.perf_counter()

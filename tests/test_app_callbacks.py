@@ -206,7 +206,7 @@ def test_samples_most_confident_first_with_indices(cb):
     ev = cb["zoo"].evaluation("mnist", "linear")
     a, p = np.unravel_index(np.argmax(ev.confusion), ev.confusion.shape)
     head, tiles, more, summary = cb["samples"]({"actual": int(a), "predicted": int(p)}, 24, "predicted",
-                                               shown_view(cb))
+                                               shown_view(cb))[:4]
     assert find(summary, html.Figcaption)  # the cell's summary comes with its images: one request
     heading = text_of(head[0])
     assert heading.startswith(f"actual {a}, predicted {p}: {ev.confusion[a, p]} images")
@@ -223,9 +223,9 @@ def test_empty_cell_says_so(cb):
     ev = cb["zoo"].evaluation("mnist", "linear")
     empty = np.argwhere(ev.confusion == 0)
     a, p = (int(v) for v in empty[0])
-    children, tiles, _, _ = cb["samples"]({"actual": a, "predicted": p}, 24, "predicted", shown_view(cb))
+    children, tiles, _, _ = cb["samples"]({"actual": a, "predicted": p}, 24, "predicted", shown_view(cb))[:4]
     assert "0 images" in text_of(children[0]) and "this cell is empty" in text_of(children) and tiles == []
-    nothing, tiles, _, _ = cb["samples"]({"actual": 99, "predicted": -1}, 24, "margin", shown_view(cb))
+    nothing, tiles, _, _ = cb["samples"]({"actual": 99, "predicted": -1}, 24, "margin", shown_view(cb))[:4]
     assert "Click a cell" in text_of(nothing) and tiles == []
 
 
@@ -323,7 +323,7 @@ def test_explanation_ignores_forged_indices(cb):
 def test_sorting_and_the_cell_summary(cb):
     ev = cb["zoo"].evaluation("mnist", "linear")
     a = int(np.argmax(np.diag(ev.confusion)))
-    children, tiles, _, _ = cb["samples"]({"actual": a, "predicted": a}, 24, "true", shown_view(cb))
+    children, tiles, _, _ = cb["samples"]({"actual": a, "predicted": a}, 24, "true", shown_view(cb))[:4]
     shown = [t[0] for t in tiles]
     members = [n for n in range(ev.n) if ev.labels[n] == a and ev.probs[n].argmax() == a]
     assert shown == sorted(members, key=lambda n: (ev.probs[n, a], n))[:24]
@@ -349,6 +349,29 @@ def test_suspects_open_on_demand_and_name_the_models(cb):
     assert "Based on" in text and "1-layer" in text and "2-layer" in text
     for tile in find(listing, html.Button):
         assert tile.id["type"] == "suspect-tile"
+
+
+def test_show_more_grows_the_list_and_a_new_cell_order_or_pick_resets_it(cb):
+    """How many images the list shows: one more page per press up to the cap, kept while only the network
+    or its switches change (Play), else one page."""
+    from app.panels.samples import MAX_SHOWN, PAGE, shown_count
+    assert shown_count(PAGE, more=True, kept=False) == 2 * PAGE
+    assert shown_count(MAX_SHOWN, more=True, kept=False) == MAX_SHOWN
+    assert shown_count(4 * PAGE, more=False, kept=False) == PAGE  # a new cell, order or selection on the map
+    assert shown_count(3 * PAGE, more=False, kept=True) == 3 * PAGE  # another moment of the timeline
+    assert shown_count("forged", more=True, kept=False) == 2 * PAGE
+    assert shown_count(10 ** 9, more=False, kept=True) == MAX_SHOWN and shown_count(True, False, True) == PAGE
+    # Through the callback: "show more" sends one more page and says so; a new cell goes back to one page.
+    # (A selection on the map: the synthetic set's cells hold fewer than two pages.)
+    ev, store = cb["zoo"].evaluation("mnist", "linear"), shown_view(cb)
+    pick = list(range(min(ev.n, 3 * PAGE)))
+    assert len(pick) > 2 * PAGE
+    more = triggered(cb["samples"], "samples-more.n_clicks", 1, None, PAGE, "predicted", store, pick, None, None, 1)
+    assert len(more[1]) == 2 * PAGE and more[4] == 2 * PAGE and more[3] is no_update  # no summary asked again
+    again = triggered(cb["samples"], "state-map-pick.data", pick[1:], None, 2 * PAGE, "predicted", store, pick[1:])
+    assert len(again[1]) == PAGE and again[4] == PAGE
+    played = triggered(cb["samples"], "state-view.data", store, None, 2 * PAGE, "predicted", store, pick)
+    assert len(played[1]) == 2 * PAGE and played[4] is no_update
 
 
 def test_weights_for_each_network(cb):
@@ -455,8 +478,8 @@ def test_timeline_slider_moves_every_panel(cb):
     assert weight_tiles(w0)[0]["src"] != weight_tiles(w1)[0]["src"]
     # The selected cell's images follow the slider too.
     cell = {"actual": 1, "predicted": 1}
-    _, early, _, _ = cb["samples"](cell, 24, "predicted", early_view)
-    _, late, _, _ = cb["samples"](cell, 24, "predicted", store)
+    _, early, _, _ = cb["samples"](cell, 24, "predicted", early_view)[:4]
+    _, late, _, _ = cb["samples"](cell, 24, "predicted", store)[:4]
     ev_early = zoo.evaluate(zoo.snapshot(zoo.load("mnist", "linear"), 0))
     ev_late = zoo.evaluation("mnist", "linear")
 

@@ -166,7 +166,7 @@ def test_a_cell_click_costs_one_round_trip(page):
         dash_duo.driver.execute_script("return window.__sent")), what="every request to be answered")
     outputs = [r["output"] for r in sent]
     # Nor is the heatmap sent or redrawn to move the outline: the page draws it over the plot, on the cell.
-    assert not any("state-cell.data" in o or "state-shown.data" in o or "confusion-graph" in o for o in outputs)
+    assert not any("state-cell.data" in o or "confusion-graph" in o for o in outputs)
     outline = dash_duo.driver.execute_script("""
         const mark = document.querySelector('#confusion-keys .cell-outline'), box = mark.getBoundingClientRect();
         const gd = document.querySelector('#confusion-graph .js-plotly-plot'), at = gd.getBoundingClientRect();
@@ -180,28 +180,6 @@ def test_a_cell_click_costs_one_round_trip(page):
     wait_until(lambda: len(tile_indices(dash_duo)) == min(24, ev.confusion[2, 2]), what="the tiles drawn")
     wait_until(lambda: "cell=2-2" in dash_duo.driver.current_url, what="the address to name the cell")
     assert dash_duo.get_logs() == []
-
-
-def test_show_more_grows_the_list_and_a_new_cell_or_order_resets_it(page):
-    """The page's count of shown images (a browser-side function): one more page per press, up to the cap."""
-    import hashlib
-    from app.panels.samples import MAX_SHOWN, PAGE, SHOWN
-    dash_duo, _ = page
-    name = hashlib.sha256(SHOWN.encode()).hexdigest()
-
-    def shown(trigger, current):
-        return dash_duo.driver.execute_script("""
-            const ctx = window.dash_clientside.callback_context;
-            window.dash_clientside.callback_context = {triggered: [{prop_id: arguments[1], value: 1}]};
-            try { return window.dash_clientside._dashprivate_clientside_funcs[arguments[0]](1, null, "predicted",
-                                                                                            null, arguments[2]); }
-            finally { window.dash_clientside.callback_context = ctx; }""", name, trigger, current)
-
-    assert shown("samples-more.n_clicks", PAGE) == 2 * PAGE
-    assert shown("samples-more.n_clicks", MAX_SHOWN) == MAX_SHOWN
-    assert shown("state-cell.data", 4 * PAGE) == PAGE and shown("samples-sort.value", 3 * PAGE) == PAGE
-    assert shown("state-map-pick.data", 4 * PAGE) == PAGE  # a new selection on the map starts at one page
-    assert shown("samples-more.n_clicks", "forged") == PAGE
 
 
 def test_the_browser_applies_the_servers_rules_for_cells_and_the_view(page):

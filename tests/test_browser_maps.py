@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.actions.action_builder import ActionBuilder
+from selenium.webdriver.common.keys import Keys
 
 from app.jobs import Queue
 from app.main import create_app
@@ -153,6 +155,17 @@ def test_a_box_selection_lists_exactly_the_images_inside_it(page):
     titles = dash_duo.driver.execute_script(
         "return Array.from(document.querySelectorAll('#embedding-graph .modebar-btn')).map(b => b.dataset.title)")
     assert titles and not [t for t in titles if "Chart Studio" in t or "Share" in t or "cloud" in t.lower()]
+    # The selection lasts until a cell is chosen, by the keyboard as by a click: then the list is the cell's.
+    open_view(dash_duo, "core", "#confusion-graph .heatmaplayer")
+    wait_until(lambda: "selected on the map" in dash_duo.find_element("#cell-samples").text, what="the pick kept")
+    box = dash_duo.find_element("#confusion-keys")
+    dash_duo.driver.execute_script("arguments[0].focus()", box)
+    ActionChains(dash_duo.driver).send_keys(Keys.ENTER).perform()
+    dash_duo.wait_for_contains_text("#cell-samples", "actual 0, predicted 0", timeout=20)
+    dash_duo.find_element("#samples-sort input[value='true']").click()  # another order: still the cell's images
+    wait_until(lambda: dash_duo.find_element(".sort-note").text.startswith("Sorted by probability of the true"),
+               what="the new order")
+    assert "actual 0, predicted 0" in dash_duo.find_element("#cell-samples").text
 
 
 def test_a_cell_click_lights_up_that_cells_images_on_the_map(page):

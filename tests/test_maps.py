@@ -133,7 +133,7 @@ def test_a_box_selection_lists_exactly_its_images(cb):
     store = shown_view(cb, "mnist", "mlp")
     ev = cb["service"].shown(store).evaluation
     picked = [5, 17, 3, 90, 17]
-    children, tiles, more, summary = cb["samples"](None, 24, "true", store, picked)
+    children, tiles, more, summary = cb["samples"](None, 24, "true", store, picked)[:4]
     assert summary is None  # a pick has no cell to summarise
     assert text_of(children[0]).startswith("4 images selected on the map")
     shown = [t[0] for t in tiles]
@@ -141,7 +141,7 @@ def test_a_box_selection_lists_exactly_its_images(cb):
     assert shown == want
     assert more.endswith("hidden")
     for forged in ([10_000], [-1], ["3"], [True], "5", [1.5]):
-        children, _, _, _ = cb["samples"](None, 24, "predicted", store, forged)
+        children, _, _, _ = cb["samples"](None, 24, "predicted", store, forged)[:4]
         assert "selected on the map" not in text_of(children)
 
 
@@ -171,7 +171,7 @@ def test_switching_units_off_turns_the_heatmap_into_the_difference(cb):
     assert reset == "link-button"
     # A cell then lists the images that moved, as the oracle moved them.
     cell = {"actual": 1, "predicted": 1}
-    listing, _, _, _ = cb["samples"](cell, 24, "predicted", store, None, off)
+    listing, _, _, _ = cb["samples"](cell, 24, "predicted", store, None, off)[:4]
     into = int(((oracle.labels == 1) & (oracle.preds == 1) & (ev.preds != 1)).sum())
     out = int(((ev.labels == 1) & (ev.preds == 1) & (oracle.preds != 1)).sum())
     assert text_of(listing[0]) == f"actual 1, predicted 1: {into:,} moved in with off, {out:,} moved out"

@@ -119,14 +119,14 @@ def register(app: Dash, service: Service) -> dict:
     # writer belongs to the shell, the click's to this card (it is silent while the card is not on screen).
     app.clientside_callback(
         ClientsideFunction(namespace="lookinside_cells", function_name="clickCell"),
-        Output(ids.STATE_CELL, "data", allow_duplicate=True),
+        Output(ids.STATE_CELL, "data", allow_duplicate=True), Output(ids.STATE_MAP_PICK, "data", allow_duplicate=True),
         Input(ids.CONFUSION, "clickData"), State(ids.STATE_CELL, "data"), State(ids.CLASSES, "data"),
-        State(ids.DATASET, "value"), prevent_initial_call=True)
+        State(ids.DATASET, "value"), State(ids.STATE_MAP_PICK, "data"), prevent_initial_call=True)
     app.clientside_callback(
         ClientsideFunction(namespace="lookinside_cells", function_name="selectCell"),
-        Output(ids.STATE_CELL, "data"),
+        Output(ids.STATE_CELL, "data"), Output(ids.STATE_MAP_PICK, "data", allow_duplicate=True),
         Input(ids.DATASET, "value"), Input(ids.URL, "search"), State(ids.STATE_CELL, "data"),
-        State(ids.CLASSES, "data"))
+        State(ids.CLASSES, "data"), State(ids.STATE_MAP_PICK, "data"), prevent_initial_call="initial_duplicate")
 
     @app.callback(Output(ids.CONFUSION_MODE, "value"), Output(ids.CONFUSION_VIEW, "value"),
                   Input(ids.URL_CHANGED, "data"), State(ids.CONFUSION_MODE, "value"),

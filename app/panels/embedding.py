@@ -186,17 +186,12 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
                 " picked: listed beside the map, in the chosen order. Double-click the map to clear.";
         }""", Output(ids.EMBEDDING_PICKED, "children"), Input(ids.STATE_MAP_PICK, "data"))
 
-    # The box or lasso's images, from the map; a new cell or network clears them (the shell's writer).
+    # The box or lasso's images, from the map; a new cell or dataset clears them (assets/cells.js, with the
+    # cell), and another network of the same dataset keeps them, as it keeps the cell.
     app.clientside_callback(
         ClientsideFunction(namespace="lookinside_map", function_name="pick"),
-        Output(ids.STATE_MAP_PICK, "data", allow_duplicate=True),
+        Output(ids.STATE_MAP_PICK, "data"),
         Input(ids.EMBEDDING, "selectedData"), State(ids.STATE_EMBEDDING_BASE, "data"), prevent_initial_call=True)
-    app.clientside_callback(
-        """function (cell, view, pick) {
-            return Array.isArray(pick) && pick.length ? null : window.dash_clientside.no_update;
-        }""", Output(ids.STATE_MAP_PICK, "data"),
-        Input(ids.STATE_CELL, "data"), Input(ids.STATE_VIEW, "data"), State(ids.STATE_MAP_PICK, "data"),
-        prevent_initial_call=True)
 
     # A clicked point opens its explanation.
     app.clientside_callback(

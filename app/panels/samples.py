@@ -71,26 +71,17 @@ def stores() -> list:
     return [dcc.Store(id=ids.STATE_CELL), dcc.Store(id=ids.STATE_SAMPLE)]
 
 
-# How many of the cell's images are shown: one more page on "show more", else the first page. In the
-# browser, so that a cell click waits for no server answer before asking for its images.
-SHOWN = """
-function (more, cell, sort, pick, current) {
-    const triggered = window.dash_clientside.callback_context.triggered || [];
-    const byMore = triggered.some(function (t) { return t.prop_id.split(".")[0] === "%s"; });
-    if (!byMore || !Number.isInteger(current)) {  // one page; unchanged is no change (no redraw)
-        return current === %d ? window.dash_clientside.no_update : %d;
-    }
-    return Math.min(%d, current + %d);
-}
-""" % (ids.SAMPLES_MORE, PAGE, PAGE, MAX_SHOWN, PAGE)
+def shown_count(current, more: bool, kept: bool) -> int:
+    """How many of the list's images are shown: one more page on "show more" (up to the cap), the same count
+    when only the network or its switches changed (a Play through the timeline keeps it), else one page."""
+    current = current if isinstance(current, int) and not isinstance(current, bool) else PAGE
+    current = min(max(PAGE, current), MAX_SHOWN)
+    if more:
+        return min(MAX_SHOWN, current + PAGE)
+    return current if kept else PAGE
 
 
 def register(app: Dash, service: Service) -> dict:
-    app.clientside_callback(SHOWN, Output(ids.STATE_SHOWN, "data"),
-                            Input(ids.SAMPLES_MORE, "n_clicks"), Input(ids.STATE_CELL, "data"),
-                            Input(ids.SAMPLES_SORT, "value"), Input(ids.STATE_MAP_PICK, "data"),
-                            State(ids.STATE_SHOWN, "data"))
-
     # Which image is explained: a suspect's or the gallery's tile, a new cell (none), or the address. In the
     # browser, so a cell click costs no request for it (assets/samples.js). A click on one of the cell's
     # tiles writes the store from the page's own listener; the map and the table write it on their own.
@@ -119,18 +110,25 @@ def register(app: Dash, service: Service) -> dict:
         wanted = address.parse(address.search_of(changed)).get("sort", "predicted")
         return no_update if wanted == current else wanted
 
+    # Every input is written in the same browser step as the action that changes it (a click writes the
+    # cell and ends a map selection at once), so that the one request a click costs waits on nothing.
     @app.callback(Output(ids.SAMPLES_HEAD, "children"), Output(ids.TILES, "data"),
                   Output(ids.SAMPLES_MORE, "className"), Output(ids.CELL_SUMMARY, "children"),
-                  Input(ids.STATE_CELL, "data"), Input(ids.STATE_SHOWN, "data"), Input(ids.SAMPLES_SORT, "value"),
+                  Output(ids.STATE_SHOWN, "data"),
+                  Input(ids.STATE_CELL, "data"), State(ids.STATE_SHOWN, "data"), Input(ids.SAMPLES_SORT, "value"),
                   Input(ids.STATE_VIEW, "data"), Input(ids.STATE_MAP_PICK, "data"),
-                  Input(ids.STATE_OFF, "data"), Input(ids.STATE_OFF_DONE, "data"))
-    def samples(cell, count, sort, store, pick=None, off=None, _=None):
-        """The list's heading, its tiles (as data), its "show more" button, and the cell's summary: the one
-        request a cell click costs."""
-        head, tiles, more = _listed(cell, count, sort, store, pick, off)
-        if triggered_ids() and triggered_ids() <= {ids.STATE_SHOWN, ids.SAMPLES_SORT}:
-            return head, tiles, more, no_update  # another page or order of the same cell
-        return head, tiles, more, summary(cell, store, pick)
+                  Input(ids.STATE_OFF, "data"), Input(ids.STATE_OFF_DONE, "data"), Input(ids.SAMPLES_MORE, "n_clicks"))
+    def samples(cell, count, sort, store, pick=None, off=None, _=None, __=None):
+        """The list's heading, its tiles (as data), its "show more" button, the cell's summary, and how many
+        images it shows: the one request a cell click costs."""
+        fired = triggered_ids()
+        shown = shown_count(count, ids.SAMPLES_MORE in fired,
+                            kept=bool(fired) and fired <= {ids.STATE_VIEW, ids.STATE_OFF, ids.STATE_OFF_DONE})
+        head, tiles, more = _listed(cell, shown, sort, store, pick, off)
+        again = no_update if shown == count else shown
+        if fired and fired <= {ids.SAMPLES_MORE, ids.SAMPLES_SORT}:
+            return head, tiles, more, no_update, again  # another page or order of the same cell
+        return head, tiles, more, summary(cell, store, pick), again
 
     def _listed(cell, count, sort, store, pick, off):
         view = service.shown(store)
