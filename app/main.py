@@ -67,6 +67,24 @@ def layout(service: Service | None = None) -> html.Div:
     ])
 
 
+# Scripts the first view never runs: with `eager_loading` (which brings Plotly with the page) they were all
+# loaded and compiled on every visit, about 9 MB of them (MathJax, ag-grid's enterprise modules, dash_table),
+# before the layout was even asked for. They load when a component first needs them, as without it.
+LATER = {"dash": ("async-datepicker.js", "async-highlight.js", "async-markdown.js", "async-mathjax.js",
+                  "async-upload.js", "async-export.js", "async-table.js"),
+         "dash_ag_grid": ("async-community.js", "async-enterprise.js")}
+
+
+def _load_later() -> None:
+    import dash_ag_grid
+    from dash import dash_table, dcc
+    for module in (dcc, dash_table, dash_ag_grid):
+        for resource in module._js_dist:  # the libraries' own lists of their scripts
+            path = resource.get("relative_package_path") or ""
+            if resource.get("async") is True and path.rsplit("/", 1)[-1] in LATER.get(resource.get("namespace"), ()):
+                resource["async"] = "lazy"
+
+
 def create_app(settings: Settings, access: Access | None = None, queue: Queue | None = None,
                replay: bool = True) -> Dash:
     """One Dash app for these settings; callbacks share nothing mutable, so any number of workers agree.
@@ -75,6 +93,7 @@ def create_app(settings: Settings, access: Access | None = None, queue: Queue | 
     environment, if any, and nobody else). `replay` keeps repeated answers' bytes (app/replay.py); the
     benchmark turns it off to measure what it buys.
     """
+    _load_later()
     # Callbacks name the components of every view, and only one view is on the page at a time.
     app = Dash(__name__, title="Looking Inside", assets_folder=str(ASSETS), update_title=None,
                on_error=security.log_callback_error, suppress_callback_exceptions=True,
