@@ -113,5 +113,6 @@ def register(app: Dash, service) -> dict:
     # The tabs mark the view on screen (assets/views.js moves between them without reloading the page).
     app.clientside_callback(
         "function (path) { return window.lookinsideViews.marks(path, %r); }" % [v.path for v in VIEWS],
-        [Output(f"view-link-{v.name}", "className") for v in VIEWS], Input(ids.VIEW_PATH, "data"))
+        [Output(f"view-link-{v.name}", "className") for v in VIEWS], Input(ids.VIEW_PATH, "data"),
+        prevent_initial_call=True)  # the page comes with its tab marked (`nav`)
     return {"route": route}

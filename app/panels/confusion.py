@@ -157,7 +157,8 @@ def register(app: Dash, service: Service) -> dict:
     app.clientside_callback(
         ClientsideFunction(namespace="lookinside_hover", function_name="cellTip"),
         Output(ids.CONFUSION_TIP, "show"), Output(ids.CONFUSION_TIP, "bbox"), Output(ids.CONFUSION_TIP, "children"),
-        Input(ids.CONFUSION, "hoverData"), State(ids.STATE_VIEW, "data"), State(ids.CONFUSION, "figure"))
+        Input(ids.CONFUSION, "hoverData"), State(ids.STATE_VIEW, "data"), State(ids.CONFUSION, "figure"),
+        prevent_initial_call=True)  # no hover yet: the tip starts hidden
 
     app.clientside_callback(
         ClientsideFunction(namespace="lookinside_export", function_name="heatmapImage"),
