@@ -85,8 +85,13 @@ class Representations:
             found = {key: _mapped_array(path, np.float32, len(view.images)) for key, path in paths.items()}
             if all(v is not None for v in found.values()):
                 return found
-            made = layers.features(ckpt.model, view.images.images, ckpt.normalization, self.service.settings.device)
-            return {key: _kept(paths[key], values) for key, values in made.items()}
+            streamed = _streamed(paths, len(view.images), np.float32, lambda: (
+                {k: v.numpy() for k, v in batch.items()} for batch in layers.feature_batches(
+                    ckpt.model, view.images.images, ckpt.normalization, self.service.settings.device)))
+            if streamed is not None:
+                return streamed
+            # A folder that cannot be written: kept in this process alone.
+            return layers.features(ckpt.model, view.images.images, ckpt.normalization, self.service.settings.device)
         return self.store.get(self._key(view, "test"), build)
 
     def _saved_test(self, view) -> Optional[dict[str, np.ndarray]]:
@@ -162,8 +167,9 @@ class Representations:
         ckpt = view.checkpoint
         if key == layers.INPUT:  # the same for every network of the dataset
             path = Path(self.service.settings.model_dir) / MAPS / f"{ckpt.dataset}-input-index.npy"
-            return self.store.get((ckpt.dataset, "index", key), lambda: shared(path, lambda: layers.unit_pixels(
-                datasets.load(ckpt.dataset, True, self.service.local).images)))
+            images = datasets.load(ckpt.dataset, True, self.service.local).images
+            return self.store.get((ckpt.dataset, "index", key), lambda: shared(
+                path, len(images), lambda: layers.unit_pixel_batches(images)))
         if view.kind.slow_pass:
             rows = len(datasets.load(ckpt.dataset, True, self.service.local))
             found = self.saved(view, "train", key, rows=rows)
@@ -171,7 +177,7 @@ class Representations:
         train = datasets.load(ckpt.dataset, True, self.service.local)
 
         def build():
-            return shared(self.path(view, "index", key), lambda: layers.unit_features(
+            return shared(self.path(view, "index", key), len(train), lambda: layers.unit_feature_batches(
                 ckpt.model, train.images, ckpt.normalization, key, self.service.settings.device))
         return self.store.get(self._key(view, "index", key), build)
 
@@ -251,22 +257,48 @@ def units_name(units: Sequence[int]) -> str:
     return "_".join(str(u) for u in sorted(units))
 
 
-def shared(path: Path, build) -> torch.Tensor:
+def shared(path: Path, rows: int, batches) -> torch.Tensor:
     """A layer's training-split index, memory-mapped from its file so that every server process on the machine
-    shares one copy (copy-on-write: nobody writes it); made by `build` and written first when the file is
-    missing or unsound, and kept in this process alone where the folder cannot be written."""
-    found = _mapped_array(path, np.float16)
-    return torch.from_numpy(found if found is not None else _kept(path, build().numpy()))
+    shares one copy (copy-on-write: nobody writes it). When the file is missing or unsound it is written from
+    `batches()` (half-precision row batches) a batch at a time, and kept in this process alone where the folder
+    cannot be written."""
+    found = _mapped_array(path, np.float16, rows)
+    if found is None:
+        made = _streamed({"rows": path}, rows, np.float16, lambda: ({"rows": b.numpy()} for b in batches()))
+        found = made["rows"] if made is not None else torch.cat(list(batches())).numpy()
+    return torch.from_numpy(found)
 
 
-def _kept(path: Path, values: np.ndarray) -> np.ndarray:
-    """`values` written to `path` and mapped from it; `values` themselves where the folder cannot be written."""
+def _streamed(paths: dict[str, Path], rows: int, dtype, batches) -> Optional[dict[str, np.ndarray]]:
+    """Arrays of `rows` rows written to `paths` (key -> file) from `batches()` (key -> a batch of rows each),
+    one batch at a time through temporary files renamed when complete, then mapped: the whole arrays never
+    sit in this process's memory (building a 3 x 1,024 net's training index whole was 123 MB a layer, in
+    every worker that built one). None where the folder cannot be written."""
+    files: dict[str, tuple] = {}
     try:
-        write(path, values)
+        for batch in batches():
+            for key, values in batch.items():
+                values = np.ascontiguousarray(values, dtype=dtype)
+                if key not in files:
+                    paths[key].parent.mkdir(parents=True, exist_ok=True)
+                    fd, tmp = tempfile.mkstemp(dir=paths[key].parent, suffix=".tmp")
+                    f = os.fdopen(fd, "wb")
+                    files[key] = (f, tmp)
+                    np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(values.dtype),
+                                                             "fortran_order": False,
+                                                             "shape": (rows, values.shape[1])})
+                files[key][0].write(values.tobytes())
+        for key, (f, tmp) in files.items():
+            f.close()
+            os.replace(tmp, paths[key])
     except OSError:
-        return values
-    found = _mapped_array(path, values.dtype, len(values))
-    return found if found is not None else values
+        return None
+    finally:
+        for f, tmp in files.values():
+            f.close()
+            Path(tmp).unlink(missing_ok=True)
+    found = {key: _mapped_array(path, np.dtype(dtype), rows) for key, path in paths.items()}
+    return None if any(v is None for v in found.values()) else found
 
 
 def _mapped_array(path: Path, dtype, rows: Optional[int] = None) -> Optional[np.memmap]:

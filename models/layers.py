@@ -43,19 +43,28 @@ def features(model: nn.Module, images: torch.Tensor, norm: Normalization, device
              batch: int = BATCH, on_batch=None, cancel=None) -> dict[str, np.ndarray]:
     """Every layer after the input for uint8 images, in their order: key -> (N, units) float32.
     `on_batch(done, total)` reports progress; `cancel` (an Event) stops between batches."""
+    out: dict[str, list] = {}
+    for found in feature_batches(model, images, norm, device, batch, on_batch, cancel):
+        for k, h in found.items():
+            out.setdefault(k, []).append(h)
+    return {k: torch.cat(v).numpy() for k, v in out.items()}
+
+
+def feature_batches(model: nn.Module, images: torch.Tensor, norm: Normalization, device: str = "cpu",
+                    batch: int = BATCH, on_batch=None, cancel=None) -> Iterator[dict[str, torch.Tensor]]:
+    """`features` a batch of images at a time (key -> (batch, units) float32), for a caller that writes each
+    batch away rather than hold every layer of the whole split at once."""
     model.eval()
     names = [k for k, _ in model.layers()]
-    out: dict[str, list] = {k: [] for k in names}
     done = 0
-    for chunk in images.split(batch):
-        if cancel is not None and cancel.is_set():
-            raise TrainingCancelled("stopped")
-        for k, h in zip(names, model.representations(norm.apply(chunk.to(device)))):
-            out[k].append(h.float().cpu())
-        done += len(chunk)
-        if on_batch is not None:
-            on_batch(done, len(images))
-    return {k: torch.cat(v).numpy() for k, v in out.items()}
+    with torch.no_grad():
+        for chunk in images.split(batch):
+            if cancel is not None and cancel.is_set():
+                raise TrainingCancelled("stopped")
+            yield {k: h.float().cpu() for k, h in zip(names, model.representations(norm.apply(chunk.to(device))))}
+            done += len(chunk)
+            if on_batch is not None:
+                on_batch(done, len(images))
 
 
 def pca(x: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
@@ -133,23 +142,34 @@ def nearest_mean_accuracy(means: np.ndarray, test: np.ndarray, labels: np.ndarra
 def unit_pixels(images: torch.Tensor, batch: int = 5000) -> torch.Tensor:
     """`unit_rows` of the input layer, made a batch at a time: CIFAR-10's training pixels as float32 would be
     600 MB at once."""
-    return torch.cat([unit_rows(pixels(chunk)) for chunk in images.split(batch)])
+    return torch.cat(list(unit_pixel_batches(images, batch)))
+
+
+def unit_pixel_batches(images: torch.Tensor, batch: int = 5000) -> Iterator[torch.Tensor]:
+    """`unit_pixels` a batch at a time, for a caller that writes each batch away."""
+    for chunk in images.split(batch):
+        yield unit_rows(pixels(chunk))
 
 
 def unit_features(model: nn.Module, images: torch.Tensor, norm: Normalization, key: str, device: str = "cpu",
                   batch: int = BATCH) -> torch.Tensor:
     """`unit_rows` of one layer for uint8 images, made a batch at a time into one half-precision tensor: every
     layer of the training split as float32 at once was up to 740 MB (a 3 x 1,024 net), for one layer kept."""
-    model.eval()
-    at = [k for k, _ in model.layers()].index(key)
     out = None
-    with torch.no_grad():
-        for start in range(0, len(images), batch):
-            rows = unit_rows(model.representations(norm.apply(images[start:start + batch].to(device)))[at].cpu())
-            if out is None:
-                out = torch.empty((len(images), rows.shape[1]), dtype=torch.float16)
-            out[start:start + len(rows)] = rows
+    start = 0
+    for rows in unit_feature_batches(model, images, norm, key, device, batch):
+        if out is None:
+            out = torch.empty((len(images), rows.shape[1]), dtype=torch.float16)
+        out[start:start + len(rows)] = rows
+        start += len(rows)
     return out if out is not None else torch.empty((0, 0), dtype=torch.float16)
+
+
+def unit_feature_batches(model: nn.Module, images: torch.Tensor, norm: Normalization, key: str, device: str = "cpu",
+                         batch: int = BATCH) -> Iterator[torch.Tensor]:
+    """`unit_features` a batch at a time, for a caller that writes each batch away (app/representations.py)."""
+    for found in feature_batches(model, images, norm, device, batch):
+        yield unit_rows(found[key])
 
 
 def unit_rows(x: torch.Tensor) -> torch.Tensor:

@@ -414,19 +414,23 @@ def test_a_layer_index_is_written_once_and_memory_mapped_after(tmp_path):
     from app.representations import shared
     path, built = tmp_path / "maps" / "mnist-input-index.npy", []
 
-    def build():
+    def build():  # two batches of rows, written to the file one at a time
         built.append(1)
-        return torch.arange(12, dtype=torch.float16).reshape(3, 4)
-    first = shared(path, build)
-    again = shared(path, build)  # another process, or this one after the cache let it go: read, not made
+        rows = torch.arange(12, dtype=torch.float16).reshape(3, 4)
+        yield rows[:2]
+        yield rows[2:]
+    first = shared(path, 3, build)
+    again = shared(path, 3, build)  # another process, or this one after the cache let it go: read, not made
     assert built == [1] and path.is_file() and torch.equal(first, again)
+    assert torch.equal(first, torch.arange(12, dtype=torch.float16).reshape(3, 4))
+    assert not list(path.parent.glob("*.tmp"))  # no temporary file left behind
     assert str(path) in Path("/proc/self/maps").read_text()  # mapped, not copied
     first = first.clone()
     spare = path.with_suffix(".tmp")
     spare.write_bytes(b"half a file")
     spare.replace(path)  # unsound (files are only ever replaced whole: a mapping of the old one stays valid)
-    assert torch.equal(shared(path, build), first) and built == [1, 1]
+    assert torch.equal(shared(path, 3, build), first) and built == [1, 1]
     blocked = tmp_path / "a file, not a folder"
     blocked.write_text("")
     # A folder that cannot be made or written: kept in this process's memory, still right.
-    assert torch.equal(shared(blocked / "maps" / "x.npy", build), first)
+    assert torch.equal(shared(blocked / "maps" / "x.npy", 3, build), first)
