@@ -68,7 +68,7 @@ def layout(service: Service | None = None) -> html.Div:
 
 
 # Scripts the first view never runs: with `eager_loading` (which brings Plotly with the page) they were all
-# loaded and compiled on every visit, about 9 MB of them (MathJax, ag-grid's enterprise modules, dash_table),
+# loaded and compiled on every visit, about 8 MB of them (MathJax, ag-grid's enterprise modules, dash_table),
 # before the layout was even asked for. They load when a component first needs them, as without it.
 LATER = {"dash": ("async-datepicker.js", "async-highlight.js", "async-markdown.js", "async-mathjax.js",
                   "async-upload.js", "async-export.js", "async-table.js"),

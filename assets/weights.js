@@ -136,8 +136,9 @@
           grid.append.apply(grid, part.tiles.map(tile).filter(Boolean));
           made.push(grid);
         } else if ((part.graph === "bars" || part.graph === "matrix") && window.Plotly) {
-          charts.push(chart(part));
-          made.push(charts[charts.length - 1][0]);
+          const c = chart(part);
+          charts.push(c);
+          made.push(c[0]);
         }
       });
     }

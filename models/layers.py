@@ -139,35 +139,18 @@ def nearest_mean_accuracy(means: np.ndarray, test: np.ndarray, labels: np.ndarra
     return float((distances.argmin(1).numpy() == np.asarray(labels)).mean())
 
 
-def unit_pixels(images: torch.Tensor, batch: int = 5000) -> torch.Tensor:
-    """`unit_rows` of the input layer, made a batch at a time: CIFAR-10's training pixels as float32 would be
-    600 MB at once."""
-    return torch.cat(list(unit_pixel_batches(images, batch)))
-
-
 def unit_pixel_batches(images: torch.Tensor, batch: int = 5000) -> Iterator[torch.Tensor]:
-    """`unit_pixels` a batch at a time, for a caller that writes each batch away."""
+    """`unit_rows` of the input layer, a batch at a time, for a caller that writes each batch away: CIFAR-10's
+    training pixels as float32 would be 600 MB at once."""
     for chunk in images.split(batch):
         yield unit_rows(pixels(chunk))
 
 
-def unit_features(model: nn.Module, images: torch.Tensor, norm: Normalization, key: str, device: str = "cpu",
-                  batch: int = BATCH) -> torch.Tensor:
-    """`unit_rows` of one layer for uint8 images, made a batch at a time into one half-precision tensor: every
-    layer of the training split as float32 at once was up to 740 MB (a 3 x 1,024 net), for one layer kept."""
-    out = None
-    start = 0
-    for rows in unit_feature_batches(model, images, norm, key, device, batch):
-        if out is None:
-            out = torch.empty((len(images), rows.shape[1]), dtype=torch.float16)
-        out[start:start + len(rows)] = rows
-        start += len(rows)
-    return out if out is not None else torch.empty((0, 0), dtype=torch.float16)
-
-
 def unit_feature_batches(model: nn.Module, images: torch.Tensor, norm: Normalization, key: str, device: str = "cpu",
                          batch: int = BATCH) -> Iterator[torch.Tensor]:
-    """`unit_features` a batch at a time, for a caller that writes each batch away (app/representations.py)."""
+    """`unit_rows` of one layer for uint8 images, a batch at a time, for a caller that writes each batch away
+    (app/representations.py): every layer of the training split as float32 at once was up to 740 MB (a
+    3 x 1,024 net), for one layer kept."""
     for found in feature_batches(model, images, norm, device, batch):
         yield unit_rows(found[key])
 

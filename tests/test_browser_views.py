@@ -172,9 +172,10 @@ def test_the_slider_the_player_and_an_address_in_the_browser(dash_duo, trained):
 
     # assets/weights.js's unit switch: flips one unit of the network on screen; another network's units, a unit
     # out of range and a forged store change nothing or are dropped.
-    def flipped(off, unit, data=None):
-        return dash_duo.driver.execute_script("return window.lookinsideWeights.flipped(arguments[0], arguments[1], "
-                                              "arguments[2])", off, data or {"network": "mlp", "switches": 10}, unit)
+    def flipped(off, unit, data=None):  # "unchanged" where the page would write nothing
+        return dash_duo.driver.execute_script(
+            "const found = window.lookinsideWeights.flipped(arguments[0], arguments[1], arguments[2]);"
+            "return found === undefined ? 'unchanged' : found;", off, data or {"network": "mlp", "switches": 10}, unit)
 
     assert flipped(None, 2) == {"network": "mlp", "units": [2]}
     assert flipped({"network": "mlp", "units": [2]}, 0) == {"network": "mlp", "units": [0, 2]}
@@ -182,6 +183,6 @@ def test_the_slider_the_player_and_an_address_in_the_browser(dash_duo, trained):
     assert flipped({"network": "mlp", "units": [0]}, 0) is None  # all back on
     assert flipped({"network": "cnn", "units": [1]}, 0) == {"network": "mlp", "units": [0]}  # another network's
     assert flipped({"network": "mlp", "units": [99, -1, "x", 3]}, 1) == {"network": "mlp", "units": [1, 3]}
-    assert flipped(None, 10) is None and flipped(None, -1) is None  # out of range: no change (undefined)
-    assert flipped(None, 0, {"network": "linear", "switches": 0}) is None
+    assert flipped(None, 10) == "unchanged" and flipped(None, -1) == "unchanged"  # out of range: no change
+    assert flipped(None, 0, {"network": "linear", "switches": 0}) == "unchanged"  # no switches at all
     assert dash_duo.get_logs() == []

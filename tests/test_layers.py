@@ -103,7 +103,7 @@ def test_nearest_matches_brute_force_cosine():
     found, _ = layers.nearest(index, torch.from_numpy(rows[7]), 2)
     assert found.tolist() == [7, 100]
     x = images(23)  # the input layer's rows, made a batch at a time, are the same rows
-    assert torch.equal(layers.unit_pixels(x, batch=5), layers.unit_rows(layers.pixels(x)))
+    assert torch.equal(torch.cat(list(layers.unit_pixel_batches(x, batch=5))), layers.unit_rows(layers.pixels(x)))
 
 
 def test_nearest_class_mean_accuracy_matches_brute_force():

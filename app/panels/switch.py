@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
-
 from .. import background, ids
 from ..access import Access, Limits, visitor
 from ..representations import units_name
