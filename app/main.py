@@ -52,10 +52,11 @@ def layout(service: Service | None = None) -> html.Div:
                                service.dataset_options() if service is not None else None),
                 html.Div(id=ids.STATUS, className="status"),
                 html.Button("Train it", id=ids.TRAIN_IT, className="more-button train-it", n_clicks=0, hidden=True)]),
-            timeline.layout(),
+            timeline.layout(resolved, wanted.get("position")),
             views.nav(view)]),
         model.training_box(),
-        html.Div(id=ids.VIEW_BODY, className="view-body", children=views.body(view, wanted, service, shown)),
+        html.Div(id=ids.VIEW_BODY, className="view-body", children=views.body(view, {**wanted, "dataset": dataset},
+                                                                                        service, shown)),
         html.Footer(className="footer", children=[
             html.Span("After the chapter “Looking inside neural nets” of Machine Learning for Artists (ml4a). "
                       "All numbers are on the test split, which the networks never trained on."),

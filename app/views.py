@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from dash import Dash, Input, Output, State, html, no_update
 
+from models.datasets import DATASETS
+
 from . import ids
 from .state import on_screen
 from .panels import address, build, chapter, compare, confusion, embedding, explain, gallery, own, samples, \
@@ -35,7 +37,7 @@ def _core(wanted: dict, service=None, shown=None) -> list:
         html.Div(className="focus", children=[
             confusion.layout(switch.layout(), wanted, service, shown),
             html.Div(className="focus-side", children=[samples.layout(wanted), explain.layout()])]),
-        weights.layout()])]
+        weights.layout(wanted, wanted.get("dataset"))])]
 
 
 def _layers(wanted: dict, service=None, shown=None) -> list:
@@ -100,15 +102,18 @@ def body(view: View, wanted: dict, service=None, shown=None) -> list:
 def register(app: Dash, service) -> dict:
     @app.callback(Output(ids.VIEW_BODY, "children"), Output(ids.VIEW_PATH, "data"),
                   Input(ids.URL_CHANGED, "data"), State(ids.VIEW_PATH, "data"), State(ids.STATE_VIEW, "data"),
-                  prevent_initial_call=True)
-    def route(changed, mounted=None, shown=None):
+                  State(ids.DATASET, "value"), prevent_initial_call=True)
+    def route(changed, mounted=None, shown=None, dataset=None):
         """Mount the view the address names, with its controls as the address sets them; the same view
         stays as it is (back and forward within a view change only what the address changed). The first
         view comes with the page (app/main.py)."""
         view = find(changed.get("path") if isinstance(changed, dict) else None)
         if view.path == mounted:
             return no_update, no_update
-        return body(view, address.parse(address.search_of(changed)), service, shown), view.path
+        wanted = address.parse(address.search_of(changed))
+        if isinstance(dataset, str) and dataset in DATASETS:  # the dataset on screen, which an address written a moment ago may not name yet
+            wanted["dataset"] = dataset
+        return body(view, wanted, service, shown), view.path
 
     # The tabs mark the view on screen (assets/views.js moves between them without reloading the page).
     app.clientside_callback(

@@ -26,8 +26,9 @@
     return parseCell(names.indexOf(String(point.y)), names.indexOf(String(point.x)), names.length);
   }
 
+  // No cell is null, or undefined in a store the layout left empty.
   function same(a, b) {
-    return a === b || (a && b && a.actual === b.actual && a.predicted === b.predicted);
+    return a === b || (a == null && b == null) || (a && b && a.actual === b.actual && a.predicted === b.predicted);
   }
 
   // What the selected-cell store becomes, given the ids that triggered the callback (undefined: unchanged).

@@ -29,7 +29,7 @@
     const fired = new Set(triggered.map(function (t) { return t.prop_id.split(".")[0]; }));
     if (fired.has("url")) {
       const index = fromAddress(search);
-      return index === current ? undefined : index;
+      return index === current || (index === null && current === undefined) ? undefined : index;
     }
     if (fired.has("state-cell")) return current === null || current === undefined ? undefined : null;
     const tile = clickedTile(triggered);

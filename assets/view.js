@@ -116,7 +116,8 @@
   window.lookinsideView = {screen: screen, control: control, marks: marks};
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     lookinside_view: {
-      control: function (resolved, trained, play, tick, changed, dataset, network, value, stopped, opened, seeded) {
+      control: function (resolved, trained, play, tick, changed, dataset, network, value, stopped, opened, seeded,
+                         drawnMax) {
         const triggered = window.dash_clientside.callback_context.triggered || [];
         const fired = new Set(triggered.map(function (t) { return t.prop_id.split(".")[0]; }));
         const unchanged = Array(6).fill(window.dash_clientside.no_update);
@@ -130,6 +131,11 @@
           return unchanged;  // the server's answer, for the state the slider was drawn from at the choice
         }
         const found = control(fired, resolved, trained, value, stopped, dataset, network, changed, opened);
+        if ((fired.size === 0 || fired.has("")) && found[0] === drawnMax) {
+          // The layout drew the slider for this network (app/panels/timeline.py `slider`): nothing to redraw,
+          // but a position before the end a link names is set again, so that its snapshot is asked for.
+          return unchanged.map(function (v, i) { return i === 2 && found[2] < found[0] ? found[2] : v; });
+        }
         return found.map(function (v) { return v === undefined ? window.dash_clientside.no_update : v; });
       },
       // The slider moved: the end is the finished network at once (written straight into the snapshot store);
@@ -189,10 +195,7 @@
         const position = ours && Number.isInteger(snapshot.position) ? snapshot.position : null;
         const view = screen(resolved, trained, dataset, network, position);
         if (ours && view && view.checkpoint !== snapshot.checkpoint) return window.dash_clientside.no_update;
-        // On the page's first call the layout's view store is written again even when it is the same: Dash
-        // leaves a callback that reads only this store to this call, and would never call it otherwise.
-        const first = fired.size === 0 || fired.has("");
-        return !first && same(view, now === undefined ? null : now) ? window.dash_clientside.no_update : view;
+        return same(view, now === undefined ? null : now) ? window.dash_clientside.no_update : view;
       },
     },
   });

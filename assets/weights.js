@@ -19,14 +19,13 @@
 
   // The colour map's options and value (app/panels/weights.py lists them): the one a link names, unless it
   // is colour on grey data; else colour for colour data, and the signed map instead of colour on grey data.
-  function colours(options, colourSets, fired, dataset, changed, current, search) {
+  // The card mounts with them as the address says (app/panels/weights.py `colormap_of`, the same rule).
+  function colours(options, colourSets, fired, dataset, changed, current) {
     const colour = colourSets.indexOf(dataset) >= 0;
     const offered = options.map(function (o) { return o.value === "rgb" ? Object.assign({}, o, {disabled: !colour}) : o; });
-    const mounted = fired.size === 0 || fired.has("");  // the card was just mounted, as the address says
-    const byAddress = fired.has("state-address");
-    const here = byAddress ? (changed && changed.search) : search;
+    const here = fired.has("state-address") ? (changed && changed.search) : null;
     let wanted = null;
-    if ((byAddress || mounted) && typeof here === "string" && here.length <= 500) {
+    if (typeof here === "string" && here.length <= 500) {
       const named = new URLSearchParams(here).getAll("colours");
       const last = named.length ? named[named.length - 1] : null;
       wanted = options.some(function (o) { return o.value === last; }) ? last : null;

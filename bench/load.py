@@ -41,6 +41,12 @@ ROOT = Path(__file__).resolve().parent.parent
 HEATMAP_OUTPUTS = [("confusion-graph", "figure"), ("off-note", "children"), ("off-reset", "className"),
                    ("confusion-drawn", "data")]
 HEATMAP_STATE = [("confusion-drawn", "data", None)]
+
+
+def heatmap_inputs(view, mode: str = "counts", shown: str = "numbers", off=None) -> list:
+    """The heatmap's inputs for the network on screen, drawn in `mode` and `shown` with units `off`."""
+    return [("state-view", "data", view), ("confusion-mode", "value", mode), ("confusion-view", "value", shown),
+            ("state-units-off", "data", off), ("state-off-done", "data", None), ("off-ask", "data", None)]
 # The cell list's outputs: its heading, its tiles (as data), its "show more" button and the cell's summary (one
 # request a click).
 CELL_OUTPUTS = [("cell-samples-head", "children"), ("state-tiles", "data"), ("samples-more", "className"),
@@ -189,9 +195,7 @@ def visit(client: Client, pairs: list[tuple[str, str]], rng: random.Random) -> N
     shown = rng.choice(["numbers", "numbers", "images"])
     cell = {"actual": rng.randrange(k), "predicted": rng.randrange(k)}
     on_screen = ("state-view", "data", view)
-    client.callback("heatmap", HEATMAP_OUTPUTS,
-                    [on_screen, ("confusion-mode", "value", mode), ("confusion-view", "value", shown),
-                     ("state-units-off", "data", None), ("state-off-done", "data", None)], HEATMAP_STATE)
+    client.callback("heatmap", HEATMAP_OUTPUTS, heatmap_inputs(view, mode, shown), HEATMAP_STATE)
     client.callback("status", [("accuracy", "children"), ("model-status", "children"), ("model-status", "className"),
                                ("timeline-note", "children"), ("watch-button", "children"), ("watch-button", "title"),
                                ("train-it", "children"), ("train-it", "hidden")],

@@ -19,7 +19,7 @@ from models import datasets, layers
 from models.config import Settings
 from models.zoo import Zoo
 
-from .load import HEATMAP_OUTPUTS, HEATMAP_STATE
+from .load import HEATMAP_OUTPUTS, HEATMAP_STATE, heatmap_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 DRAW = ("..state-embedding-base.data...embedding-note.children...embedding-separation.figure..."
@@ -130,10 +130,8 @@ def server(settings: Settings, n: int = 100) -> dict:
     combos = [list(c) for k in (1, 2, 3) for c in itertools.combinations(range(10), k)]
     for i in rng.permutation(len(combos))[:n]:
         units = combos[i]
-        body = _body("..%s.." % "...".join(f"{i}.{p}" for i, p in HEATMAP_OUTPUTS), [
-            ("state-view", "data", view_store), ("confusion-mode", "value", "counts"),
-            ("confusion-view", "value", "numbers"), ("state-units-off", "data", {"network": "mlp", "units": units}),
-            ("state-off-done", "data", None)], HEATMAP_STATE)
+        body = _body("..%s.." % "...".join(f"{i}.{p}" for i, p in HEATMAP_OUTPUTS),
+                     heatmap_inputs(view_store, off={"network": "mlp", "units": units}), HEATMAP_STATE)
         ts += _timed(client, body, 1)[0]
     out["switch_off"] = _ms(ts)
 

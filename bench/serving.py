@@ -21,7 +21,7 @@ from app.state import screen
 from models.datasets import DATASETS
 
 from .load import ACCEPT_ENCODING, CELL_OUTPUTS, CELL_STATE, HEATMAP_OUTPUTS, HEATMAP_STATE, WEIGHTS_OUTPUTS, \
-    Client, cell_inputs, decompress
+    Client, cell_inputs, decompress, heatmap_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 # The heatmap's outputs: the figure and, above it, the note on units switched off and its reset button.
@@ -140,9 +140,7 @@ class Page:
 
     def heatmap(self, view: dict, mode: str) -> None:
         _answered("heatmap", self.client.callback(
-            "heatmap", HEATMAP_OUTPUTS,
-            [("state-view", "data", view), ("confusion-mode", "value", mode), ("confusion-view", "value", "numbers"),
-             ("state-units-off", "data", None), ("state-off-done", "data", None)], HEATMAP_STATE))
+            "heatmap", HEATMAP_OUTPUTS, heatmap_inputs(view, mode), HEATMAP_STATE))
 
     def weights(self, view: dict) -> None:
         _answered("weights", self.client.callback(

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from app.main import create_app
-from app.panels.weights import colormap_options
+from app.panels import address, timeline
+from app.panels.weights import colormap_of, colormap_options
 from models.train import TrainConfig
 from tests.conftest import quick_trained
 from tests.test_browser import click_cell, wait_until
@@ -150,13 +151,18 @@ def test_the_slider_the_player_and_an_address_in_the_browser(dash_duo, trained):
     assert control(["state-address"], 0, changed={"search": "?t=99"})[2] == last  # past the end: finished
     assert control(["state-address"], 1, changed={"search": "?t=1"}) == ["unchanged"] * 6  # nothing to redo
     assert control(["state-resolved"], 0, network="mlp")[5] == "timeline no-timeline hidden"  # not its state
+    # The layout draws the slider by the same rule (app/panels/timeline.py), so the first call changes nothing.
+    drawn = timeline.slider(st)
+    assert [drawn["max"], {str(k): v for k, v in drawn["marks"].items()}, drawn["value"], drawn["box"]] == \
+        [first[0], first[1], first[2], first[5]]
+    assert timeline.slider(st, 1)["value"] == 1 and timeline.slider(st, last + 5)["value"] == last
+    assert timeline.slider(None)["box"] == "timeline no-timeline hidden"
 
     # assets/weights.js's colour map: colour for colour data, what a link names unless it is colour on grey.
-    def colours(fired, dataset, current, changed=None, search=None):
+    def colours(fired, dataset, current, changed=None):
         return dash_duo.driver.execute_script(
             "return window.lookinsideWeights.colours(arguments[0], ['cifar10'], new Set(arguments[1]), "
-            "arguments[2], arguments[3], arguments[4], arguments[5])", colormap_options(None), fired, dataset,
-            changed, current, search)
+            "arguments[2], arguments[3], arguments[4])", colormap_options(None), fired, dataset, changed, current)
 
     options, value = colours(["dataset-dropdown"], "cifar10", "diverging")
     assert value == "rgb" and not options[-1]["disabled"]
@@ -167,7 +173,11 @@ def test_the_slider_the_player_and_an_address_in_the_browser(dash_duo, trained):
     assert colours([back], "mnist", "diverging", {"search": "?colours=grayscale"})[1] == "grayscale"
     assert colours([back], "mnist", "diverging", {"search": "?colours=rgb"})[1] == "diverging"  # no colour on grey
     assert colours([back], "cifar10", "rgb", {"search": "?colours=grayscale"})[1] == "grayscale"
-    assert colours([], "mnist", "diverging", None, "?colours=grayscale")[1] == "grayscale"  # just mounted
+    # A card mounts with the colour map the layout chose by the same rule (app/panels/weights.py).
+    for search in ("?colours=grayscale", "?colours=rgb", "?colours=diverging", "", "?colours=x"):
+        for dataset in ("mnist", "cifar10"):
+            assert colours([back], dataset, "diverging", {"search": search})[1] == \
+                colormap_of(address.parse(search), dataset), (search, dataset)
     assert colours([back], "mnist", "grayscale", {"search": "?colours=" + "x" * 600})[1] == "grayscale"  # forged
 
     # assets/weights.js's unit switch: flips one unit of the network on screen; another network's units, a unit

@@ -11,6 +11,7 @@ import pytest
 from app.main import create_app
 from app.replay import Replay
 from app.state import screen
+from bench.load import HEATMAP_STATE, heatmap_inputs
 from tests.conftest import quick_config, quick_trained
 
 
@@ -27,10 +28,8 @@ def request(output: str, inputs: list[tuple[str, str, object]], state: list[tupl
 
 def body(dataset: str, arch: str, state: dict | None, mode: str = "counts") -> bytes:
     """The heatmap request for the network on screen (the view store the page holds for `state`)."""
-    return request("..confusion-graph.figure...off-note.children...off-reset.className...confusion-drawn.data..", [
-        ("state-view", "data", screen(state, None, dataset, arch)), ("confusion-mode", "value", mode),
-        ("confusion-view", "value", "numbers"), ("state-units-off", "data", None), ("state-off-done", "data", None)],
-        [("confusion-drawn", "data", None)])
+    return request("..confusion-graph.figure...off-note.children...off-reset.className...confusion-drawn.data..",
+                   heatmap_inputs(screen(state, None, dataset, arch), mode), HEATMAP_STATE)
 
 
 def weights_body(dataset: str, arch: str, state: dict | None) -> bytes:

@@ -73,7 +73,7 @@ def register(app: Dash) -> dict:
     app.clientside_callback(
         ClientsideFunction(namespace="lookinside", function_name="addressChanged"),
         Output(ids.URL_CHANGED, "data"), Input(ids.URL, "pathname"), Input(ids.URL, "search"),
-        State(ids.URL_BUILT, "data"))
+        State(ids.URL_BUILT, "data"), prevent_initial_call=True)  # the location reports the address when it mounts
 
     @app.callback(Output(ids.DATASET, "value"), Output(ids.ARCH, "value"), Input(ids.URL_CHANGED, "data"),
                   State(ids.DATASET, "value"), State(ids.ARCH, "value"), prevent_initial_call=True)

@@ -102,13 +102,17 @@ def register(app: Dash, service: Service) -> dict:
             return None, "link-button hidden"
         return switched_note(service, view, units), "link-button"
 
+    # Not called when the card mounts: the layout draws the heatmap (`layout`). Units switched off when it
+    # mounts (a link's, or the page's on a return to this view) are drawn once the switch card has read them
+    # (app/panels/switch.py writes `off-ask` on mounting only then).
     @app.callback(Output(ids.CONFUSION, "figure"), Output(ids.OFF_NOTE, "children"), Output(ids.OFF_RESET, "className"),
                   Output(ids.CONFUSION_DRAWN, "data"),
                   Input(ids.STATE_VIEW, "data"), Input(ids.CONFUSION_MODE, "value"), Input(ids.CONFUSION_VIEW, "value"),
-                  Input(ids.STATE_OFF, "data"), Input(ids.STATE_OFF_DONE, "data"), State(ids.CONFUSION_DRAWN, "data"))
-    def draw(store, mode, view_mode, off=None, done=None, drawn=None):
+                  Input(ids.STATE_OFF, "data"), Input(ids.STATE_OFF_DONE, "data"), Input(ids.OFF_ASK, "data"),
+                  State(ids.CONFUSION_DRAWN, "data"), prevent_initial_call=True)
+    def draw(store, mode, view_mode, off=None, done=None, _asked=None, drawn=None):
         """The heatmap and the note above it: one request when the network, a toggle or the units change;
-        nothing when the page already shows it (the layout drew the first one)."""
+        nothing when the page already shows it."""
         key = drawn_key(store, mode, view_mode, off, done)
         if key == drawn:
             return no_update, no_update, no_update, no_update
@@ -126,7 +130,8 @@ def register(app: Dash, service: Service) -> dict:
         ClientsideFunction(namespace="lookinside_cells", function_name="selectCell"),
         Output(ids.STATE_CELL, "data"), Output(ids.STATE_MAP_PICK, "data", allow_duplicate=True),
         Input(ids.DATASET, "value"), Input(ids.URL, "search"), State(ids.STATE_CELL, "data"),
-        State(ids.CLASSES, "data"), State(ids.STATE_MAP_PICK, "data"), prevent_initial_call="initial_duplicate")
+        State(ids.CLASSES, "data"), State(ids.STATE_MAP_PICK, "data"),
+        prevent_initial_call=True)  # the address's cell comes when the location first reports it
 
     @app.callback(Output(ids.CONFUSION_MODE, "value"), Output(ids.CONFUSION_VIEW, "value"),
                   Input(ids.URL_CHANGED, "data"), State(ids.CONFUSION_MODE, "value"),

@@ -76,7 +76,7 @@ def register(app: Dash, service: Service) -> dict:
         return nearest_panel(service, view, index, layer)
 
     @app.callback(Output(ids.EXPLAIN, "children"), Output(ids.EXPLAIN_CARD, "className"),
-                  Input(ids.EXPLAIN_ASK, "data"))
+                  Input(ids.EXPLAIN_ASK, "data"), prevent_initial_call=True)  # asked only for an image (ASK)
     def explain(ask):
         return explanation(*_asked(ask))
 

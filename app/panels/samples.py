@@ -90,7 +90,8 @@ def register(app: Dash, service: Service) -> dict:
         Output(ids.STATE_SAMPLE, "data"),
         Input({"type": ids.SUSPECT_TILE, "index": ALL}, "n_clicks"), Input(ids.STATE_CELL, "data"),
         Input(ids.URL, "search"), Input({"type": ids.GALLERY_TILE, "index": ALL}, "n_clicks"),
-        Input({"type": ids.DATA_TILE, "index": ALL}, "n_clicks"), State(ids.STATE_SAMPLE, "data"))
+        Input({"type": ids.DATA_TILE, "index": ALL}, "n_clicks"), State(ids.STATE_SAMPLE, "data"),
+        prevent_initial_call=True)  # a first call names nothing: the address's image comes with the location
     app.clientside_callback(
         ClientsideFunction(namespace="lookinside_samples", function_name="markSelected"),
         Output({"type": ids.SUSPECT_TILE, "index": ALL}, "className"),

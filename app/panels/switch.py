@@ -30,7 +30,7 @@ def layout() -> list:
 def stores(off=None) -> list:
     """The shell's: the units switched off (as the page's address names them), and the convnet pass that
     made them drawable."""
-    return [dcc.Store(id=ids.STATE_OFF, data=off), dcc.Store(id=ids.STATE_OFF_DONE)]
+    return [dcc.Store(id=ids.STATE_OFF, **({"data": off} if off else {})), dcc.Store(id=ids.STATE_OFF_DONE)]
 
 
 def register(app: Dash, service: Service, access: Access, limits: Limits) -> dict:

@@ -1,6 +1,8 @@
 """The training timeline: a slider over the snapshots kept while the network trained, a player, and a retrain."""
 from __future__ import annotations
 
+import re
+
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
 
 from .. import ids
@@ -10,14 +12,42 @@ from ..state import READY, current, valid_pair, whole
 PLAY_MS = 900  # one snapshot per tick while playing
 
 
-def layout() -> html.Section:
-    return html.Section(id=ids.TIMELINE_BOX, className="timeline", children=[
+PLAY = "▶ Play"
+
+
+def marks(labels) -> dict:
+    """The slider's marks (assets/view.js `marks`, the same rule): every snapshot a dot; the start, about six
+    epochs and the end get words."""
+    heads = [str(label).split(" · ")[0] for label in labels]
+    epochs = [i for i, head in enumerate(heads) if re.fullmatch(r"epoch [0-9]+", head)]
+    step = max(1, len(epochs) // 6)
+    named = {i for k, i in enumerate(epochs) if k % step == 0} | {0, len(labels) - 1}
+    return {i: "" if i not in named else "start" if i == 0 else "end" if i == len(labels) - 1
+            else head.replace("epoch ", "e", 1) for i, head in enumerate(heads)}
+
+
+def slider(resolved, position=None) -> dict:
+    """The slider and its box as the page draws them for a network's state (assets/view.js `control`): the
+    finished network, or the position a link names."""
+    ready = isinstance(resolved, dict) and resolved.get("status") == READY
+    labels = resolved.get("timeline") if ready and isinstance(resolved.get("timeline"), list) else []
+    last = max(0, len(labels) - 1)
+    at = position if isinstance(position, int) and not isinstance(position, bool) and 0 <= position <= last else last
+    return {"max": last, "marks": marks(labels), "value": at,
+            "box": "timeline" + ("" if labels else " no-timeline") + ("" if ready else " hidden")}
+
+
+def layout(resolved=None, position=None) -> html.Section:
+    """The timeline, drawn for the network the page opens on (`resolved`, at a linked `position`), so that
+    the page's first call of its control changes nothing."""
+    drawn = slider(resolved, position)
+    return html.Section(id=ids.TIMELINE_BOX, className=drawn["box"], children=[
         html.Span("Training timeline", className="control-label timeline-title"),
-        html.Button("▶ Play", id=ids.TIMELINE_PLAY, className="more-button play-button", n_clicks=0,
+        html.Button(PLAY, id=ids.TIMELINE_PLAY, className="more-button play-button", n_clicks=0,
                     title="Replay training: step through the snapshots"),
         html.Div(className="timeline-slider", children=dcc.Slider(
-            id=ids.TIMELINE, min=0, max=0, step=1, value=0, marks=None, included=True, updatemode="mouseup",
-            allow_direct_input=False)),
+            id=ids.TIMELINE, min=0, max=drawn["max"], step=1, value=drawn["value"], marks=drawn["marks"],
+            included=True, updatemode="mouseup", allow_direct_input=False)),
         html.Span(id=ids.TIMELINE_NOTE, className="timeline-note"),
         html.Button("Watch it train", id=ids.WATCH, className="more-button", n_clicks=0,
                     title="Train this network from scratch and watch it learn: a new run beside the one everyone "
@@ -38,7 +68,7 @@ def register(app: Dash, service: Service) -> dict:
         Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"), Input(ids.TIMELINE_PLAY, "n_clicks"),
         Input(ids.TIMELINE_TICK, "n_intervals"), Input(ids.URL_CHANGED, "data"), Input(ids.DATASET, "value"),
         Input(ids.ARCH, "value"), State(ids.TIMELINE, "value"), State(ids.TIMELINE_TICK, "disabled"),
-        State(ids.URL, "search"), State(ids.STATE_KNOWN, "data"))
+        State(ids.URL, "search"), State(ids.STATE_KNOWN, "data"), State(ids.TIMELINE, "max"))
 
     # The slider's position: the end is the finished network, at once; a position before it goes to the server
     # first (below), which evaluates that snapshot once, so that every panel then shows the same moment.
@@ -70,11 +100,13 @@ def register(app: Dash, service: Service) -> dict:
 
     # The one writer of the view store, in the browser (assets/view.js): the chosen network as it stands
     # and the evaluated position. Being client-side, it adds no round trip between a change and the panels.
+    # The layout comes with the store written (app/main.py): called on the first visit as well, it held every
+    # panel's first call until it had run, and the heatmap's drawing with them.
     app.clientside_callback(
         ClientsideFunction(namespace="lookinside_view", function_name="onScreen"),
         Output(ids.STATE_VIEW, "data"),
         Input(ids.STATE_RESOLVED, "data"), Input(ids.STATE_TRAINED, "data"), Input(ids.STATE_SNAPSHOT, "data"),
         Input(ids.DATASET, "value"), Input(ids.ARCH, "value"), State(ids.STATE_VIEW, "data"),
-        State(ids.STATE_KNOWN, "data"))
+        State(ids.STATE_KNOWN, "data"), prevent_initial_call=True)
 
     return {"timeline_snapshot": snapshot}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from typing import Optional
 
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
 
@@ -28,17 +29,19 @@ SCALE = {False: " One scale for all tiles.", True: " Each filter is stretched to
                                                   "pattern shows."}
 
 
-def layout() -> html.Section:
-    """The weights card. Its colour map is chosen in the browser when it mounts, and its tiles and charts are
-    drawn there (assets/weights.js) from the data the server sends (`state-weights`): a page of 10 to 100
-    tiles as Dash components made every dispatch of the page's callbacks slower for every later click."""
+def layout(wanted: Optional[dict] = None, dataset: Optional[str] = None) -> html.Section:
+    """The weights card, its colour map as the address `wanted` names it for `dataset` (later changes are the
+    browser's: assets/weights.js `colours`). Its tiles and charts are drawn in the browser from the data the
+    server sends (`state-weights`): a page of 10 to 100 tiles as Dash components made every dispatch of the
+    page's callbacks slower for every later click."""
     return html.Section(className="card card-weights", children=[
         html.Div(className="card-head", children=[
             html.H2("What it learned"),
             html.Div(id=ids.WEIGHTS_PAGER, className="pager hidden", children=[
-                dcc.Dropdown(id=ids.WEIGHTS_PAGE, value="0", clearable=False, searchable=False, options=[])]),
-            dcc.RadioItems(id=ids.WEIGHTS_COLORMAP, value="diverging", inline=True, className="toggle",
-                           options=colormap_options(None)),
+                # No value until it has options: a dropdown clears a value its options lack, and asked again.
+                dcc.Dropdown(id=ids.WEIGHTS_PAGE, clearable=False, searchable=False, options=[])]),
+            dcc.RadioItems(id=ids.WEIGHTS_COLORMAP, value=colormap_of(wanted or {}, dataset), inline=True,
+                           className="toggle", options=colormap_options(dataset)),
         ]),
         html.Div(id=ids.WEIGHTS, className="weights"),  # drawn in the browser; never given children by Dash
         dcc.Store(id=ids.WEIGHTS_DATA), dcc.Store(id=ids.WEIGHTS_MARKS),
@@ -63,19 +66,30 @@ def colormap_options(dataset) -> list[dict]:
             {"label": "Colour", "value": "rgb", "disabled": not colour}]
 
 
+def colormap_of(wanted: dict, dataset) -> str:
+    """The colour map a card mounts with: the one the address names, unless it is colour on grey data; else
+    colour for colour data, the signed map for grey (assets/weights.js `colours` is the same rule)."""
+    colour, named = dataset in COLOUR_DATASETS, wanted.get("colours")
+    if named in COLOURS and not (named == "rgb" and not colour):
+        return named
+    return "rgb" if colour else "diverging"
+
+
 def register(app: Dash, service: Service) -> dict:
-    # The colour map's choices, in the browser (assets/weights.js `colours`): they depend only on the dataset
-    # and the address, and as a server callback they held the weights panel a round on every switch.
+    # The colour map's choices on a new dataset, or back and forward, in the browser (assets/weights.js
+    # `colours`): they depend only on the dataset and the address, and as a server callback they held the
+    # weights panel a round on every switch. The card mounts with them set (`layout`): a callback on every
+    # first visit, and a second request for the weights, were spent on saying so again.
     app.clientside_callback(
-        "function (dataset, changed, current, search, shown) {"
+        "function (dataset, changed, current, shown) {"
         " const fired = (window.dash_clientside.callback_context.triggered || []).map(t => t.prop_id.split('.')[0]);"
         " const [options, value] = window.lookinsideWeights.colours(%s, %s, new Set(fired), dataset, changed,"
-        " current, search); const none = window.dash_clientside.no_update;"
+        " current); const none = window.dash_clientside.no_update;"
         " return [JSON.stringify(options) === JSON.stringify(shown) ? none : options, value === current ? none : value]; }"
         % (json.dumps(colormap_options(None)), json.dumps(COLOUR_DATASETS)),
         Output(ids.WEIGHTS_COLORMAP, "options"), Output(ids.WEIGHTS_COLORMAP, "value"),
         Input(ids.DATASET, "value"), Input(ids.URL_CHANGED, "data"), State(ids.WEIGHTS_COLORMAP, "value"),
-        State(ids.URL, "search"), State(ids.WEIGHTS_COLORMAP, "options"))
+        State(ids.WEIGHTS_COLORMAP, "options"), prevent_initial_call=True)
 
     @app.callback(Output(ids.WEIGHTS_DATA, "data"), Output(ids.WEIGHTS_PAGE, "options"),
                   Output(ids.WEIGHTS_PAGER, "className"),
