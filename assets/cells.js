@@ -140,8 +140,8 @@
         const triggered = window.dash_clientside.callback_context.triggered || [];
         const triggers = new Set(triggered.map(function (t) { return t.prop_id.split(".")[0]; }));
         const found = choose(triggers, null, dataset, search, current, classes);
-        const none = window.dash_clientside.no_update;
-        return [found === undefined ? none : found, unpicked(found !== undefined && !same(found, current), pick)];
+        const changed = found !== undefined && !same(found, current);  // a new dataset with no cell: nothing
+        return [changed ? found : window.dash_clientside.no_update, unpicked(changed, pick)];
       },
       clickCell: function (click, current, classes, dataset, pick) {
         const found = choose(new Set(["confusion-graph"]), click, dataset, null, current, classes);

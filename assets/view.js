@@ -131,6 +131,11 @@
           return unchanged;  // the server's answer, for the state the slider was drawn from at the choice
         }
         const found = control(fired, resolved, trained, value, stopped, dataset, network, changed, opened);
+        // A new network at the end of its timeline, with the slider already at that end: the slider stays, and
+        // asks for no snapshot (askSnapshot).
+        if (fired.has("state-resolved") && found[2] === value && value === found[0] && found[0] === drawnMax) {
+          found[2] = undefined;
+        }
         if ((fired.size === 0 || fired.has("")) && found[0] === drawnMax) {
           // The layout drew the slider for this network (app/panels/timeline.py `slider`): nothing to redraw,
           // but a position before the end a link names is set again, so that its snapshot is asked for.

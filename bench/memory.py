@@ -170,8 +170,11 @@ def run(settings: Settings, clients: int = 6, rounds: int = 3, workers: int = 3,
             time.sleep(2)
             before, before_workers = pss(proc.pid)
             peak, peak_workers, done = [before], [max(before_workers)], threading.Event()
+            at_peak: dict = {}  # where the largest worker's memory sat when it was largest
+            before_kinds = {child.pid: where(child.pid) for child in psutil.Process(proc.pid).children()}
 
             def sample():
+                last = 0.0
                 while not done.wait(0.2):
                     try:
                         total, each = pss(proc.pid)
@@ -179,6 +182,18 @@ def run(settings: Settings, clients: int = 6, rounds: int = 3, workers: int = 3,
                         continue
                     peak.append(total)
                     peak_workers.append(max(each, default=0))
+                    if peak_workers[-1] >= max(peak_workers) and time.monotonic() - last > 1:
+                        last = time.monotonic()
+                        children = psutil.Process(proc.pid).children()
+                        sizes = []
+                        for child in children:
+                            try:
+                                sizes.append((child.memory_full_info().pss, child.pid))
+                            except psutil.Error:
+                                continue
+                        if sizes:
+                            pid = max(sizes)[1]
+                            at_peak.update(pid=pid, now=where(pid), before=before_kinds.get(pid, {}))
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
             began = time.perf_counter()
@@ -203,7 +218,38 @@ def run(settings: Settings, clients: int = 6, rounds: int = 3, workers: int = 3,
             "log_errors": len(errors),
             # after the sweep, per worker: its own memory (anonymous) and the files it maps (shared page cache)
             "worker_private_mb": [k.get("Private_Dirty") for k in kinds],
-            "worker_file_mb": [k.get("RssFile") for k in kinds]}
+            "worker_file_mb": [k.get("RssFile") for k in kinds],
+            # the largest worker at its peak, by kind of mapping: PSS in MB, and its growth since the start
+            "worker_peak_where_mb": at_peak.get("now", {}),
+            "worker_peak_growth_where_mb": {k: round(v - at_peak.get("before", {}).get(k, 0))
+                                            for k, v in at_peak.get("now", {}).items()}}
+
+
+# A worker's mappings, by what they hold (/proc/PID/smaps): its heap and other anonymous memory, the features
+# and indexes mapped from the model folder, the checkpoints, the datasets' files, and libraries.
+WHERE = (("features and indexes (mapped)", (".npy", ".f16", ".f32", "/maps/")), ("checkpoints", (".pt",)),
+         ("libraries", (".so",)), ("datasets", ("-ubyte", ".bin", "/datasets/", "data_batch", "test_batch")))
+
+
+def where(pid: int) -> dict:
+    """PSS in MB of one process, by kind of mapping."""
+    found: dict = {}
+    name = None
+    try:
+        text = Path(f"/proc/{pid}/smaps").read_text()
+    except OSError:
+        return found
+    for line in text.splitlines():
+        head = line.split()
+        if not head:
+            continue
+        if not head[0].endswith(":") or "-" in head[0]:  # a mapping's first line: range, perms, ..., path
+            path = head[5] if len(head) > 5 else ""
+            name = "heap" if path == "[heap]" else "anonymous" if not path or path.startswith("[anon") else \
+                next((kind for kind, marks in WHERE if any(m in path for m in marks)), "other files")
+        elif head[0] == "Pss:" and name is not None:
+            found[name] = found.get(name, 0) + int(head[1]) / 1024
+    return {k: round(v) for k, v in sorted(found.items())}
 
 
 def _rss_kinds(pid: int) -> dict:
@@ -256,6 +302,8 @@ def table(r: dict) -> str:
         f"| each worker after: memory of its own (private dirty), and files it maps (shared) | "
         f"{r['worker_private_mb']} MB; "
         f"{r['worker_file_mb']} MB | | |",
+        f"| the largest worker at its peak, by kind of mapping (PSS; growth since the start) | "
+        f"{r.get('worker_peak_where_mb')}; {r.get('worker_peak_growth_where_mb')} | | |",
         f"| errors or tracebacks in the server's log | {r['log_errors']} | 0 | {'met' if not r['log_errors'] else 'missed'} |",
     ])
 
