@@ -154,8 +154,10 @@ class Representations:
         means[layers.INPUT] = self.service.cache.get((ckpt.dataset, "input-means"), lambda: input_means(
             datasets.load(ckpt.dataset, True, self.service.local), len(ckpt.classes)))
         labels = view.evaluation.labels
-        return {layer.key: layers.nearest_mean_accuracy(means[layer.key], self.layer(view, layer.key), labels)
-                for layer in self.layers(view)}
+        test = datasets.load(ckpt.dataset, False, self.service.local).images
+        return {layer.key: layers.nearest_mean_accuracy(
+            means[layer.key], layers.pixel_batches(test) if layer.key == layers.INPUT else self.layer(view, layer.key),
+            labels) for layer in self.layers(view)}
 
     def saved_means(self, view) -> dict[str, np.ndarray]:
         classes = len(view.checkpoint.classes)
@@ -221,16 +223,28 @@ def _evaluation(intact: Evaluation, probs: np.ndarray) -> Evaluation:
 
 
 def train_means(ckpt, train, device: str = "cpu", found: Optional[dict] = None) -> dict[str, np.ndarray]:
-    """Every layer's class means (after the input) over the first MEANS_FROM training images."""
-    n = min(MEANS_FROM, len(train))
-    found = found if found is not None else layers.features(ckpt.model, train.images[:n], ckpt.normalization,
-                                                             device)
-    result = {}
-    for key, x in found.items():
-        means = layers.Means(len(ckpt.classes))
-        means.add(torch.as_tensor(x[:n]), train.labels[:n])
-        result[key] = means.means()
-    return result
+    """Every layer's class means (after the input) over the first MEANS_FROM training images: from `found` (a
+    job's features of the training split), or summed a batch at a time. Every layer of 20,000 images at once was
+    246 MB for a 3 x 1,024 net (and the batch of CIFAR-10 pixels it came from as much again), in each request
+    thread that drew a network's first map."""
+    n, classes = min(MEANS_FROM, len(train)), len(ckpt.classes)
+    means: dict[str, layers.Means] = {}
+    if found is not None:
+        batches = iter([(0, {key: torch.as_tensor(x[:n]) for key, x in found.items()})])
+    else:
+        batches = _counted(layers.feature_batches(ckpt.model, train.images[:n], ckpt.normalization, device))
+    for start, batch in batches:
+        for key, x in batch.items():
+            means.setdefault(key, layers.Means(classes)).add(x, train.labels[start:start + len(x)])
+    return {key: m.means() for key, m in means.items()}
+
+
+def _counted(batches):
+    """(the first row's number, batch) for batches of rows (key -> rows)."""
+    start = 0
+    for batch in batches:
+        yield start, batch
+        start += len(next(iter(batch.values())))
 
 
 def input_means(train, classes: int, batch: int = 2000) -> np.ndarray:

@@ -170,30 +170,22 @@ def run(settings: Settings, clients: int = 6, rounds: int = 3, workers: int = 3,
             time.sleep(2)
             before, before_workers = pss(proc.pid)
             peak, peak_workers, done = [before], [max(before_workers)], threading.Event()
-            at_peak: dict = {}  # where the largest worker's memory sat when it was largest
+            at_peak: dict = {"pss": 0.0}  # where the largest worker's memory sat when it was largest
             before_kinds = {child.pid: where(child.pid) for child in psutil.Process(proc.pid).children()}
 
             def sample():
-                last = 0.0
                 while not done.wait(0.2):
                     try:
                         total, each = pss(proc.pid)
+                        children = psutil.Process(proc.pid).children()
                     except psutil.Error:
                         continue
                     peak.append(total)
                     peak_workers.append(max(each, default=0))
-                    if peak_workers[-1] >= max(peak_workers) and time.monotonic() - last > 1:
-                        last = time.monotonic()
-                        children = psutil.Process(proc.pid).children()
-                        sizes = []
-                        for child in children:
-                            try:
-                                sizes.append((child.memory_full_info().pss, child.pid))
-                            except psutil.Error:
-                                continue
-                        if sizes:
-                            pid = max(sizes)[1]
-                            at_peak.update(pid=pid, now=where(pid), before=before_kinds.get(pid, {}))
+                    for child in children:  # smaps' own sum, so that the parts add up to the peak they explain
+                        now = where(child.pid)
+                        if sum(now.values()) > at_peak["pss"]:
+                            at_peak.update(pss=sum(now.values()), now=now, before=before_kinds.get(child.pid, {}))
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
             began = time.perf_counter()

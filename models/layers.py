@@ -67,30 +67,50 @@ def feature_batches(model: nn.Module, images: torch.Tensor, norm: Normalization,
                 on_batch(done, len(images))
 
 
-def pca(x: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
+def pca(x: np.ndarray, k: int = 2, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """The first k principal components of the rows of x: (coordinates (N, k) float32, share of the variance
-    each explains). Up to 1,024 units, an eigendecomposition of the covariance in float64; wider (CIFAR-10's
-    3,072 pixels), subspace iteration run until the leading variances change by less than one part in a
-    million, exact to float32 rounding and six times faster. Each axis points where its largest loading is
-    positive, so a map is reproducible."""
-    x = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)
-    centred = x - x.mean(0)
-    if centred.shape[1] > 1024:
+    each explains). Up to 1,024 units, an eigendecomposition of the covariance in float64, summed `chunk` rows
+    at a time: x (often a memory-mapped layer) is never copied whole, where a centred float32 copy and a
+    float64 one cost a request about three times the layer (125 MB for a 1,024-unit layer of 10,000 rows), in
+    every thread that drew a map. Wider (CIFAR-10's 3,072 pixels), subspace iteration run until the leading
+    variances change by less than one part in a million, exact to float32 rounding and six times faster. Each
+    axis points where its largest loading is positive, so a map is reproducible."""
+    if x.shape[1] > 1024:
+        x = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)
+        centred = x - x.mean(0)
         values, axes = _subspace_axes(centred, k)
         total = float(centred.pow(2).sum(dtype=torch.float64))
+        mean = torch.zeros(0)
     else:
-        c64 = centred.double()
-        values, vectors = torch.linalg.eigh(c64.T @ c64)
+        rows, width = x.shape
+        sums, gram = torch.zeros(width, dtype=torch.float64), torch.zeros(width, width, dtype=torch.float64)
+        for part in _row_chunks(x, chunk):
+            part = part.double()
+            sums += part.sum(0)
+            gram += part.T @ part
+        mean = sums / max(rows, 1)
+        values, vectors = torch.linalg.eigh(gram - rows * torch.outer(mean, mean))  # the centred rows' X^T X
         order = torch.argsort(values, descending=True)[:k]
         total = float(values.clamp(min=0).sum())
         values, axes = values[order], vectors[:, order]
+        centred = None
     signs = torch.sign(axes.gather(0, axes.abs().argmax(0, keepdim=True)))
-    axes = axes * torch.where(signs == 0, 1.0, signs)
-    coords = (centred @ axes.float()).numpy()
+    axes = (axes * torch.where(signs == 0, 1.0, signs)).float()
+    if centred is not None:
+        coords = (centred @ axes).numpy()
+    else:
+        coords = np.concatenate([((part - mean.float()) @ axes).numpy() for part in _row_chunks(x, chunk)]) \
+            if len(x) else np.zeros((0, axes.shape[1]), np.float32)
     if coords.shape[1] < k:  # fewer units than components asked for (a one-unit layer)
         coords = np.pad(coords, ((0, 0), (0, k - coords.shape[1])))
     explained = (values.clamp(min=0) / total).numpy() if total > 0 else np.zeros(len(values))
     return coords, explained
+
+
+def _row_chunks(x, chunk: int) -> Iterator[torch.Tensor]:
+    """The rows of an array (or a memory map), `chunk` at a time, as float32 tensors."""
+    for start in range(0, len(x), chunk):
+        yield torch.as_tensor(np.ascontiguousarray(x[start:start + chunk]), dtype=torch.float32)
 
 
 def _subspace_axes(centred: torch.Tensor, k: int, block: int = 16, tol: float = 1e-6,
@@ -131,15 +151,24 @@ class Means:
         return (self.sums / self.counts.clamp(min=1)[:, None]).float().numpy()
 
 
-def nearest_mean_accuracy(means: np.ndarray, test: np.ndarray, labels: np.ndarray) -> float:
+def nearest_mean_accuracy(means: np.ndarray, test, labels: np.ndarray) -> float:
     """How well classes separate in a representation: the share of test rows whose nearest class mean
-    (Euclidean, means from the training split) is their own class."""
-    x, m = torch.as_tensor(test, dtype=torch.float32), torch.as_tensor(means, dtype=torch.float32)
-    distances = (x * x).sum(1, keepdim=True) - 2 * x @ m.T + (m * m).sum(1)
-    return float((distances.argmin(1).numpy() == np.asarray(labels)).mean())
+    (Euclidean, means from the training split) is their own class. `test` is the rows, or their batches in
+    order (`pixel_batches`)."""
+    m = torch.as_tensor(means, dtype=torch.float32)
+    # A chunk of rows at a time: the whole layer's squares were another copy of it (123 MB for CIFAR-10's pixels).
+    parts = _row_chunks(test, 2048) if hasattr(test, "shape") else test
+    nearest = [((x * x).sum(1, keepdim=True) - 2 * x @ m.T + (m * m).sum(1)).argmin(1) for x in parts]
+    return float((torch.cat(nearest).numpy() == np.asarray(labels)).mean()) if nearest else 0.0
 
 
-def unit_pixel_batches(images: torch.Tensor, batch: int = 5000) -> Iterator[torch.Tensor]:
+def pixel_batches(images: torch.Tensor, batch: int = 2048) -> Iterator[torch.Tensor]:
+    """`pixels` a batch of images at a time: CIFAR-10's test split as float32 at once is 123 MB."""
+    for chunk in images.split(batch):
+        yield pixels(chunk)
+
+
+def unit_pixel_batches(images: torch.Tensor, batch: int = 2000) -> Iterator[torch.Tensor]:
     """`unit_rows` of the input layer, a batch at a time, for a caller that writes each batch away: CIFAR-10's
     training pixels as float32 would be 600 MB at once."""
     for chunk in images.split(batch):

@@ -99,7 +99,9 @@ def load(path: Path, checkpoint_id: str) -> Optional[list[Snapshot]]:
     if not path.is_file():
         return None
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        # Mapped, not read: the slider needs only the labels, and every server process keeps up to 32
+        # timelines (a wide net's is 64 MB); a snapshot's weights are paged in from the file when it is drawn.
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise ValueError("not a timeline of this format")
         if payload.get("checkpoint_id") != checkpoint_id:

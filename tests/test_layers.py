@@ -116,11 +116,15 @@ def test_nearest_class_mean_accuracy_matches_brute_force():
         means.add(torch.from_numpy(train[chunk:chunk + 128]), torch.from_numpy(labels[chunk:chunk + 128]))
     want_means = np.stack([train[labels == c].mean(0) for c in range(4)])
     np.testing.assert_allclose(means.means(), want_means, rtol=1e-5, atol=1e-6)
-    test = rng.normal(size=(200, 6)).astype(np.float32)
-    test_labels = rng.integers(0, 4, 200)
+    test = rng.normal(size=(5000, 6)).astype(np.float32)  # more rows than one chunk of the search
+    test_labels = rng.integers(0, 4, 5000)
     test += test_labels[:, None] * 0.8
     nearest = np.argmin(((test[:, None, :] - want_means[None]) ** 2).sum(2), axis=1)
     assert layers.nearest_mean_accuracy(means.means(), test, test_labels) == pytest.approx((nearest == test_labels).mean())
+    batches = (torch.from_numpy(test[i:i + 999]) for i in range(0, len(test), 999))  # the same rows, in batches
+    assert layers.nearest_mean_accuracy(means.means(), batches, test_labels) == pytest.approx((nearest == test_labels).mean())
+    x = images(50, seed=9)
+    assert torch.equal(torch.cat(list(layers.pixel_batches(x, batch=7))), layers.pixels(x))
 
 
 def zero_outgoing(model, units):
@@ -167,3 +171,24 @@ def test_units_sent_by_a_page_are_checked():
     assert layers.check_units([3, 1, 3], 10) == (1, 3)
     for forged in ([10], [-1], [True], ["1"], [1.0], "1", None, list(range(11))):
         assert layers.check_units(forged, 10) is None
+
+
+def test_class_means_summed_a_batch_at_a_time_are_every_layers_means():
+    """app/representations.py `train_means`: streamed through the network, the same means as from every layer
+    of the split at once (and from a job's features)."""
+    from types import SimpleNamespace
+
+    from app import representations
+    torch.manual_seed(0)
+    model = MLP((1, 28, 28), 10, hidden=(7, 5), activation="tanh")
+    n = 2 * layers.BATCH + 500  # three batches, the last a short one
+    x, labels = images(n, seed=5), torch.from_numpy(np.random.default_rng(5).integers(0, 10, n))
+    ckpt = SimpleNamespace(model=model, normalization=NORM, classes=tuple(str(c) for c in range(10)))
+    train = type("Split", (), {"images": x, "labels": labels, "__len__": lambda self: n})()
+    whole = layers.features(model, x, NORM)
+    want = {key: np.stack([v[labels.numpy() == c].mean(0) if (labels.numpy() == c).any() else np.zeros(v.shape[1])
+                           for c in range(10)]) for key, v in whole.items()}
+    for found in (representations.train_means(ckpt, train), representations.train_means(ckpt, train, found=whole)):
+        assert found.keys() == want.keys()
+        for key in want:
+            np.testing.assert_allclose(found[key], want[key], rtol=1e-5, atol=1e-6)
