@@ -28,7 +28,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8050, help="port (default 8050)")
     p.add_argument("--data-dir", help="dataset root (default: $LOOKINSIDE_DATA_DIR, else ./data)")
-    p.add_argument("--model-dir", help="checkpoint folder (default: $LOOKINSIDE_MODEL_DIR, else ./checkpoints)")
+    p.add_argument("--model-dir", help="the folder networks are saved to and read from first (default: "
+                                      "$LOOKINSIDE_MODEL_DIR, else ~/.local/share/lookinside/models over the shipped "
+                                      "./checkpoints, which are only read)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda, for training")
     p.add_argument("--offline", action="store_true", help="never download; datasets not on disk show a message")
     p.add_argument("--debug", action="store_true", help="Dash debug mode (reloader, dev tools); never in production")
@@ -75,7 +77,9 @@ def main(argv=None) -> int:
     # SIGINT ignored (Python then keeps it ignored, and the server never stopped).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     zoo = Zoo(settings)
-    log.info("data: %s\nmodels: %s%s", settings.data_dir, settings.model_dir, " (offline)" if settings.offline else "")
+    log.info("data: %s\nmodels: %s%s%s", settings.data_dir, settings.model_dir,
+             f" (over the shipped ones in {settings.shipped_dir}, read only)" if settings.shipped_dir else "",
+             " (offline)" if settings.offline else "")
     warm_default(zoo)
     # On loopback with no admin token this is one person's own dashboard: everything is allowed.
     single_user = args.host in ("127.0.0.1", "localhost", "::1")

@@ -98,8 +98,13 @@ def _env_int(name: str, default: int, least: int) -> int:
         return default
 
 
-def default_folder() -> Path:
-    return Path(os.environ.get(JOBS_DIR_ENV) or Path(tempfile.gettempdir()) / "lookinside-jobs")
+def default_folder(model_dir=None) -> Path:
+    """LOOKINSIDE_JOBS_DIR, else a folder inside the model folder, so that two instances share a queue only when
+    told to (a folder in /tmp was every instance's on the machine)."""
+    found = os.environ.get(JOBS_DIR_ENV)
+    if found:
+        return Path(found)
+    return Path(model_dir) / "jobs" if model_dir is not None else Path(tempfile.gettempdir()) / "lookinside-jobs"
 
 
 class Queue:

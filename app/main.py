@@ -14,7 +14,7 @@ from models.config import Settings
 
 from . import ids, security, strips, views
 from .access import Access, Limits
-from .jobs import Queue
+from .jobs import Queue, default_folder
 from .replay import Replay
 from .panels import (address, bar, build, chapter, compare, confusion, embedding, explain, gallery, model, own,
                      samples, suspects, switch, table, timeline, weights)
@@ -105,7 +105,7 @@ def create_app(settings: Settings, access: Access | None = None, queue: Queue | 
     # instead of asking again for all fourteen on every visit, which delayed the first heatmap.
     app.server.config["SEND_FILE_MAX_AGE_DEFAULT"] = 365 * 24 * 3600
     access = app.lookinside_access = access or Access.from_env()
-    queue = queue or Queue()
+    queue = queue or Queue(default_folder(settings.model_dir))
     # The limits' counts and the visitors' signing key live beside the queue: every process sees them.
     limits = app.lookinside_limits = Limits(app.server, queue.folder)
     service = app.lookinside_service = Service(settings, queue=queue, limits=limits)

@@ -71,8 +71,10 @@ def run(queue: Queue, job_id: str, own_process: bool = False) -> None:
 
 def train(queue: Queue, job: Job) -> dict:
     """Make the job's network: train it (again, or as a new run) and evaluate it; returns the page state."""
+    shipped = job.settings.get("shipped_dir")
     settings = Settings(data_dir=Path(job.settings["data_dir"]), model_dir=Path(job.settings["model_dir"]),
-                        offline=bool(job.settings["offline"]), device=str(job.settings["device"]))
+                        offline=bool(job.settings["offline"]), device=str(job.settings["device"]),
+                        shipped_dir=Path(shipped) if shipped else None)
     zoo, cancel, last = Zoo(settings), threading.Event(), [0.0]
 
     def report(progress=None, frame=None):

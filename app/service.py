@@ -22,7 +22,7 @@ from models.zoo import Zoo, base_of, kind_of, parse_network, shape_of
 from . import figures
 from .access import address
 from .images import Thumbnails
-from .jobs import Queue, Refused
+from .jobs import Queue, Refused, default_folder
 from .representations import Representations
 from .state import DATASET_LABELS, ERROR, READY, UNTRAINED, network_label, on_screen, state, valid_pair
 
@@ -47,7 +47,7 @@ class View:
 class Service:
     def __init__(self, settings: Settings, queue: Optional[Queue] = None, limits=None):
         self.settings = settings
-        self.queue = queue or Queue()
+        self.queue = queue or Queue(default_folder(settings.model_dir))
         self.limits = limits  # app.access.Limits: per-visitor rate limits on the expensive work
         self.zoo = Zoo(settings)
         # Reading on behalf of a page never downloads: that happens only in a training job.
@@ -187,7 +187,9 @@ class Service:
         return job.handle()
 
     def job_settings(self) -> dict:
+        shipped = self.settings.shipped_dir
         return {"data_dir": str(self.settings.data_dir), "model_dir": str(self.settings.model_dir),
+                "shipped_dir": str(shipped) if shipped is not None else None,
                 "offline": self.settings.offline, "device": self.settings.device}
 
     def ladder_figure(self) -> dict:
@@ -197,7 +199,7 @@ class Service:
         for dataset in names:
             for network in ladder.networks():
                 try:
-                    signature.append((dataset, network, self.zoo.checkpoint_path(dataset, network).stat().st_mtime_ns))
+                    signature.append((dataset, network, self.zoo.stored_path(dataset, network).stat().st_mtime_ns))
                 except OSError:  # not trained (or removed since)
                     continue
         return self.cache.get(("ladder", tuple(names), tuple(signature)), lambda: self._ladder_figure(names))

@@ -30,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     common = OneLineParser(add_help=False)
     common.add_argument("--data-dir", help="dataset root (default: $LOOKINSIDE_DATA_DIR, else ./data)")
-    common.add_argument("--model-dir", help="checkpoint folder (default: $LOOKINSIDE_MODEL_DIR, else ./checkpoints)")
+    common.add_argument("--model-dir", help="the folder networks are saved to and read from first (default: "
+                                           "$LOOKINSIDE_MODEL_DIR, else ~/.local/share/lookinside/models over the shipped "
+                                           "./checkpoints, which are only read)")
     common.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     common.add_argument("--offline", action="store_true", help="never download; report missing data instead")
     pair = OneLineParser(add_help=False)

@@ -5,33 +5,51 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import torch
 
 from .errors import ConfigError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-# Shipped checkpoints live here, so a fresh clone needs only the data, never a long training run.
-DEFAULT_MODEL_DIR = PROJECT_DIR / "checkpoints"
+# Shipped checkpoints live here, so a fresh clone needs only the data, never a long training run. The app only
+# reads them: what it trains, builds, evaluates and maps goes to the model folder (`model_dir`).
+SHIPPED_DIR = PROJECT_DIR / "checkpoints"
+DEFAULT_MODEL_DIR = SHIPPED_DIR  # without a layered setup (`Settings()`), one folder read and written
 DEFAULT_DATA_DIR = Path("data")
 DATA_DIR_ENV = "LOOKINSIDE_DATA_DIR"
 MODEL_DIR_ENV = "LOOKINSIDE_MODEL_DIR"
+SHIPPED_DIR_ENV = "LOOKINSIDE_SHIPPED_DIR"  # "" for none
+
+
+def user_model_dir() -> Path:
+    """The model folder when none is named: this user's data folder ($XDG_DATA_HOME, else ~/.local/share)."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base).expanduser() / "lookinside" / "models"
 
 
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = DEFAULT_DATA_DIR
-    model_dir: Path = DEFAULT_MODEL_DIR
+    model_dir: Path = DEFAULT_MODEL_DIR  # read and written
     offline: bool = False  # True forbids any download: missing data is reported instead
     device: str = "cpu"
+    shipped_dir: Optional[Path] = None  # read only, under the model folder: a file there wins
 
     @classmethod
     def resolve(cls, data_dir=None, model_dir=None, offline=False, device="cpu") -> "Settings":
-        """Flag, else environment variable, else default; checks the device exists."""
+        """Flag, else environment variable, else default; checks the device exists.
+
+        With no model folder named, it is the user's (`user_model_dir`) over the shipped checkpoints, so running
+        the app never changes the checkout. A folder named by flag or environment is used alone (as the tests and
+        `make checkpoints` do), unless LOOKINSIDE_SHIPPED_DIR names a folder to read beneath it."""
         data = Path(data_dir or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR).expanduser()
-        models = Path(model_dir or os.environ.get(MODEL_DIR_ENV) or DEFAULT_MODEL_DIR).expanduser()
-        return cls(data_dir=data.resolve(), model_dir=models.resolve(), offline=bool(offline),
-                   device=check_device(device))
+        named = model_dir or os.environ.get(MODEL_DIR_ENV)
+        models = Path(named or user_model_dir()).expanduser().resolve()
+        shipped = os.environ.get(SHIPPED_DIR_ENV, "" if named else str(SHIPPED_DIR))
+        shipped = Path(shipped).expanduser().resolve() if shipped else None
+        return cls(data_dir=data.resolve(), model_dir=models, offline=bool(offline), device=check_device(device),
+                   shipped_dir=None if shipped == models else shipped)
 
 
 def check_device(device: str) -> str:

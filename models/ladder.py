@@ -49,7 +49,7 @@ def points(zoo: Zoo, dataset: str) -> list[Point]:
     found = []
     for network in networks():
         try:
-            ckpt = checkpoint.load(zoo.checkpoint_path(dataset, network), dataset=dataset, arch=kinds.MLP_KIND.name)
+            ckpt = checkpoint.load(zoo.stored_path(dataset, network), dataset=dataset, arch=kinds.MLP_KIND.name)
         except LookInsideError:
             continue
         accuracy: Optional[float] = ckpt.metrics.get("test_accuracy")

@@ -96,8 +96,22 @@ class Zoo:
         self.settings = settings
 
     def checkpoint_path(self, dataset: str, arch: str) -> Path:
+        """Where the pair's checkpoint is written (the model folder)."""
         check_names(dataset, arch)
         return self.settings.model_dir / f"{dataset}-{arch}.pt"
+
+    def stored_path(self, dataset: str, arch: str) -> Path:
+        """Where the pair's checkpoint is read from: the model folder's, else the shipped one."""
+        return self._found(self.checkpoint_path(dataset, arch))
+
+    def _found(self, path: Path) -> Path:
+        """A file of the model folder, or where it is not there, the shipped folder's of the same name (read
+        only: what replaces it is written to the model folder, and wins from then on)."""
+        shipped = self.settings.shipped_dir
+        if shipped is None or path.exists():
+            return path
+        other = shipped / path.name
+        return other if other.exists() else path
 
     def _eval_path(self, dataset: str, arch: str, checkpoint_id: str = "") -> Path:
         # A snapshot's id is "<checkpoint id>@<step>": its evaluation gets a file of its own.
@@ -108,11 +122,11 @@ class Zoo:
         return self.checkpoint_path(dataset, arch).with_suffix(".timeline.pt")
 
     def has_checkpoint(self, dataset: str, arch: str) -> bool:
-        return self.checkpoint_path(dataset, arch).is_file()
+        return self.stored_path(dataset, arch).is_file()
 
     def load(self, dataset: str, arch: str) -> checkpoint.Checkpoint:
         """The saved checkpoint, rebuilt once per file version; CheckpointError if absent or bad."""
-        path = self.checkpoint_path(dataset, arch)
+        path = self.stored_path(dataset, arch)
         try:
             stat = path.stat()
         except OSError:
@@ -362,7 +376,8 @@ class Zoo:
         return None if isinstance(found, list) else found
 
     def _timeline_file(self, ckpt: checkpoint.Checkpoint):
-        path = self.timeline_path(ckpt.dataset, ckpt.name)
+        # Beside the checkpoint it belongs to (a timeline names its checkpoint's id, and is None for another's)
+        path = self.stored_path(ckpt.dataset, ckpt.name).with_suffix(".timeline.pt")
         return _load_timeline_cached(path, _mtime(path), ckpt.id)
 
     def snapshot(self, ckpt: checkpoint.Checkpoint, position: int) -> checkpoint.Checkpoint:
@@ -383,7 +398,7 @@ class Zoo:
         return found if isinstance(found, str) else None
 
     def _eval_file(self, ckpt: checkpoint.Checkpoint):
-        path = self._eval_path(ckpt.dataset, ckpt.name, ckpt.id)
+        path = self._found(self._eval_path(ckpt.dataset, ckpt.name, ckpt.id))
         found = _load_eval_cached(path, _mtime(path), ckpt.id)
         if isinstance(found, Evaluation) and (found.classes != ckpt.classes or found.n != ckpt.metrics.get(
                 "n_test", found.n)):
