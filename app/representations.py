@@ -7,10 +7,10 @@ beside the checkpoint, and this reads them; until then the panels offer to start
 """
 from __future__ import annotations
 
+import contextlib
 import os
-import tempfile
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import BinaryIO, Optional, Sequence
 
 import numpy as np
 import torch
@@ -18,6 +18,7 @@ import torch
 from models import datasets, layers
 from models.cache import Bounded
 from models.evaluate import Evaluation
+from models.files import atomic_file, atomic_write
 
 MAPS = "maps"  # under the model folder: what jobs computed, one file per checkpoint and layer
 MEANS_FROM = 20_000  # training images the class means of the separation figure are taken over
@@ -288,29 +289,20 @@ def _streamed(paths: dict[str, Path], rows: int, dtype, batches) -> Optional[dic
     one batch at a time through temporary files renamed when complete, then mapped: the whole arrays never
     sit in this process's memory (building a 3 x 1,024 net's training index whole was 123 MB a layer, in
     every worker that built one). None where the folder cannot be written."""
-    files: dict[str, tuple] = {}
     try:
-        for batch in batches():
-            for key, values in batch.items():
-                values = np.ascontiguousarray(values, dtype=dtype)
-                if key not in files:
-                    paths[key].parent.mkdir(parents=True, exist_ok=True)
-                    fd, tmp = tempfile.mkstemp(dir=paths[key].parent, suffix=".tmp")
-                    f = os.fdopen(fd, "wb")
-                    files[key] = (f, tmp)
-                    np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(values.dtype),
-                                                             "fortran_order": False,
-                                                             "shape": (rows, values.shape[1])})
-                files[key][0].write(values.tobytes())
-        for key, (f, tmp) in files.items():
-            f.close()
-            os.replace(tmp, paths[key])
+        with contextlib.ExitStack() as written:  # each renamed into place at the end, or removed on a failure
+            files: dict[str, BinaryIO] = {}
+            for batch in batches():
+                for key, values in batch.items():
+                    values = np.ascontiguousarray(values, dtype=dtype)
+                    if key not in files:
+                        files[key] = written.enter_context(atomic_file(paths[key]))
+                        np.lib.format.write_array_header_1_0(files[key], {
+                            "descr": np.lib.format.dtype_to_descr(values.dtype), "fortran_order": False,
+                            "shape": (rows, values.shape[1])})
+                    files[key].write(values.tobytes())
     except OSError:
         return None
-    finally:
-        for f, tmp in files.values():
-            f.close()
-            Path(tmp).unlink(missing_ok=True)
     found = {key: _mapped_array(path, np.dtype(dtype), rows) for key, path in paths.items()}
     return None if any(v is None for v in found.values()) else found
 
@@ -338,21 +330,10 @@ def _read(path: Path, rows: int) -> Optional[np.ndarray]:
 
 
 def write(path: Path, values: np.ndarray) -> None:
-    """Write through a temporary file and a rename: a reader never sees half a file."""
-    _atomic(path, lambda f: np.save(f, values, allow_pickle=False))
+    """Write through a temporary file and a rename (models/files.py): a reader never sees half a file, and the
+    file is as readable as the model folder's others (jobs' files were 0600)."""
+    atomic_write(path, lambda f: np.save(f, values, allow_pickle=False))
 
 
 def write_npz(path: Path, **arrays) -> None:
-    _atomic(path, lambda f: np.savez(f, **arrays))
-
-
-def _atomic(path: Path, save) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            save(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: np.savez(f, **arrays))

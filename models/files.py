@@ -1,11 +1,12 @@
 """Atomic file writes that keep the permissions of the file they replace."""
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, Iterator
 
 
 def _default_mode() -> int:
@@ -16,8 +17,10 @@ def _default_mode() -> int:
     return 0o666 & ~umask
 
 
-def atomic_write(path: Path, write: Callable[[BinaryIO], None], sync: bool = False) -> None:
-    """Write through a temporary file and a rename, so a crash never leaves half a file.
+@contextlib.contextmanager
+def atomic_file(path: Path, sync: bool = False) -> Iterator[BinaryIO]:
+    """A file to write `path` through: a temporary file renamed into place when the block ends without an
+    exception (removed if it does not), so a crash never leaves half a file.
 
     The new file gets the mode of the one it replaces (or what the umask gives a new file):
     mkstemp's private 0600 would otherwise lock out every other user of a shared model dir.
@@ -30,7 +33,7 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None], sync: bool = Fal
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            write(f)
+            yield f
             if sync:
                 f.flush()
                 os.fsync(f.fileno())
@@ -39,3 +42,9 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None], sync: bool = Fal
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], None], sync: bool = False) -> None:
+    """`write(f)` to `path` through `atomic_file`."""
+    with atomic_file(path, sync) as f:
+        write(f)

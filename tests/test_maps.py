@@ -434,3 +434,28 @@ def test_a_layer_index_is_written_once_and_memory_mapped_after(tmp_path):
     blocked.write_text("")
     # A folder that cannot be made or written: kept in this process's memory, still right.
     assert torch.equal(shared(blocked / "maps" / "x.npy", 3, build), first)
+
+
+def test_a_layers_files_are_as_readable_as_the_model_folders_others(tmp_path):
+    """app/representations.py writes through models/files.py: a job's files are not mkstemp's private 0600,
+    which locked every other user of a shared model folder out of them; a failed stream leaves nothing."""
+    import os
+    import stat
+
+    from app.representations import _streamed, write
+    umask = os.umask(0o022)
+    try:
+        paths = {"a": tmp_path / "maps" / "a.npy", "b": tmp_path / "maps" / "b.npy"}
+        found = _streamed(paths, 4, np.float16, lambda: iter([{"a": np.ones((2, 3)), "b": np.zeros((2, 5))}] * 2))
+        write(tmp_path / "maps" / "c.npy", np.ones((2, 2), np.float32))
+    finally:
+        os.umask(umask)
+    assert found["a"].shape == (4, 3) and found["b"].shape == (4, 5) and float(found["a"].sum()) == 12
+    for name in ("a.npy", "b.npy", "c.npy"):
+        assert stat.S_IMODE((tmp_path / "maps" / name).stat().st_mode) == 0o644
+
+    def broken():
+        yield {"d": np.ones((2, 3))}
+        raise OSError("disk full")
+    assert _streamed({"d": tmp_path / "maps" / "d.npy"}, 4, np.float16, broken) is None
+    assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == ["a.npy", "b.npy", "c.npy"]
