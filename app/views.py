@@ -15,9 +15,9 @@ from dash import Dash, Input, Output, State, html, no_update
 
 from models.datasets import DATASETS
 
-from . import ids
+from . import ids, query
 from .state import on_screen
-from .panels import address, build, chapter, compare, confusion, embedding, explain, gallery, own, samples, \
+from .panels import build, chapter, compare, confusion, embedding, explain, gallery, own, samples, \
     suspects, switch, table, weights
 
 
@@ -83,7 +83,7 @@ def from_referrer(referrer) -> tuple[View, dict, str]:
     if not isinstance(referrer, str) or len(referrer) > 2000:
         return VIEWS[0], {}, ""
     parts = urlsplit(referrer)
-    return find(parts.path or "/"), address.parse(parts.query), \
+    return find(parts.path or "/"), query.parse(parts.query), \
         (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
@@ -110,8 +110,9 @@ def register(app: Dash, service) -> dict:
         view = find(changed.get("path") if isinstance(changed, dict) else None)
         if view.path == mounted:
             return no_update, no_update
-        wanted = address.parse(address.search_of(changed))
-        if isinstance(dataset, str) and dataset in DATASETS:  # the dataset on screen, which an address written a moment ago may not name yet
+        wanted = query.parse(query.search_of(changed))
+        # the dataset on screen, which an address written a moment ago may not name yet
+        if isinstance(dataset, str) and dataset in DATASETS:
             wanted["dataset"] = dataset
         return body(view, wanted, service, shown), view.path
 

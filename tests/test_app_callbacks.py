@@ -391,7 +391,7 @@ def test_weights_for_each_network(cb):
 
 
 def test_the_chapter_guide_links_every_figure_to_a_view(cb):
-    from app.panels.address import parse
+    from app.query import parse
     from app.panels.chapter import FIGURES, SHOW
     from app.panels.chapter import layout as guide_of
     store = find(guide_of(cb["service"]), dcc.Store)[0]  # the list, drawn in the browser (assets/chapter.js)
@@ -517,7 +517,7 @@ def test_watch_it_train_without_the_token_trains_a_new_run_beside_the_served_one
     assert ready(cb, "mnist", "mlp~run7")["status"] == "error"  # a run that does not exist is not trained on demand
 
 def test_address_is_parsed_strictly():
-    from app.panels.address import parse
+    from app.query import parse
     assert parse("?dataset=cifar10&model=mlp&counts=percent&view=images&sort=margin&cell=3-5&sample=42&t=2") == {
         "dataset": "cifar10", "arch": "mlp", "mode": "percent", "view": "images", "sort": "margin",
         "cell": {"actual": 3, "predicted": 5}, "sample": 42, "position": 2}

@@ -185,7 +185,7 @@ def test_a_cell_click_costs_one_round_trip(page):
 def test_the_browser_applies_the_servers_rules_for_cells_and_the_view(page):
     """assets/cells.js and assets/view.js against the rules the server applies (app/cells.py, app/state.py)."""
     from app.cells import parse_click
-    from app.panels.address import parse
+    from app.query import parse
     from app.state import screen
     dash_duo, zoo = page
     run = dash_duo.driver.execute_script
@@ -416,7 +416,7 @@ def test_back_and_forward_step_through_every_click(dash_duo, trained):
 def test_every_chapter_link_restores_its_view(page):
     """Each figure of the chapter guide: its dataset, network, cell, image and view options on screen, and the
     card it names scrolled into view."""
-    from app.panels.address import parse
+    from app.query import parse
     from app.panels.chapter import SHOW
     dash_duo, zoo = page
     wait_until(lambda: dash_duo.driver.execute_script(

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from app.main import create_app
-from app.panels import address, timeline
+from app import query
+from app.panels import timeline
 from app.panels.weights import colormap_of, colormap_options
 from models.train import TrainConfig
 from tests.conftest import quick_trained
@@ -177,7 +178,7 @@ def test_the_slider_the_player_and_an_address_in_the_browser(dash_duo, trained):
     for search in ("?colours=grayscale", "?colours=rgb", "?colours=diverging", "", "?colours=x"):
         for dataset in ("mnist", "cifar10"):
             assert colours([back], dataset, "diverging", {"search": search})[1] == \
-                colormap_of(address.parse(search), dataset), (search, dataset)
+                colormap_of(query.parse(search), dataset), (search, dataset)
     assert colours([back], "mnist", "grayscale", {"search": "?colours=" + "x" * 600})[1] == "grayscale"  # forged
 
     # assets/weights.js's unit switch: flips one unit of the network on screen; another network's units, a unit

@@ -165,7 +165,7 @@ def test_a_variants_weights_page_its_filters_and_draw_matrices():
 def test_digits_that_int_cannot_read_are_refused_not_crashed():
     """'²' passes str.isdigit() but int() raises on it: every id, width and address field is refused in one
     line (or left out) instead."""
-    from app.panels.address import parse
+    from app.query import parse
     from models.zoo import is_network
     with pytest.raises(ConfigError, match="whole numbers"):
         kinds.parse_widths("²")

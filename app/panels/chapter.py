@@ -1,6 +1,6 @@
 """The chapter, live: each figure of "Looking inside neural nets" as a link to the view that reproduces it.
 
-A link is an address like any other (app/panels/address.py): dataset, network, cell, image, view options,
+A link is an address like any other (app/query.py): dataset, network, cell, image, view options,
 and `show`, the card to bring into view once the page has loaded (assets/address.js).
 """
 from __future__ import annotations

@@ -10,7 +10,7 @@ from models.datasets import DATASETS
 from .. import export, figures, ids
 from ..moves import switched_heatmap, switched_note, units_off
 from ..service import Service
-from . import address
+from ..query import parse, search_of
 
 
 def layout(switch_bar: list = (), wanted: Optional[dict] = None, service: Optional[Service] = None,
@@ -139,7 +139,7 @@ def register(app: Dash, service: Service) -> dict:
     def toggles_from_address(changed, mode, view_mode):
         """Back and forward within the view: the toggles as the address names them (the card is mounted
         with them set)."""
-        wanted = address.parse(address.search_of(changed))
+        wanted = parse(search_of(changed))
         return tuple(no_update if wanted.get(k, default) == now else wanted.get(k, default)
                      for k, default, now in (("mode", "counts", mode), ("view", "numbers", view_mode)))
     # The outline follows the selected cell without a request, and without redrawing the heatmap: it is

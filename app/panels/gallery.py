@@ -18,7 +18,8 @@ from ..elements import element
 from ..images import Thumbnails
 from ..service import Service
 from ..state import whole, whole_text
-from . import address, triggered_ids
+from ..query import parse, search_of
+from . import triggered_ids
 
 SAMPLE_SIZE = 50  # images in the data grid: five rows of ten
 GALLERY_SIZE = 24
@@ -71,7 +72,7 @@ def register(app: Dash, service: Service) -> dict:
                   State(ids.DATA_SEED, "data"), prevent_initial_call=True)
     def seed(clicks, changed, current):
         if ids.URL_CHANGED in triggered_ids():  # back or forward names the sample (a link's is mounted with it)
-            wanted = address.parse(address.search_of(changed)).get("seed", 0)
+            wanted = parse(search_of(changed)).get("seed", 0)
             return no_update if wanted == current else wanted
         if ctx.triggered_id == ids.DATA_NEW and isinstance(clicks, int):
             return int(np.random.default_rng().integers(1, MAX_SEED))

@@ -17,7 +17,8 @@ from ..images import colorize, png_data_uri, to_display
 from ..moves import moves, units_off
 from ..service import Service, View
 from ..state import chosen, whole
-from . import address, triggered_ids
+from ..query import parse, search_of
+from . import triggered_ids
 
 PAGE = 24  # images shown per click of "show more"
 MAX_SHOWN = 480  # a cell can hold thousands of images: the page never asks for more than this
@@ -108,7 +109,7 @@ def register(app: Dash, service: Service) -> dict:
                   prevent_initial_call=True)
     def sort_from_address(changed, current):
         """Back and forward within the view: the order the address names (the card is mounted with it)."""
-        wanted = address.parse(address.search_of(changed)).get("sort", "predicted")
+        wanted = parse(search_of(changed)).get("sort", "predicted")
         return no_update if wanted == current else wanted
 
     # Every input is written in the same browser step as the action that changes it (a click writes the

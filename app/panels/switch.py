@@ -9,7 +9,8 @@ from ..access import Access, Limits, visitor
 from ..representations import units_name
 from ..moves import units_off
 from ..service import Service
-from . import address, triggered_id
+from ..query import parse, search_of
+from . import triggered_id
 
 HIDDEN = "more-button hidden"
 
@@ -38,7 +39,7 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
                   prevent_initial_call=True)
     def from_address(changed, current=None):
         """Back and forward name the units switched off in their network (a link's are in the layout)."""
-        wanted = address.parse(address.search_of(changed))
+        wanted = parse(search_of(changed))
         if "off" in wanted and "arch" in wanted:
             found = {"network": wanted["arch"], "units": wanted["off"]}
             return no_update if found == current else found

@@ -1,0 +1,56 @@
+"""What a page's address asks for: its query string read into the view it names (a shared link, back and
+forward). Every reader of the address uses this one reading; app/panels/address.py is the page's side of it
+(the location, and the browser-side writers)."""
+from __future__ import annotations
+
+from typing import Optional
+from urllib.parse import parse_qs
+
+from models import datasets
+from models.evaluate import SORTS
+from models.zoo import is_network
+
+MODES = {"counts": "counts", "percent": "percent"}
+VIEWS = {"numbers": "numbers", "images": "images"}
+COLOURS = ("diverging", "grayscale", "rgb")  # the weights' colour map
+MAX_OFF = 100  # units switched off that an address may name
+
+
+def search_of(changed) -> str:
+    """The query string of an address change ({"path", "search"} as the page sends it), or of a query string."""
+    return changed.get("search") if isinstance(changed, dict) else changed
+
+
+def parse(search) -> dict:
+    """The view a query string asks for; keys that are missing or malformed are left out."""
+    if not isinstance(search, str) or len(search) > 500:
+        return {}
+    query = {k: v[-1] for k, v in parse_qs(search.lstrip("?"), max_num_fields=20).items()}
+    found: dict = {}
+    if query.get("dataset") in datasets.DATASETS:
+        found["dataset"] = query["dataset"]
+    if isinstance(query.get("model"), str) and len(query["model"]) <= 40 and is_network(query["model"]):
+        found["arch"] = query["model"]
+    if query.get("counts") in MODES:
+        found["mode"] = query["counts"]
+    if query.get("view") in VIEWS:
+        found["view"] = query["view"]
+    if query.get("sort") in SORTS:
+        found["sort"] = query["sort"]
+    if query.get("colours") in COLOURS:
+        found["colours"] = query["colours"]
+    off = query.get("off", "").split("-") if isinstance(query.get("off"), str) else []
+    if off and len(off) <= MAX_OFF and all(p.isdecimal() and len(p) <= 4 for p in off):
+        found["off"] = sorted({int(p) for p in off})
+    for key, name in (("cell", "cell"), ("sample", "sample"), ("t", "position"), ("seed", "seed")):
+        value = _ints(query.get(key), 2 if key == "cell" else 1)
+        if value is not None:
+            found[name] = {"actual": value[0], "predicted": value[1]} if key == "cell" else value[0]
+    return found
+
+
+def _ints(text, count: int) -> Optional[list[int]]:
+    parts = text.split("-") if isinstance(text, str) else []
+    if len(parts) != count or not all(p.isdecimal() and len(p) <= 7 for p in parts):
+        return None
+    return [int(p) for p in parts]
