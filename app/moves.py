@@ -67,7 +67,7 @@ def switched_note(service, view, units: tuple[int, ...]) -> list | str:
     names = ", ".join(str(u + 1) for u in units)
     what = ("filter" if view.kind.slow_pass else "unit") + ("s" if len(units) > 1 else "")
     switched = service.representations.switched(view, units)
-    if switched is None and view.checkpoint.metrics.get("label"):  # a convnet's timeline snapshot
+    if switched is None and view.checkpoint.is_snapshot:  # a convnet's timeline snapshot
         return f"A convnet's {what} can be switched off in the finished network only: move the timeline to its end."
     if switched is None:
         return f"Switching off first-layer {what} {names}: one pass over the test images, in the queue…"

@@ -17,6 +17,7 @@ import torch
 
 from models import datasets, layers
 from models.cache import Bounded
+from models.checkpoint import parse_id
 from models.evaluate import Evaluation
 from models.files import atomic_file, atomic_write
 
@@ -262,8 +263,8 @@ def input_means(train, classes: int, batch: int = 2000) -> np.ndarray:
 def result_path(model_dir, dataset: str, network: str, checkpoint_id: str, what: str, detail: str) -> Path:
     """Where a job leaves one result for one checkpoint: "features", "train" and "means" of a layer, "umap"
     of a layer, or "off" for switched-off units."""
-    stamp, _, step = checkpoint_id.partition("@")  # a timeline snapshot's id is "<checkpoint id>@<step>"
-    stamp = stamp[:12] + (f"-at{step}" if step else "")
+    stamp, step = parse_id(checkpoint_id)
+    stamp = stamp[:12] + (f"-at{step}" if step is not None else "")
     return Path(model_dir) / MAPS / f"{dataset}-{network}-{stamp}-{what}-{detail}.npy"
 
 

@@ -44,6 +44,25 @@ class View:
         return kinds.get(self.checkpoint.arch)
 
 
+# A comparison's choice: a network id for the finished network, "id:position" for its timeline's snapshot at
+# that position (a position on the slider, not a training step: models/checkpoint.py names snapshots by step).
+_POSITION = ":"
+
+
+def compare_value(network: str, position: Optional[int] = None) -> str:
+    return network if position is None else f"{network}{_POSITION}{int(position)}"
+
+
+def parse_compare_value(value) -> Optional[tuple[str, Optional[int]]]:
+    """(network id, timeline position or None) of a comparison value, or None for anything else."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    network, at, position = value.partition(_POSITION)
+    if at and not (position.isdecimal() and len(position) <= 6):
+        return None
+    return network, int(position) if at else None
+
+
 class Service:
     def __init__(self, settings: Settings, queue: Optional[Queue] = None, limits=None):
         self.settings = settings
@@ -229,7 +248,7 @@ class Service:
         if isinstance(position, int) and not isinstance(position, bool):
             ckpt = self.zoo.snapshot(ckpt, position)
         ev = self.zoo.cached_evaluation(ckpt)
-        if ev is None and evaluate and ckpt.metrics.get("label"):  # a snapshot: evaluated once, then cached
+        if ev is None and evaluate and ckpt.is_snapshot:  # a snapshot: evaluated once, then cached
             self.limit_once("snapshot", f"{dataset}/{arch}/{ckpt.id}")
             ev = self.zoo.evaluate(ckpt)
         if ev is None:
@@ -303,13 +322,14 @@ class Service:
 
     def models_of(self, dataset: str) -> list[tuple[str, str]]:
         """(value, label) of every evaluated network of a dataset (visitors' runs too) and of its timeline
-        snapshots, to compare. A value is the network id for a finished network, "id@position" for a snapshot.
+        snapshots, to compare (`compare_value`).
         """
         found = []
         for ckpt, _ in self.evaluated(dataset, runs=True):
             name = network_label(ckpt.name)
             found.append((ckpt.name, f"{name}, trained"))
-            found += [(f"{ckpt.name}@{i}", f"{name}, {s.label}") for i, s in enumerate(self.zoo.timeline(ckpt))]
+            found += [(compare_value(ckpt.name, i), f"{name}, {s.label}")
+                      for i, s in enumerate(self.zoo.timeline(ckpt))]
         return found
 
     def networks(self, dataset) -> list[str]:
@@ -339,14 +359,13 @@ class Service:
         return found
 
     def view_of(self, dataset: str, value) -> Optional[View]:
-        """The view a comparison value names ("arch" or "arch@position"), or None if it names nothing ready."""
-        if not isinstance(value, str) or len(value) > 40:
+        """The view a comparison value names (`compare_value`), or None if it names nothing ready."""
+        found = parse_compare_value(value)
+        if found is None or not valid_pair(dataset, found[0]):
             return None
-        arch, _, position = value.partition("@")
-        if not valid_pair(dataset, arch) or (position and not position.isdecimal()):
-            return None
+        arch, position = found
         try:  # a snapshot chosen to compare: evaluated here if it never was
-            return self.snapshot(dataset, arch, int(position)) if position else self.view(dataset, arch)
+            return self.snapshot(dataset, arch, position) if position is not None else self.view(dataset, arch)
         except LookInsideError:
             return None
 

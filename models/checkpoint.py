@@ -36,10 +36,41 @@ class Checkpoint:
     created: str = ""
     versions: dict[str, str] | None = None
     network: str = ""  # the id it is saved under, when that is not its kind: a visitor's run ("linear~run3")
+    step: int | None = None  # a timeline snapshot's training step; None for the finished network
 
     @property
     def name(self) -> str:
         return self.network or self.arch
+
+    @property
+    def is_snapshot(self) -> bool:
+        return self.step is not None
+
+
+# A timeline snapshot is named by its finished checkpoint's id (or file stem) and its step. This codec alone
+# writes and reads that form: "<id>@<step>", and "mnist-linear@50.eval.npz" for its evaluation's file.
+_AT = "@"
+
+
+def snapshot_id(checkpoint_id: str, step: int | None) -> str:
+    """The id of a checkpoint's snapshot at `step` (the checkpoint's own id for None)."""
+    return checkpoint_id if step is None else f"{checkpoint_id}{_AT}{int(step)}"
+
+
+def parse_id(identifier: str) -> tuple[str, int | None]:
+    """(the finished checkpoint's id, the snapshot's step or None) of a checkpoint or snapshot id."""
+    base, at, step = str(identifier).partition(_AT)
+    return (base, int(step)) if at and step.isdecimal() else (str(identifier), None)
+
+
+def snapshot_stem(stem: str, step: int | None) -> str:
+    """A snapshot's file stem from its network's ("mnist-linear" at 50: "mnist-linear@50")."""
+    return snapshot_id(stem, step)
+
+
+def snapshot_stems(stem: str) -> str:
+    """A glob for the file stems of every snapshot of a network's."""
+    return f"{stem}{_AT}*"
 
 
 def save(path: Path, arch: str, dataset: str, classes, model: nn.Module, norm: Normalization,

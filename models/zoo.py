@@ -114,9 +114,9 @@ class Zoo:
         return other if other.exists() else path
 
     def _eval_path(self, dataset: str, arch: str, checkpoint_id: str = "") -> Path:
-        # A snapshot's id is "<checkpoint id>@<step>": its evaluation gets a file of its own.
-        step = checkpoint_id.partition("@")[2]
-        return self.settings.model_dir / f"{dataset}-{arch}{'@' + step if step else ''}.eval.npz"
+        # A snapshot's evaluation gets a file of its own.
+        stem = checkpoint.snapshot_stem(f"{dataset}-{arch}", checkpoint.parse_id(checkpoint_id)[1])
+        return self.settings.model_dir / f"{stem}.eval.npz"
 
     def timeline_path(self, dataset: str, arch: str) -> Path:
         return self.checkpoint_path(dataset, arch).with_suffix(".timeline.pt")
@@ -307,7 +307,7 @@ class Zoo:
         base = self.checkpoint_path(dataset, network)
         return [base, base.with_suffix(".timeline.pt"), base.with_suffix(".used"),
                 *self.settings.model_dir.glob(f"{dataset}-{network}.eval.npz"),
-                *self.settings.model_dir.glob(f"{dataset}-{network}@*.eval.npz"),
+                *self.settings.model_dir.glob(f"{checkpoint.snapshot_stems(f'{dataset}-{network}')}.eval.npz"),
                 # what jobs and the layer maps computed for it (app/representations.py's result_path)
                 *(self.settings.model_dir / "maps").glob(f"{dataset}-{network}-????????????-*.npy"),
                 *(self.settings.model_dir / "maps").glob(f"{dataset}-{network}-????????????-at*-*.npy")]
@@ -568,5 +568,5 @@ def _snapshot(ckpt: checkpoint.Checkpoint, snap: timeline.Snapshot, device: str)
     model = kinds.build(ckpt.arch, ckpt.model.in_shape, len(ckpt.classes), **ckpt.config.arch_args)
     model.load_state_dict(snap.state_dict)  # float16 on disk; copied into the float32 parameters
     model.to(device).eval()
-    return replace(ckpt, id=f"{ckpt.id}@{snap.step}", model=model,
+    return replace(ckpt, id=checkpoint.snapshot_id(ckpt.id, snap.step), model=model, step=snap.step,
                    metrics={"step": snap.step, "epoch": snap.epoch, "label": timeline.epoch_label(snap.epoch)})

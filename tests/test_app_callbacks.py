@@ -541,7 +541,7 @@ def test_address_restores_the_view(cb):
 def test_compare_two_networks_and_the_images_that_moved(cb):
     options, a, _, b = cb["compare_choices"]("mnist", None, None, None)
     values = [o["value"] for o in options]
-    assert a == "linear" and b == "mlp" and "linear@0" in values  # snapshots can be compared too
+    assert a == "linear" and b == "mlp" and "linear:0" in values  # snapshots can be compared too
     fig, listing, note = cb["compare"]("linear", "mlp", None, "mnist", options)
     la, lb = cb["zoo"].evaluation("mnist", "linear"), cb["zoo"].evaluation("mnist", "mlp")
     assert np.array_equal(array(go.Figure(fig).data[0].z), lb.confusion - la.confusion)
@@ -550,12 +550,12 @@ def test_compare_two_networks_and_the_images_that_moved(cb):
     cell = triggered(cb["compare_select"], "compare-graph.clickData", {"points": [{"x": "2", "y": "1"}]},
                      {"points": [{"x": "2", "y": "1"}]}, "mnist", "linear", "mlp")
     assert cell == {"actual": 1, "predicted": 2}
-    _, listing, _ = cb["compare"]("linear@0", "linear", {"actual": 1, "predicted": 1}, "mnist", options)
+    _, listing, _ = cb["compare"]("linear:0", "linear", {"actual": 1, "predicted": 1}, "mnist", options)
     into = [int(img.to_plotly_json()["props"]["data-index"]) for img in find(listing[1], html.Img)]
     start = cb["zoo"].evaluate(cb["zoo"].snapshot(cb["zoo"].load("mnist", "linear"), 0))
     expected = [n for n in range(la.n) if la.labels[n] == 1 and la.preds[n] == 1 and start.preds[n] != 1]
     assert into == sorted(expected, key=lambda n: (-la.probs[n, 1], n))[:24]
-    for forged in ("../x", "linear@x", None, 5, "a" * 100):
+    for forged in ("../x", "linear:x", "linear@0", None, 5, "a" * 100):
         assert cb["compare"](forged, "mlp", None, "mnist", options)[1] is None
 
 
@@ -646,7 +646,7 @@ def test_every_callback_survives_forged_values_mixed_with_real_ones(cb):
     plausible = [ready(cb), ready(cb, "mnist", "mlp"), shown_view(cb), shown_view(cb, "mnist", "mlp", 1), "mnist",
                  "cifar10", "linear", "mlp", "cnn",
                  {"actual": 1, "predicted": 2}, 0, 1, 2, "predicted", "margin", "?dataset=mnist&cell=1-1&t=0",
-                 [0, 1], "draw", "upload", "counts", "percent", "images", "linear@0", "mlp@1",
+                 [0, 1], "draw", "upload", "counts", "percent", "images", "linear:0", "mlp:1", "linear@0",
                  [{"value": "linear", "label": "x"}], [0] * 784, {"contents": "data:image/png;base64,AAAA"}]
     forged = [{"a": 1}, [1, [2]], None, "x" * 60, 10 ** 9, -1, True, 3.5, {"actual": [], "predicted": {}},
               [{"value": {"a": 1}, "label": []}], {"error": 5}, [300] * 784, 10 ** 400, -2 ** 64, [{"x": 1}],

@@ -112,7 +112,7 @@ def plausible(service) -> dict[str, list]:
         "weights-page.value": ["0", "1"], "embedding-layer.value": ["hidden1", "input", "pooled", "logits"],
         "embedding-method.value": ["pca", "umap"], "gallery-mode.value": ["mistakes", "unsure"],
         "data-split.value": ["test", "train"], "data-class.value": ["all", "3"], "state-data-seed.data": [5],
-        "compare-a.value": ["linear", "mlp@0"], "compare-b.value": ["mlp", "cnn"],
+        "compare-a.value": ["linear", "mlp:0"], "compare-b.value": ["mlp", "cnn"],
         "compare-a.options": [[{"label": "one", "value": "linear"}, {"label": "two", "value": "mlp"}]],
         "compare-graph.clickData": [{"points": [{"x": "3", "y": "5"}]}],
         "state-compare-cell.data": [{"actual": 1, "predicted": 1}, {"actual": 3, "predicted": 5}, None],

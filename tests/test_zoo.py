@@ -57,3 +57,18 @@ def test_the_shipped_folder_is_read_and_never_written(tmp_path):
         assert [s.step for s in layered.timeline(replaced)] and layered.evaluation("mnist", "linear").checkpoint_id \
             == replaced.id
         assert _fingerprint(shipped) == before  # nothing written, replaced or added there
+
+
+def test_a_snapshot_knows_its_step(tmp_path):
+    """models/checkpoint.py's codec: a snapshot carries its step, its id and files say it one way."""
+    from models import checkpoint
+    with quick_trained(tmp_path, [("mnist", "linear")]) as (settings, zoo):
+        ckpt = zoo.load("mnist", "linear")
+        first = zoo.timeline(ckpt)[0]
+        snap = zoo.snapshot(ckpt, 0)
+        assert not ckpt.is_snapshot and ckpt.step is None
+        assert snap.is_snapshot and snap.step == first.step and checkpoint.parse_id(snap.id) == (ckpt.id, first.step)
+        zoo.evaluate(snap)
+        assert (settings.model_dir / f"mnist-linear@{first.step}.eval.npz").is_file()
+    assert checkpoint.parse_id(checkpoint.snapshot_id("abc", 7)) == ("abc", 7)
+    assert checkpoint.parse_id("abc") == ("abc", None) and checkpoint.parse_id("abc@x") == ("abc@x", None)

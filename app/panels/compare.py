@@ -9,7 +9,7 @@ from models.datasets import DATASETS
 from .. import figures, ids
 from ..cells import parse_cell, parse_click
 from ..moves import moves
-from ..service import Service
+from ..service import Service, parse_compare_value
 from . import triggered_id
 
 def layout() -> html.Section:
@@ -47,7 +47,7 @@ def register(app: Dash, service: Service) -> dict:
         found = service.models_of(dataset) if isinstance(dataset, str) else []
         options = [{"label": label, "value": value} for value, label in found]
         values = [v for v, _ in found]
-        finished = [v for v in values if "@" not in v]
+        finished = [v for v in values if parse_compare_value(v) == (v, None)]  # finished networks, not snapshots
         # Keep a choice that still exists; else A is the first trained network, B the next one (or A's start).
         a = a if a in values else (finished[0] if finished else None)
         fallback = finished[1] if len(finished) > 1 else next((v for v in values if v != a), None)

@@ -156,7 +156,7 @@ def register(app: Dash, service: Service) -> dict:
         if not clicks or view is None:
             return no_update
         ckpt = view.checkpoint
-        name = export.view_filename(ckpt.dataset, ckpt.name, ckpt.metrics.get("step"), "confusion") + ".csv"
+        name = export.view_filename(ckpt.dataset, ckpt.name, ckpt.step, "confusion") + ".csv"
         return {"content": export.confusion_csv(view.evaluation), "filename": name, "type": "text/csv"}
 
     app.clientside_callback(

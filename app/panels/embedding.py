@@ -109,7 +109,7 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         note = None
         coords = axes = None
         if method == "umap":
-            if view.checkpoint.metrics.get("label"):  # a timeline snapshot
+            if view.checkpoint.is_snapshot:  # a timeline snapshot
                 note = "UMAP is computed for finished networks only: along the timeline, the map is PCA."
             else:
                 coords = reps.saved(view, "umap", layer)
@@ -141,7 +141,7 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
     def ask(method, layer, _, store, token=None):
         """Queue the job the map needs: a convnet's layers (on the button), or a layer's UMAP."""
         view = service.shown(store)
-        if view is None or not reps.has(view, layer) or view.checkpoint.metrics.get("label"):
+        if view is None or not reps.has(view, layer) or view.checkpoint.is_snapshot:
             return no_update, no_update
         if triggered_id() == ids.EMBEDDING_COMPUTE:
             if reps.ready(view):

@@ -187,7 +187,7 @@ def register(app: Dash, service: Service) -> dict:
         sort = chosen(sort, SORTS, "predicted")
         a, p = cell["actual"], cell["predicted"]
         ckpt = view.checkpoint
-        name = export.view_filename(ckpt.dataset, ckpt.name, ckpt.metrics.get("step"), f"actual{a}", f"predicted{p}")
+        name = export.view_filename(ckpt.dataset, ckpt.name, ckpt.step, f"actual{a}", f"predicted{p}")
         return {"content": export.cell_csv(view.evaluation, a, p, sort), "filename": name + ".csv",
                 "type": "text/csv"}
 
