@@ -347,8 +347,19 @@ def test_suspects_open_on_demand_and_name_the_models(cb):
     assert label == "Hide them"
     text = text_of(listing)
     assert "Based on" in text and "1-layer" in text and "2-layer" in text
-    for tile in find(listing, html.Button):
-        assert tile.id["type"] == "suspect-tile"
+    # Every suspect the networks agree on is listed, most suspicious first, each tile opening its image.
+    from models.suspects import Suspect, likely_label_errors
+    evaluations = [ev for _, ev in cb["service"].evaluated("mnist")]
+    want = likely_label_errors(evaluations[0].labels, [ev.probs for ev in evaluations], limit=60)
+    assert [t.id["index"] for t in find(listing, html.Button)] == [w.index for w in want]
+    # and a suspect is drawn as one (the synthetic networks may agree on none: one is made up here)
+    made = [Suspect(7, 1, 2, (0.01, 0.02), (0.9, 0.8), 0.78)]
+    with mock.patch("app.panels.suspects.suspects_of", return_value=(["linear", "mlp"], made)):
+        listing, _ = cb["suspects"](1, shown_view(cb))
+    tiles = find(listing, html.Button)
+    assert [t.id for t in tiles] == [{"type": "suspect-tile", "index": 7}]
+    assert find(tiles[0], html.Img)[0].to_plotly_json()["props"]["data-index"] == "7"
+    assert "2.0% → 80%" in text_of(tiles[0])
 
 
 def test_show_more_grows_the_list_and_a_new_cell_order_or_pick_resets_it(cb):

@@ -1,6 +1,7 @@
 """The real page in headless Chromium (dash_duo): load, click a cell, switch data and network, toggle."""
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import time
@@ -9,6 +10,7 @@ from urllib.parse import parse_qs
 
 import numpy as np
 import pytest
+from PIL import Image
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.actions.action_builder import ActionBuilder
@@ -303,7 +305,7 @@ def test_normalization_toggle_changes_the_numbers(page):
     counts = cell_texts(dash_duo)
     assert counts and not any(t.endswith("%") for t in counts[:100] if t[0].isdigit() and len(t) < 5)
     dash_duo.find_element("#confusion-mode input[value='percent']").click()
-    wait_until(lambda: sum(t.endswith(".0%") or "." in t for t in cell_texts(dash_duo)) >= 10,
+    wait_until(lambda: sum(t.endswith("%") for t in cell_texts(dash_duo)) >= 10,
                what="row percentages")
     assert cell_texts(dash_duo) != counts
 
@@ -600,6 +602,12 @@ def test_a_drawing_produces_a_prediction(page):
     assert "predicted" in dash_duo.find_element("#own-result").text
     wait_until(lambda: len(dash_duo.find_elements("#own-probs .bars .point")) == 10, what="the probability bars")
     assert len(dash_duo.find_elements("#own-result .map-img")) == 6  # explained like a test image: x, two templates, three maps
+    # What is explained is the stroke: a horizontal band across the image, not a blank one.
+    drawn = np.asarray(Image.open(io.BytesIO(base64.b64decode(
+        dash_duo.find_elements("#own-result .map-img")[0].get_attribute("src").split(",", 1)[1]))).convert("L"))
+    inked = np.abs(drawn.astype(int) - np.median(drawn)) > 40
+    rows, cols = np.flatnonzero(inked.any(1)), np.flatnonzero(inked.any(0))
+    assert len(rows) and rows[-1] - rows[0] < 0.4 * drawn.shape[0] and cols[-1] - cols[0] > 0.5 * drawn.shape[1]
     dash_duo.find_element("#draw-clear").click()
     wait_until(lambda: not dash_duo.find_element("#own-result").text, what="the result to clear")
     assert dash_duo.get_logs() == []

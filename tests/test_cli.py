@@ -44,8 +44,7 @@ def test_evaluate_json_trains_first_then_prints_one_object(synth_settings, capsy
     t, m = w - w.mean(0), means - means.mean(0)
     want = np.mean([np.corrcoef(t[c], m[c])[0, 1] for c in range(10)])
     assert abs(result["template_correlation"] - want) < 1e-5
-    assert result["template_correlation"] == ckpt.metrics["template_correlation"] or \
-        abs(result["template_correlation"] - ckpt.metrics["template_correlation"]) < 1e-4
+    assert result["template_correlation"] == pytest.approx(ckpt.metrics["template_correlation"], abs=1e-4)
     rc = cli.main(["evaluate", "--dataset", "mnist", "--arch", "mlp", "--json", *_args(synth_settings)])
     assert rc == 0 and "template_correlation" not in json.loads(capsys.readouterr().out)  # 1-layer nets only
 

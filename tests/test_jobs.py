@@ -135,9 +135,10 @@ def _unlock(port: int, token: str, visitor: str):
 def _cell_summary(port: int, resolved: dict, cell: int) -> float:
     body = cell_click_body(screen(resolved, None, "mnist", "linear"), {"actual": cell, "predicted": cell})
     start = time.perf_counter()
-    status, _ = _post(port, body)
-    assert status in (200, 204)
-    return time.perf_counter() - start
+    status, reply = _post(port, body)
+    took = time.perf_counter() - start
+    assert status == 200 and isinstance(reply["response"]["state-tiles"]["data"], list), (status, reply)  # its list
+    return took
 
 
 def _wait(queue: Queue, job_id: str, bound: float = JOB_BOUND):
@@ -258,6 +259,7 @@ def test_ten_requests_for_a_new_network_start_one_training_run_while_clicks_are_
         time.sleep(0.05)
     job = _wait(queue, handle["id"])
     assert job.state == "done", job.message
+    assert during, "no click was made while the network trained"  # each one answered with its images
     ckpt = Zoo(settings).load("mnist", "mlp-12-tanh")
     assert ckpt.model.widths == (12,) and ckpt.config.arch_args == {"hidden": (12,), "activation": "tanh"}
     with sqlite3.connect(queue.path) as db:  # every job the queue ever held for it: one
@@ -307,6 +309,7 @@ def test_jobs_after_cell_clicks_finish_one_after_another_and_two_at_once(served)
         time.sleep(0.05)
     for _, handle in pair:
         assert _wait(queue, handle["id"]).state == "done"
+    assert latencies, "no click was made while the two jobs ran"
     latencies.sort()
     print(f"cell summary while two jobs ran: {len(latencies)} requests, p95 "
           f"{1000 * latencies[int(0.95 * (len(latencies) - 1))]:.0f} ms")

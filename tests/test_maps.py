@@ -258,6 +258,24 @@ def test_the_table_sorts_filters_and_pages_as_pandas_does(cb):
     assert response["rowCount"] == ev.n and len(response["rowData"]) == min(ev.n, table.MAX_BLOCK)
 
 
+def test_the_tables_label_error_column_is_the_label_error_cards_rule(cb):
+    """A row says "yes" exactly when the served networks agree, confidently, on a class other than its label (the
+    label-errors card's rule, over the same networks, with no cut-off)."""
+    from unittest import mock
+
+    from models.suspects import Suspect, likely_label_errors
+    view = cb["service"].shown(shown_view(cb, "mnist", "mlp"))
+    evaluations = [ev for _, ev in cb["service"].evaluated("mnist")]
+    want = {s.index for s in likely_label_errors(evaluations[0].labels, [ev.probs for ev in evaluations])}
+    frame = table.frame(cb["service"], view)
+    assert set(frame.loc[frame.label_error == "yes", "index"]) == want
+    made = [Suspect(3, 1, 2, (0.01,), (0.9,), 0.89), Suspect(11, 0, 5, (0.02,), (0.8,), 0.78)]
+    with mock.patch.object(table, "_label_errors", return_value=made):  # some, whatever the networks agree on
+        frame = table._frame(cb["service"], view)
+    assert frame.loc[frame.label_error == "yes", "index"].tolist() == [3, 11]
+    assert (frame.label_error == "no").sum() == len(frame) - 2
+
+
 @pytest.mark.parametrize("spec", [
     {"filterType": "number", "type": "lessThan", "filter": 10 ** 400},  # beyond 64 bits: float() overflows
     {"filterType": "number", "type": "inRange", "filter": 1, "filterTo": -10 ** 400},
