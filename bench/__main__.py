@@ -66,10 +66,11 @@ def main(argv=None) -> int:
     p.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS,
                    help="run only these sections (the report then shows only them)")
     args = p.parse_args(argv)
-    settings = Settings.resolve(args.data_dir, None, True)
     work = Path(tempfile.mkdtemp(prefix="lookinside-bench-"))
     served = work / "models"
     served.mkdir()
+    # Every section names its own folder, read and written alone: no shipped layer beneath it.
+    settings = Settings.resolve(args.data_dir, served, True)
     for ckpt in Path(args.model_dir).glob("*.pt"):
         shutil.copy(ckpt, served)
     env = {**os.environ, "LOOKINSIDE_DATA_DIR": str(settings.data_dir), "LOOKINSIDE_MODEL_DIR": str(served),

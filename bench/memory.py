@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from models import datasets, layers
+from models import config, datasets, layers
 from models.config import Settings
 from models.zoo import Zoo
 
@@ -307,7 +307,9 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=3)
     p.add_argument("--built", action="store_true", help="add wide networks built in the page (trained once, minutes)")
     args = p.parse_args(argv)
-    result = run(Settings.resolve(offline=True), args.clients, args.rounds, args.workers, args.built)
+    # The networks swept: the model folder named (LOOKINSIDE_MODEL_DIR), else the shipped ones (copied first).
+    named = os.environ.get(config.MODEL_DIR_ENV) or config.SHIPPED_DIR
+    result = run(Settings.resolve(model_dir=named, offline=True), args.clients, args.rounds, args.workers, args.built)
     print(json.dumps(result, indent=1))
     print(table(result))
     return 0
