@@ -143,6 +143,9 @@ def live_frame(settings: Settings, dataset: str, name: str, snap, model, norm) -
                                              font=dict(size=13), x=0, xanchor="left"),
                       margin=dict(l=10, r=10, t=30, b=10))
     tiles = kind.first_layer(model, test.classes)
+    if tiles is None:  # a kind whose weights are not images: the heatmap alone
+        return json.dumps({"figure": json.loads(plotly.io.to_json(fig)), "caption": snap.label, "images": [],
+                           "labels": []})
     colormap = "rgb" if tiles.colour and tiles.images.shape[1] == 3 else "diverging"
     return json.dumps({"figure": json.loads(plotly.io.to_json(fig)), "caption": f"{snap.label}: {tiles.caption}",
                        "images": [png_data_uri(img) for img in colorize(tiles.images[:32], colormap,

@@ -112,10 +112,10 @@ class Kind:
         """What its weights are, in the order the weights panel draws them."""
         return self.weights_of(model, tuple(classes))
 
-    def first_layer(self, model: nn.Module, classes: Sequence[str]) -> Tiles:
+    def first_layer(self, model: nn.Module, classes: Sequence[str]) -> Optional[Tiles]:
         """The first layer's weights as images (templates, filters or kernels): drawn live while it trains,
-        and beside an explanation."""
-        return next(w for w in self.weights(model, classes) if isinstance(w, Tiles))
+        and beside an explanation; None for a kind whose weights are not images."""
+        return next((w for w in self.weights(model, classes) if isinstance(w, Tiles)), None)
 
     def explain(self, model: nn.Module, image: np.ndarray, norm: Normalization, actual: Optional[int] = None):
         """Why it predicted what it did for one uint8 image (see models.explain)."""

@@ -105,6 +105,31 @@ def test_a_new_kind_appears_in_the_page_without_touching_the_app(tmp_path, monke
         assert captions == ["unit 1", "unit 2", "unit 3"]  # its three hidden units, drawn by the same panel
 
 
+
+def test_a_kind_whose_weights_are_not_images_trains_live_and_draws(tmp_path, monkeypatch):
+    """A kind without tiles (only output bars): no first layer to draw, and the live view shows its heatmap."""
+    import json
+    from types import SimpleNamespace
+
+    from app.runner import live_frame
+    from app.main import create_app
+    from app.state import screen
+    bars_only = replace(kinds.get("mlp"), name="barsonly", label="Bars only", module=Tiny, shapes=None,
+                        defaults={"mnist": TrainConfig(epochs=1, batch_size=32)},
+                        weights_of=lambda model, classes: [Bars("out", "what each unit pushes",
+                                                                np.zeros((len(classes), 3)))])
+    monkeypatch.setitem(kinds.KINDS, "barsonly", bars_only)
+    with quick_trained(tmp_path, (("mnist", "barsonly"),)) as (settings, zoo):
+        ckpt = zoo.load("mnist", "barsonly")
+        assert bars_only.first_layer(ckpt.model, ckpt.classes) is None
+        frame = json.loads(live_frame(settings, "mnist", "barsonly", SimpleNamespace(label="epoch 1"), ckpt.model,
+                                      ckpt.normalization))
+        assert frame["images"] == [] and frame["caption"] == "epoch 1" and frame["figure"]["data"]
+        cb = create_app(settings).lookinside_callbacks
+        found = cb["resolve"]("mnist", "barsonly")["resolved"]
+        panel = cb["weights"](screen(found, None, "mnist", "barsonly"), "diverging", None)[0]
+        assert "parts" in panel and not any(part.get("tiles") for part in panel["parts"])
+
 def _all(node, kind):
     found = [node] if isinstance(node, kind) else []
     children = node if isinstance(node, list) else getattr(node, "children", None)
