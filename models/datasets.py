@@ -1,9 +1,9 @@
 """Dataset adapters: one per family, each returning raw uint8 images in a fixed order with one clear error."""
 from __future__ import annotations
 
-import functools
 import os
 import pickle
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.error import URLError
@@ -146,17 +146,35 @@ def get_spec(name: str) -> DatasetSpec:
         raise DataError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}") from None
 
 
+# The splits this process has loaded, by (name, train, data folder): whether a download was allowed is not part
+# of the key, so settings that differ only in that (the service's offline copy, the zoo's) share one copy.
+_SPLITS: dict[tuple, ImageSet] = {}
+_SPLITS_LOCK = threading.Lock()
+
+
 def load(name: str, train: bool, settings: Settings) -> ImageSet:
     """The train or test split of a dataset, in torchvision's order, loaded once per process."""
-    return _load(name, bool(train), Path(settings.data_dir), bool(settings.offline))
+    key = (name, bool(train), Path(settings.data_dir))
+    found = _SPLITS.get(key)
+    if found is None:
+        with _SPLITS_LOCK:  # one load at a time: two threads asking together held two copies
+            found = _SPLITS.get(key)
+            if found is None:
+                found = _SPLITS[key] = _load(name, bool(train), key[2], bool(settings.offline))
+    return found
+
+
+def forget() -> None:
+    """Drop every split this process has loaded (the tests start each from the files)."""
+    with _SPLITS_LOCK:
+        _SPLITS.clear()
 
 
 def read(name: str, train: bool, settings: Settings) -> ImageSet:
     """Like `load`, but not kept: for a process that wants a few images of a split, not all of it."""
-    return _load.__wrapped__(name, bool(train), Path(settings.data_dir), bool(settings.offline))
+    return _load(name, bool(train), Path(settings.data_dir), bool(settings.offline))
 
 
-@functools.lru_cache(maxsize=None)
 def _load(name: str, train: bool, root: Path, offline: bool) -> ImageSet:
     spec = get_spec(name)
     if spec.family == "mnist" and offline:

@@ -26,9 +26,9 @@ torch.set_num_threads(min(2, torch.get_num_threads()))
 
 @pytest.fixture(autouse=True)
 def _fresh_dataset_cache():
-    datasets._load.cache_clear()
+    datasets.forget()
     yield
-    datasets._load.cache_clear()
+    datasets.forget()
 
 
 def make_synthetic_root(root: Path, monkeypatch: pytest.MonkeyPatch, n_train: int = synthetic.N_TRAIN) -> Path:
