@@ -37,7 +37,7 @@ def _core(wanted: dict, service=None, shown=None) -> list:
         html.Div(className="focus", children=[
             confusion.layout(switch.layout(), wanted, service, shown),
             html.Div(className="focus-side", children=[samples.layout(wanted), explain.layout()])]),
-        weights.layout(wanted, wanted.get("dataset"))])]
+        weights.layout(wanted)])]
 
 
 def _layers(wanted: dict, service=None, shown=None) -> list:

@@ -53,7 +53,8 @@ _AT = "@"
 
 
 def snapshot_id(checkpoint_id: str, step: int | None) -> str:
-    """The id of a checkpoint's snapshot at `step` (the checkpoint's own id for None)."""
+    """The id of a checkpoint's snapshot at `step` (the checkpoint's own id for None); a network's file stem
+    names its snapshot's files the same way ("mnist-linear" at 50: "mnist-linear@50")."""
     return checkpoint_id if step is None else f"{checkpoint_id}{_AT}{int(step)}"
 
 
@@ -61,11 +62,6 @@ def parse_id(identifier: str) -> tuple[str, int | None]:
     """(the finished checkpoint's id, the snapshot's step or None) of a checkpoint or snapshot id."""
     base, at, step = str(identifier).partition(_AT)
     return (base, int(step)) if at and step.isdecimal() else (str(identifier), None)
-
-
-def snapshot_stem(stem: str, step: int | None) -> str:
-    """A snapshot's file stem from its network's ("mnist-linear" at 50: "mnist-linear@50")."""
-    return snapshot_id(stem, step)
 
 
 def snapshot_stems(stem: str) -> str:

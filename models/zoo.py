@@ -115,7 +115,7 @@ class Zoo:
 
     def _eval_path(self, dataset: str, arch: str, checkpoint_id: str = "") -> Path:
         # A snapshot's evaluation gets a file of its own.
-        stem = checkpoint.snapshot_stem(f"{dataset}-{arch}", checkpoint.parse_id(checkpoint_id)[1])
+        stem = checkpoint.snapshot_id(f"{dataset}-{arch}", checkpoint.parse_id(checkpoint_id)[1])
         return self.settings.model_dir / f"{stem}.eval.npz"
 
     def timeline_path(self, dataset: str, arch: str) -> Path:

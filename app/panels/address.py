@@ -13,6 +13,7 @@ from .. import ids
 from ..query import parse, search_of
 from ..state import network_options
 
+
 def layout(built: str = "") -> list:
     """The location, and what the server's readers of the address listen to (see ids.URL_CHANGED)."""
     return [dcc.Location(id=ids.URL, refresh=False), dcc.Store(id=ids.URL_SINK), dcc.Store(id=ids.URL_CHANGED),

@@ -10,8 +10,6 @@ from ..service import Service
 from ..state import READY, current, valid_pair, whole
 
 PLAY_MS = 900  # one snapshot per tick while playing
-
-
 PLAY = "▶ Play"
 
 

@@ -29,18 +29,20 @@ SCALE = {False: " One scale for all tiles.", True: " Each filter is stretched to
                                                   "pattern shows."}
 
 
-def layout(wanted: Optional[dict] = None, dataset: Optional[str] = None) -> html.Section:
-    """The weights card, its colour map as the address `wanted` names it for `dataset` (later changes are the
+def layout(wanted: Optional[dict] = None) -> html.Section:
+    """The weights card, its colour map as the address `wanted` names it for its dataset (later changes are the
     browser's: assets/weights.js `colours`). Its tiles and charts are drawn in the browser from the data the
     server sends (`state-weights`): a page of 10 to 100 tiles as Dash components made every dispatch of the
     page's callbacks slower for every later click."""
+    wanted = wanted or {}
+    dataset = wanted.get("dataset")
     return html.Section(className="card card-weights", children=[
         html.Div(className="card-head", children=[
             html.H2("What it learned"),
             html.Div(id=ids.WEIGHTS_PAGER, className="pager hidden", children=[
                 # No value until it has options: a dropdown clears a value its options lack, and asked again.
                 dcc.Dropdown(id=ids.WEIGHTS_PAGE, clearable=False, searchable=False, options=[])]),
-            dcc.RadioItems(id=ids.WEIGHTS_COLORMAP, value=colormap_of(wanted or {}, dataset), inline=True,
+            dcc.RadioItems(id=ids.WEIGHTS_COLORMAP, value=colormap_of(wanted, dataset), inline=True,
                            className="toggle", options=colormap_options(dataset)),
         ]),
         html.Div(id=ids.WEIGHTS, className="weights"),  # drawn in the browser; never given children by Dash
