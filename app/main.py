@@ -9,7 +9,7 @@ from pathlib import Path
 from dash import Dash, dcc, html
 from flask import has_request_context, request
 
-from models import kinds
+from models import datasets, kinds
 from models.config import Settings
 
 from . import ids, security, strips, views
@@ -23,7 +23,8 @@ from .state import screen
 
 log = logging.getLogger("lookinside")
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-DEFAULT_DATASET, DEFAULT_ARCH = "mnist", "linear"
+# What a first visit opens: the first dataset and kind registered (MNIST and the 1-layer net, the chapter's start).
+DEFAULT_DATASET, DEFAULT_ARCH = next(iter(datasets.DATASETS)), next(iter(kinds.KINDS))
 # Callbacks whose answer depends only on the request and the chosen pair's network (see app/replay.py):
 # the heatmap, the weights, a cell's images and summary, and the explanation of one image.
 REPLAYED = frozenset({ids.CONFUSION, ids.OFF_NOTE, ids.OFF_RESET, ids.CONFUSION_DRAWN, ids.WEIGHTS_DATA, ids.WEIGHTS_PAGE,

@@ -52,7 +52,7 @@ def units_off(view, off) -> tuple[int, ...]:
 
 
 def switched_heatmap(service, view, units: tuple[int, ...]) -> Optional[dict]:
-    """Switched off minus intact, as the compare card draws a difference (None while a convnet's pass is to come)."""
+    """Switched off minus intact, as the compare card draws a difference (None while a job's pass is to come)."""
     ev = view.evaluation
     switched = service.representations.switched(view, units)
     if switched is None:
@@ -65,10 +65,11 @@ def switched_note(service, view, units: tuple[int, ...]) -> list | str:
     """What is switched off and what it cost: the accuracy change and how many predictions moved."""
     ev = view.evaluation
     names = ", ".join(str(u + 1) for u in units)
-    what = ("filter" if view.kind.slow_pass else "unit") + ("s" if len(units) > 1 else "")
+    what = view.kind.units(len(units))
     switched = service.representations.switched(view, units)
-    if switched is None and view.checkpoint.is_snapshot:  # a convnet's timeline snapshot
-        return f"A convnet's {what} can be switched off in the finished network only: move the timeline to its end."
+    if switched is None and view.checkpoint.is_snapshot:  # a snapshot of a network whose switching is a job
+        return f"This network's {what} can be switched off in the finished network only: move the timeline " \
+               "to its end."
     if switched is None:
         return f"Switching off first-layer {what} {names}: one pass over the test images, in the queue…"
     change = 100 * (switched.accuracy - ev.accuracy)

@@ -1,9 +1,10 @@
 """The layers of the network on screen, computed on first use and cached: features, maps, separation,
 nearest training images and switched-off units (models.layers does the arithmetic).
 
-A fully connected net passes the whole test split in milliseconds, so its layers are computed here. A
-convnet's pass takes tens of seconds: a "features" job (app/background.py) writes its layers to files
-beside the checkpoint, and this reads them; until then the panels offer to start that job.
+Each kind says where its passes run (models.kinds.Pass). A fully connected net passes the whole test split
+in milliseconds, so its layers are computed here, in the request. A convnet's pass takes tens of seconds: a
+"features" job (app/background.py) writes its layers to files beside the checkpoint, and this reads them;
+until then the panels offer to start that job. Switching units off follows the same choice.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from models import datasets, layers
 from models.cache import Bounded
 from models.checkpoint import parse_id
 from models.evaluate import Evaluation
+from models.kinds import Pass
 from models.files import atomic_file, atomic_write
 
 MAPS = "maps"  # under the model folder: what jobs computed, one file per checkpoint and layer
@@ -57,8 +59,8 @@ class Representations:
         return isinstance(key, str) and key in layers.keys(view.checkpoint.model)
 
     def ready(self, view) -> bool:
-        """Whether this network's layers can be read now (a convnet's only once its features job ran)."""
-        return not view.kind.slow_pass or self._saved_test(view) is not None
+        """Whether this network's layers can be read now (where a job computes them, only once it ran)."""
+        return view.kind.maps is Pass.REQUEST or self._saved_test(view) is not None
 
     # Files written by jobs
     def path(self, view, what: str, detail: str) -> Path:
@@ -77,8 +79,8 @@ class Representations:
 
     # The test split
     def test(self, view) -> Optional[dict[str, np.ndarray]]:
-        """Every layer after the input for the test images, or None while a convnet's job has not run."""
-        if view.kind.slow_pass:
+        """Every layer after the input for the test images, or None while the job that computes them has not run."""
+        if view.kind.maps is Pass.JOB:
             return self._saved_test(view)
         ckpt = view.checkpoint
 
@@ -106,7 +108,7 @@ class Representations:
         return layers.pixels(datasets.load(dataset, False, self.service.local).images[rows])
 
     def layer(self, view, key: str) -> Optional[np.ndarray]:
-        """One layer of the test images, (N, units) float32; None while a convnet's job has not run."""
+        """One layer of the test images, (N, units) float32; None while its job has not run."""
         if key == layers.INPUT:
             return self.pixels(view.checkpoint.dataset).numpy()
         found = self.test(view)
@@ -144,14 +146,14 @@ class Representations:
     # How well the classes separate in each layer
     def separation(self, view) -> Optional[dict[str, float]]:
         """Nearest-class-mean accuracy on the test split in each layer, the class means taken over the
-        first MEANS_FROM training images; None while a convnet's job has not run."""
+        first MEANS_FROM training images; None while its job has not run."""
         if not self.ready(view):
             return None
         return self.service.cached(view, "separation", (), lambda: self._separation(view))
 
     def _separation(self, view) -> dict[str, float]:
         ckpt = view.checkpoint
-        means = self.saved_means(view) if view.kind.slow_pass else train_means(
+        means = self.saved_means(view) if view.kind.maps is Pass.JOB else train_means(
             ckpt, datasets.load(ckpt.dataset, True, self.service.local), self.service.settings.device)
         means[layers.INPUT] = self.service.cache.get((ckpt.dataset, "input-means"), lambda: input_means(
             datasets.load(ckpt.dataset, True, self.service.local), len(ckpt.classes)))
@@ -174,7 +176,7 @@ class Representations:
             images = datasets.load(ckpt.dataset, True, self.service.local).images
             return self.store.get((ckpt.dataset, "index", key), lambda: shared(
                 path, len(images), lambda: layers.unit_pixel_batches(images)))
-        if view.kind.slow_pass:
+        if view.kind.maps is Pass.JOB:
             rows = len(datasets.load(ckpt.dataset, True, self.service.local))
             found = self.saved(view, "train", key, rows=rows)
             return None if found is None else torch.as_tensor(found)
@@ -201,22 +203,27 @@ class Representations:
 
     # Switching units off
     def first(self, view) -> torch.Tensor:
+        """The test images' output of the module whose units switch off (models.nets.Units), kept."""
         ckpt = view.checkpoint
-        return self.store.get(self._key(view, "first"), lambda: layers.first_activations(
+        return self.store.get(self._key(view, "first"), lambda: layers.site_outputs(
             ckpt.model, view.images.images, ckpt.normalization, self.service.settings.device))
 
     def switched(self, view, units: Sequence[int]) -> Optional[Evaluation]:
-        """The evaluation with first-layer units switched off: computed here for a fully connected net
-        (exact, milliseconds), read from a job's file for the convnet (None until the job made it)."""
-        units, ev, model = tuple(units), view.evaluation, view.checkpoint.model
-        if view.kind.slow_pass:
+        """The evaluation with first-layer units switched off. Where the kind switches in the request: exact,
+        from the units' kept outputs when the network can go on from there (milliseconds), else one pass with
+        them silenced. Where it switches in a job: read from the job's file (None until the job made it)."""
+        units, ev, ckpt = tuple(units), view.evaluation, view.checkpoint
+        if view.kind.switching is Pass.JOB:
             saved = self.saved(view, "off", units_name(units))
             return None if saved is None else _evaluation(ev, saved.astype(np.float32))
 
         def build():  # about 1 s of CPU for a wide net: counted once per visitor and set of units
-            self.service.limit_once("switch", f"{view.checkpoint.id}/{units_name(units)}")
-            logits = torch.as_tensor(layers.logits_without(model, self.first(view), units))
-            return _evaluation(ev, torch.softmax(logits, 1).numpy().astype(np.float32))
+            self.service.limit_once("switch", f"{ckpt.id}/{units_name(units)}")
+            if layers.site(ckpt.model).onward is not None:
+                logits = torch.as_tensor(layers.logits_without(ckpt.model, self.first(view), units))
+                return _evaluation(ev, torch.softmax(logits, 1).numpy().astype(np.float32))
+            return _evaluation(ev, layers.probs_without(ckpt.model, view.images.images, ckpt.normalization, units,
+                                                        self.service.settings.device))
         return self.service.cached(view, "switched", units, build)
 
 

@@ -29,7 +29,6 @@ from .state import DATASET_LABELS, ERROR, READY, UNTRAINED, network_label, on_sc
 
 log = logging.getLogger("lookinside")
 CACHE_BYTES_ENV = "LOOKINSIDE_CACHE_BYTES"  # what the panels drew, per process (the layers' features are apart)
-TRAIN_IMAGES = {"mnist": 60_000, "cifar": 50_000}  # each family's training split
 
 
 @dataclass(frozen=True)
@@ -137,13 +136,12 @@ class Service:
                 continue
             if isinstance(seconds, (int, float)) and seconds > 0:
                 return float(seconds)
-        if kinds.get(kind_of(network)).slow_pass:  # a convnet's cost is not in its weight count
+        kind = kinds.get(kind_of(network))
+        if kind.train_rate is None:  # its cost is not in its weight count
             return None
         spec, config = datasets.get_spec(dataset), self.zoo.default_config(dataset, network)
-        weights = sum(p.numel() for p in kinds.build(kind_of(network), spec.shape, len(spec.classes),
-                                                     **shape_of(network).args).parameters())
-        images = TRAIN_IMAGES[family]
-        return 6.0 + 9e-11 * weights * images * config.epochs
+        weights = sum(p.numel() for p in kind.build(spec.shape, len(spec.classes), **shape_of(network).args).parameters())
+        return 6.0 + kind.train_rate * weights * spec.train_size * config.epochs
 
     def has_data(self, dataset) -> bool:
         """Whether a dataset's test files are here (read without downloading)."""
@@ -404,7 +402,7 @@ RUNS_COMPARED = 10
 SHAPES_COMPARED = 16  # networks built in the page, offered to compare (the first, by kind, depth and width)
 
 
-@functools.lru_cache(maxsize=len(datasets.DATASETS))
+@functools.lru_cache(maxsize=8)
 def _thumbnails(settings: Settings, dataset: str) -> Thumbnails:
     # Encoded once per image and process: a cell click only looks these up.
     return Thumbnails(datasets.load(dataset, False, settings).images)

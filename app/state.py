@@ -8,13 +8,29 @@ server to draw ahead of a visit; every store that comes back from the browser is
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Optional, Sequence
 
 from models import datasets, kinds
 from models.zoo import base_of, is_network, parse_network
 
 READY, UNTRAINED, ERROR = "ready", "untrained", "error"
-DATASET_LABELS = {name: spec.title for name, spec in datasets.DATASETS.items()}
+
+
+class _Titles(Mapping):
+    """Each dataset's title by name, read from the registered descriptors whenever asked."""
+
+    def __getitem__(self, name: str) -> str:
+        return datasets.DATASETS[name].title
+
+    def __iter__(self):
+        return iter(datasets.DATASETS)
+
+    def __len__(self) -> int:
+        return len(datasets.DATASETS)
+
+
+DATASET_LABELS = _Titles()
 MAX_ID = 40  # the longest dataset or network id a page may send
 
 

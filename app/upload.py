@@ -9,6 +9,8 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from models import datasets
+
 MAX_BYTES = 2 * 1024 * 1024  # the file itself; its data URI is a third larger
 # What a picture may decode to. The networks read 28x28 or 32x32, so a few megapixels is plenty; the cost
 # of an upload is bounded by this, not by its file size (a 97 KB one-colour PNG can decode to 25 MP).
@@ -81,17 +83,20 @@ def _shrink(image: Image.Image) -> Image.Image:
     return small
 
 
-# How each dataset's images were made, and so how a picture is converted for it.
-RECIPES = {"mnist": "digit", "kmnist": "digit", "fashion-mnist": "garment", "cifar10": "photo"}
-HOW = {"digit": "light on dark, its ink scaled into 20×20 and centred by mass in 28×28, as MNIST's digits were",
-       "garment": "light on dark, trimmed, its longer side scaled to 28 and centred, as Fashion-MNIST's product "
-                  "photos were",
-       "photo": "centre-cropped and shrunk to 32×32 colour, as CIFAR-10's photos were"}
+# How a dataset's images were made, and so how a picture is converted for it: its descriptor names the recipe
+# (models.datasets.Own).
+HOW = {"digit": "light on dark, its ink scaled into the middle 5/7 of the square and centred by mass, as "
+                "handwritten digits are for MNIST",
+       "garment": "light on dark, trimmed, its longer side scaled to the image's and centred, as product photos "
+                  "are for Fashion-MNIST",
+       "photo": "centre-cropped and shrunk to the image's size in colour, as photos are for CIFAR-10"}
+DRAW_SIDE = 28  # the drawing area's grid (assets/draw.js), converted to the dataset's shape like a picture
 
 
 def recipe(dataset, shape: tuple[int, int, int]) -> str:
     """The conversion recipe of a dataset ("digit", "garment" or "photo")."""
-    return RECIPES.get(dataset) or ("photo" if shape[0] == 3 else "digit")
+    spec = datasets.DATASETS.get(dataset) if isinstance(dataset, str) else None
+    return spec.own.recipe if spec is not None else ("photo" if shape[0] == 3 else "digit")
 
 
 def to_dataset_image(image: Image.Image, shape: tuple[int, int, int], how: str = "digit") -> np.ndarray:
@@ -135,8 +140,10 @@ def _like_fashion(gray: np.ndarray, h: int, w: int) -> np.ndarray:
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
-def _like_mnist(gray: np.ndarray, h: int, w: int, box: int = 20) -> np.ndarray:
-    """MNIST's recipe: light ink on black, the ink's bounding box scaled into 20x20, centred by mass."""
+def _like_mnist(gray: np.ndarray, h: int, w: int) -> np.ndarray:
+    """MNIST's recipe: light ink on black, the ink's bounding box scaled into 20x20 of 28x28 (the same share of
+    another size), centred by mass."""
+    box = max(1, round(min(h, w) * 20 / 28))
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     if border.mean() > 127:  # dark ink on light paper, as photos and scans are: invert
         gray = 255 - gray
@@ -163,11 +170,12 @@ def _like_mnist(gray: np.ndarray, h: int, w: int, box: int = 20) -> np.ndarray:
 
 
 def from_pixels(pixels, shape: tuple[int, int, int] = (1, 28, 28), how: str = "digit") -> np.ndarray:
-    """The drawing area's pixels (a flat list of 0..255, light ink on black) as a (1, H, W) uint8 image,
-    scaled and centred as MNIST's digits are, so a small or off-centre drawing reads like theirs."""
+    """The drawing area's pixels (a flat list of DRAW_SIDE² values 0..255, light ink on black) as a (1, H, W)
+    uint8 image, scaled and centred as the dataset's images were made, so a small or off-centre drawing reads
+    like theirs."""
     c, h, w = shape
-    if c != 1 or not isinstance(pixels, list) or len(pixels) != h * w or not all(
+    if c != 1 or not isinstance(pixels, list) or len(pixels) != DRAW_SIDE ** 2 or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 255 for v in pixels):
         raise UploadError("The drawing did not arrive intact; clear it and draw again.")
-    drawn = np.asarray(pixels, dtype=np.float64).reshape(h, w)
+    drawn = np.asarray(pixels, dtype=np.float64).reshape(DRAW_SIDE, DRAW_SIDE)
     return (_like_fashion(drawn, h, w) if how == "garment" else _like_mnist(drawn, h, w))[None]

@@ -115,9 +115,10 @@
       writeSort: function (sort) {
         return set({sort: when(sort && sort !== "predicted", sort)});
       },
-      // The weights' colour map, where it is not the dataset's own default (colour for CIFAR-10).
-      writeColours: function (colours, dataset) {
-        return set({colours: when(colours && colours !== (dataset === "cifar10" ? "rgb" : "diverging"), colours)});
+      // The weights' colour map, where it is not the dataset's own default (colour for those listed).
+      writeColours: function (colours, dataset, colourSets) {
+        const own = (colourSets || []).indexOf(dataset) >= 0 ? "rgb" : "diverging";
+        return set({colours: when(colours && colours !== own, colours)});
       },
       writeSeed: function (seed) {
         return set({seed: when(Number.isInteger(seed) && seed > 0, seed)});

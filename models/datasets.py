@@ -100,43 +100,103 @@ def load_cifar_pickle(path: str) -> dict:
     return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in entry.items()}
 
 
+FORMATS = ("idx", "cifar")  # MNIST's gzipped idx files; CIFAR-10's pickled batches
+
+
+@dataclass(frozen=True)
+class Own:
+    """What "Try your own" offers on a dataset: how a picture is converted for it (app/upload.py's recipes:
+    "digit", "garment" or "photo"), what the card says, and whether drawing is offered (grey images)."""
+    recipe: str
+    intro: str
+    draw: bool = False
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A dataset's facts: the torchvision class that owns its files and checksums, and its classes."""
+    """A dataset's facts, the one place they are written: the torchvision class that owns its files, checksums
+    and mirrors, the format they are in, its classes and image shape, how many images each split holds, the
+    family whose training settings it takes (models.kinds), what "Try your own" offers and the colour map its
+    weights open in. Nothing outside models/ names a dataset or its sizes: a new one is a new descriptor
+    (`register`)."""
     name: str
     title: str
     source: type  # a torchvision dataset class; its class attributes name the files and mirrors
     classes: tuple[str, ...]
     shape: tuple[int, int, int]  # C, H, W
+    format: str  # one of FORMATS
+    family: str  # the training defaults it takes: "mnist" or "cifar"
+    sizes: tuple[int, int]  # images in the training and the test split
+    own: Own
+    colours: str = "diverging"  # the weights' colour map it opens in ("rgb": its templates are pictures)
 
     @property
-    def family(self) -> str:
-        return "cifar" if issubclass(self.source, tvd.CIFAR10) else "mnist"
+    def train_size(self) -> int:
+        return self.sizes[0]
+
+    @property
+    def test_size(self) -> int:
+        return self.sizes[1]
 
     def folder(self, root: Path) -> Path:
-        if self.family == "cifar":
+        if self.format == "cifar":
             return root / self.source.base_folder
         return root / self.source.__name__ / "raw"
 
+    def files(self) -> list[tuple[str, str]]:
+        """(file name, md5) of every file it needs, as its source names them."""
+        if self.format == "cifar":
+            return [*self.source.train_list, *self.source.test_list,
+                    (self.source.meta["filename"], self.source.meta["md5"])]
+        return [(name, md5) for name, md5 in self.source.resources]
+
     def expected_files(self) -> list[str]:
-        if self.family == "cifar":
-            names = [n for n, _ in self.source.train_list + self.source.test_list]
-            return names + [self.source.meta["filename"]]
-        return [name for name, _ in self.source.resources]
+        try:
+            return [name for name, _ in self.files()]
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return ["(its source names none)"]
 
 
 DIGITS = tuple(str(d) for d in range(10))
-DATASETS: dict[str, DatasetSpec] = {
-    "mnist": DatasetSpec("mnist", "MNIST", tvd.MNIST, DIGITS, (1, 28, 28)),
-    "fashion-mnist": DatasetSpec("fashion-mnist", "Fashion-MNIST", tvd.FashionMNIST, (
+_DRAW_DIGIT = ("Draw {what}, or upload a picture of one: it is converted the way {title}'s {made} were made, and the "
+               "network on screen answers as you draw.")
+DATASETS: dict[str, DatasetSpec] = {}
+
+
+def register(spec: DatasetSpec) -> DatasetSpec:
+    """Add a dataset (the four below are registered here; a test registers its own)."""
+    if spec.format not in FORMATS:
+        raise ValueError(f"unknown format {spec.format!r}: choose one of {', '.join(FORMATS)}")
+    if len(spec.shape) != 3 or len(spec.classes) < 2 or min(spec.sizes) < 1:
+        raise ValueError(f"{spec.name}: a shape (C, H, W), two or more classes and both split sizes are needed")
+    DATASETS[spec.name] = spec
+    return spec
+
+
+register(DatasetSpec(
+    "mnist", "MNIST", tvd.MNIST, DIGITS, (1, 28, 28), "idx", "mnist", (60_000, 10_000),
+    Own("digit", _DRAW_DIGIT.format(what="a digit", title="MNIST", made="digits"), draw=True)))
+register(DatasetSpec(
+    "fashion-mnist", "Fashion-MNIST", tvd.FashionMNIST, (
         "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"), (1, 28, 28)),
-    "kmnist": DatasetSpec("kmnist", "KMNIST", tvd.KMNIST, (
-        "o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"), (1, 28, 28)),
-    "cifar10": DatasetSpec("cifar10", "CIFAR-10", SafeCIFAR10, (
+        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"), (1, 28, 28), "idx", "mnist", (60_000, 10_000),
+    Own("garment", "Draw a piece of clothing, a shoe or a bag, or upload a photo of one: it is converted the way "
+                   "Fashion-MNIST's product photos were made, and the network on screen answers.", draw=True)))
+register(DatasetSpec(
+    "kmnist", "KMNIST", tvd.KMNIST, ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"), (1, 28, 28),
+    "idx", "mnist", (60_000, 10_000),
+    Own("digit", _DRAW_DIGIT.format(what="one of the ten hiragana", title="KMNIST", made="characters"), draw=True)))
+register(DatasetSpec(
+    "cifar10", "CIFAR-10", SafeCIFAR10, (
         "airplane", "automobile", "bird", "cat", "deer",
-        "dog", "frog", "horse", "ship", "truck"), (3, 32, 32)),
-}
+        "dog", "frog", "horse", "ship", "truck"), (3, 32, 32), "cifar", "cifar", (50_000, 10_000),
+    Own("photo", "Upload a photo of an animal or a vehicle: it is converted the way CIFAR-10's photos were made "
+                 "(centre-cropped to 32×32 colour), and the network on screen answers."), colours="rgb"))
+
+
+def colour_datasets() -> tuple[str, ...]:
+    """The datasets whose weights open in colour (their descriptor says so)."""
+    return tuple(name for name, spec in DATASETS.items() if spec.colours == "rgb" and spec.shape[0] == 3)
 
 
 def get_spec(name: str) -> DatasetSpec:
@@ -177,9 +237,9 @@ def read(name: str, train: bool, settings: Settings) -> ImageSet:
 
 def _load(name: str, train: bool, root: Path, offline: bool) -> ImageSet:
     spec = get_spec(name)
-    if spec.family == "mnist" and offline:
-        _unpack_local(spec, root)
     try:
+        if spec.format == "idx" and offline:
+            _unpack_local(spec, root)
         ds = spec.source(str(root), train=train, download=not offline)
     except DataError:
         raise
@@ -189,7 +249,7 @@ def _load(name: str, train: bool, root: Path, offline: bool) -> ImageSet:
         if "not found" in str(e).lower() or "download" in str(e).lower():
             raise _unavailable(spec, root, offline, str(e)) from None
         raise _corrupt(spec, root, str(e)) from None
-    except (AssertionError, ValueError, IndexError, TypeError) as e:
+    except (AssertionError, ValueError, IndexError, TypeError, AttributeError, KeyError) as e:
         raise _corrupt(spec, root, str(e) or type(e).__name__) from None
     images = torch.as_tensor(np.asarray(ds.data)).reshape(-1, *spec.shape)
     labels = torch.as_tensor(np.asarray(ds.targets), dtype=torch.int64)
@@ -203,7 +263,7 @@ def _unpack_local(spec: DatasetSpec, root: Path) -> None:
     """Offline: unpack the MNIST-family .gz files already on disk, after checking their checksums."""
     raw = spec.folder(root)
     missing = []
-    for filename, md5 in spec.source.resources:
+    for filename, md5 in spec.files():
         packed, unpacked = raw / filename, raw / filename.removesuffix(".gz")
         if unpacked.exists():
             continue

@@ -6,6 +6,7 @@ setting of one) is added here, with at most one figure builder in the app for a 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from enum import Enum
 from typing import Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -67,6 +68,13 @@ class Shapes:
     config: Callable[[str, Optional[str], dict], TrainConfig]
 
 
+class Pass(Enum):
+    """Where a pass of a network over a dataset split runs: its layers for the maps and nearest images, or the
+    test split with units switched off."""
+    REQUEST = "request"  # in the request that asks, cached after (a fully connected net: milliseconds)
+    JOB = "job"  # in a background job the visitor starts, whose files the page then reads (tens of seconds)
+
+
 @dataclass(frozen=True, repr=False)
 class Kind:
     """A kind of network: its module, settings and what the dashboard shows of it."""
@@ -88,9 +96,13 @@ class Kind:
     live_images: Optional[int] = None
     scores_snapshots: bool = True
     shapes: Optional[Shapes] = None  # the other shapes it can be built in (see Shapes)
-    # A pass over the dataset costs it seconds to minutes on a CPU: its layers' features (the map, the nearest
-    # training images) are computed by a job, not while a page waits.
-    slow_pass: bool = False
+    # Where its layers (the maps, the nearest training images) and its switched-off test pass are computed.
+    maps: Pass = Pass.REQUEST
+    switching: Pass = Pass.REQUEST
+    unit: str = "unit"  # what one of its first layer's units is called in the page ("filter" for a convnet)
+    # Seconds of training per weight, training image and epoch here (after about 6 s of start), for the
+    # estimate on the button that trains it; None where its cost is not in its weight count (convolutions).
+    train_rate: Optional[float] = 9e-11
 
     def __repr__(self) -> str:
         return f"Kind({self.name!r})"
@@ -111,6 +123,10 @@ class Kind:
     def weights(self, model: nn.Module, classes: Sequence[str]) -> list[Weights]:
         """What its weights are, in the order the weights panel draws them."""
         return self.weights_of(model, tuple(classes))
+
+    def units(self, count: int) -> str:
+        """Its unit noun for `count` of them: "unit", "filters"."""
+        return self.unit + ("" if count == 1 else "s")
 
     def first_layer(self, model: nn.Module, classes: Sequence[str]) -> Optional[Tiles]:
         """The first layer's weights as images (templates, filters or kernels): drawn live while it trains,
@@ -285,7 +301,7 @@ CNN_KIND = Kind(
     weights_of=_cnn_weights, explain_with=explaining.convnet, channels_last=True,
     # Scoring the test split costs a convnet seconds: its snapshots record no accuracy, and the live
     # view scores a slice of it.
-    live_images=2000, scores_snapshots=False, slow_pass=True,
+    live_images=2000, scores_snapshots=False, maps=Pass.JOB, switching=Pass.JOB, unit="filter", train_rate=None,
     targets={"mnist": (0.99, 120), "cifar10": (0.75, 600)})
 
 KINDS: dict[str, Kind] = {k.name: k for k in (LINEAR, MLP_KIND, CNN_KIND)}

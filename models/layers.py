@@ -12,6 +12,7 @@ from torch import nn
 
 from .config import Normalization
 from .errors import TrainingCancelled
+from .nets import Units
 
 INPUT = "input"
 BATCH = 1000
@@ -200,35 +201,57 @@ def nearest(index: torch.Tensor, query: torch.Tensor, k: int = 8) -> tuple[np.nd
     return rows, (1 - similarity[rows]).clamp(min=0).numpy()
 
 
+def site(model: nn.Module) -> Optional[Units]:
+    """Where a network's first-layer units are (models.nets.Inspectable), None without any."""
+    return model.units()
+
+
+def switchable(model: nn.Module) -> int:
+    """How many first-layer units can be switched off (0 for a net without hidden units)."""
+    found = site(model)
+    return 0 if found is None else int(found.count)
+
+
 @torch.no_grad()
-def first_activations(model: nn.Module, images: torch.Tensor, norm: Normalization, device: str = "cpu",
-                      batch: int = BATCH) -> torch.Tensor:
-    """A fully connected net's first hidden layer for uint8 images, (N, units): switching units off is then
-    exact and fast (see `logits_without`)."""
+def site_outputs(model: nn.Module, images: torch.Tensor, norm: Normalization, device: str = "cpu",
+                 batch: int = BATCH) -> torch.Tensor:
+    """What the units' module outputs for uint8 images, batch by batch: for a network whose units have an
+    `onward`, switching units off is then exact and fast (see `logits_without`)."""
     model.eval()
-    return torch.cat([model.features(norm.apply(chunk.to(device)))[0].cpu() for chunk in images.split(batch)])
+    units, caught = site(model), []
+    handle = units.module.register_forward_hook(lambda _, __, output: caught.append(output.detach().cpu()))
+    try:
+        for chunk in images.split(batch):
+            model(norm.apply(chunk.to(device)))
+    finally:
+        handle.remove()
+    return torch.cat(caught)
+
+
+def _zeroed(output: torch.Tensor, axis: int, units: Sequence[int]) -> torch.Tensor:
+    """A copy of a layer's output with `units` zero along the axis that numbers them (never another axis:
+    on tokens (B, N, D) that is the channels D, not the tokens N)."""
+    return output.index_fill(axis, torch.as_tensor(list(units), dtype=torch.long, device=output.device), 0)
 
 
 @torch.no_grad()
-def logits_without(model: nn.Module, first: torch.Tensor, units: Sequence[int]) -> np.ndarray:
-    """A fully connected net's logits with some first-layer units switched off (their outputs zero)."""
-    kept = first.clone()
-    if len(units):
-        kept[:, list(units)] = 0
-    return model.from_first(kept).float().numpy()
+def logits_without(model: nn.Module, outputs: torch.Tensor, units: Sequence[int]) -> np.ndarray:
+    """A network's logits from its units' cached outputs (`site_outputs`), with `units` switched off."""
+    found = site(model)
+    kept = _zeroed(outputs, found.axis, units) if len(units) else outputs
+    return found.onward(kept).float().numpy()
 
 
 @contextlib.contextmanager
 def silenced(model: nn.Module, units: Sequence[int]) -> Iterator[None]:
-    """While inside, a convnet's first-layer filters `units` output zero (a forward hook on the first block)."""
-    units = list(units)
+    """While inside, the first-layer units `units` output zero, whatever the network's kind: a forward hook
+    on the module its `units()` names, zeroing the axis it names."""
+    units, found = list(units), site(model)
 
     def hook(_, __, output):
-        output = output.clone()
-        output[:, units] = 0
-        return output
+        return _zeroed(output, found.axis, units)
 
-    handle = model.first_block().register_forward_hook(hook) if units else None
+    handle = found.module.register_forward_hook(hook) if units else None
     try:
         yield
     finally:
@@ -239,7 +262,7 @@ def silenced(model: nn.Module, units: Sequence[int]) -> Iterator[None]:
 @torch.no_grad()
 def probs_without(model: nn.Module, images: torch.Tensor, norm: Normalization, units: Sequence[int],
                   device: str = "cpu", batch: int = 500, on_batch=None, cancel=None) -> np.ndarray:
-    """A convnet's class probabilities for uint8 images with some first-layer filters switched off: one pass.
+    """A network's class probabilities for uint8 images with some first-layer units switched off: one pass.
     `on_batch(done, total)` reports progress; `cancel` (an Event) stops between batches."""
     model.eval()
     out = []
@@ -251,13 +274,6 @@ def probs_without(model: nn.Module, images: torch.Tensor, norm: Normalization, u
             if on_batch is not None:
                 on_batch(sum(len(o) for o in out), len(images))
     return torch.cat(out).numpy().astype(np.float32)
-
-
-def switchable(model: nn.Module) -> int:
-    """How many first-layer units can be switched off (0 for a net without hidden units)."""
-    if not hasattr(model, "outgoing"):
-        return 0
-    return int(model.outgoing().shape[1])
 
 
 def check_units(units, count: int) -> Optional[tuple[int, ...]]:

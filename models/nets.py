@@ -1,10 +1,44 @@
-"""The chapter's three networks as torch modules (models.kinds describes each kind to the rest)."""
+"""The chapter's three networks as torch modules (models.kinds describes each kind to the rest), and the
+protocol every network module keeps so the rest of the code never asks which class it is."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Callable, Optional, Protocol, runtime_checkable
 
 import torch
 from torch import nn
+
+
+@dataclass(frozen=True)
+class Units:
+    """Where a network's switchable units are: the module whose output carries them, the axis of that output
+    that numbers them (1 for (B, C, H, W) channels, -1 for (B, D) units or (B, N, D) tokens' channels), how
+    many there are, and optionally `onward`: the logits from that output alone, so switching units off is
+    exact from a cached output (milliseconds) instead of a pass over the images."""
+    module: nn.Module
+    axis: int
+    count: int
+    onward: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
+
+
+@runtime_checkable
+class Inspectable(Protocol):
+    """What every network module offers the dashboard (models.kinds adds how it is trained, named and drawn).
+
+    - `in_shape`: the (C, H, W) it reads.
+    - `layers()`: (key, title) of each representation after the input, in order, the class scores last.
+    - `representations(x)`: those representations for a batch, each (B, units): a layer whose output has
+      more axes (feature maps, tokens) says here how it is pooled to one row per image.
+    - `units()`: where its first layer's units can be switched off (None: it has no hidden units).
+    """
+    in_shape: tuple[int, int, int]
+
+    def layers(self) -> list[tuple[str, str]]: ...
+
+    def representations(self, x: torch.Tensor) -> list[torch.Tensor]: ...
+
+    def units(self) -> Optional[Units]: ...
 
 INITS = ("random", "zeros")
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
@@ -38,6 +72,9 @@ class LinearNet(nn.Module):
     def representations(self, x: torch.Tensor) -> list[torch.Tensor]:
         return [self(x)]
 
+    def units(self) -> Optional[Units]:
+        return None  # inputs to classes: no unit between them
+
 
 class MLP(nn.Module):
     """Fully connected: input -> one to three hidden layers -> classes. The chapter's 2-layer net is one
@@ -56,6 +93,9 @@ class MLP(nn.Module):
         self.hidden = nn.Linear(math.prod(in_shape), widths[0])
         self.deeper = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths, widths[1:]))
         self.act = ACTIVATIONS[activation]()
+        # The first hidden layer's activations pass through here: where its units are switched off. It holds
+        # no weights, so the checkpoints saved before it load as they were.
+        self.first = nn.Identity()
         self.out = nn.Linear(widths[-1], n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -63,7 +103,7 @@ class MLP(nn.Module):
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Each hidden layer's activations, first to last."""
-        h = [self.act(self.hidden(x.flatten(1)))]
+        h = [self.first(self.act(self.hidden(x.flatten(1))))]
         for layer in self.deeper:
             h.append(self.act(layer(h[-1])))
         return h
@@ -84,8 +124,12 @@ class MLP(nn.Module):
             h = self.act(layer(h))
         return self.out(h)
 
+    def units(self) -> Units:
+        return Units(self.first, -1, self.widths[0], onward=self.from_first)
+
     def outgoing(self) -> torch.Tensor:
-        """The weights that carry the first hidden layer's units onward, (next units, first-layer units)."""
+        """The weights that carry the first hidden layer's units onward, (next units, first-layer units): the
+        tests' oracle zeroes their columns."""
         return (self.deeper[0] if len(self.deeper) else self.out).weight
 
     def hidden_filters(self) -> torch.Tensor:
@@ -131,13 +175,14 @@ class CNN(nn.Module):
         pooled = torch.amax(self.features(x), dim=(2, 3))
         return [pooled, self.head(pooled)]
 
-    def outgoing(self) -> torch.Tensor:
-        """The kernels that read the first layer's filters, (filters of layer 2, filters of layer 1, k, k)."""
-        return self.features[1][0].weight
-
-    def first_block(self) -> nn.Module:
+    def units(self) -> Units:
         """The first convolution with its batch norm and ReLU: its output channels are the first-layer filters."""
-        return self.features[0]
+        return Units(self.features[0], 1, self.features[0][0].out_channels)
+
+    def outgoing(self) -> torch.Tensor:
+        """The kernels that read the first layer's filters, (filters of layer 2, filters of layer 1, k, k): the
+        tests' oracle zeroes them."""
+        return self.features[1][0].weight
 
     def first_layer_filters(self) -> torch.Tensor:
         """The first convolution's kernels, (filters, C, k, k)."""

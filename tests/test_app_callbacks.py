@@ -612,7 +612,7 @@ def test_own_drawing_and_upload(cb):
     assert "x · w for" in text_of(result)  # now explained by the 1-layer net
     st_cifar = shown_view(cb, "cifar10", "cnn")
     _, message, _, _ = own("draw-pixels.data", pixels, pixels, None, st_cifar, None)
-    assert "28×28 grey datasets" in message
+    assert "the grey datasets" in message
     assert cb["own_drawing_area"]("cifar10")[0] == "own-draw hidden" and cb["own_drawing_area"]("mnist")[0] == "own-draw"
     # The card asks for what the dataset holds: no digits on Fashion-MNIST or CIFAR-10.
     assert "digit" in cb["own_drawing_area"]("mnist")[1]

@@ -140,7 +140,7 @@ def test_switching_units_off_equals_zeroing_their_outgoing_weights(hidden, activ
     torch.manual_seed(2)
     model = MLP((1, 28, 28), 10, hidden=hidden, activation=activation).eval()
     x = images(80)
-    first = layers.first_activations(model, x, NORM, batch=32)
+    first = layers.site_outputs(model, x, NORM, batch=32)
     for units in ([], [0], [1, 3], list(range(hidden[0]))):
         got = layers.logits_without(model, first, units)
         with torch.no_grad():

@@ -332,8 +332,8 @@ def test_a_convnet_maps_its_layers_and_switches_filters_off_through_jobs(cb):
     store = shown_view(cb, "cifar10", "cnn")
     view = cb["service"].shown(store)
     base, note, _, button = cb["embedding"](store, "pooled", "pca")
-    assert "one pass over the 70,000" in note and button == "more-button"
-    assert cb["nearest"](3, store, "pooled")[1].children.startswith("A convnet's layers are computed once")
+    assert "one pass over the 60,000" in note and button == "more-button"
+    assert cb["nearest"](3, store, "pooled")[1].children.startswith("This network's layers are computed once")
     handle, _ = triggered(cb["embedding_ask"], "embedding-compute.n_clicks", 1, "pca", "pooled", 1, store)
     assert handle["mode"] == "features"
     run_job(cb, handle)

@@ -5,9 +5,11 @@ Reading is a server callback on the location's query; writing is a small browser
 """
 from __future__ import annotations
 
+import json
+
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, no_update, set_props
 
-from models import kinds
+from models import datasets, kinds
 
 from .. import ids
 from ..query import parse, search_of
@@ -51,12 +53,18 @@ def register(app: Dash) -> dict:
     for function, inputs, states in (
             ("writeHeatmap", (ids.CONFUSION_MODE, ids.CONFUSION_VIEW), ()),
             ("writeSort", (ids.SAMPLES_SORT,), ()),
-            ("writeColours", (ids.WEIGHTS_COLORMAP,), (ids.DATASET,)),
             ("writeSeed", (ids.DATA_SEED,), ())):
         app.clientside_callback(
             ClientsideFunction(namespace="lookinside", function_name=function),
             Output(ids.URL_SINK, "data", allow_duplicate=True),
             *[Input(i, "data" if i == ids.DATA_SEED else "value") for i in inputs],
             *[State(i, "value") for i in states], prevent_initial_call=True)
+
+    # The weights' colour map, where it is not the dataset's own default (its descriptor's).
+    app.clientside_callback(
+        "function (colours, dataset) { return window.dash_clientside.lookinside.writeColours(colours, dataset, %s); }"
+        % json.dumps(datasets.colour_datasets()),
+        Output(ids.URL_SINK, "data", allow_duplicate=True), Input(ids.WEIGHTS_COLORMAP, "value"),
+        State(ids.DATASET, "value"), prevent_initial_call=True)
 
     return {"from_address": from_address}

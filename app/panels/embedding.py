@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
 
-from models import layers
+from models import datasets, layers
 
 from .. import background, figures, ids
 from ..access import Access, Limits, visitor
@@ -30,7 +30,7 @@ def layout() -> html.Section:
             ]),
         ]),
         html.P(className="explain", children=[
-            "Each of the 10,000 test images is a point, placed by what the chosen layer turned it into: the "
+            "Each test image is a point, placed by what the chosen layer turned it into: the "
             "input pixels, a hidden layer, or the class scores. Colour is the true class, ", html.B("×"),
             " a mistake. PCA shows the two directions along which the layer varies most, exactly; UMAP keeps "
             "neighbours together, and takes about a minute the first time. Hover a point to see its image; "
@@ -101,8 +101,10 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         if not reps.has(view, layer):
             return no_update, None, no_update, hidden
         if not reps.ready(view) and layer != layers.INPUT:
-            note = ("A convnet's layers take one pass over the 70,000 training and test images, a minute or two "
-                    "of the server's CPU. Start it with the button; the input pixels can be mapped now.")
+            spec = datasets.get_spec(view.checkpoint.dataset)
+            note = (f"This network's layers take one pass over the {sum(spec.sizes):,} training and test "
+                    "images, a minute or two of the server's CPU. Start it with the button; the input pixels can be "
+                    "mapped now.")
             return figures.empty_figure("Not computed yet"), note, figures.empty_figure(""), \
                 "more-button"
         method = chosen(method, METHODS, "pca")
@@ -128,7 +130,7 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
             {"revision": revision, "dataset": ev.dataset}).to_dict())
         separation = reps.separation(view)
         titles = {item.key: item.title for item in reps.layers(view)}
-        if separation is None:  # a convnet whose layers are not computed: its pixels only
+        if separation is None:  # a network whose layers a job computes, not yet: its pixels only
             return base, note, figures.empty_figure(""), "more-button"
         sep = service.cached(view, "separation-figure", (layer,), lambda: figures.separation_figure(
             [(titles[k], v) for k, v in separation.items()], titles[layer]).to_dict())
@@ -139,7 +141,7 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
                   Input(ids.EMBEDDING_COMPUTE, "n_clicks"), State(ids.STATE_VIEW, "data"),
                   State(ids.ADMIN_TOKEN, "data"), prevent_initial_call=True)
     def ask(method, layer, _, store, token=None):
-        """Queue the job the map needs: a convnet's layers (on the button), or a layer's UMAP."""
+        """Queue the job the map needs: the layers of a network whose passes are jobs (on the button), or a layer's UMAP."""
         view = service.shown(store)
         if view is None or not reps.has(view, layer) or view.checkpoint.is_snapshot:
             return no_update, no_update

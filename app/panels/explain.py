@@ -106,8 +106,8 @@ def nearest_panel(service: Service, view: View, index: int, layer) -> list:
     found = reps.nearest(view, layer, index)
     head = html.H3(f"Its {representations.NEAREST} nearest training images in the {titles[layer]}", className="sub")
     if found is None:
-        return [head, html.P("A convnet's layers are computed once, on request: press the button in the map card "
-                             "(the input pixels work now).", className="hint")]
+        return [head, html.P("This network's layers are computed once, on request: press the button in the map "
+                             "card (the input pixels work now).", className="hint")]
     rows, distances = found
     ev = view.evaluation
     actual, predicted = int(ev.labels[index]), int(ev.preds[index])

@@ -216,7 +216,7 @@ class TrainPool:
     thumbnails: Thumbnails
 
 
-@functools.lru_cache(maxsize=len(datasets.DATASETS))
+@functools.lru_cache(maxsize=8)
 def _train_pool(settings: Settings, dataset: str) -> TrainPool:
     full = datasets.read(dataset, True, settings)  # read once, then let go of all but the pool
     labels = full.labels.numpy()

@@ -28,22 +28,21 @@ function (contents, name) {
 """ % (UPLOAD_LIMIT_JS, upload.MAX_BYTES // 2**20)
 
 
-INTRO = {
-    "mnist": "Draw a digit, or upload a picture of one: it is converted the way MNIST's digits were made, and "
-             "the network on screen answers as you draw.",
-    "kmnist": "Draw one of the ten hiragana, or upload a picture of one: it is converted the way KMNIST's "
-              "characters were made, and the network on screen answers as you draw.",
-    "fashion-mnist": "Draw a piece of clothing, a shoe or a bag, or upload a photo of one: it is converted the way "
-                     "Fashion-MNIST's product photos were made, and the network on screen answers.",
-    "cifar10": "Upload a photo of an animal or a vehicle: it is converted the way CIFAR-10's photos were made "
-               "(centre-cropped to 32×32 colour), and the network on screen answers.",
-}
+def _intro(dataset) -> str:
+    """What the card says on a dataset: its descriptor's words (the first dataset's before one is chosen)."""
+    spec = datasets.DATASETS.get(dataset) if isinstance(dataset, str) else None
+    return (spec or next(iter(datasets.DATASETS.values()))).own.intro
+
+
+def _draws(dataset) -> bool:
+    spec = datasets.DATASETS.get(dataset) if isinstance(dataset, str) else None
+    return spec is not None and spec.own.draw and spec.shape[0] == 1
 
 
 def layout() -> html.Section:
     return html.Section(className="card card-own", children=[
         html.H2("Try your own"),
-        html.P(INTRO["mnist"], id=ids.OWN_INTRO, className="explain"),
+        html.P(_intro(None), id=ids.OWN_INTRO, className="explain"),
         html.Div(className="own-body", children=[html.Div(className="own-inputs", children=[
             html.Div(id=ids.OWN_BOX, className="own-draw", children=[
                 html.Canvas(id=ids.OWN_CANVAS, width=280, height=280, className="draw-canvas",
@@ -65,9 +64,7 @@ def register(app: Dash, service: Service) -> dict:
 
     @app.callback(Output(ids.OWN_BOX, "className"), Output(ids.OWN_INTRO, "children"), Input(ids.DATASET, "value"))
     def drawing_area(dataset):
-        spec = datasets.DATASETS.get(dataset) if isinstance(dataset, str) else None
-        intro = INTRO.get(dataset, INTRO["mnist"]) if spec is not None else INTRO["mnist"]
-        return ("own-draw" if spec is not None and spec.shape == (1, 28, 28) else "own-draw hidden"), intro
+        return ("own-draw" if _draws(dataset) else "own-draw hidden"), _intro(dataset)
 
     @app.callback(Output(ids.OWN_RESULT, "children"), Output(ids.OWN_MESSAGE, "children"),
                   Output(ids.OWN_MESSAGE, "className"), Output(ids.OWN_SOURCE, "data"),
@@ -87,8 +84,8 @@ def register(app: Dash, service: Service) -> dict:
             if source == "draw":
                 if pixels is None:
                     return None, "", "status", source
-                if shape != (1, 28, 28):
-                    raise upload.UploadError("Drawing works with the 28×28 grey datasets; upload a picture here.")
+                if not _draws(dataset):
+                    raise upload.UploadError("Drawing works with the grey datasets; upload a picture here.")
                 image = upload.from_pixels(pixels, shape, upload.recipe(dataset, shape))
                 title, note = "Your drawing", ""
             else:

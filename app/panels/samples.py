@@ -194,12 +194,9 @@ def register(app: Dash, service: Service) -> dict:
     return {"samples": samples, "summary": summary, "samples_csv": samples_csv, "sort_from_address": sort_from_address}
 
 
-MAX_PICKED = 10_000
-
-
 def _picked(pick, n: int) -> Optional[list[int]]:
-    """The test-set indices selected on the map, as the browser sent them, or None."""
-    if not isinstance(pick, list) or not pick or len(pick) > MAX_PICKED:
+    """The test-set indices selected on the map, as the browser sent them (at most the test split's `n`), or None."""
+    if not isinstance(pick, list) or not pick or len(pick) > n:
         return None
     if not all(whole(i, n) is not None for i in pick):
         return None
@@ -284,7 +281,7 @@ def mean_image(images, indices) -> np.ndarray:
     return chosen.mean(0).round().to(dtype=images.dtype).numpy()
 
 
-@functools.lru_cache(maxsize=len(datasets.DATASETS))
+@functools.lru_cache(maxsize=8)
 def class_means(settings: Settings, dataset: str) -> np.ndarray:
     """The mean test image of every class, (classes, C, H, W) uint8."""
     test = datasets.load(dataset, False, settings)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
+from models.kinds import Pass
+
 from .. import background, ids
 from ..access import Access, Limits, visitor
 from ..representations import units_name
@@ -69,7 +71,7 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         filter's switch, or of "Compute it" for the filters a link switched off (opening a link queues nothing)."""
         view = service.shown(store)
         units = units_off(view, off)
-        if not units or not view.kind.slow_pass or view.checkpoint.is_snapshot \
+        if not units or view.kind.switching is not Pass.JOB or view.checkpoint.is_snapshot \
                 or service.representations.switched(view, units) is not None:
             return no_update, None, HIDDEN  # nothing to queue: computed here, already made, or a timeline snapshot
         if isinstance(off, dict) and off.get("asked") is False and triggered_id() != ids.OFF_COMPUTE:

@@ -1,4 +1,4 @@
-"""A table of every prediction: the 10,000 test images as rows, sorted, filtered and paged on the server
+"""A table of every prediction: the test images as rows, sorted, filtered and paged on the server
 (dash-ag-grid's infinite row model), so the browser only ever holds the page on screen. A row opens its
 explanation; a filter lights up its rows on the map."""
 from __future__ import annotations
@@ -59,7 +59,7 @@ def layout() -> html.Section:
     return html.Section(className="card card-table", children=[
         html.H2("Every prediction"),
         html.P(className="explain", children=(
-            "All 10,000 test images of the network on screen, one row each. Sort by a column's head, filter with "
+            "Every test image of the network on screen, one row each. Sort by a column's head, filter with "
             "its menu (e.g. p(true) below 10, or predicted equals 7); the rows a filter keeps light up on the map. "
             "Click a row to see why the network said what it did (right? equals no lists the mistakes).")),
         html.Div(id=ids.TABLE_NOTE, className="status"),

@@ -6,8 +6,7 @@ from typing import Optional
 
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
 
-from models import layers
-from models.datasets import DATASETS
+from models import datasets, layers
 from models.kinds import Bars, Matrix, Tiles
 
 from .. import figures, ids
@@ -58,11 +57,8 @@ def page_options(units: int) -> list[dict]:
             for p in range(0, units, PAGE)]
 
 
-COLOUR_DATASETS = tuple(name for name, spec in DATASETS.items() if spec.shape[0] == 3)
-
-
 def colormap_options(dataset) -> list[dict]:
-    colour = dataset in COLOUR_DATASETS
+    colour = dataset in datasets.colour_datasets()
     return [{"label": "Signed (purple +, orange −)", "value": "diverging"},
             {"label": "Grayscale (the chapter's)", "value": "grayscale"},
             {"label": "Colour", "value": "rgb", "disabled": not colour}]
@@ -71,7 +67,7 @@ def colormap_options(dataset) -> list[dict]:
 def colormap_of(wanted: dict, dataset) -> str:
     """The colour map a card mounts with: the one the address names, unless it is colour on grey data; else
     colour for colour data, the signed map for grey (assets/weights.js `colours` is the same rule)."""
-    colour, named = dataset in COLOUR_DATASETS, wanted.get("colours")
+    colour, named = dataset in datasets.colour_datasets(), wanted.get("colours")
     if named in COLOURS and not (named == "rgb" and not colour):
         return named
     return "rgb" if colour else "diverging"
@@ -88,7 +84,7 @@ def register(app: Dash, service: Service) -> dict:
         " const [options, value] = window.lookinsideWeights.colours(%s, %s, new Set(fired), dataset, changed,"
         " current); const none = window.dash_clientside.no_update;"
         " return [JSON.stringify(options) === JSON.stringify(shown) ? none : options, value === current ? none : value]; }"
-        % (json.dumps(colormap_options(None)), json.dumps(COLOUR_DATASETS)),
+        % (json.dumps(colormap_options(None)), json.dumps(datasets.colour_datasets())),
         Output(ids.WEIGHTS_COLORMAP, "options"), Output(ids.WEIGHTS_COLORMAP, "value"),
         Input(ids.DATASET, "value"), Input(ids.URL_CHANGED, "data"), State(ids.WEIGHTS_COLORMAP, "value"),
         State(ids.WEIGHTS_COLORMAP, "options"), prevent_initial_call=True)
@@ -142,7 +138,7 @@ def _panel(service: Service, view, colormap: str, page: int = 0) -> dict:
     notes = [f"{kind.about} {COLOURS[colormap]}{SCALE[per_tile]}"]
     switchable = layers.switchable(ckpt.model)
     if switchable:
-        notes.append(f"Each {'filter' if kind.slow_pass else 'unit'} of the first layer has a switch: turn it off to "
+        notes.append(f"Each {kind.unit} of the first layer has a switch: turn it off to "
                      "see what the network gets wrong without it (the heatmap above shows the change).")
     drawn = []
     for part in parts:
