@@ -357,8 +357,9 @@ def ladder_figure(lines: dict, chapter: dict) -> go.Figure:
 
 
 # Paul Tol's "muted" scheme (nine colours told apart with any colour vision) and a dark grey for a tenth class.
+# Paul Tol's muted scheme, then two more for datasets of up to twelve classes (beyond, they repeat).
 CLASS_COLOURS = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255",
-                 "#AA4499", "#555555")
+                 "#AA4499", "#555555", "#E69F00", "#8C564B")
 ONE_UNIT = "one unit: no second direction"  # the y axis of the map of a one-unit layer
 
 
