@@ -1,6 +1,7 @@
-"""Work too long for a click, run in the training queue: a layer's UMAP map ("map"), a convnet's layers over
-the test and training images ("features"), and its test split with first-layer filters switched off ("off").
-Each job writes files for one checkpoint (app/representations.py reads them)."""
+"""Work too long for a click, run in the job queue (app/tasks.py registers each): a layer's UMAP map ("map"),
+the layers of a network whose passes are jobs over the test and training images ("features"), and its test
+split with first-layer units switched off ("off"). Each job writes files for one checkpoint
+(app/representations.py reads them). No Dash here: the pages poll jobs through app/progress.py."""
 from __future__ import annotations
 
 import threading
@@ -8,76 +9,91 @@ from typing import Optional
 
 import numpy as np
 import torch
-from dash import no_update
-
-from models import datasets, layers
-from models.config import Settings
+from models import datasets, kinds, layers
+from models.zoo import kind_of
 from models.errors import LookInsideError
-from models.zoo import Zoo
 
 from .access import address
-from .jobs import Refused
+from .jobs import Job, Refused, Target
 from .representations import train_means, result_path, units_name, write
 
-MODES = ("features", "map", "off")
 UMAP_NEIGHBOURS, UMAP_MIN_DIST = 15, 0.1
 
 
-def target(network: str, checkpoint_id: str, detail: str) -> str:
+def target(ckpt, detail: str) -> Target:
     """What identical requests join on: the network, its checkpoint and the layer or units."""
-    return f"{network}|{checkpoint_id[:12]}|{detail}"
+    return Target(ckpt.name, ckpt.id, detail)
 
 
 def request(service, view, mode: str, detail: str, visitor: str, admin: bool) -> dict:
     """Queue (or join) the job; its handle for the page to poll, or {"error": sentence}."""
     ckpt = view.checkpoint
     try:
-        job, _ = service.queue.submit(ckpt.dataset, target(ckpt.name, ckpt.id, detail), mode, service.job_settings(),
+        job, _ = service.queue.submit(ckpt.dataset, target(ckpt, detail), mode, service.job_settings(),
                                       visitor=visitor, who="admin" if admin else "visitor", address=address())
     except Refused as e:
         return {"error": str(e)}
     return job.handle()
 
 
-def run(settings: Settings, zoo: Zoo, job, report, cancel: threading.Event) -> dict:
-    """Run a "features", "map" or "off" job; returns what it made. LookInsideError (one sentence) when it cannot."""
-    network, stamp, detail = job.target.split("|")  # see `target`
-    ckpt = zoo.load(job.dataset, network)
-    if ckpt.id[:12] != stamp:
+def _checkpoint(work, job: Job):
+    """The checkpoint the job was asked for, and a function naming its result files; LookInsideError if the
+    network was retrained since."""
+    aim = job.target
+    ckpt = work.zoo.load(job.dataset, aim.network)
+    if ckpt.id[:12] != aim.checkpoint:
         raise LookInsideError("The network was retrained since this was asked for; ask again.")
-    test = datasets.load(job.dataset, False, settings)
 
     def path(what, detail):
-        return result_path(settings.model_dir, job.dataset, network, ckpt.id, what, detail)
-    if job.mode == "features":
-        return features(settings, ckpt, test, path, report, cancel)
-    if job.mode == "map":
-        report({"step": 0, "total": 3, "label": "UMAP: the layer's features…"})
-        saved = path("features", detail)
-        if detail == layers.INPUT:
-            x = layers.pixels(test.images).numpy()
-        elif saved.exists():  # a convnet's, from its features job
-            x = np.load(saved, allow_pickle=False)
-        else:
-            x = layers.features(ckpt.model, test.images, ckpt.normalization, settings.device, cancel=cancel)[detail]
-        report({"step": 1, "total": 3, "label": f"UMAP of {len(x):,} points: about a minute…"})
-        write(path("umap", detail), umap_coordinates(x))
+        return result_path(work.settings.model_dir, job.dataset, aim.network, ckpt.id, what, detail)
+    return ckpt, path
+
+
+def _done(job: Job) -> dict:
+    return {"dataset": job.dataset, "network": job.target.network, "mode": job.mode, "detail": job.target.detail}
+
+
+def umap_map(work, job: Job) -> dict:
+    """"map": the UMAP of one layer of the test images (their pixels, a job's features, or computed here)."""
+    ckpt, path = _checkpoint(work, job)
+    detail, report = job.target.detail, work.report
+    test = datasets.load(job.dataset, False, work.settings)
+    report({"step": 0, "total": 3, "label": "UMAP: the layer's features…"})
+    saved = path("features", detail)
+    if detail == layers.INPUT:
+        x = layers.pixels(test.images).numpy()
+    elif saved.exists():  # from the network's features job
+        x = np.load(saved, allow_pickle=False)
     else:
-        units = [int(u) for u in detail.split("_")] if detail else []
-        if units_name(units) != detail or not units:
-            raise LookInsideError("No filters to switch off.")
-
-        def on_batch(done, total):
-            report({"step": done, "total": total, "label": f"Filters switched off: {done:,} of {total:,} test images"})
-        write(path("off", detail), layers.probs_without(ckpt.model, test.images, ckpt.normalization, units,
-                                                        settings.device, on_batch=on_batch, cancel=cancel))
-    return {"dataset": job.dataset, "network": network, "mode": job.mode, "detail": detail}
+        x = layers.features(ckpt.model, test.images, ckpt.normalization, work.settings.device, cancel=work.cancel)[detail]
+    report({"step": 1, "total": 3, "label": f"UMAP of {len(x):,} points: about a minute…"})
+    write(path("umap", detail), umap_coordinates(x))
+    return _done(job)
 
 
-def features(settings: Settings, ckpt, test, path, report, cancel: threading.Event) -> dict:
-    """Every layer of a network over the test split (for the map) and the training split (for the nearest
-    training images and the class means): one pass over each, with progress."""
-    train = datasets.load(ckpt.dataset, True, settings)
+def switch_off(work, job: Job) -> dict:
+    """"off": the test split's class probabilities with the named first-layer units switched off."""
+    ckpt, path = _checkpoint(work, job)
+    detail = job.target.detail
+    units = [int(u) for u in detail.split("_")] if detail and all(u.isdecimal() for u in detail.split("_")) else []
+    if units_name(units) != detail or not units:
+        raise LookInsideError("No units to switch off.")
+    test = datasets.load(job.dataset, False, work.settings)
+    noun = kinds.get(kind_of(job.target.network)).units(len(units)).capitalize()
+
+    def on_batch(done, total):
+        work.report({"step": done, "total": total, "label": f"{noun} switched off: {done:,} of {total:,} test images"})
+    write(path("off", detail), layers.probs_without(ckpt.model, test.images, ckpt.normalization, units,
+                                                    work.settings.device, on_batch=on_batch, cancel=work.cancel))
+    return _done(job)
+
+
+def features(work, job: Job) -> dict:
+    """"features": every layer of a network over the test split (for the map) and the training split (for the
+    nearest training images and the class means): one pass over each, with progress."""
+    ckpt, path = _checkpoint(work, job)
+    settings, report, cancel = work.settings, work.report, work.cancel
+    test, train = datasets.load(ckpt.dataset, False, settings), datasets.load(ckpt.dataset, True, settings)
     total = len(test) + len(train)
 
     def progress(offset, what):
@@ -95,7 +111,7 @@ def features(settings: Settings, ckpt, test, path, report, cancel: threading.Eve
         write(path("means", key), means[key])
     for key, x in found_test.items():  # last: the panels take the test features as the sign that all is there
         write(path("features", key), x)
-    return {"dataset": ckpt.dataset, "network": ckpt.name, "mode": "features", "detail": ""}
+    return _done(job)
 
 
 def umap_coordinates(x: np.ndarray, seed: Optional[int] = 0) -> np.ndarray:
@@ -105,21 +121,3 @@ def umap_coordinates(x: np.ndarray, seed: Optional[int] = 0) -> np.ndarray:
     reducer = umap.UMAP(n_components=2, n_neighbors=UMAP_NEIGHBOURS, min_dist=UMAP_MIN_DIST, random_state=seed,
                         n_jobs=1)
     return np.asarray(reducer.fit_transform(np.asarray(x, dtype=np.float32)), dtype=np.float32)
-
-
-def watch(service, handle, modes) -> tuple:
-    """A background job's progress bar, note, poll switch and "done" mark (the job's id once it ends)."""
-    job = service.queue.get(handle.get("id")) if isinstance(handle, dict) else None
-    if job is None or job.mode not in modes:
-        return no_update, no_update, "train-progress hidden", no_update, True, no_update
-    if job.active:
-        service.queue.pump()
-        job = service.queue.get(job.id) or job
-    if not job.active:
-        note = None if job.state == "done" else job.message
-        return "1", "1", "train-progress hidden", note, True, job.id
-    progress = job.progress or {}
-    label = progress.get("label") or "Starting…"
-    if job.state == "queued":
-        label = f"Waiting for the server's queue: {service.queue.ahead_of(job)} job(s) ahead."
-    return str(progress.get("step", 0)), str(progress.get("total", 1)), "train-progress", label, False, no_update

@@ -55,6 +55,30 @@ CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, created);
 _ADDRESS_COLUMN = "ALTER TABLE jobs ADD COLUMN address TEXT NOT NULL DEFAULT ''"  # tables made before it
 
 
+@dataclass(frozen=True)
+class Target:
+    """What identical requests join on: the network asked for (its kind, for a visitor's run), and for work on
+    one of its checkpoints (app/background.py), that checkpoint and the layer or units it is about. Stored as
+    one text column; `text` and `parse` are the only code that reads or writes that text."""
+    network: str
+    checkpoint: str = ""  # the first 12 characters of the checkpoint's id
+    detail: str = ""  # a layer's key, or the units switched off ("0_3")
+
+    def __post_init__(self) -> None:
+        if any("|" in part for part in (self.network, self.checkpoint, self.detail)):
+            raise ValueError(f"a job target's parts cannot hold '|': {self!r}")
+        object.__setattr__(self, "checkpoint", self.checkpoint[:12])
+
+    def text(self) -> str:
+        return self.network if not (self.checkpoint or self.detail) else \
+            f"{self.network}|{self.checkpoint}|{self.detail}"
+
+    @classmethod
+    def parse(cls, text: str) -> "Target":
+        parts = text.split("|")
+        return cls(parts[0]) if len(parts) != 3 else cls(*parts)
+
+
 class Refused(Exception):
     """A training request that the bounds turn away; the message is the sentence the page shows."""
 
@@ -63,11 +87,9 @@ class Refused(Exception):
 class Job:
     id: str
     dataset: str
-    target: str  # what requests join on: the network asked for (its kind, for a visitor's run)
+    target: Target  # what requests join on
     network: str  # what this job writes: the network itself, or the run's id
-    mode: str  # "train" (make a missing network ready), "retrain" (replace it), "run" (a new run beside it)
-    # or "ladder" (the missing networks of models.ladder for a dataset, one after the other), "map" (the UMAP
-    # of a layer) or "off" (a convnet's test split with filters switched off): see app/background.py
+    mode: str  # a name in app/tasks.py's registry: what the job does, and what its progress says
     who: str  # "admin" or "visitor", for the log
     visitor: str
     settings: dict
@@ -143,18 +165,21 @@ class Queue:
         finally:
             db.close()
 
-    def submit(self, dataset: str, target: str, mode: str, settings: dict, visitor: str = "", who: str = "visitor",
-               name: Optional[Callable[[list[str]], str]] = None, address: str = "") -> tuple[Job, bool]:
-        """Queue a job, or join the active one for the same network and mode; returns (job, joined).
+    def submit(self, dataset: str, target: Target | str, mode: str, settings: dict, visitor: str = "",
+               who: str = "visitor", name: Optional[Callable[[list[str]], str]] = None,
+               address: str = "") -> tuple[Job, bool]:
+        """Queue a job, or join the active one for the same target and mode; returns (job, joined). A target
+        given as a network id is that network's.
 
         `name(taken)` gives a new job its network id (a run's fresh id, past the ids in `taken`);
-        without it the job writes `target` itself. Raises Refused past the bounds: one active job per
+        without it the job writes the target's network. Raises Refused past the bounds: one active job per
         visitor, `per_address` per client address (a visitor's id costs nothing to change; an address
         does), `max_waiting` in all.
         """
+        target = Target(target) if isinstance(target, str) else target
         with self._db(write=True) as db:
             found = db.execute("SELECT * FROM jobs WHERE dataset=? AND target=? AND mode=? AND state IN "
-                               f"({_marks(ACTIVE)})", (dataset, target, mode, *ACTIVE)).fetchone()
+                               f"({_marks(ACTIVE)})", (dataset, target.text(), mode, *ACTIVE)).fetchone()
             if found is not None:
                 return _job(found), True
             if visitor and db.execute(f"SELECT 1 FROM jobs WHERE visitor=? AND state IN ({_marks(ACTIVE)})",
@@ -164,23 +189,23 @@ class Queue:
             if address and who != "admin" and db.execute(
                     f"SELECT COUNT(*) FROM jobs WHERE address=? AND state IN ({_marks(ACTIVE)})",
                     (address, *ACTIVE)).fetchone()[0] >= self.per_address:
-                log.info("training job refused: %s/%s (%s): %d jobs from one address already", dataset, target, mode,
-                         self.per_address)
+                log.info("training job refused: %s/%s (%s): %d jobs from one address already", dataset, target.text(),
+                         mode, self.per_address)
                 raise Refused(f"{self.per_address} networks asked for from your network are training or waiting "
                               "already; try again when one has finished.")
             waiting = db.execute("SELECT COUNT(*) FROM jobs WHERE state='queued'").fetchone()[0]
             if waiting >= self.max_waiting:
                 ahead = db.execute(f"SELECT COUNT(*) FROM jobs WHERE state IN ({_marks(ACTIVE)})",
                                    ACTIVE).fetchone()[0]
-                log.info("training job refused: %s/%s (%s): the queue is full", dataset, target, mode)
+                log.info("training job refused: %s/%s (%s): the queue is full", dataset, target.text(), mode)
                 raise Refused(f"The trainer is busy: {ahead} jobs ahead, try again in a few minutes.")
             taken = [r[0] for r in db.execute(f"SELECT network FROM jobs WHERE dataset=? AND state IN "
                                               f"({_marks(ACTIVE)})", (dataset, *ACTIVE))]
-            network = name(taken) if name else target
+            network = name(taken) if name else target.network
             job_id = uuid.uuid4().hex
             db.execute("INSERT INTO jobs (id, dataset, target, network, mode, who, visitor, settings, state, created,"
                        " address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
-                       (job_id, dataset, target, network, mode, who, visitor, json.dumps(settings), time.time(),
+                       (job_id, dataset, target.text(), network, mode, who, visitor, json.dumps(settings), time.time(),
                         address))
             db.execute("DELETE FROM jobs WHERE state NOT IN (" + _marks(ACTIVE) + ") AND finished < ?",
                        (*ACTIVE, time.time() - KEEP_FINISHED))
@@ -337,7 +362,7 @@ def _marks(values) -> str:
 
 
 def _job(row: sqlite3.Row) -> Job:
-    return Job(id=row["id"], dataset=row["dataset"], target=row["target"], network=row["network"], mode=row["mode"],
+    return Job(id=row["id"], dataset=row["dataset"], target=Target.parse(row["target"]), network=row["network"], mode=row["mode"],
                who=row["who"], visitor=row["visitor"], settings=json.loads(row["settings"]), state=row["state"],
                created=row["created"], started=row["started"], finished=row["finished"], pid=row["pid"],
                progress=json.loads(row["progress"]) if row["progress"] else None, frame=row["frame"],

@@ -22,7 +22,7 @@ from models.zoo import Zoo, base_of, kind_of, parse_network, shape_of
 from . import figures
 from .access import address
 from .images import Thumbnails
-from .jobs import Queue, Refused, default_folder
+from .jobs import Queue, Refused, Target, default_folder
 from .representations import Representations
 from .state import DATASET_LABELS, ERROR, READY, UNTRAINED, network_label, on_screen, state, valid_pair
 
@@ -179,12 +179,12 @@ class Service:
         if found["status"] == ERROR or (found["status"] == READY and not watch):
             return {}
         base = base_of(network)
-        mode, target, name = "train", network, None
+        mode, target, name = "train", Target(network), None
         if watch and found["status"] == READY:
             if admin:
                 mode = "retrain"
             else:
-                mode, target = "run", base
+                mode, target = "run", Target(base)
                 name = functools.partial(self.zoo.next_run, dataset, base)  # called with the ids in flight
         try:
             job, _ = self.queue.submit(dataset, target, mode, self.job_settings(), visitor=visitor,
@@ -197,7 +197,7 @@ class Service:
         """Queue (or join) the job that trains the ladder's missing networks of a dataset, one after the
         other (models.ladder); the job's handle, or {"error": sentence} when the bounds refuse it."""
         try:
-            job, _ = self.queue.submit(dataset, "ladder", "ladder", self.job_settings(), visitor=visitor,
+            job, _ = self.queue.submit(dataset, Target("ladder"), "ladder", self.job_settings(), visitor=visitor,
                                        who="admin" if admin else "visitor", address=address())
         except Refused as e:
             return {"error": str(e)}

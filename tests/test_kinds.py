@@ -111,7 +111,7 @@ def test_a_kind_whose_weights_are_not_images_trains_live_and_draws(tmp_path, mon
     import json
     from types import SimpleNamespace
 
-    from app.runner import live_frame
+    from app.training import live_frame
     from app.main import create_app
     from app.state import screen
     bars_only = replace(kinds.get("mlp"), name="barsonly", label="Bars only", module=Tiny, shapes=None,

@@ -10,7 +10,7 @@ from dash import Dash, Input, Output, State, dcc, html, no_update, set_props
 from models import datasets, kinds, ladder
 from models.errors import ConfigError
 
-from .. import figures, ids
+from .. import figures, ids, progress
 from ..access import Access, Limits, visitor
 from ..service import Service
 from ..state import DATASET_LABELS, network_label, network_options
@@ -139,24 +139,17 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
                   Input(ids.STATE_LADDER_JOB, "data"), Input(ids.LADDER_POLL, "n_intervals"),
                   State(ids.STATE_LADDER_DONE, "data"), prevent_initial_call=True)
     def ladder_poll(handle, _=None, drawn=None):
-        job = service.queue.get(handle.get("id")) if isinstance(handle, dict) else None
-        if job is None or job.mode != "ladder":
-            return no_update, no_update, "train-progress ladder-progress hidden", no_update, True, no_update
-        if job.active:
-            service.queue.pump()
-            job = service.queue.get(job.id) or job
-        if not job.active:
-            done = job.state == "done"
-            note = f"Trained {len((job.result or {}).get('trained', []))} networks." if done else job.message
-            return "1", "1", "train-progress ladder-progress hidden", note, True, job.id
-        progress = job.progress or {}
-        label = progress.get("label") or "Starting…"
-        if job.state == "queued":
-            label = f"Waiting for the trainer: {service.queue.ahead_of(job)} job(s) ahead."
+        reading = progress.read(service, handle, ("ladder",), "Waiting for the trainer: {ahead} job(s) ahead.")
+        value, top, shown, note, stopped, ended = progress.bar(reading, "train-progress ladder-progress hidden",
+                                                               "train-progress ladder-progress")
+        if reading.done:
+            note = f"Trained {len((reading.job.result or {}).get('trained', []))} networks."
+        if not reading.active:
+            return value, top, shown, note, stopped, ended
         # Each network the job finishes joins the figure (the store changes once per network, not per poll).
-        done = f"{job.id}:{int(progress.get('step', 0)) // 1000 if isinstance(progress.get('step'), int) else 0}"
-        return (str(progress.get("step", 0)), str(progress.get("total", 1)), "train-progress ladder-progress",
-                label, False, done if done != drawn else no_update)
+        step = (reading.job.progress or {}).get("step")
+        done = f"{reading.job.id}:{step // 1000 if isinstance(step, int) else 0}"
+        return value, top, shown, note, stopped, done if done != drawn else no_update
 
     return {"build": build, "ladder_figure": ladder_figure, "open_point": open_point, "climb": climb,
             "ladder_poll": ladder_poll}

@@ -6,7 +6,7 @@ from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_u
 
 from models import datasets, layers
 
-from .. import background, figures, ids
+from .. import background, figures, ids, progress
 from ..access import Access, Limits, visitor
 from ..service import Service
 from ..state import chosen
@@ -167,7 +167,7 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
                   Input(ids.STATE_EMBEDDING_JOB, "data"), Input(ids.EMBEDDING_POLL, "n_intervals"),
                   prevent_initial_call=True)
     def poll(handle, _=None):
-        return background.watch(service, handle, ("features", "map"))
+        return progress.bar(progress.read(service, handle, ("features", "map")))
 
     # The figure on screen is the server's map (the store) with the highlights of the moment, applied in
     # the browser (assets/map.js): a cell click or a table filter sends no request for the map.

@@ -7,13 +7,14 @@ from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_u
 
 from models import kinds
 
-from .. import figures, ids
+from .. import figures, ids, progress
 from ..access import Access, Limits, visitor
 from ..service import Service
 from ..state import DATASET_LABELS, ERROR, READY, network_label, network_options
 from . import triggered_id
 
 POLL_MS = 500
+TRAINING = ("train", "retrain", "run")  # the modes this card shows (app/tasks.py)
 WAITING_FIGURE = "The confusion matrix appears at the first snapshot"
 
 
@@ -144,24 +145,19 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         if isinstance(handle, dict) and isinstance(handle.get("error"), str):
             return "0", "1", handle["error"], no_update, no_update, "train-box notice", True, False, no_update, no_update
         job = service.queue.get(handle.get("id")) if isinstance(handle, dict) else None
+        reading = progress.read(service, handle, TRAINING, "Waiting for the trainer: " + (
+            network_label(job.network) if job is not None and job.mode in TRAINING else "it") +
+            " starts after {ahead} job(s) ahead.")
+        job = reading.job
         if job is None:
             return *keep, "train-box", True, False, no_update, no_update
-        if job.active:
-            service.queue.pump()  # a dead job's slot, and the queue behind it, move on
-            job = service.queue.get(job.id) or job
-        if job.state == "done" and isinstance(job.result, dict):
+        if reading.done and isinstance(job.result, dict):
             if job.mode == "run" and job.dataset == dataset and job.network != arch:
                 set_props(ids.ARCH, {"value": job.network})  # the run this visitor asked to watch: show it
             return "1", "1", "", no_update, no_update, "train-box", True, False, job.result, no_update
-        if not job.active:
+        if not reading.active:
             return "0", "1", job.message, no_update, no_update, "train-box notice", True, False, no_update, no_update
-        progress = job.progress or {}
-        label = progress.get("label") or f"Preparing {network_label(job.network)}: starting…"
-        if job.state == "queued":
-            label = (f"Waiting for the trainer: {network_label(job.network)} starts after "
-                     f"{service.queue.ahead_of(job)} job(s) ahead.")
-        elif job.state == "cancelling":
-            label = "Stopping…"
+        label = reading.label
         figure, tiles = no_update, no_update
         if job.frame and job.frame_no != seen:
             frame = json.loads(job.frame)
@@ -175,8 +171,7 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
             figure, tiles = live_heatmap(figures.empty_figure(WAITING_FIGURE)), []
         # Only whoever started the job, or the admin, is offered Stop; everyone else just watches it.
         box = "train-box active" + ("" if job.visitor == visitor() or access.is_admin(token) else " watching")
-        return (str(progress.get("step", 0)), str(progress.get("total", 1)), label, figure, tiles,
-                box, False, True, no_update, job.frame_no)
+        return (reading.step, reading.total, label, figure, tiles, box, False, True, no_update, job.frame_no)
 
     @app.callback(Output(ids.TRAIN_LABEL, "children", allow_duplicate=True),
                   Input(ids.TRAIN_STOP, "n_clicks"), State(ids.STATE_JOB, "data"), State(ids.ADMIN_TOKEN, "data"),

@@ -6,7 +6,7 @@ from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from models.kinds import Pass
 
-from .. import background, ids
+from .. import background, ids, progress
 from ..access import Access, Limits, visitor
 from ..representations import units_name
 from ..moves import units_off
@@ -88,7 +88,7 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
                   Output(ids.OFF_POLL, "disabled"), Output(ids.STATE_OFF_DONE, "data"),
                   Input(ids.STATE_OFF_JOB, "data"), Input(ids.OFF_POLL, "n_intervals"), prevent_initial_call=True)
     def poll(handle, _=None):
-        return background.watch(service, handle, ("off",))
+        return progress.bar(progress.read(service, handle, ("off",)))
 
     return {"switch_from_address": from_address, "switch_request": request,
             "switch_poll": poll}
