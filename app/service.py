@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 from dataclasses import dataclass, replace
 from typing import Optional
 
@@ -74,6 +75,7 @@ class Service:
         # worker that builds one builds the same; this only saves rebuilding it on every click.
         self.cache = Bounded(512, max_bytes=int(os.environ.get(CACHE_BYTES_ENV, 200_000_000)), size=approx_bytes)
         self.representations = Representations(self)  # each layer's features, maps and nearest images
+        self._evaluating = threading.Lock()  # one snapshot evaluated at a time (a few ms to a second each)
 
     def cached(self, view: View, what: str, options: tuple, build):
         """`build()` once per checkpoint, kind of output and options."""
@@ -238,25 +240,39 @@ class Service:
             return figures.empty_figure("No network of the ladder is trained yet: train them below.")
         return figures.ladder_figure(lines, chapter).to_dict()
 
-    def view(self, dataset: str, arch: str, position=None, evaluate: bool = False) -> View:
-        """The checkpoint (or its snapshot at a timeline position), evaluation and test images of a ready pair.
-
-        Reads only: a snapshot nobody has evaluated yet raises, unless `evaluate` (see `snapshot`)."""
+    def _checkpoint(self, dataset: str, arch: str, position=None) -> Checkpoint:
         ckpt = self.zoo.load(dataset, arch)
         if isinstance(position, int) and not isinstance(position, bool):
             ckpt = self.zoo.snapshot(ckpt, position)
-        ev = self.zoo.cached_evaluation(ckpt)
-        if ev is None and evaluate and ckpt.is_snapshot:  # a snapshot: evaluated once, then cached
-            self.limit_once("snapshot", f"{dataset}/{arch}/{ckpt.id}")
-            ev = self.zoo.evaluate(ckpt)
+        return ckpt
+
+    def _evaluation(self, ckpt: Checkpoint) -> Optional[Evaluation]:
+        """A checkpoint's evaluation if one was made: on disk, or (a model folder that cannot be written) kept
+        here by `snapshot`."""
+        return self.zoo.cached_evaluation(ckpt) or self.cache.find((ckpt.dataset, ckpt.name, ckpt.id, "evaluation"))
+
+    def view(self, dataset: str, arch: str, position=None) -> View:
+        """The checkpoint (or its snapshot at a timeline position), evaluation and test images of a ready pair.
+
+        A read: it computes nothing and counts nothing. A snapshot nobody has evaluated yet raises
+        CheckpointError until `snapshot` has evaluated it."""
+        ckpt = self._checkpoint(dataset, arch, position)
+        ev = self._evaluation(ckpt)
         if ev is None:
             raise CheckpointError(f"{dataset}/{arch} has no evaluation yet")
         return View(ckpt, ev, datasets.load(dataset, False, self.local))
 
     def snapshot(self, dataset: str, arch: str, position: int) -> View:
         """The one step that evaluates a timeline snapshot (once, cached for everyone), before any panel
-        draws it. A visitor's limit counts the timelines they open, not the snapshots they step through."""
-        return self.view(dataset, arch, position, evaluate=True)
+        draws it: locked, so requests for the same snapshot in this process wait for one evaluation. A
+        visitor's limit counts the timelines they open, not the snapshots they step through."""
+        ckpt = self._checkpoint(dataset, arch, position)
+        if self._evaluation(ckpt) is None:
+            with self._evaluating:
+                if self._evaluation(ckpt) is None:
+                    self.limit_once("snapshot", f"{dataset}/{arch}/{ckpt.id}")
+                    self.cache.put((ckpt.dataset, ckpt.name, ckpt.id, "evaluation"), self.zoo.evaluate(ckpt))
+        return self.view(dataset, arch, position)
 
     def limit(self, name: str) -> None:
         """Count one use of an expensive action by this visitor (raises a 429 past its rate limit)."""

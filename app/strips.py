@@ -49,7 +49,7 @@ def register(server: Flask, service: Service) -> None:
         position = request.args.get("t", "")
         position = int(position) if position.isdecimal() and len(position) <= 4 else None
         try:
-            view = service.view(dataset, network, position, evaluate=False)
+            view = service.view(dataset, network, position)
         except LookInsideError:
             abort(404)  # not ready, or a snapshot nobody has evaluated yet: no strip to show
         ev = view.evaluation
