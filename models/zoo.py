@@ -19,7 +19,7 @@ import torch
 from . import checkpoint, datasets, kinds, templates, timeline
 from .cache import Bounded
 from .config import Normalization, Settings, TrainConfig, ensure_writable_dir
-from .errors import CheckpointError, ConfigError, DamagedCache
+from .errors import CheckpointError, ConfigError, DamagedCache, LookInsideError
 from .evaluate import Evaluation
 from .kinds import default_config
 from .train import ProgressFn, fit, predict_proba
@@ -400,10 +400,17 @@ class Zoo:
     def _eval_file(self, ckpt: checkpoint.Checkpoint):
         path = self._found(self._eval_path(ckpt.dataset, ckpt.name, ckpt.id))
         found = _load_eval_cached(path, _mtime(path), ckpt.id)
-        if isinstance(found, Evaluation) and (found.classes != ckpt.classes or found.n != ckpt.metrics.get(
-                "n_test", found.n)):
-            return f"the cached evaluation {path.name} does not match its network"
+        if isinstance(found, Evaluation) and (found.classes != ckpt.classes or found.n != self._test_size(ckpt, found.n)):
+            return f"the cached evaluation {path.name} does not match its network or this test split"
         return found
+
+    def _test_size(self, ckpt: checkpoint.Checkpoint, otherwise: int) -> int:
+        """How many test images an evaluation of this checkpoint covers here: the split on disk (a shipped network
+        is evaluated on whatever copy of its dataset this server has), else what the checkpoint recorded."""
+        try:
+            return len(datasets.load(ckpt.dataset, False, replace(self.settings, offline=True)))
+        except LookInsideError:
+            return int(ckpt.metrics.get("n_test", otherwise))
 
     def evaluate(self, ckpt: checkpoint.Checkpoint) -> Evaluation:
         """The evaluation of this checkpoint: from the disk cache, else computed (a damaged cache is

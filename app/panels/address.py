@@ -33,7 +33,7 @@ def register(app: Dash) -> dict:
     def from_address(changed, *current):
         """The dataset and network a link names (each view's cards read their own keys of the address)."""
         wanted = parse(search_of(changed))
-        if wanted.get("arch", "linear") not in kinds.KINDS:
+        if "arch" in wanted and wanted["arch"] not in kinds.KINDS:
             # A visitor's run or a network built in the page is not among the dropdown's first options, and
             # a value the options lack is cleared: offer it with the value (the options callback then lists
             # the dataset's own).
