@@ -39,7 +39,7 @@ def compose(view, ex, probs: np.ndarray, actual, title: str, image_uri: str, gra
     ckpt = view.checkpoint
     if isinstance(ex, Contributions):
         body = _linear(ex, predicted, ref, names, "true" if ref == actual else "other",
-                       view.kind.first_layer(ckpt.model, ckpt.classes).images, image_uri)
+                       view.kind.first_layer(ckpt.model, ckpt.classes).images, image_uri, classes)
     elif isinstance(ex, HiddenContributions):
         body = _mlp(ex, predicted, ref, names, view.kind.first_layer(ckpt.model, ckpt.classes).images, graph_ids)
     else:
@@ -70,31 +70,39 @@ def _score_line(bias: float, parts: float, logit: float) -> str:
 
 
 def _linear(ex: Contributions, pred: int, ref: int, names: dict, other: str, templates: np.ndarray,
-            image_uri: str) -> list:
+            image_uri: str, classes) -> list:
+    """The chapter's pixel × weight: the one image against every class's template, each product x·w_c drawn
+    (all on one scale) with its sum z_c = b_c + Σ w·x, sorted by score; the largest sum wins."""
+    order = [int(c) for c in np.argsort(-np.asarray(ex.logits), kind="stable")]
+    template_imgs = colorize(templates, "diverging")  # one scale over all the templates
+    values = np.abs(ex.maps).ravel()
+    scale = float(np.percentile(values[values > 0], 99)) if np.any(values > 0) else 1.0
+
+    def card(rank: int, c: int) -> html.Figure:
+        verdict = "the largest sum: the prediction" if c == pred else f"{ex.logits[pred] - ex.logits[c]:.2f} below it"
+        return html.Figure(className="map-tile product-tile" + (" winner" if c == pred else ""), children=[
+            html.Div(className="product-pair", children=[
+                html.Img(src=png_data_uri(template_imgs[c]), className="map-img product-template",
+                         alt=f"template w of {classes[c]}", title=f"the template w of {classes[c]}"),
+                html.Img(src=png_data_uri(diverging(ex.maps[c], scale)), className="map-img",
+                         alt=f"x · w for {classes[c]}", title=f"x · w for {classes[c]}: pixel by pixel")]),
+            html.Figcaption([html.B(f"{rank}. {classes[c]}"),
+                             html.Div(f"z = b + Σ w·x = {ex.bias[c]:+.2f} {'+' if ex.maps[c].sum() >= 0 else '−'} "
+                                      f"{abs(ex.maps[c].sum()):.2f} = {ex.total(c):.3f}", className="map-sum"),
+                             html.Div(verdict, className="map-sum")])])
+
     contrast = ex.maps[pred] - ex.maps[ref]
-    # The chapter's pixel × weight picture: the image, times each class's template, is the map below it.
-    pair = colorize(templates[[pred, ref]], "diverging")
-    product = html.Div(className="map-row", children=[
-        html.Figure(className="map-tile", children=[
-            html.Img(src=image_uri, className="map-img", alt="the image x"),
-            html.Figcaption([html.B("the image x"), html.Div("its pixels, 0 to 1", className="map-sum")])]),
-        html.Span("×", className="map-op"),
-        *[html.Figure(className="map-tile", children=[
-            html.Img(src=png_data_uri(img), className="map-img", alt=f"weights w for {names[c]}"),
-            html.Figcaption([html.B(f"w for {names[c]}"), html.Div("the class's template (both on one scale)",
-                                                                    className="map-sum")])])
-          for img, c in zip(pair, (pred, ref))]])
     gap = ex.logits[pred] - ex.logits[ref]
-    items = [(ex.maps[pred], f"x · w for {names[pred]}",
-              [_score_line(ex.bias[pred], ex.maps[pred].sum(), ex.logits[pred])]),
-             (ex.maps[ref], f"x · w for {names[ref]}",
-              [_score_line(ex.bias[ref], ex.maps[ref].sum(), ex.logits[ref])]),
-             (contrast, f"contrast x · (w_pred − w_{other})",
+    items = [(contrast, f"contrast x · (w_pred − w_{other})",
               [f"Σ = {contrast.sum():+.2f}, bias gap {ex.bias[pred] - ex.bias[ref]:+.2f}: score gap {gap:.3f}",
-               "purple pixels pushed toward the prediction"])]
-    return [html.H3("The exact sum the 1-layer net computes", className="sub"), product,
-            html.P("Multiplied pixel by pixel, and summed, they make the class's score:", className="explain"),
-            _key(), _maps(items)]
+               f"purple pixels pushed toward {names[pred]}, orange ones toward {names[ref]}"])]
+    return [html.H3("The image against every template: the largest sum wins", className="sub"),
+            html.P(["The 1-layer net multiplies the image x, pixel by pixel, by each class's template w (left in "
+                    "each pair) and adds the products up (right), plus the class's bias b. Highest score first; "
+                    "the sums are the network's own scores (", f"{ex.logits[pred]:.3f}", " for the winner)."],
+                   className="explain"),
+            _key(), html.Div([card(rank, c) for rank, c in enumerate(order, start=1)], className="map-row products"),
+            html.H3(f"Why {names[pred]} and not {names[ref]}", className="sub"), _maps(items)]
 
 
 SHOWN_UNITS = 16  # bars per chart when a layer has more units than fit: those that move the gap most

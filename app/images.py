@@ -71,28 +71,38 @@ def diverging(values: np.ndarray, scale: float) -> np.ndarray:
     return np.round(rgb).astype(np.uint8)
 
 
-def colorize(weights: np.ndarray, mode: str, per_tile: bool = False) -> list[np.ndarray]:
-    """Weight images (N, C, H, W) as displayable arrays, on one shared scale so tiles compare fairly.
+def weight_scale(weights: np.ndarray, mode: str) -> float:
+    """The |w| that a colour map's ends stand for: the 99th percentile over every tile (and, in colour, every
+    channel together), not the maximum, so that one extreme weight does not wash every tile out."""
+    w = np.asarray(weights, dtype=np.float64)
+    values = w if mode == "rgb" and w.ndim == 4 and w.shape[1] == 3 else w.mean(axis=1)
+    scale = float(np.percentile(np.abs(values), 99)) if values.size else 0.0
+    return scale if scale > 0 else 1.0
 
-    diverging: sign-preserving (channels averaged); grayscale: the chapter's black-to-white min-max;
-    rgb: each colour channel min-max scaled, for colour inputs (falls back to grayscale for one channel).
+
+def colorize(weights: np.ndarray, mode: str, per_tile: bool = False) -> list[np.ndarray]:
+    """Weight images (N, C, H, W) as displayable arrays, on one shared scale so tiles compare fairly. Every map
+    is symmetric around zero and ends at `weight_scale` (beyond it, clipped):
+
+    diverging: orange, white at zero, purple (channels averaged); grayscale: black, mid-grey at zero, white
+    (channels averaged); rgb: each colour channel from dark to bright, mid-grey at zero, one scale for the three
+    together, so a template's colour is its own (falls back to grayscale for one channel).
     `per_tile` gives every tile its own scale instead: small filters whose ranges differ a lot are
     otherwise mostly flat grey.
     """
     w = np.asarray(weights, dtype=np.float64)
     if per_tile:
         return [colorize(tile[None], mode)[0] for tile in w]
+    if mode not in COLORMAPS:
+        raise ValueError(f"unknown colour map {mode!r}: choose one of {', '.join(COLORMAPS)}")
+    scale = weight_scale(w, mode)
     if mode == "diverging":
-        flat = w.mean(axis=1)
-        # The 99th percentile, not the maximum: a few extreme weights would wash every tile out.
-        scale = float(np.percentile(np.abs(flat), 99)) if flat.size else 1.0
-        return [diverging(tile, scale) for tile in flat]
+        return [diverging(tile, scale) for tile in w.mean(axis=1)]
     if mode == "rgb" and w.shape[1] == 3:
-        lo, hi = w.min(), w.max()
-        scaled = (w - lo) / max(hi - lo, 1e-12) * 255
-        return [np.round(np.transpose(tile, (1, 2, 0))).astype(np.uint8) for tile in scaled]
-    if mode in ("grayscale", "rgb"):
-        flat = w.mean(axis=1)
-        lo, hi = flat.min(), flat.max()
-        return [np.round((tile - lo) / max(hi - lo, 1e-12) * 255).astype(np.uint8) for tile in flat]
-    raise ValueError(f"unknown colour map {mode!r}: choose one of {', '.join(COLORMAPS)}")
+        return [_grey(np.transpose(tile, (1, 2, 0)), scale) for tile in w]
+    return [_grey(tile, scale) for tile in w.mean(axis=1)]
+
+
+def _grey(values: np.ndarray, scale: float) -> np.ndarray:
+    """Values in [-scale, scale] as 0..255, zero at mid-grey."""
+    return np.round((np.clip(values / scale, -1, 1) + 1) * 127.5).astype(np.uint8)

@@ -132,6 +132,10 @@
         if (part.note) made.push(element("p", "hint", part.note));
         if (Array.isArray(part.tiles)) {
           const grid = element("div", part.small ? "weight-grid small" : "weight-grid");
+          if (part.scale && typeof part.scale.value === "number" && SCALES[part.scale.mode]) {
+            grid.dataset.scale = String(part.scale.value);
+            grid.dataset.mode = part.scale.mode;
+          }
           grid.append.apply(grid, part.tiles.map(tile).filter(Boolean));
           made.push(grid);
         } else if ((part.graph === "bars" || part.graph === "matrix") && window.Plotly) {
@@ -177,6 +181,58 @@
     next.sort(function (a, b) { return a - b; });
     return next.length ? {network: data.network, units: next} : null;
   }
+
+  // A tile opened large (click it): at least 8 times its size, pixelated, with the colour map's scale bar where
+  // the tiles share one scale. Esc, the button or a click beside it closes it.
+  const SCALES = {
+    diverging: ["linear-gradient(90deg, rgb(179,88,6), rgb(241,163,64), rgb(247,247,247), rgb(153,142,195), rgb(84,39,136))",
+                "orange lowers the score, purple raises it"],
+    grayscale: ["linear-gradient(90deg, #000, #808080, #fff)", "black lowers the score, white raises it"],
+    rgb: ["linear-gradient(90deg, #000, #808080, #fff)", "each colour channel: dark lowers the score, bright raises it"],
+  };
+
+  function number(v) { return Math.abs(v) >= 0.01 ? v.toFixed(3) : v.toExponential(1); }
+
+  function zoom(img) {
+    const figure = img.closest(".weight-tile"), grid = img.closest(".weight-grid");
+    let dialog = document.getElementById("weight-zoom");
+    if (!dialog) {
+      dialog = element("dialog", "weight-zoom");
+      dialog.id = "weight-zoom";
+      dialog.addEventListener("click", function (e) { if (e.target === dialog) dialog.close(); });
+      document.body.append(dialog);
+    }
+    const side = Math.max(8 * (img.naturalWidth || 28), 256);
+    const big = element("img", "weight-zoom-img");
+    big.src = img.src;
+    big.alt = img.alt;
+    big.style.width = "min(" + side + "px, 80vw, 70vh)";
+    const caption = figure ? figure.querySelector("figcaption") : null;
+    const made = [element("h3", "sub", "Weights of " + (caption ? caption.firstChild.textContent : img.alt)), big];
+    const scale = grid ? Number(grid.dataset.scale) : NaN, look = grid ? SCALES[grid.dataset.mode] : null;
+    if (look && isFinite(scale)) {
+      const bar = element("div", "scale-bar");
+      bar.style.background = look[0];
+      const ticks = element("div", "scale-ticks");
+      ticks.append(element("span", null, "−" + number(scale)), element("span", null, "0"),
+                   element("span", null, "+" + number(scale)));
+      made.push(bar, ticks, element("p", "hint", "Weight per pixel: " + look[1] + ". The ends are the 99th " +
+                                    "percentile of |w| over all tiles; larger weights are drawn at the ends."));
+    } else {
+      made.push(element("p", "hint", "Stretched to its own range, so that its pattern shows."));
+    }
+    const close = element("button", "link-button", "Close");
+    close.type = "button";
+    close.addEventListener("click", function () { dialog.close(); });
+    made.push(close);
+    dialog.replaceChildren.apply(dialog, made);
+    if (!dialog.open) dialog.showModal();
+  }
+
+  document.addEventListener("click", function (event) {
+    const picture = event.target instanceof Element ? event.target.closest("#weights-panel .weight-img") : null;
+    if (picture) zoom(picture);
+  });
 
   document.addEventListener("click", function (event) {
     const target = event.target instanceof Element ? event.target.closest("#weights-panel .unit-toggle") : null;

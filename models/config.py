@@ -109,5 +109,9 @@ class TrainConfig:
     # Weight of a penalty on the squared differences between neighbouring pixels' weights in the first
     # layer: it smooths away the high-frequency noise, so a 1-layer net's templates look like its classes.
     smoothness: float = 0.0
+    # Exponential moving average of the weights over the steps (e.g. 0.99), 0 for none: the snapshots and the
+    # network it returns are the average. For the convex 1-layer problem the average of a noisy SGD path is as
+    # good as its end and far steadier, so its timeline shows a network learning rather than thrashing.
+    average: float = 0.0
     seed: int = 0
     arch_args: dict = field(default_factory=dict)  # passed to the network's constructor

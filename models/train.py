@@ -78,6 +78,7 @@ def fit(arch: str, data: ImageSet, norm: Normalization, cfg: TrainConfig, device
     scale, shift = norm.affine(device)
     start, history, step = time.perf_counter(), [], 0
     wanted, paused = set(snapshot_steps), 0.0
+    averaged = Average(model, cfg.average) if cfg.average else None
 
     def snapshot() -> None:
         nonlocal paused
@@ -85,7 +86,8 @@ def fit(arch: str, data: ImageSet, norm: Normalization, cfg: TrainConfig, device
             return
         began = time.perf_counter()
         model.eval()
-        on_snapshot(step, model)
+        with averaged.swapped() if averaged is not None else contextlib.nullcontext():
+            on_snapshot(step, model)
         model.train()
         paused += time.perf_counter() - began
 
@@ -116,6 +118,8 @@ def fit(arch: str, data: ImageSet, norm: Normalization, cfg: TrainConfig, device
             opt.step()
             sched.step()
             step += 1
+            if averaged is not None:
+                averaged.update()
             stats.add(logits, y, loss)
             if on_progress is not None and (step % report_every == 0 or stats.seen == n):
                 on_progress(Progress(epoch, cfg.epochs, step, total, *stats.values(),
@@ -125,8 +129,45 @@ def fit(arch: str, data: ImageSet, norm: Normalization, cfg: TrainConfig, device
         seconds = time.perf_counter() - epoch_began - (paused - paused_before)
         history.append({"epoch": epoch, "loss": epoch_loss, "train_accuracy": epoch_accuracy,
                         "seconds": round(seconds, 4)})
+    if averaged is not None:
+        averaged.install()
     model.eval()
     return model, TrainReport(time.perf_counter() - start - paused, history)
+
+
+class Average:
+    """An exponential moving average of a model's parameters and buffers. The rate warms up, (1 + t) / (10 + t)
+    until it reaches `decay`, so the first steps are not held back by the starting weights."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        if not 0 < decay < 1:
+            raise ValueError(f"the weight average's decay is between 0 and 1, not {decay!r}")
+        self.model, self.decay, self.steps = model, float(decay), 0
+        self.live = [t for t in [*model.parameters(), *model.buffers()] if t.dtype.is_floating_point]
+        self.mean = [t.detach().clone() for t in self.live]
+
+    @torch.no_grad()
+    def update(self) -> None:
+        self.steps += 1
+        keep = min(self.decay, (1 + self.steps) / (10 + self.steps))
+        torch._foreach_lerp_(self.mean, [t.detach() for t in self.live], 1 - keep)
+
+    @contextlib.contextmanager
+    def swapped(self):
+        """The model holds the average while inside, its own weights again after."""
+        saved = [t.detach().clone() for t in self.live]
+        self.install()
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for t, s in zip(self.live, saved):
+                    t.copy_(s)
+
+    @torch.no_grad()
+    def install(self) -> None:
+        for t, m in zip(self.live, self.mean):
+            t.copy_(m)
 
 
 def first_layer_images(model: nn.Module) -> torch.Tensor:

@@ -297,14 +297,23 @@ def test_explanation_shows_exact_sums_that_match_the_logits(cb, arch):
     assert f"Test image #{index}" in text and f"true class {ev.classes[ev.labels[index]]}" in text
     probs = find(children, dcc.Graph)[0].figure
     assert np.allclose(list(probs.data[0].x), ev.probs[index])
-    # Every score line shows the parts' sum and the network's own logit: they must agree to 3 decimals.
-    sums = re.findall(r"= (-?\d+\.\d{3}) \(network: (-?\d+\.\d{3})\)", text)
-    assert len(sums) == 2 and all(a == b for a, b in sums)
-    maps = [img for img in find(children, html.Img) if img.className == "map-img"]
-    # linear: the image and the two classes' templates (the chapter's pixel × weight), then the three maps
-    assert len(maps) == (6 if arch == "linear" else 2)
+    maps = [img for img in find(children, html.Img) if "map-img" in img.className]
     if arch == "linear":
-        assert maps[0].alt == "the image x" and all(m.alt.startswith("weights w for ") for m in maps[1:3])
+        # The chapter's pixel × weight: the image against all ten templates, highest score first, each sum the
+        # network's own score (to 3 decimals), the winner the prediction; then the contrast of the top two.
+        logits = np.asarray(cb["service"].explanation(cb["service"].shown(shown_view(cb, arch=arch)), index).logits)
+        tiles = [f for f in find(children, html.Figure) if "product-tile" in (f.className or "")]
+        assert len(tiles) == 10 and len(maps) == 2 * 10 + 1
+        totals = [float(re.search(r"= (-?\d+\.\d{3})$", text_of(t.children[1].children[1])).group(1)) for t in tiles]
+        assert totals == sorted(totals, reverse=True)
+        np.testing.assert_allclose(sorted(totals, reverse=True), np.sort(logits)[::-1], atol=1.5e-3)
+        assert "winner" in tiles[0].className and sum("winner" in t.className for t in tiles) == 1
+        assert text_of(tiles[0]).startswith(f"1. {ev.classes[int(np.argmax(logits))]}")
+    else:
+        # Every score line shows the parts' sum and the network's own logit: they must agree to 3 decimals.
+        sums = re.findall(r"= (-?\d+\.\d{3}) \(network: (-?\d+\.\d{3})\)", text)
+        assert len(sums) == 2 and all(a == b for a, b in sums)
+        assert len(maps) == 2
     if arch == "mlp":
         assert "Activations of the hidden layer" in str(find(children, dcc.Graph)[1].figure.layout.title.text)
 
@@ -407,16 +416,25 @@ def test_the_chapter_guide_links_every_figure_to_a_view(cb):
     from app.panels.chapter import layout as guide_of
     store = find(guide_of(cb["service"]), dcc.Store)[0]  # the list, drawn in the browser (assets/chapter.js)
     links = [entry["href"] for entry in store.data]
-    assert len(links) == len(FIGURES) == 11
+    assert len(links) == len(FIGURES) == 12
     views = [parse(a.split("?", 1)[1]) for a in links]
     assert all(v.get("dataset") and v.get("arch") for v in views)
     assert all(parse_qs(a.split("?", 1)[1])["show"][0] in SHOW for a in links)
     assert views[0] == {"dataset": "mnist", "arch": "linear", "cell": {"actual": 0, "predicted": 0},
                         "colours": "grayscale"}
     assert views[3]["cell"] == {"actual": 3, "predicted": 5} and views[4]["view"] == "images"
-    pixel = views[9]  # pixel × weight: a real test 3 that the 1-layer net reads right
+    pixel = views[9]  # pixel × weight: the test 3 that the 1-layer net is surest of and reads right
     ev = cb["zoo"].evaluation("mnist", "linear")
     assert ev.labels[pixel["sample"]] == 3 == ev.preds[pixel["sample"]] and pixel["cell"]["actual"] == 3
+    threes = np.flatnonzero((ev.labels == 3) & (ev.preds == 3))
+    assert ev.confidence[pixel["sample"]] == ev.confidence[threes].max()
+    mistake = views[10]  # its most confident mistake, where there is one (this synthetic data may have none)
+    wrong = np.flatnonzero(ev.preds != ev.labels)
+    if len(wrong):
+        assert mistake["sample"] == wrong[np.argmax(ev.confidence[wrong])]
+        assert mistake["cell"] == {"actual": int(ev.labels[mistake["sample"]]), "predicted": int(ev.preds[mistake["sample"]])}
+    else:
+        assert "sample" not in mistake
     text = " ".join(entry["numbers"] for entry in store.data)  # our numbers beside the chapter's, from the networks
     assert "chapter: about 90% and 37%" in text
     assert f"here: {int(ev.confusion[3, 5])} test 3s called 5" in text
@@ -609,7 +627,7 @@ def test_own_drawing_and_upload(cb):
         assert result is None and words in message and "status-error" in cls
     # A model switch re-runs the last input; drawing is for the grey 28x28 sets only.
     result, _, _, _ = own("state-view.data", shown_view(cb), pixels, good, shown_view(cb), "upload")
-    assert "x · w for" in text_of(result)  # now explained by the 1-layer net
+    assert "z = b + Σ w·x" in text_of(result)  # now explained by the 1-layer net
     st_cifar = shown_view(cb, "cifar10", "cnn")
     _, message, _, _ = own("draw-pixels.data", pixels, pixels, None, st_cifar, None)
     assert "the grey datasets" in message

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from app import figures
-from app.images import DIVERGING_ANCHORS, colorize, png_data_uri, to_display
+from app.images import DIVERGING_ANCHORS, colorize, png_data_uri, to_display, weight_scale
 
 CLASSES = ("cat", "dog", "eel")
 CONF = np.array([[5, 2, 0], [1, 7, 0], [0, 3, 0]])
@@ -95,12 +95,20 @@ def test_colorize_diverging_keeps_the_sign():
     assert tile[0, 2, 2] > tile[0, 2, 1]  # positive: purple (more blue than green)
 
 
-def test_colorize_grayscale_and_rgb_share_one_scale():
-    w = np.stack([np.full((1, 2, 2), -2.0), np.full((1, 2, 2), 2.0)])
-    low, high = colorize(w, "grayscale")
-    assert low.max() == 0 and high.min() == 255
-    rgb = colorize(np.random.default_rng(0).normal(size=(4, 3, 5, 5)), "rgb")
-    assert rgb[0].shape == (5, 5, 3) and min(t.min() for t in rgb) == 0 and max(t.max() for t in rgb) == 255
+def test_colorize_grayscale_and_rgb_share_one_scale_symmetric_around_zero():
+    w = np.stack([np.full((1, 10, 10), -2.0), np.full((1, 10, 10), 2.0), np.zeros((1, 10, 10))])
+    w[1, 0, 0, 0] = 50.0  # one extreme weight clips; it does not grey the others out
+    low, high, zero = colorize(w, "grayscale")
+    assert low.max() == 0 and high.min() == 255 and set(zero.ravel()) == {128}
+    assert weight_scale(w, "grayscale") == pytest.approx(np.percentile(np.abs(w.mean(1)), 99))
+    # Colour: one scale over the three channels, zero at mid-grey, so a template that is more blue than red
+    # shows bluish, however small its weights are next to another template's.
+    t = np.zeros((2, 3, 4, 4))
+    t[0, 2], t[0, 0] = 0.01, -0.01  # blue up, red down
+    t[1] = np.random.default_rng(0).normal(scale=0.02, size=(3, 4, 4))
+    bluish, _ = colorize(t, "rgb")
+    assert bluish.shape == (4, 4, 3) and (bluish[..., 2] > 128).all() and (bluish[..., 0] < 128).all()
+    assert (bluish[..., 1] == 128).all()
     with pytest.raises(ValueError):
         colorize(w, "rainbow")
 

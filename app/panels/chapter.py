@@ -32,7 +32,7 @@ class Figure:
     query: dict  # the address
     measure: Optional[Callable] = None  # (service) -> what we measure, beside the chapter's number
     chapter_says: str = ""  # the chapter's own number, where it gives one
-    example: bool = False  # the link opens one real test image (pixel × weight)
+    example: str = ""  # the link opens one real test image (pixel × weight): "clear" or "mistake"
 
 
 class NotReady(LookInsideError):
@@ -103,9 +103,12 @@ FIGURES = [
     Figure("The 2-layer net's filters and bars", "With 10 hidden units the first layer's weights are no longer "
            "templates of classes but strokes and blobs; each class is a weighted mix of them (the bars).",
            {"dataset": "mnist", "model": "mlp", "show": "weights"}, _accuracy("mnist", "mlp")),
-    Figure("Pixel × weight", "A class's score is the image times its template, summed pixel by pixel, plus a "
-           "bias: the exact sum, drawn.", {"dataset": "mnist", "model": "linear", "show": "explain"},
-           example=True),
+    Figure("Pixel × weight", "One image against all ten templates: each class's score is the image times its "
+           "template, summed pixel by pixel, plus a bias, and the largest sum wins. Here a clear digit, read right.",
+           {"dataset": "mnist", "model": "linear", "show": "explain"}, example="clear"),
+    Figure("Pixel × weight, a confident mistake", "The same sums for a digit the network gets wrong and is sure "
+           "of: the wrong template's sum beats the right one's, and the contrast shows which pixels did it.",
+           {"dataset": "mnist", "model": "linear", "show": "explain"}, example="mistake"),
     Figure("The accuracies", "About 90% on MNIST and 37% on CIFAR-10 for the chapter's 2-layer net: hidden "
            "layers help, but only so far.", {"dataset": "cifar10", "model": "mlp", "show": "heatmap"},
            lambda s: f"MNIST {_accuracy('mnist', 'mlp')(s)}, CIFAR-10 {_accuracy('cifar10', 'mlp')(s)}",
@@ -138,9 +141,10 @@ def register(app: Dash) -> dict:
 def link(figure: Figure, service: Optional[Service]) -> dict:
     query = dict(figure.query)
     if figure.example and service is not None:
-        example = _pixel_example(service)
+        example = _pixel_example(service, figure.example)
         if example is not None:
-            query.update(cell=f"{example[1]}-{example[1]}", sample=str(example[0]))
+            index, actual, predicted = example
+            query.update(cell=f"{actual}-{predicted}", sample=str(index))
     return query
 
 
@@ -149,14 +153,19 @@ def href(figure: Figure, service: Optional[Service]) -> str:
     return VIEW_OF.get(figure.query.get("show"), "/") + "?" + urlencode(link(figure, service))
 
 
-def _pixel_example(service: Service) -> Optional[tuple[int, int]]:
-    """The first test image of class 3 that the 1-layer net gets right, and its class."""
+def _pixel_example(service: Service, which: str) -> Optional[tuple[int, int, int]]:
+    """(test image, true class, predicted class) for the pixel × weight links: "clear", the 3 the 1-layer net
+    is surest of and right about (a digit anyone reads as a 3), or "mistake", its most confident mistake."""
     try:
         ev = _evaluation(service, "mnist", "linear")
     except LookInsideError:
         return None
-    right = np.flatnonzero((ev.labels == 3) & (ev.preds == 3))
-    return (int(right[0]), 3) if len(right) else None
+    chosen = np.flatnonzero((ev.labels == 3) & (ev.preds == 3)) if which == "clear" else \
+        np.flatnonzero(ev.preds != ev.labels)
+    if not len(chosen):
+        return None
+    index = int(chosen[np.argmax(ev.confidence[chosen])])
+    return index, int(ev.labels[index]), int(ev.preds[index])
 
 
 def entries(service: Optional[Service]) -> list[dict]:

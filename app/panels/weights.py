@@ -10,7 +10,7 @@ from models import datasets, layers
 from models.kinds import Bars, Matrix, Tiles
 
 from .. import figures, ids
-from ..images import colorize, png_data_uri
+from ..images import colorize, png_data_uri, weight_scale
 from ..service import Service
 from ..state import chosen, whole_text
 
@@ -19,13 +19,16 @@ from ..state import chosen, whole_text
 COLOURS = {
     "diverging": "Purple weights raise the score where the image is bright, orange ones lower it, white ones "
                  "do nothing.",
-    "grayscale": "As the chapter draws them: white is the largest weight, black the most negative. Light areas "
-                 "raise the score where the image is bright, dark ones lower it.",
-    "rgb": "In colour, each channel from its most negative weight (dark) to its largest (bright): where a "
-           "template is blue, blue light there raises the class's score.",
+    "grayscale": "As the chapter draws them, in grey: mid-grey is a weight of zero, white a large positive one, "
+                 "black a large negative one. Light areas raise the score where the image is bright, dark ones "
+                 "lower it.",
+    "rgb": "In colour, the template's own: mid-grey is zero in all three channels, and each channel is brighter "
+           "where its weight is positive. Where a template is blue, blue light there raises the class's score "
+           "and red and green light lower it.",
 }
-SCALE = {False: " One scale for all tiles.", True: " Each filter is stretched to its own range, so that its "
-                                                  "pattern shows."}
+SCALE = {False: " One scale for all tiles, the same on both sides of zero, its ends at the 99th percentile of |w| "
+                "(the few weights beyond it are drawn at the end).",
+         True: " Each filter is stretched to its own range, so that its pattern shows."}
 
 
 def layout(wanted: Optional[dict] = None) -> html.Section:
@@ -151,6 +154,8 @@ def _panel(service: Service, view, colormap: str, page: int = 0) -> dict:
             switches = bool(switchable) and not part.per_class and len(uris) == switchable
             drawn.append({
                 "title": part.title or None, "small": bool(part.small),
+                "scale": None if part.per_tile else {"mode": colormap, "value": service.cached(
+                    view, "weight-scale", (part.name, colormap), lambda: weight_scale(part.images, colormap))},
                 "note": f"Units {first + 1}–{shown.stop} of {len(uris)}; the menu above shows the others."
                 if len(uris) > PAGE else None,
                 "tiles": [{"src": uris[i], "label": str(i + 1) if part.small else str(part.labels[i]),
