@@ -13,6 +13,8 @@ from models.zoo import is_network
 MODES = {"counts": "counts", "percent": "percent"}
 VIEWS = {"numbers": "numbers", "images": "images"}
 COLOURS = ("diverging", "grayscale", "rgb")  # the weights' colour map
+SPLITS = ("test", "train")  # the data card's split
+GALLERY = ("mistakes", "unsure")  # the mistakes card's mode
 MAX_OFF = 100  # units switched off that an address may name
 
 
@@ -39,14 +41,31 @@ def parse(search) -> dict:
         found["sort"] = query["sort"]
     if query.get("colours") in COLOURS:
         found["colours"] = query["colours"]
-    off = query.get("off", "").split("-") if isinstance(query.get("off"), str) else []
-    if off and len(off) <= MAX_OFF and all(p.isdecimal() and len(p) <= 4 for p in off):
-        found["off"] = sorted({int(p) for p in off})
+    if query.get("split") in SPLITS:
+        found["split"] = query["split"]
+    if query.get("gallery") in GALLERY:
+        found["gallery"] = query["gallery"]
+    if isinstance(query.get("class"), str) and query["class"].isdecimal() and len(query["class"]) <= 4:
+        found["class"] = str(int(query["class"]))  # checked against the dataset's classes where it is used
+    found.update(_off(query.get("off")))
     for key, name in (("cell", "cell"), ("sample", "sample"), ("t", "position"), ("seed", "seed")):
         value = _ints(query.get(key), 2 if key == "cell" else 1)
         if value is not None:
             found[name] = {"actual": value[0], "predicted": value[1]} if key == "cell" else value[0]
     return found
+
+
+def _off(text) -> dict:
+    """The units switched off, as the page numbers them: "off=1,4" is units 1 and 4 (indices 0 and 3). Links
+    written before that name indices joined by dashes ("off=0-3"), read as they meant."""
+    if not isinstance(text, str) or not text:
+        return {}
+    legacy = "-" in text
+    parts = text.split("-" if legacy else ",")
+    if len(parts) > MAX_OFF or not all(p.isdecimal() and len(p) <= 4 for p in parts):
+        return {}
+    units = {int(p) - (0 if legacy else 1) for p in parts}
+    return {} if min(units) < 0 else {"off": sorted(units)}
 
 
 def _ints(text, count: int) -> Optional[list[int]]:

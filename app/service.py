@@ -91,6 +91,9 @@ class Service:
         except DataError as e:
             if self.settings.offline:
                 return state(dataset, arch, ERROR, e.brief)
+            failed = datasets.failed_download(self.settings.model_dir, dataset)
+            if failed:  # one state and one sentence everywhere, until it may be tried again
+                return state(dataset, arch, ERROR, failed)
             return state(dataset, arch, UNTRAINED, f"{DATASET_LABELS[dataset]} will be downloaded first")
         if parse_network(arch)[1] and not self.zoo.has_checkpoint(dataset, arch):
             return state(dataset, arch, ERROR, "There is no such run of this network (runs are removed when "
@@ -164,7 +167,7 @@ class Service:
                 datasets.load(name, False, self.local)
                 options.append({"label": title, "value": name})
             except DataError:
-                if self.settings.offline:
+                if self.settings.offline or datasets.failed_download(self.settings.model_dir, name):
                     options.append({"label": f"{title} (not available here)", "value": name, "disabled": True})
                 else:
                     options.append({"label": f"{title} (downloaded on first use)", "value": name})

@@ -10,6 +10,7 @@ import plotly.io
 
 from models import datasets, kinds, ladder
 from models.config import Settings
+from models.errors import DataError
 from models.evaluate import Evaluation
 from models.train import predict_proba
 from models.zoo import Zoo, disk_bound, kind_of
@@ -42,6 +43,12 @@ def train(work, job: Job) -> dict:
         report(frame=live_frame(settings, job.dataset, kind_of(job.network), snap, model, norm))
 
     report({"step": 0, "total": 1, "label": f"Preparing {title}: loading data…"})
+    try:
+        datasets.load(job.dataset, False, settings)  # downloaded here when allowed and missing
+    except DataError as e:
+        if not settings.offline:
+            datasets.note_failed_download(settings.model_dir, job.dataset, e.brief)
+        raise
     if job.mode == "train":
         ev = zoo.evaluation(job.dataset, job.network, on_progress=on_progress, cancel=cancel, on_snapshot=on_snapshot)
         if job.network not in kinds.KINDS:  # a network built in the page: the least recently used beyond the bound go

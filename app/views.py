@@ -54,7 +54,7 @@ def _training(wanted: dict, service=None, shown=None) -> list:
 
 def _predictions(wanted: dict, service=None, shown=None) -> list:
     return [html.Main(className="grid", children=[
-        table.layout(), gallery.gallery_layout(), explain.layout(), suspects.layout(), gallery.data_layout(wanted),
+        table.layout(), gallery.gallery_layout(wanted), explain.layout(), suspects.layout(), gallery.data_layout(wanted),
         own.layout()])]
 
 

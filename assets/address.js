@@ -7,7 +7,8 @@
 // history never fills with half-restored views; a view that already matches the address writes nothing.
 (function () {
   const SETTLE_MS = 400;
-  const ORDER = ["dataset", "model", "counts", "view", "sort", "cell", "sample", "t", "colours", "seed", "off"];
+  const ORDER = ["dataset", "model", "counts", "view", "sort", "cell", "sample", "t", "colours", "split", "class", "seed",
+                 "gallery", "off"];
   let timer = null;
   let restoring = true; // until the first settled write after the page opens or back/forward
   let parts = read(window.location.search);
@@ -104,9 +105,10 @@
           cell: when(hasCell, hasCell ? cell.actual + "-" + cell.predicted : null),
           sample: when(Number.isInteger(sample), sample),
           t: when(Number.isInteger(position) && Number.isInteger(last) && position < last, position),
-          // First-layer units switched off, for the network they were switched off in.
+          // First-layer units switched off, for the network they were switched off in, numbered as the page
+          // numbers them ("off=1,4": units 1 and 4; app/query.py reads it).
           off: when(off && off.network === arch && Array.isArray(off.units) && off.units.length,
-                    off && Array.isArray(off.units) ? off.units.join("-") : null),
+                    off && Array.isArray(off.units) ? off.units.map(function (u) { return u + 1; }).join(",") : null),
         });
       },
       writeHeatmap: function (mode, view) {
@@ -122,6 +124,13 @@
       },
       writeSeed: function (seed) {
         return set({seed: when(Number.isInteger(seed) && seed > 0, seed)});
+      },
+      // The data card's split and class, and the mistakes card's mode, where they are not the defaults.
+      writeData: function (split, cls) {
+        return set({split: when(split === "train", split), class: when(typeof cls === "string" && /^\d+$/.test(cls), cls)});
+      },
+      writeGallery: function (mode) {
+        return set({gallery: when(mode === "unsure", mode)});
       },
     }),
   });

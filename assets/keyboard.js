@@ -52,3 +52,9 @@
     }
   });
 })();
+
+// The admin token's form (app/panels/model.py) exists for the browser's sake: Enter hands the token to Dash
+// (the input's debounce), and must not also send the form and load the page again.
+document.addEventListener("submit", function (event) {
+  if (event.target instanceof Element && event.target.closest(".admin-form")) event.preventDefault();
+});

@@ -4,8 +4,10 @@ from __future__ import annotations
 import os
 import pickle
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 from urllib.error import URLError
 
 import numpy as np
@@ -295,6 +297,30 @@ def _corrupt(spec: DatasetSpec, root: Path, cause: str) -> DataError:
                      f"({', '.join(spec.expected_files())}), or use --data-dir with a good copy.",
                      brief=f"{spec.title}'s files on this server are damaged, so it cannot be shown. "
                            f"The other datasets work.")
+
+
+FAILED_FOR = 600.0  # seconds a failed download stands: the page says so instead of offering it again
+
+
+def note_failed_download(model_dir: Path, name: str, sentence: str) -> None:
+    """Remember, for every process of the server, that a dataset could not be downloaded just now."""
+    folder = Path(model_dir) / "unavailable"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.txt").write_text(sentence[:300])
+    except OSError:
+        pass  # a model folder that cannot be written: the page offers the download again, no worse than before
+
+
+def failed_download(model_dir: Path, name: str, within: float = FAILED_FOR) -> Optional[str]:
+    """The sentence of a download of `name` that failed in the last `within` seconds, else None."""
+    path = Path(model_dir) / "unavailable" / f"{name}.txt"
+    try:
+        if time.time() - path.stat().st_mtime <= within:
+            return path.read_text()[:300] or None
+    except OSError:
+        pass
+    return None
 
 
 def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:

@@ -266,6 +266,19 @@ def test_the_data_grid_is_a_labelled_seeded_sample(cb):
     for img in find(train, html.Img):
         props = img.to_plotly_json()["props"]
         assert int(full.labels[int(props["data-index"])]) == int(props["data-label"])
+    # The split, the class and the mistakes' mode are in the address: a link opens them, back and forward restore them.
+    from app.panels import gallery as gallery_panel
+    from app.query import parse as parse_address
+    wanted = parse_address("?dataset=mnist&split=train&class=3&gallery=unsure")
+    assert {k: wanted[k] for k in ("split", "class", "gallery")} == {"split": "train", "class": "3", "gallery": "unsure"}
+    card = gallery_panel.data_layout(wanted)
+    values = {c.id: c.value for c in find(card, (dcc.RadioItems, dcc.Dropdown))}
+    assert values == {"data-split": "train", "data-class": "3"}
+    assert find(gallery_panel.gallery_layout(wanted), dcc.RadioItems)[0].value == "unsure"
+    assert cb["data_from_address"]({"search": "?split=train&class=3&gallery=unsure"}, "test", "all", "mistakes") == \
+        ("train", "3", "unsure")
+    assert cb["data_from_address"]({"search": "?class=x&split=../"}, "train", "3", "unsure") == \
+        ("test", "all", "mistakes")  # forged keys are the defaults
     options, value, counts = cb["data_classes"]("mnist", "3")
     assert value == "3" and len(options) == 11
     totals = [th.children for th in find(counts, html.Th)][-3:]
@@ -368,7 +381,7 @@ def test_suspects_open_on_demand_and_name_the_models(cb):
     tiles = find(listing, html.Button)
     assert [t.id for t in tiles] == [{"type": "suspect-tile", "index": 7}]
     assert find(tiles[0], html.Img)[0].to_plotly_json()["props"]["data-index"] == "7"
-    assert "2.0% → 80%" in text_of(tiles[0])
+    assert "label ≤ 2.0%, theirs ≥ 80%" in text_of(tiles[0])
 
 
 def test_show_more_grows_the_list_and_a_new_cell_order_or_pick_resets_it(cb):

@@ -197,7 +197,8 @@ def test_switching_a_unit_off_turns_the_heatmap_into_the_difference(page):
         return gd._fullData[0].z.map(r => Array.from(r));""")
     np.testing.assert_array_equal(np.array(z), difference(intact, oracle))
     assert f"{100 * oracle.accuracy:.2f}%" in dash_duo.find_element("#off-note").text
-    wait_until(lambda: "off=2" in dash_duo.driver.current_url, what="the address to name the unit")
+    wait_until(lambda: "off=3" in dash_duo.driver.current_url, what="the address to name the unit as the page does")
+    assert f"{100 * oracle.accuracy:.2f}% accuracy with unit 3 off" in dash_duo.find_element("#accuracy").text
     assert toggle.text == "off"
 
 

@@ -185,10 +185,15 @@ def test_switching_units_off_turns_the_heatmap_into_the_difference(cb):
 
 
 def test_the_address_holds_the_units_switched_off(cb):
-    off = cb["switch_from_address"]("?dataset=mnist&model=mlp&off=4-1", None)
+    off = cb["switch_from_address"]("?dataset=mnist&model=mlp&off=5,2", None)  # units 2 and 5, as the page numbers
     assert off == {"network": "mlp", "units": [1, 4]}
-    assert cb["switch_from_address"]("?dataset=mnist&model=mlp&off=4-1", off) is no_update
-    assert cb["switch_from_address"]("?dataset=mnist&model=mlp&off=x", off) is None
+    assert cb["switch_from_address"]("?dataset=mnist&model=mlp&off=5,2", off) is no_update
+    assert cb["switch_from_address"]("?dataset=mnist&model=mlp&off=4-1", off) is no_update  # an older link's form
+    for forged in ("x", "0", "1,,2", "-1", "1,x"):
+        assert cb["switch_from_address"](f"?dataset=mnist&model=mlp&off={forged}", off) is None
+    accuracy = cb["status"](shown_view(cb, "mnist", "mlp"), off)[0]
+    switched = cb["service"].representations.switched(cb["service"].shown(shown_view(cb, "mnist", "mlp")), (1, 4))
+    assert f"{100 * switched.accuracy:.2f}% accuracy with units 2, 5 off (intact: " in text_of(accuracy)
 
 
 def test_the_weights_panel_puts_a_switch_on_each_first_layer_unit(cb):

@@ -112,3 +112,30 @@ def test_a_bug_is_logged_and_told_in_a_sentence_and_a_cancel_stops(trained, monk
     queue.cancel(job.id)
     worker.join(10)
     assert queue.get(job.id).state == "cancelled" and queue.get(job.id).message == "Training was stopped."
+
+
+def test_a_dataset_that_cannot_be_downloaded_is_one_state_everywhere(mnist_only, tmp_path, monkeypatch):
+    """KMNIST missing, downloads allowed but failing: once its job has failed, resolve and the dropdown say the
+    job's sentence, not "will be downloaded first" (and the header "training…") beside a red banner."""
+    from torchvision import datasets as tvd
+
+    from app.service import Service
+    from app.state import ERROR, UNTRAINED
+    from models.config import Settings
+    settings_offline, _ = mnist_only
+    monkeypatch.setattr(tvd.KMNIST, "mirrors", ["http://127.0.0.1:9/"])  # nothing listens there
+    settings = Settings(data_dir=settings_offline.data_dir, model_dir=settings_offline.model_dir, offline=False)
+    queue = Queue(tmp_path / "jobs2", launch=lambda q, job: None)
+    service = Service(settings, queue=queue)
+    assert service.resolve("kmnist", "linear")["status"] == UNTRAINED
+    assert {o["value"]: o for o in service.dataset_options()}["kmnist"]["label"] == "KMNIST (downloaded on first use)"
+    job = service.request_training("kmnist", "linear", "v", admin=False)
+    runner.run(queue, job["id"])
+    failed = queue.get(job["id"])
+    assert failed.state == "failed" and "KMNIST is not available on this server" in failed.message
+    after = service.resolve("kmnist", "linear")
+    assert after["status"] == ERROR and after["message"] == failed.message
+    option = {o["value"]: o for o in service.dataset_options()}["kmnist"]
+    assert option["disabled"] is True and option["label"] == "KMNIST (not available here)"
+    assert service.resolve("mnist", "linear")["status"] != ERROR  # the others work
+    assert datasets.failed_download(settings.model_dir, "kmnist", within=-1) is None  # it stands ten minutes

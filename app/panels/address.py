@@ -53,7 +53,9 @@ def register(app: Dash) -> dict:
     for function, inputs, states in (
             ("writeHeatmap", (ids.CONFUSION_MODE, ids.CONFUSION_VIEW), ()),
             ("writeSort", (ids.SAMPLES_SORT,), ()),
-            ("writeSeed", (ids.DATA_SEED,), ())):
+            ("writeSeed", (ids.DATA_SEED,), ()),
+            ("writeData", (ids.DATA_SPLIT, ids.DATA_CLASS), ()),
+            ("writeGallery", (ids.GALLERY_MODE,), ())):
         app.clientside_callback(
             ClientsideFunction(namespace="lookinside", function_name=function),
             Output(ids.URL_SINK, "data", allow_duplicate=True),

@@ -7,13 +7,15 @@ from dash import Dash, Input, Output, html
 from models.errors import LookInsideError
 
 from .. import ids
+from ..moves import units_off
 from ..service import Service
 from ..state import READY, UNTRAINED, network_label, on_screen, valid_pair
 
 
 def register(app: Dash, service: Service) -> dict:
-    def status(store):
-        """The accuracy badge, and the status line's sentence and class."""
+    def status(store, off=None):
+        """The accuracy badge, and the status line's sentence and class: with units switched off, the accuracy
+        the heatmap shows, beside the intact network's."""
         st = on_screen(store)
         if st is None:
             return "…", "", "status"
@@ -26,6 +28,13 @@ def register(app: Dash, service: Service) -> dict:
             return ("not trained", f"{name} is not trained here yet{note}.",
                     "status status-busy")
         ev = view.evaluation
+        units = units_off(view, off)
+        switched = service.representations.switched(view, units) if units else None
+        if switched is not None:
+            return (html.Span([html.B(f"{100 * switched.accuracy:.2f}%"),
+                               f" accuracy with {view.kind.units(len(units))} {', '.join(str(u + 1) for u in units)} "
+                               f"off (intact: {100 * ev.accuracy:.2f}%)"],
+                              title="test images right with those units switched off"), "", "status")
         correct = int(ev.confusion.trace())
         # The same width at every timeline position (the timeline's note says which one), so nothing moves.
         return (html.Span([html.B(f"{100 * ev.accuracy:.2f}%"), f" accuracy ({correct:,} of {ev.n:,})"],
@@ -74,9 +83,9 @@ def register(app: Dash, service: Service) -> dict:
     @app.callback(Output(ids.ACCURACY, "children"), Output(ids.STATUS, "children"), Output(ids.STATUS, "className"),
                   Output(ids.TIMELINE_NOTE, "children"), Output(ids.WATCH, "children"), Output(ids.WATCH, "title"),
                   Output(ids.TRAIN_IT, "children"), Output(ids.TRAIN_IT, "hidden"),
-                  Input(ids.STATE_VIEW, "data"))
-    def bar(store):
-        return (*status(store), note(store), *watch_label(store), *train_it(store))
+                  Input(ids.STATE_VIEW, "data"), Input(ids.STATE_OFF, "data"), Input(ids.STATE_OFF_DONE, "data"))
+    def bar(store, off=None, _=None):
+        return (*status(store, off), note(store), *watch_label(store), *train_it(store))
 
     return {"bar": bar, "status": status, "timeline_note": note, "watch_label": watch_label, "train_it": train_it}
 

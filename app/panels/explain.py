@@ -120,7 +120,7 @@ def nearest_panel(service: Service, view: View, index: int, layer) -> list:
                                                        f"distance {float(d):.4f}", children=[
             html.Img(src=png_data_uri(to_display(train.images[int(r)].numpy())), className="tile-img",
                      alt=f"training image {int(r)}"),
-            html.Figcaption([html.B(ev.classes[label]), html.Span(f" d {float(d):.3f}", className="tile-prob")])]))
+            html.Figcaption([html.B(ev.classes[label]), html.Span(f" distance {float(d):.3f}", className="tile-prob")])]))
     same = sum(label == predicted for label in labels)
     if predicted != actual:
         note = (f"A mistake: to the network, in this layer, it resembled training images of {ev.classes[predicted]} "

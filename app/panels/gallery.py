@@ -28,18 +28,26 @@ MODES = [{"label": "Most confident mistakes", "value": "mistakes"},
          {"label": "Least confident correct answers", "value": "unsure"}]
 
 
+def _class_options(dataset) -> list[dict]:
+    spec = datasets.DATASETS.get(dataset) if isinstance(dataset, str) else None
+    return [{"label": "All classes", "value": "all"}] + ([] if spec is None else [
+        {"label": name, "value": str(i)} for i, name in enumerate(spec.classes)])
+
+
 def data_layout(wanted: Optional[dict] = None) -> html.Section:
-    """The data card, showing the sample the address `wanted` names."""
+    """The data card, showing the split, class and sample the address `wanted` names."""
     wanted = wanted or {}
+    options = _class_options(wanted.get("dataset"))
+    chosen = wanted.get("class") if any(o["value"] == wanted.get("class") for o in options) else "all"
     return html.Section(id="data-card", className="card card-data", children=[
         html.Div(className="card-head", children=[
             html.H2("The data"),
             html.Div(className="toggles", children=[
-                dcc.RadioItems(id=ids.DATA_SPLIT, value="test", inline=True, className="toggle",
+                dcc.RadioItems(id=ids.DATA_SPLIT, value=wanted.get("split", "test"), inline=True, className="toggle",
                                options=[{"label": "Test images", "value": "test"},
                                         {"label": "Training images", "value": "train"}]),
-                dcc.Dropdown(id=ids.DATA_CLASS, value="all", clearable=False, searchable=False,
-                             className="data-class", options=[{"label": "All classes", "value": "all"}]),
+                dcc.Dropdown(id=ids.DATA_CLASS, value=chosen, clearable=False, searchable=False,
+                             className="data-class", options=options),
                 html.Button("New sample", id=ids.DATA_NEW, className="more-button", n_clicks=0),
             ]),
         ]),
@@ -54,11 +62,14 @@ def data_layout(wanted: Optional[dict] = None) -> html.Section:
     ])
 
 
-def gallery_layout() -> html.Section:
+def gallery_layout(wanted: Optional[dict] = None) -> html.Section:
+    """The mistakes card, in the mode the address `wanted` names."""
+    wanted = wanted or {}
     return html.Section(id="mistakes-card", className="card card-gallery", children=[
         html.Div(className="card-head", children=[
             html.H2("Its mistakes, across the whole test set"),
-            dcc.RadioItems(id=ids.GALLERY_MODE, value="mistakes", inline=True, className="toggle", options=MODES),
+            dcc.RadioItems(id=ids.GALLERY_MODE, value=wanted.get("gallery", "mistakes"), inline=True, className="toggle",
+                           options=MODES),
         ]),
         html.P("Every cell at once: the test images the network got wrong with the most conviction (some "
                "understandable, some glaring), or those it got right while barely believing it. Click one to "
@@ -78,14 +89,21 @@ def register(app: Dash, service: Service) -> dict:
             return int(np.random.default_rng().integers(1, MAX_SEED))
         return no_update
 
+    @app.callback(Output(ids.DATA_SPLIT, "value"), Output(ids.DATA_CLASS, "value", allow_duplicate=True),
+                  Output(ids.GALLERY_MODE, "value"), Input(ids.URL_CHANGED, "data"), State(ids.DATA_SPLIT, "value"),
+                  State(ids.DATA_CLASS, "value"), State(ids.GALLERY_MODE, "value"), prevent_initial_call=True)
+    def from_address(changed, *current):
+        """Back and forward name the split, the class and the mistakes' mode (a link's are in the layout)."""
+        wanted = parse(search_of(changed))
+        found = (wanted.get("split", "test"), wanted.get("class", "all"), wanted.get("gallery", "mistakes"))
+        return tuple(no_update if w == c else w for w, c in zip(found, current))
+
     @app.callback(Output(ids.DATA_CLASS, "options"), Output(ids.DATA_CLASS, "value"),
                   Output(ids.DATA_COUNTS, "children"), Input(ids.DATASET, "value"), State(ids.DATA_CLASS, "value"))
     def classes(dataset, current):
-        spec = datasets.DATASETS.get(dataset) if isinstance(dataset, str) else None
-        if spec is None:
-            return [{"label": "All classes", "value": "all"}], "all", None
-        options = [{"label": "All classes", "value": "all"}] + [
-            {"label": name, "value": str(i)} for i, name in enumerate(spec.classes)]
+        options = _class_options(dataset)
+        if len(options) == 1:
+            return options, "all", None
         value = current if any(o["value"] == current for o in options) else "all"
         return options, value, _counts(service, dataset)
 
@@ -123,7 +141,7 @@ def register(app: Dash, service: Service) -> dict:
         mode = mode if mode in ("mistakes", "unsure") else "mistakes"
         return service.cached(view, "gallery", (mode,), lambda: _gallery(service, view.evaluation, mode))
 
-    return {"data_seed": seed, "data_classes": classes, "data_grid": grid, "gallery": gallery}
+    return {"data_seed": seed, "data_classes": classes, "data_grid": grid, "gallery": gallery, "data_from_address": from_address}
 
 
 def sample(labels: np.ndarray, cls, seed: int, size: int) -> np.ndarray:

@@ -63,8 +63,11 @@ def live_heatmap(figure: dict) -> dcc.Graph:
 def admin_box() -> html.Details:
     return html.Details(className="admin", children=[
         html.Summary("Admin"),
-        dcc.Input(id=ids.ADMIN_INPUT, type="password", debounce=True, placeholder="admin token, then Enter",
-                  className="admin-input", autoComplete="off"),
+        # In a form of its own, as browsers want a password field to be (assets/keyboard.js keeps Enter from
+        # sending it anywhere): outside one, every page load logged a warning.
+        html.Form(className="admin-form", children=[
+            dcc.Input(id=ids.ADMIN_INPUT, type="password", debounce=True, placeholder="admin token, then Enter",
+                      className="admin-input", autoComplete="off")]),
         html.Span(id=ids.ADMIN_NOTE, className="admin-note",
                   children="With the admin token, “Watch it train” replaces the network everyone sees; without "
                            "it, it trains a new run beside it."),

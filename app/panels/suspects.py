@@ -72,7 +72,7 @@ def _tile(service: Service, dataset: str, classes, archs, s: Suspect) -> html.Bu
                            alt=f"test image {s.index}", **{"data-index": str(s.index)}),
                   html.Span([html.S(classes[s.given], className="given"), " → ", html.B(classes[s.consensus])],
                             className="tile-label"),
-                  html.Span(f"{100 * max(s.given_probs):.1f}% → {100 * min(s.consensus_probs):.0f}%",
+                  html.Span(f"label ≤ {100 * max(s.given_probs):.1f}%, theirs ≥ {100 * min(s.consensus_probs):.0f}%",
                             className="tile-prob"),
                   html.Span(f"#{s.index}", className="tile-index")])
 
