@@ -118,8 +118,11 @@ def fit(arch: str, data: ImageSet, norm: Normalization, cfg: TrainConfig, device
             opt.step()
             sched.step()
             step += 1
-            if averaged is not None:
+            if averaged is not None:  # what is reported is the averaged network's, the one training returns
                 averaged.update()
+                with torch.no_grad():
+                    logits = averaged.logits(x)
+                    loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
             stats.add(logits, y, loss)
             if on_progress is not None and (step % report_every == 0 or stats.seen == n):
                 on_progress(Progress(epoch, cfg.epochs, step, total, *stats.values(),
@@ -143,8 +146,13 @@ class Average:
         if not 0 < decay < 1:
             raise ValueError(f"the weight average's decay is between 0 and 1, not {decay!r}")
         self.model, self.decay, self.steps = model, float(decay), 0
-        self.live = [t for t in [*model.parameters(), *model.buffers()] if t.dtype.is_floating_point]
+        named = [(k, t) for k, t in [*model.named_parameters(), *model.named_buffers()] if t.dtype.is_floating_point]
+        self.names, self.live = [k for k, _ in named], [t for _, t in named]
         self.mean = [t.detach().clone() for t in self.live]
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The averaged network's output for a batch, the model's own weights untouched."""
+        return torch.func.functional_call(self.model, dict(zip(self.names, self.mean)), (x,))
 
     @torch.no_grad()
     def update(self) -> None:

@@ -119,3 +119,34 @@ def test_a_smoothness_penalty_makes_smoother_first_layers(synth_settings):
     fit("linear", train, norm, replace(QUICK, epochs=1, arch_args={"init": "zeros"}), snapshot_steps=(0,),
         on_snapshot=lambda step, model: seen.append(model.fc.weight.abs().max().item()))
     assert seen == [0.0]
+
+
+def test_averaged_weights_are_what_snapshots_see_and_training_returns(synth_settings):
+    """With `average`, every snapshot and the result are the exponential moving average of the steps' weights
+    (checked against one kept here by hand), while the steps themselves go on from the raw weights."""
+    train = datasets.load("mnist", True, synth_settings)
+    norm = _norm(train)
+    cfg = TrainConfig(epochs=2, batch_size=32, optimizer="sgd", lr=0.5, average=0.9, arch_args={"init": "zeros"})
+    raw, _ = fit("linear", train, norm, replace(cfg, average=0.0))
+    seen = {}
+
+    def snapshot(step, model):
+        seen[step] = model.fc.weight.detach().clone()
+    averaged, report = fit("linear", train, norm, cfg, on_snapshot=snapshot, snapshot_steps=(0, 3, 10))
+    # The hand-kept average: replay the raw run step by step (its weights after each step) and average them.
+    steps = []
+    fit("linear", train, norm, replace(cfg, average=0.0),
+        on_snapshot=lambda step, model: steps.append(model.fc.weight.detach().clone()),
+        snapshot_steps=tuple(range(0, 1000)))
+    mean = steps[0].clone()
+    for t, w in enumerate(steps[1:], start=1):
+        keep = min(0.9, (1 + t) / (10 + t))
+        mean = keep * mean + (1 - keep) * w
+        if t in (3, 10):
+            torch.testing.assert_close(seen[t], mean, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(averaged.fc.weight.detach(), mean, rtol=1e-4, atol=1e-6)
+    assert not torch.allclose(averaged.fc.weight, raw.fc.weight)  # the average, not the last step's weights
+    assert torch.equal(seen[0], torch.zeros_like(seen[0]))
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        fit("linear", train, norm, replace(cfg, average=1.5))
+    assert len(report.history) == 2
