@@ -86,7 +86,7 @@ def _linear(ex: Contributions, pred: int, ref: int, names: dict, other: str, tem
                          alt=f"template w of {classes[c]}", title=f"the template w of {classes[c]}"),
                 html.Img(src=png_data_uri(diverging(ex.maps[c], scale)), className="map-img",
                          alt=f"x · w for {classes[c]}", title=f"x · w for {classes[c]}: pixel by pixel")]),
-            html.Figcaption([html.B(f"{rank}. {classes[c]}"),
+            html.Figcaption([html.B(classes[c]), html.Span(f"  #{rank} of {len(order)}", className="hint"),
                              html.Div(f"z = b + Σ w·x = {ex.bias[c]:+.2f} {'+' if ex.maps[c].sum() >= 0 else '−'} "
                                       f"{abs(ex.maps[c].sum()):.2f} = {ex.total(c):.3f}", className="map-sum"),
                              html.Div(verdict, className="map-sum")])])

@@ -179,3 +179,9 @@ OFF_ASK = "off-ask"  # the units switched off, once there are some: a convnet's 
 OFF_JOB_NOTE = "off-job-note"  # a convnet's pass: queued, or why it was refused
 OFF_COMPUTE = "off-compute"  # a convnet's pass for the filters a link switched off: only a press queues it
 TABLE_SINK = "predictions-sink"  # the browser-side refresh's dummy output
+
+# The network drawn from its weights (app/panels/diagram.py)
+DIAGRAM_CARD = "diagram-card"  # a <details>: drawn only once it is opened
+DIAGRAM_GRAPH = "diagram-graph"
+DIAGRAM_OUTPUT = "diagram-output"  # the output whose incoming edges the 1-layer diagram draws
+DIAGRAM_OUTPUT_BOX = "diagram-output-box"  # the choice and its label, hidden for a net with hidden layers

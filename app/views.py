@@ -17,7 +17,7 @@ from models.datasets import DATASETS
 
 from . import ids, query
 from .state import on_screen
-from .panels import build, chapter, compare, confusion, embedding, explain, gallery, own, samples, \
+from .panels import build, chapter, compare, confusion, diagram, embedding, explain, gallery, own, samples, \
     suspects, switch, table, weights
 
 
@@ -37,7 +37,7 @@ def _core(wanted: dict, service=None, shown=None) -> list:
         html.Div(className="focus", children=[
             confusion.layout(switch.layout(), wanted, service, shown),
             html.Div(className="focus-side", children=[samples.layout(wanted), explain.layout()])]),
-        weights.layout(wanted)])]
+        weights.layout(wanted), diagram.layout()])]
 
 
 def _layers(wanted: dict, service=None, shown=None) -> list:

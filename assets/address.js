@@ -70,13 +70,14 @@
   // A link may name a card to bring into view once the page has loaded (the chapter guide's links do):
   // wait until the card has content, scroll to it once, and leave the page alone after that.
   const SHOW = {heatmap: ".card-confusion", weights: ".card-weights", mistakes: "#mistakes-card",
-                data: "#data-card", explain: "#explain-card", samples: ".card-samples"};
+                data: "#data-card", explain: "#explain-card", samples: ".card-samples", diagram: "#diagram-card"};
   const show = new URLSearchParams(window.location.search).get("show");
   if (SHOW[show]) {
     let tries = 0;
     const look = setInterval(function () {
       const card = document.querySelector(SHOW[show]);
       tries += 1;
+      if (card && card.tagName === "DETAILS" && !card.open) card.open = true;  // a card drawn once it is opened
       const ready = card && !card.classList.contains("hidden") && !card.querySelector(".hint, ._dash-loading") &&
         card.querySelector("img, .js-plotly-plot .heatmaplayer");
       if (ready || tries > 60) {

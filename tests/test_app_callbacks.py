@@ -317,11 +317,11 @@ def test_explanation_shows_exact_sums_that_match_the_logits(cb, arch):
         logits = np.asarray(cb["service"].explanation(cb["service"].shown(shown_view(cb, arch=arch)), index).logits)
         tiles = [f for f in find(children, html.Figure) if "product-tile" in (f.className or "")]
         assert len(tiles) == 10 and len(maps) == 2 * 10 + 1
-        totals = [float(re.search(r"= (-?\d+\.\d{3})$", text_of(t.children[1].children[1])).group(1)) for t in tiles]
+        totals = [float(re.search(r"= (-?\d+\.\d{3})$", text_of(t.children[1].children[2])).group(1)) for t in tiles]
         assert totals == sorted(totals, reverse=True)
         np.testing.assert_allclose(sorted(totals, reverse=True), np.sort(logits)[::-1], atol=1.5e-3)
         assert "winner" in tiles[0].className and sum("winner" in t.className for t in tiles) == 1
-        assert text_of(tiles[0]).startswith(f"1. {ev.classes[int(np.argmax(logits))]}")
+        assert text_of(tiles[0]).startswith(f"{ev.classes[int(np.argmax(logits))]}  #1 of 10")
     else:
         # Every score line shows the parts' sum and the network's own logit: they must agree to 3 decimals.
         sums = re.findall(r"= (-?\d+\.\d{3}) \(network: (-?\d+\.\d{3})\)", text)
@@ -429,19 +429,21 @@ def test_the_chapter_guide_links_every_figure_to_a_view(cb):
     from app.panels.chapter import layout as guide_of
     store = find(guide_of(cb["service"]), dcc.Store)[0]  # the list, drawn in the browser (assets/chapter.js)
     links = [entry["href"] for entry in store.data]
-    assert len(links) == len(FIGURES) == 12
+    assert len(links) == len(FIGURES) == 14
     views = [parse(a.split("?", 1)[1]) for a in links]
     assert all(v.get("dataset") and v.get("arch") for v in views)
     assert all(parse_qs(a.split("?", 1)[1])["show"][0] in SHOW for a in links)
-    assert views[0] == {"dataset": "mnist", "arch": "linear", "cell": {"actual": 0, "predicted": 0},
+    assert views[0] == {"dataset": "mnist", "arch": "linear"} and "show=diagram" in links[0]
+    assert views[1] == {"dataset": "mnist", "arch": "linear", "cell": {"actual": 0, "predicted": 0},
                         "colours": "grayscale"}
-    assert views[3]["cell"] == {"actual": 3, "predicted": 5} and views[4]["view"] == "images"
-    pixel = views[9]  # pixel × weight: the test 3 that the 1-layer net is surest of and reads right
+    assert views[4]["cell"] == {"actual": 3, "predicted": 5} and views[5]["view"] == "images"
+    assert views[9]["arch"] == "mlp" and "show=diagram" in links[9]
+    pixel = views[11]  # pixel × weight: the test 3 that the 1-layer net is surest of and reads right
     ev = cb["zoo"].evaluation("mnist", "linear")
     assert ev.labels[pixel["sample"]] == 3 == ev.preds[pixel["sample"]] and pixel["cell"]["actual"] == 3
     threes = np.flatnonzero((ev.labels == 3) & (ev.preds == 3))
     assert ev.confidence[pixel["sample"]] == ev.confidence[threes].max()
-    mistake = views[10]  # its most confident mistake, where there is one (this synthetic data may have none)
+    mistake = views[12]  # its most confident mistake, where there is one (this synthetic data may have none)
     wrong = np.flatnonzero(ev.preds != ev.labels)
     if len(wrong):
         assert mistake["sample"] == wrong[np.argmax(ev.confidence[wrong])]
@@ -845,3 +847,37 @@ def test_a_damaged_checkpoint_is_told_by_its_name_not_the_servers_path(cb, monke
         path.write_bytes(saved)
     assert note == "The saved network mnist/mlp-3-tanh is damaged and cannot be read."
     assert str(path.parent) not in note and "Unpickling" not in note
+
+
+def test_the_network_diagrams_are_drawn_from_the_weights_with_an_image_through_them(cb):
+    """The 1-layer net: output 0's weights as the grid and unrolled into the input column, 784 edges into it,
+    coloured by weight; the 2-layer net: its 10 units as their filters; an image gives every output its score."""
+    assert cb["diagram"](False, shown_view(cb), None, "auto") == (no_update, no_update, no_update)  # closed: nothing
+    fig = go.Figure(cb["diagram"](True, shown_view(cb), None, "auto")[0])
+    ckpt = cb["zoo"].load("mnist", "linear")
+    w0 = ckpt.model.templates().numpy()[0, 0]
+    grid = next(t for t in fig.data if t.name == "grid")
+    np.testing.assert_allclose(array(grid.z)[::-1], w0, rtol=1e-6)  # row 0 at the top
+    column = next(t for t in fig.data if t.name == "column")
+    np.testing.assert_allclose(array(column.z)[::-1, 0], w0.reshape(-1), rtol=1e-6)  # the same weights, unrolled
+    edges = sum(len([v for v in t.x if v is None]) for t in fig.data if t.name == "edges")
+    assert edges == 784  # one edge per input into the chosen output
+    meta = fig.layout.meta["diagram"]
+    assert meta["n"] == 784 and meta["h"] == meta["w"] == 28
+    # An image passed through: its pixels beside the column, and each output's score, the network's own.
+    ev = cb["zoo"].evaluation("mnist", "linear")
+    index = 5
+    fig = go.Figure(cb["diagram"](True, shown_view(cb), index, "auto")[0])
+    outputs = next(t for t in fig.data if t.name == "outputs")
+    view = cb["service"].shown(shown_view(cb))
+    logits = cb["service"].explanation(view, index).logits
+    scores = [float(re.search(r"z = (-?\d+\.\d\d)", label).group(1)) for label in outputs.text]
+    np.testing.assert_allclose(scores, logits, atol=6e-3)
+    assert f"<b>{ev.classes[int(ev.preds[index])]}</b>" in outputs.text[int(ev.preds[index])]
+    assert any(t.name == "pixels" for t in fig.data)
+    figure, options, shown = cb["diagram"](True, shown_view(cb, arch="mlp"), index, "auto")
+    mlp = go.Figure(figure)
+    assert len(mlp.layout.images) == 1 + 10 and shown == "toggles hidden"  # the image and 10 filters
+    assert sum(len([v for v in t.x if v is None]) for t in mlp.data if t.name == "edges") == 10 * 10
+    convnet = cb["diagram"](True, shown_view(cb, "cifar10", "cnn"), None, "auto")[0]
+    assert "fully connected" in str(convnet)

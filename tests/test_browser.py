@@ -291,6 +291,27 @@ def test_switching_dataset_changes_labels_and_weights(page):
     wait_until(lambda: tick_labels(dash_duo, "x")[:1] == ["0"], what="MNIST labels again")
 
 
+def test_a_template_opens_large_with_its_scale_bar(page):
+    dash_duo, _ = page
+    tile = wait_until(lambda: (dash_duo.find_elements("#weights-panel .weight-img") or [None])[0], what="a template")
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", tile)
+    tile.click()
+    dialog = wait_until(lambda: dash_duo.driver.execute_script(
+        "const d = document.getElementById('weight-zoom'); return d && d.open ? d : null;"), what="the large view")
+    big = dialog.find_element("css selector", ".weight-zoom-img")
+    natural, shown = dash_duo.driver.execute_script(
+        "return [arguments[0].naturalWidth, arguments[0].getBoundingClientRect().width];", big)
+    assert natural == 28 and shown >= 8 * natural  # the 0-neuron at 8x or more
+    assert big.get_attribute("src") == tile.get_attribute("src")
+    ticks = [t.text for t in dialog.find_elements("css selector", ".scale-ticks span")]
+    assert len(ticks) == 3 and ticks[0].startswith("−") and ticks[1] == "0" and ticks[2].startswith("+")
+    assert ticks[0][1:] == ticks[2][1:]  # symmetric around zero
+    dialog.find_element("css selector", "button").click()
+    wait_until(lambda: not dash_duo.driver.execute_script("return document.getElementById('weight-zoom').open"),
+               what="the large view to close")
+    assert dash_duo.get_logs() == []
+
+
 def test_switching_to_the_mlp_shows_filters_and_bars(page):
     dash_duo, _ = page
     choose(dash_duo, "model-dropdown", "2-layer (10 hidden units)")

@@ -20,7 +20,7 @@ from ..service import Service
 CHAPTER_URL = "https://ml4a.github.io/ml4a/looking_inside_neural_nets/"
 # `show` value -> the card it scrolls to, as assets/address.js finds it
 SHOW = {"heatmap": ".card-confusion", "weights": ".card-weights", "mistakes": "#mistakes-card", "data": "#data-card",
-        "explain": "#explain-card", "samples": ".card-samples"}
+        "explain": "#explain-card", "samples": ".card-samples", "diagram": "#diagram-card"}
 # The view (app/views.py) that holds each card; the others are in the first view, "/".
 VIEW_OF = {"mistakes": "/predictions", "data": "/predictions"}
 
@@ -77,6 +77,9 @@ def _mistakes(service: Service) -> str:
 
 
 FIGURES = [
+    Figure("The 1-layer net, drawn", "784 inputs, one per pixel, each wired to all ten outputs: the grid of weights "
+           "feeding one output is the same weights unrolled into a column. Hover a pixel to find its edge.",
+           {"dataset": "mnist", "model": "linear", "show": "diagram"}),
     Figure("The 0-neuron", "Squint at the weights of the output neuron for 0, drawn as an image: they look like "
            "a blurry 0, bright where 0s have ink, dark in the hole.",
            {"dataset": "mnist", "model": "linear", "cell": "0-0", "colours": "grayscale", "show": "weights"},
@@ -100,6 +103,9 @@ FIGURES = [
            {"dataset": "cifar10", "model": "linear", "colours": "rgb", "show": "weights"}, _correlation("cifar10")),
     Figure("The CIFAR-10 confusion matrix", "Animals are confused with animals, vehicles with vehicles.",
            {"dataset": "cifar10", "model": "linear", "show": "heatmap"}, _accuracy("cifar10", "linear")),
+    Figure("The 2-layer net, drawn", "Ten hidden units between the pixels and the classes, each drawn as its "
+           "filter, their edges to the outputs coloured by weight; an image passed through lights them up.",
+           {"dataset": "mnist", "model": "mlp", "show": "diagram"}),
     Figure("The 2-layer net's filters and bars", "With 10 hidden units the first layer's weights are no longer "
            "templates of classes but strokes and blobs; each class is a weighted mix of them (the bars).",
            {"dataset": "mnist", "model": "mlp", "show": "weights"}, _accuracy("mnist", "mlp")),
