@@ -79,7 +79,7 @@
       tries += 1;
       if (card && card.tagName === "DETAILS" && !card.open) card.open = true;  // a card drawn once it is opened
       const ready = card && !card.classList.contains("hidden") && !card.querySelector(".hint, ._dash-loading") &&
-        card.querySelector("img, .js-plotly-plot .heatmaplayer");
+        card.querySelector("img, .js-plotly-plot .heatmaplayer, .js-plotly-plot .scatterlayer .trace");
       if (ready || tries > 60) {
         clearInterval(look);
         // Once more after the other cards above have settled their height.

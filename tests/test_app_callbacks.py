@@ -799,7 +799,9 @@ def test_the_ladder_trains_its_missing_networks_as_one_job_and_draws_each_as_a_p
     monkeypatch.setattr("app.access.Limits.check", lambda self, name: None)
     figure, button, disabled = cb["ladder_figure"]("mnist")
     missing = ladder.missing(cb["zoo"], "mnist")
-    assert button == f"Train the {len(missing)} missing MNIST networks" and not disabled
+    assert button.startswith(f"Train the {len(missing)} missing MNIST networks (about ") and not disabled
+    said = [a["text"] for a in figure["layout"].get("annotations", []) if "not trained here yet" in a["text"]]
+    assert said and said[0].startswith(f"MNIST: {len(missing)} of the ladder's {len(ladder.networks())} networks")
     handle, note = triggered(cb["climb"], "ladder-train.n_clicks", 1, 1, "mnist")
     assert handle["mode"] == "ladder" and note == "Queued…"
     # Anyone else pressing it joins that one job.
@@ -811,6 +813,7 @@ def test_the_ladder_trains_its_missing_networks_as_one_job_and_draws_each_as_a_p
     assert ladder.missing(cb["zoo"], "mnist") == []
     figure, button, disabled = cb["ladder_figure"]("mnist")
     assert disabled and button == "Every network of the ladder is trained on MNIST"
+    assert not any("not trained here yet" in a["text"] for a in figure["layout"].get("annotations", []))
     lines = {(t["name"], t.get("xaxis", "x")): t for t in figure["data"] if t.get("customdata")}
     width, depth = lines[("MNIST", "x")], lines[("MNIST", "x2")]
     assert list(array(width["x"])) == list(ladder.WIDTHS) and list(array(depth["x"])) == [1, 2, 3]

@@ -444,7 +444,7 @@ def test_every_chapter_link_restores_its_view(page):
     from app.panels.chapter import SHOW
     dash_duo, zoo = page
     wait_until(lambda: dash_duo.driver.execute_script(
-        "return document.querySelectorAll('#chapter-guide a.chapter-link').length") == 11, what="the guide")
+        "return document.querySelectorAll('#chapter-guide a.chapter-link').length") == 14, what="the guide")
     hrefs = dash_duo.driver.execute_script(
         "return Array.from(document.querySelectorAll('#chapter-guide a.chapter-link')).map(a => a.href)")
     titles = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
@@ -470,6 +470,18 @@ def test_every_chapter_link_restores_its_view(page):
                 "return document.querySelectorAll('#confusion-graph .layer-above image, "
                 "#confusion-graph image').length") > 0, what="top images in the heatmap")
         selector = SHOW[show]
+        if show == "diagram":  # opened by the link, drawn from the network on screen; a pixel lights its edge
+            wait_until(lambda: dash_duo.driver.execute_script("""
+                const gd = document.querySelector('#diagram-graph .js-plotly-plot');
+                return document.getElementById('diagram-card').open && gd && gd._fullData &&
+                    gd._fullData.some(t => t.name === 'outputs');"""), what=f"the diagram of {href}")
+            if view["arch"] == "linear":
+                shapes = dash_duo.driver.execute_script("""
+                    const gd = document.querySelector('#diagram-graph .js-plotly-plot');
+                    const grid = gd._fullData.findIndex(t => t.name === 'grid');
+                    window.Plotly.Fx.hover(gd, [{curveNumber: grid, pointNumber: [20, 14]}]);
+                    return (gd.layout.shapes || []).length;""")
+                assert shapes == 3  # the pixel, its input in the column, and its edge
 
         def in_view():
             return dash_duo.driver.execute_script("""

@@ -101,10 +101,19 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         figure = service.ladder_figure()
         if not service.has_data(dataset):
             return figure, "Train the missing networks (this dataset's files are not here)", True
-        missing = len(ladder.missing(service.zoo, dataset))
-        if not missing:
+        todo = ladder.missing(service.zoo, dataset)
+        if not todo:
             return figure, f"Every network of the ladder is trained on {DATASET_LABELS[dataset]}", True
-        return figure, f"Train the {missing} missing {DATASET_LABELS[dataset]} networks", False
+        seconds = sum(service.train_estimate(dataset, n) or 0.0 for n in todo)
+        about = f"about {seconds:.0f} s" if seconds < 90 else f"about {seconds / 60:.0f} min"
+        # The curve's missing points, said on the figure itself: a fresh clone ships none of them.
+        figure = {**figure, "layout": {**figure.get("layout", {}), "annotations": [
+            *figure.get("layout", {}).get("annotations", []),
+            {"text": f"{DATASET_LABELS[dataset]}: {len(todo)} of the ladder's {len(ladder.networks())} networks are "
+                     f"not trained here yet; train them with the button below ({about} of the server's CPU).",
+             "xref": "paper", "yref": "paper", "x": 0, "y": 1.16, "xanchor": "left", "showarrow": False,
+             "font": {"size": 12, "color": "#8a4b08"}}]}}
+        return figure, f"Train the {len(todo)} missing {DATASET_LABELS[dataset]} networks ({about})", False
 
     @app.callback(Output(ids.LADDER_NOTE, "children", allow_duplicate=True),
                   Input(ids.LADDER_GRAPH, "clickData"), prevent_initial_call=True)
