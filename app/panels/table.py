@@ -26,15 +26,20 @@ NUMBER_OPTIONS = {"filterOptions": ["lessThan", "greaterThan", "inRange", "equal
 TEXT_OPTIONS = {"filterOptions": ["equals", "notEqual", "contains", "startsWith"], "maxNumConditions": 1}
 
 
+# Numbers are right-aligned in their cells, their heads left-aligned like the others': AG Grid's numericColumn
+# also right-aligns the head, which puts its filter icon on the left, against the column before it.
+NUMBER_CELL = {"textAlign": "right", "fontVariantNumeric": "tabular-nums"}
+
+
 def _number(field: str, name: str, digits: int, width: int, tip: str) -> dict:
     return {"field": field, "headerName": name, "filter": NUMBER, "filterParams": NUMBER_OPTIONS, "minWidth": width,
-            "flex": 1, "headerTooltip": tip, "type": "numericColumn",
+            "flex": 1, "headerTooltip": tip, "cellStyle": NUMBER_CELL,
             "valueFormatter": {"function": f"params.value == null ? '' : d3.format('.{digits}f')(params.value)"}}
 
 
 COLUMNS = [
     {"field": "index", "headerName": "#", "filter": NUMBER, "filterParams": NUMBER_OPTIONS, "width": 100,
-     "headerTooltip": "the test image's index in the dataset", "type": "numericColumn"},
+     "headerTooltip": "the test image's index in the dataset", "cellStyle": NUMBER_CELL},
     {"field": "image", "headerName": "image", "cellRenderer": "TestImage", "sortable": False, "filter": False,
      "width": 84},
     {"field": "true", "headerName": "true class", "filter": TEXT, "filterParams": TEXT_OPTIONS, "minWidth": 130,
@@ -43,7 +48,7 @@ COLUMNS = [
      "flex": 1},
     {"field": "correct", "headerName": "right?", "filter": TEXT, "filterParams": TEXT_OPTIONS, "width": 100,
      "headerTooltip": "no for a mistake: filter it to list the mistakes"},
-    _number("p_pred", "p(predicted) %", 1, 150, "the probability of the predicted class, in percent"),
+    _number("p_pred", "p(predicted) %", 1, 170, "the probability of the predicted class, in percent"),
     _number("p_true", "p(true) %", 1, 120, "the probability of the true class, in percent"),
     _number("margin", "margin", 1, 110, "top probability minus the runner-up's, in percentage points"),
     _number("loss", "loss", 3, 100, "cross-entropy: −ln p(true)"),
