@@ -199,7 +199,7 @@ def visit(client: Client, pairs: list[tuple[str, str]], rng: random.Random) -> N
     client.callback("status", [("accuracy", "children"), ("model-status", "children"), ("model-status", "className"),
                                ("timeline-note", "children"), ("watch-button", "children"), ("watch-button", "title"),
                                ("train-it", "children"), ("train-it", "hidden")],
-                    [on_screen])
+                    [on_screen, ("state-units-off", "data", None), ("state-off-done", "data", None)])
     # A click selects its cell in the browser; the one request it costs is for the cell's images.
     client.callback("cell click", CELL_OUTPUTS, cell_inputs(cell, view), CELL_STATE)
     client.callback("image explanation", [("explain-panel", "children"), ("explain-card", "className")],

@@ -448,8 +448,8 @@ def test_the_chapter_guide_links_every_figure_to_a_view(cb):
     if len(wrong):
         assert mistake["sample"] == wrong[np.argmax(ev.confidence[wrong])]
         assert mistake["cell"] == {"actual": int(ev.labels[mistake["sample"]]), "predicted": int(ev.preds[mistake["sample"]])}
-    else:
-        assert "sample" not in mistake
+    else:  # none to show: the link opens the mistakes card, which says so
+        assert "sample" not in mistake and links[12].startswith("/predictions?") and "show=mistakes" in links[12]
     text = " ".join(entry["numbers"] for entry in store.data)  # our numbers beside the chapter's, from the networks
     assert "chapter: about 90% and 37%" in text
     assert f"here: {int(ev.confusion[3, 5])} test 3s called 5" in text

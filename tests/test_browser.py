@@ -250,8 +250,10 @@ def test_selecting_an_image_explains_it_with_maps(page):
     first.click()
     dash_duo.wait_for_element("#explain-card:not(.hidden) .map-img", timeout=20)
     dash_duo.wait_for_contains_text("#explain-panel", f"Test image #{index}", timeout=20)
-    assert len(dash_duo.find_elements("#explain-panel .map-img")) == 6  # the image, two templates, three maps
-    assert "(network: " in dash_duo.find_element("#explain-panel").text
+    # The image against all ten templates (each template and its product), then the top two's contrast.
+    assert len(dash_duo.find_elements("#explain-panel .map-img")) == 2 * 10 + 1
+    assert len(dash_duo.find_elements("#explain-panel .product-tile.winner")) == 1
+    assert "z = b + Σ w·x" in dash_duo.find_element("#explain-panel").text
     assert len(dash_duo.find_elements("#explain-probs .bars .point")) == 10
     # The cell's mean image and the two templates sit beside the list.
     assert len(dash_duo.find_elements("#cell-summary .summary-img")) == (2 if a == p else 3)
@@ -475,13 +477,13 @@ def test_every_chapter_link_restores_its_view(page):
                 const gd = document.querySelector('#diagram-graph .js-plotly-plot');
                 return document.getElementById('diagram-card').open && gd && gd._fullData &&
                     gd._fullData.some(t => t.name === 'outputs');"""), what=f"the diagram of {href}")
-            if view["arch"] == "linear":
-                shapes = dash_duo.driver.execute_script("""
-                    const gd = document.querySelector('#diagram-graph .js-plotly-plot');
-                    const grid = gd._fullData.findIndex(t => t.name === 'grid');
-                    window.Plotly.Fx.hover(gd, [{curveNumber: grid, pointNumber: [20, 14]}]);
-                    return (gd.layout.shapes || []).length;""")
-                assert shapes == 3  # the pixel, its input in the column, and its edge
+            if view["arch"] == "linear":  # the mouse over the grid's middle
+                grid = dash_duo.find_elements("#diagram-graph .heatmaplayer image")[0]
+                dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", grid)
+                ActionChains(dash_duo.driver).move_to_element(grid).perform()
+                wait_until(lambda: dash_duo.driver.execute_script(
+                    "return (document.querySelector('#diagram-graph .js-plotly-plot').layout.shapes || []).length")
+                    == 3, what="the pixel, its input in the column and its edge lit up")
 
         def in_view():
             return dash_duo.driver.execute_script("""
@@ -635,10 +637,10 @@ def test_a_drawing_produces_a_prediction(page):
     dash_duo.wait_for_contains_text("#own-result", "Your drawing", timeout=20)
     assert "predicted" in dash_duo.find_element("#own-result").text
     wait_until(lambda: len(dash_duo.find_elements("#own-probs .bars .point")) == 10, what="the probability bars")
-    assert len(dash_duo.find_elements("#own-result .map-img")) == 6  # explained like a test image: x, two templates, three maps
+    assert len(dash_duo.find_elements("#own-result .map-img")) == 2 * 10 + 1  # explained like a test image
     # What is explained is the stroke: a horizontal band across the image, not a blank one.
     drawn = np.asarray(Image.open(io.BytesIO(base64.b64decode(
-        dash_duo.find_elements("#own-result .map-img")[0].get_attribute("src").split(",", 1)[1]))).convert("L"))
+        dash_duo.find_element("#own-result .explain-img").get_attribute("src").split(",", 1)[1]))).convert("L"))
     inked = np.abs(drawn.astype(int) - np.median(drawn)) > 40
     rows, cols = np.flatnonzero(inked.any(1)), np.flatnonzero(inked.any(0))
     assert len(rows) and rows[-1] - rows[0] < 0.4 * drawn.shape[0] and cols[-1] - cols[0] > 0.5 * drawn.shape[1]

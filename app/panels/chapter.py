@@ -151,12 +151,15 @@ def link(figure: Figure, service: Optional[Service]) -> dict:
         if example is not None:
             index, actual, predicted = example
             query.update(cell=f"{actual}-{predicted}", sample=str(index))
+        else:  # no such image (a network that makes no mistake): the card that says so, not an empty one
+            query["show"] = "mistakes" if figure.example == "mistake" else "heatmap"
     return query
 
 
 def href(figure: Figure, service: Optional[Service]) -> str:
     """The figure's link: the view that holds its card, and the address that reproduces it."""
-    return VIEW_OF.get(figure.query.get("show"), "/") + "?" + urlencode(link(figure, service))
+    query = link(figure, service)
+    return VIEW_OF.get(query.get("show"), "/") + "?" + urlencode(query)
 
 
 def _pixel_example(service: Service, which: str) -> Optional[tuple[int, int, int]]:
