@@ -71,6 +71,16 @@ def quick_trained(tmp: Path, pairs) -> Iterator[tuple[Settings, Zoo]]:
         yield settings, zoo
 
 
+@contextlib.contextmanager
+def quick_service(tmp: Path, pairs):
+    """`quick_trained`'s networks behind the app's Service, its jobs recorded in a queue and never started (a
+    test runs one with app.runner.run)."""
+    from app.jobs import Queue
+    from app.service import Service
+    with quick_trained(tmp, pairs) as (settings, _):
+        yield Service(settings, queue=Queue(tmp / "jobs", launch=lambda q, job: None))
+
+
 @pytest.fixture
 def synth_settings(synth_root, tmp_path) -> Settings:
     return Settings(data_dir=synth_root, model_dir=tmp_path / "models", offline=True)

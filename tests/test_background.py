@@ -6,18 +6,14 @@ import numpy as np
 import pytest
 
 from app import background, runner
-from app.jobs import Queue
-from app.service import Service
 from models import datasets, layers
 from models.kinds import Pass
-from tests.conftest import quick_trained
+from tests.conftest import quick_service
 
 
 @pytest.fixture(scope="module")
 def convnet(tmp_path_factory):
-    root = tmp_path_factory.mktemp("background")
-    with quick_trained(root, (("cifar10", "cnn"),)) as (settings, _):
-        service = Service(settings, queue=Queue(root / "jobs", launch=lambda q, job: None))
+    with quick_service(tmp_path_factory.mktemp("background"), (("cifar10", "cnn"),)) as service:
         yield service, service.view("cifar10", "cnn")
 
 

@@ -8,19 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from app.jobs import Queue
 from app.representations import MAPS, result_path
-from app.service import Service
 from models import layers
 from models.kinds import Pass
-from tests.conftest import quick_trained
+from tests.conftest import quick_service
 
 
 @pytest.fixture(scope="module")
 def mlp(tmp_path_factory):
-    root = tmp_path_factory.mktemp("representations")
-    with quick_trained(root, (("mnist", "mlp"),)) as (settings, _):
-        service = Service(settings, queue=Queue(root / "jobs", launch=lambda q, job: None))
+    with quick_service(tmp_path_factory.mktemp("representations"), (("mnist", "mlp"),)) as service:
         yield service, service.view("mnist", "mlp")
 
 

@@ -6,18 +6,16 @@ import threading
 
 import pytest
 
-from app.jobs import Queue
-from app.service import Service, compare_value, parse_compare_value
+from app.service import compare_value, parse_compare_value
 from models import datasets, kinds
 from models.errors import CheckpointError
-from tests.conftest import quick_trained
+from tests.conftest import quick_service
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    root = tmp_path_factory.mktemp("service")
-    with quick_trained(root, (("mnist", "mlp"),)) as (settings, _):
-        yield Service(settings, queue=Queue(root / "jobs", launch=lambda q, job: None))
+    with quick_service(tmp_path_factory.mktemp("service"), (("mnist", "mlp"),)) as service:
+        yield service
 
 
 class Counting:
