@@ -53,6 +53,7 @@ LIMITS = {
     "map": "6 per minute; 40 per hour",  # a background job of the layer maps: UMAP, a convnet's layers or units off
     "switch": "30 per minute; 600 per hour",  # a new set of units switched off, computed in the request
     "token": "10 per minute",  # admin token guesses
+    "fool": "10 per minute; 120 per hour",  # the smallest change that fools a network: up to seconds of CPU
 }
 # Per client address, whatever its cookies: a classroom behind one NAT is many honest visitors, so these
 # are the per-visitor figures times a class's worth, except for token guesses, which nobody needs many of.
@@ -63,6 +64,7 @@ ADDRESS_LIMITS = {
     "map": "30 per minute; 200 per hour",
     "switch": "120 per minute; 2400 per hour",
     "token": "10 per minute",
+    "fool": "40 per minute; 600 per hour",
 }
 ONCE = parse_many("1 per hour")[0]
 SENTENCES = {
@@ -72,6 +74,7 @@ SENTENCES = {
     "map": "Too many maps or switched-off filters were computed; wait a minute and try again.",
     "switch": "Units were switched off and on too often; wait a minute and try again.",
     "token": "Too many admin tokens were tried; wait a minute and try again.",
+    "fool": "Too many changes were searched for; wait a minute and try again.",
 }
 
 

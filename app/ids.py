@@ -185,3 +185,9 @@ DIAGRAM_CARD = "diagram-card"  # a <details>: drawn only once it is opened
 DIAGRAM_GRAPH = "diagram-graph"
 DIAGRAM_OUTPUT = "diagram-output"  # the output whose incoming edges the 1-layer diagram draws
 DIAGRAM_OUTPUT_BOX = "diagram-output-box"  # the choice and its label, hidden for a net with hidden layers
+
+# The smallest change that fools the network, in the explanation card (app/panels/explain.py)
+FOOL = "fool-button"
+FOOL_TARGET = "fool-target"  # "nearest", or a class index in digits
+FOOL_RESULT = "fool-result"
+FOOL_PROBS = "fool-probs"

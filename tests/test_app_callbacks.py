@@ -884,3 +884,25 @@ def test_the_network_diagrams_are_drawn_from_the_weights_with_an_image_through_t
     assert sum(len([v for v in t.x if v is None]) for t in mlp.data if t.name == "edges") == 10 * 10
     convnet = cb["diagram"](True, shown_view(cb, "cifar10", "cnn"), None, "auto")[0]
     assert "fully connected" in str(convnet)
+
+
+def test_fool_it_finds_the_smallest_change_and_says_it_in_words(cb):
+    """The explanation card's "Fool it": for the 1-layer net the exact smallest change, its images and the
+    changed image's probabilities; a new image clears it; a class it says already is refused."""
+    from models import adversarial
+    ask = {"index": 3, "view": shown_view(cb)}
+    cleared, options = triggered(cb["fool"], "explain-ask.data", ask, 0, ask, "nearest")
+    assert cleared is None and [o["value"] for o in options][:2] == ["nearest", "0"] and len(options) == 11
+    result, _ = triggered(cb["fool"], "fool-button.n_clicks", 1, 1, ask, "nearest")
+    text = text_of(result)
+    view = cb["service"].shown(shown_view(cb))
+    image = view.images.images[3].numpy()
+    want = adversarial.fool(view.checkpoint.model, image, view.checkpoint.normalization)
+    assert f"by a total of {want.size:.2f}" in text and "exact: no smaller change does it" in text
+    assert f"makes it say {view.checkpoint.classes[want.target]}" in text
+    assert len([i for i in find(result, html.Img) if "map-img" in i.className]) == 3  # image, change, changed
+    predicted = int(view.evaluation.preds[3])
+    same, _ = triggered(cb["fool"], "fool-button.n_clicks", 2, 2, ask, str(predicted))
+    assert "already" in text_of(same)
+    for forged in ({"index": 10**9, "view": shown_view(cb)}, {"index": "3"}, None):
+        assert triggered(cb["fool"], "fool-button.n_clicks", 3, 3, forged, "nearest") == (None, no_update)

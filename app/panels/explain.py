@@ -1,15 +1,17 @@
 """Why this prediction: the selected image's probabilities and what, pixel by pixel or unit by unit, made them."""
 from __future__ import annotations
 
+import numpy as np
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
-from models import datasets, layers
+from models import adversarial, datasets, layers
 
-from .. import ids, representations
+from .. import figures, ids, representations
 from ..explanations import compose
-from ..images import png_data_uri, to_display
+from ..images import diverging, png_data_uri, to_display
 from ..service import Service, View
-from ..state import whole
+from ..state import whole, whole_text
+from . import triggered_id
 
 HIDDEN = "card card-explain hidden"
 SHOWN = "card card-explain"
@@ -20,6 +22,13 @@ def layout(nearest: bool = False) -> html.Section:
     return html.Section(id=ids.EXPLAIN_CARD, className=HIDDEN, children=[
         html.H2("Why this prediction"),
         html.Div(id=ids.EXPLAIN, className="explain-panel"),
+        html.Div(className="fool", children=[
+            html.H3("Fool it: the smallest change that makes it say something else", className="sub"),
+            html.Div(className="toggles", children=[
+                dcc.Dropdown(id=ids.FOOL_TARGET, value="nearest", clearable=False, searchable=False,
+                             className="fool-target", options=[{"label": "the nearest other class", "value": "nearest"}]),
+                html.Button("Find it", id=ids.FOOL, className="more-button", n_clicks=0)]),
+            html.Div(id=ids.FOOL_RESULT, className="fool-result")]),
         *([html.Div(id=ids.EXPLAIN_NEAREST, className="nearest")] if nearest else []),
         dcc.Store(id=ids.EXPLAIN_SHOWN), dcc.Store(id=ids.EXPLAIN_ASK),
     ])
@@ -54,7 +63,7 @@ function (children, index) {
 """ % ids.EXPLAIN_CARD
 
 
-def register(app: Dash, service: Service) -> dict:
+def register(app: Dash, service: Service, limits=None) -> dict:
     app.clientside_callback(SCROLL_INTO_VIEW, Output(ids.EXPLAIN_SHOWN, "data"), Input(ids.EXPLAIN, "children"),
                             State(ids.STATE_SAMPLE, "data"), prevent_initial_call=True)
 
@@ -86,7 +95,58 @@ def register(app: Dash, service: Service) -> dict:
     def explain_nearest(ask, layer, done=None):
         return nearest(*_asked(ask), layer, done)
 
-    return {"explanation": explanation, "nearest": nearest, "explain": explain, "explain_nearest": explain_nearest}
+    @app.callback(Output(ids.FOOL_RESULT, "children"), Output(ids.FOOL_TARGET, "options"),
+                  Input(ids.FOOL, "n_clicks"), Input(ids.EXPLAIN_ASK, "data"), State(ids.FOOL_TARGET, "value"),
+                  prevent_initial_call=True)
+    def fool_it(_, ask, target="nearest"):
+        """On a press, the smallest change to the explained image that makes the network say another class (or
+        the one chosen); a new image clears it and lists its classes."""
+        index, store = _asked(ask)
+        view = service.shown(store)
+        if view is None or whole(index, view.evaluation.n) is None:
+            return None, no_update
+        options = [{"label": "the nearest other class", "value": "nearest"}] + [
+            {"label": f"say {name}", "value": str(i)} for i, name in enumerate(view.checkpoint.classes)]
+        if triggered_id() != ids.FOOL:
+            return None, options
+        wanted = whole_text(target, len(view.checkpoint.classes))
+        if limits is not None:
+            limits.check("fool")  # a second of CPU for a 2-layer net, several for a convnet
+        return service.cached(view, "fool", (index, wanted), lambda: fooled_panel(view, index, wanted)), options
+
+    return {"explanation": explanation, "nearest": nearest, "explain": explain, "explain_nearest": explain_nearest,
+            "fool": fool_it}
+
+
+def fooled_panel(view: View, index: int, target) -> list:
+    """The original, the change on a signed scale, the changed image and its probabilities, in words too."""
+    ckpt, ev = view.checkpoint, view.evaluation
+    image = view.images.images[index].numpy()
+    predicted = int(ev.preds[index])
+    if target == predicted:
+        return [html.P(f"It says {ckpt.classes[predicted]} already: choose another class.", className="hint")]
+    found = adversarial.fool(ckpt.model, image, ckpt.normalization, target)
+    if found is None:
+        return [html.P("No image within the pixel range makes it say that." if target is not None else
+                       "No change within the pixel range was found that fools it.", className="hint")]
+    scale = float(np.abs(found.delta).max()) or 1.0
+    shown = np.clip(np.round(found.changed * 255), 0, 255).astype(np.uint8)
+    changed_probs = np.exp(found.logits - found.logits.max())
+    changed_probs /= changed_probs.sum()
+    how = ("exact: no smaller change does it" if found.exact else
+           "found by search: a smaller change may exist")
+    words = (f"Changing {found.pixels} pixel{'s' if found.pixels != 1 else ''} by a total of {found.size:.2f} "
+             f"(the length of the change, on 0..1 pixels) makes it say {ckpt.classes[found.target]} "
+             f"({100 * changed_probs[found.target]:.1f}%) instead of {ckpt.classes[predicted]} ({how}).")
+    tiles = [(to_display(image), "the image"),
+             (diverging(found.delta.mean(0), scale), f"the change (±{scale:.2f}; purple brighter, orange darker)"),
+             (to_display(shown), f"the changed image: {ckpt.classes[found.target]}")]
+    return [html.P(words, className="explain"),
+            html.Div(className="map-row", children=[
+                html.Figure(className="map-tile", children=[html.Img(src=png_data_uri(img), className="map-img", alt=t),
+                                                            html.Figcaption(t)]) for img, t in tiles]),
+            dcc.Graph(id=ids.FOOL_PROBS, className="explain-probs", config={"displayModeBar": False},
+                      figure=figures.probability_figure(changed_probs, ckpt.classes, int(ev.labels[index])))]
 
 
 def _asked(ask) -> tuple:
