@@ -54,6 +54,7 @@ LIMITS = {
     "switch": "30 per minute; 600 per hour",  # a new set of units switched off, computed in the request
     "token": "10 per minute",  # admin token guesses
     "fool": "10 per minute; 120 per hour",  # the smallest change that fools a network: up to seconds of CPU
+    "calibration": "6 per minute; 60 per hour",  # a network's temperature: a pass over 5,000 training images
 }
 # Per client address, whatever its cookies: a classroom behind one NAT is many honest visitors, so these
 # are the per-visitor figures times a class's worth, except for token guesses, which nobody needs many of.
@@ -65,6 +66,7 @@ ADDRESS_LIMITS = {
     "switch": "120 per minute; 2400 per hour",
     "token": "10 per minute",
     "fool": "40 per minute; 600 per hour",
+    "calibration": "30 per minute; 300 per hour",
 }
 ONCE = parse_many("1 per hour")[0]
 SENTENCES = {
@@ -75,6 +77,7 @@ SENTENCES = {
     "switch": "Units were switched off and on too often; wait a minute and try again.",
     "token": "Too many admin tokens were tried; wait a minute and try again.",
     "fool": "Too many changes were searched for; wait a minute and try again.",
+    "calibration": "Too many networks' temperatures were fitted; wait a minute and try again.",
 }
 
 

@@ -419,3 +419,30 @@ def separation_figure(rows: Sequence[tuple[str, float]], chosen: Optional[str] =
                                  ticksuffix="%"),
                       yaxis=dict(autorange="reversed", fixedrange=True))
     return fig
+
+
+def reliability_figure(bins: Sequence[dict], ece: float, title: str) -> go.Figure:
+    """The reliability diagram: each confidence bin's accuracy as a bar over its range, the diagonal where
+    confidence and accuracy agree, and the bin's mean confidence as a tick; the counts in the hover."""
+    filled = [b for b in bins if b["count"]]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(
+        x=[(b["lo"] + b["hi"]) / 2 for b in filled], y=[b["accuracy"] for b in filled],
+        width=[b["hi"] - b["lo"] for b in filled], marker=dict(color="#2b5d9b", line=dict(color="#fff", width=1)),
+        name="accuracy", customdata=[[b["lo"], b["hi"], b["count"], b["confidence"]] for b in filled],
+        hovertemplate="confidence %{customdata[0]:.0%}–%{customdata[1]:.0%}: %{customdata[2]:,} images<br>"
+                      "right: %{y:.1%}, mean confidence %{customdata[3]:.1%}<br>click to list them<extra></extra>"))
+    fig.add_trace(go.Scatter(x=[b["confidence"] for b in filled], y=[b["confidence"] for b in filled],
+                             mode="markers", marker=dict(symbol="line-ew-open", size=16, color="#d95f02",
+                                                         line=dict(width=3)),
+                             name="mean confidence", hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="#999", dash="dot"),
+                             name="perfectly calibrated", hoverinfo="skip"))
+    fig.update_layout(font=FONT, height=340, margin=dict(l=10, r=10, t=34, b=10), plot_bgcolor="white",
+                      paper_bgcolor="white", bargap=0, dragmode=False, clickmode="event",
+                      title=dict(text=f"{title}: expected calibration error {100 * ece:.2f}%", x=0, xanchor="left",
+                                 font=dict(size=13)),
+                      legend=dict(orientation="h", y=-0.22, x=0),
+                      xaxis=dict(range=[0, 1], tickformat=".0%", title="confidence (top probability)", fixedrange=True),
+                      yaxis=dict(range=[0, 1], tickformat=".0%", title="accuracy", gridcolor="#eee", fixedrange=True))
+    return fig

@@ -191,3 +191,9 @@ FOOL = "fool-button"
 FOOL_TARGET = "fool-target"  # "nearest", or a class index in digits
 FOOL_RESULT = "fool-result"
 FOOL_PROBS = "fool-probs"
+
+# How far to trust its confidence (app/panels/calibration.py)
+CALIBRATION_GRAPH = "calibration-graph"
+CALIBRATION_SCALED = "calibration-scaled"  # [] or ["scaled"]: the temperature-scaled probabilities
+CALIBRATION_NOTE = "calibration-note"
+CALIBRATION_BIN = "calibration-bin"  # the images of the bin clicked

@@ -16,8 +16,8 @@ from . import ids, security, strips, views
 from .access import Access, Limits
 from .jobs import Queue, default_folder
 from .replay import Replay
-from .panels import (address, bar, build, chapter, compare, confusion, diagram, embedding, explain, gallery, model,
-                     own, samples, suspects, switch, table, timeline, weights)
+from .panels import (address, bar, build, calibration, chapter, compare, confusion, diagram, embedding, explain,
+                     gallery, model, own, samples, suspects, switch, table, timeline, weights)
 from .service import Service
 from .state import screen
 
@@ -123,7 +123,7 @@ def create_app(settings: Settings, access: Access | None = None, queue: Queue | 
                                 **embedding.register(app, service, access, limits),
                                 **switch.register(app, service, access, limits), **table.register(app, service),
                                 **views.register(app, service), **chapter.register(app),
-                                **diagram.register(app, service)}
+                                **diagram.register(app, service), **calibration.register(app, service)}
     strips.register(app.server, service)
     replayed = [key for key in app.callback_map if output_ids(key) <= REPLAYED]
     app.lookinside_replay = None

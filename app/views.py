@@ -17,8 +17,8 @@ from models.datasets import DATASETS
 
 from . import ids, query
 from .state import on_screen
-from .panels import build, chapter, compare, confusion, diagram, embedding, explain, gallery, own, samples, \
-    suspects, switch, table, weights
+from .panels import build, calibration, chapter, compare, confusion, diagram, embedding, explain, gallery, own, \
+    samples, suspects, switch, table, weights
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,8 @@ def _training(wanted: dict, service=None, shown=None) -> list:
 
 def _predictions(wanted: dict, service=None, shown=None) -> list:
     return [html.Main(className="grid", children=[
-        table.layout(), gallery.gallery_layout(wanted), explain.layout(), suspects.layout(), gallery.data_layout(wanted),
-        own.layout()])]
+        table.layout(), gallery.gallery_layout(wanted), explain.layout(), calibration.layout(), suspects.layout(),
+        gallery.data_layout(wanted), own.layout()])]
 
 
 VIEWS = (

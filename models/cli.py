@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 import torch
 from tqdm import tqdm
 
-from . import datasets, kinds
+from . import calibration, datasets, kinds
 from .config import Settings
 from .errors import ConfigError, LookInsideError
 from .train import Progress
@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", parents=[common, pair],
                               help="evaluate on the test split (trains first if there is no checkpoint)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    calibrate = sub.add_parser("calibration", parents=[common, pair],
+                               help="how well its confidence matches its accuracy: reliability bins, ECE, temperature")
+    calibrate.add_argument("--bins", type=int, default=calibration.BINS, help="equal-width confidence bins (default 15)")
+    calibrate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     table = sub.add_parser("table", parents=[common], help="retrain every pair and print a results table")
     table.add_argument("--datasets", nargs="+", choices=list(datasets.DATASETS),
                        default=["mnist", "fashion-mnist", "kmnist", "cifar10"])
@@ -64,7 +68,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         settings = Settings.resolve(args.data_dir, args.model_dir, args.offline, args.device)
         zoo = Zoo(settings)
-        if args.command in ("train", "evaluate"):
+        if args.command in ("train", "evaluate", "calibration"):
             network = network_of(args)
         if args.command == "train":
             if args.epochs is not None and args.epochs < 1:
@@ -90,6 +94,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 if correlation is not None:
                     print(f"templates against class means (centred correlation, mean over classes): "
                           f"{correlation:.3f}")
+        elif args.command == "calibration":
+            if not 1 <= args.bins <= 100:
+                raise LookInsideError("--bins must be between 1 and 100")
+            found = _calibration(zoo, args.dataset, network, args.bins)
+            if args.json:
+                print(json.dumps({k: v for k, v in found.items() if k != "bins_scaled"}))
+            else:
+                print(f"{args.dataset}/{network}: expected calibration error {100 * found['ece']:.2f}% over "
+                      f"{args.bins} bins; temperature {found['temperature']:.3f} (fitted on the training split's last "
+                      f"{calibration.HELD_OUT:,} images) gives {100 * found['ece_scaled']:.2f}%")
         else:
             print(_table(zoo, args.datasets, args.archs, retrain=not args.existing))
     except LookInsideError as e:
@@ -99,6 +113,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _calibration(zoo: Zoo, dataset: str, network: str, bins: int) -> dict:
+    """The network's calibration report on the test split, its temperature fitted on the training split's end."""
+    ev, ckpt = zoo.evaluation(dataset, network), zoo.load(dataset, network)
+    train = datasets.load(dataset, True, zoo.settings)
+    images, labels = calibration.held_out(train.images, train.labels)
+    t = calibration.fit_temperature(calibration.logits_of(ckpt.model, images, ckpt.normalization,
+                                                          zoo.settings.device), labels)
+    test = datasets.load(dataset, False, zoo.settings)
+    logits = calibration.logits_of(ckpt.model, test.images, ckpt.normalization, zoo.settings.device)
+    return calibration.report(logits, ev.labels, t, bins)
 
 
 def network_of(args) -> str:
