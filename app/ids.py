@@ -185,6 +185,7 @@ DIAGRAM_CARD = "diagram-card"  # a <details>: drawn only once it is opened
 DIAGRAM_GRAPH = "diagram-graph"
 DIAGRAM_OUTPUT = "diagram-output"  # the output whose incoming edges the 1-layer diagram draws
 DIAGRAM_OUTPUT_BOX = "diagram-output-box"  # the choice and its label, hidden for a net with hidden layers
+DIAGRAM_ASK = "diagram-ask"  # what to draw, set in the browser only while the card is open: closed, it asks nothing
 
 # The smallest change that fools the network, in the explanation card (app/panels/explain.py)
 FOOL = "fool-button"

@@ -906,3 +906,12 @@ def test_fool_it_finds_the_smallest_change_and_says_it_in_words(cb):
     assert "already" in text_of(same)
     for forged in ({"index": 10**9, "view": shown_view(cb)}, {"index": "3"}, None):
         assert triggered(cb["fool"], "fool-button.n_clicks", 3, 3, forged, "nearest") == (None, no_update)
+
+
+def test_the_diagram_asks_the_server_only_through_its_open_card(cb):
+    ask = {"view": shown_view(cb), "sample": 5, "output": "2"}
+    figure, _, _ = cb["diagram_asked"](ask)
+    assert "edges into 2" in go.Figure(figure).layout.title.text
+    for forged in (None, "x", ["view"]):
+        assert cb["diagram_asked"](forged) == (no_update, no_update, no_update)
+    assert "Preparing the network" in str(cb["diagram_asked"]({"view": "x", "sample": "1", "output": 3})[0])

@@ -29,14 +29,32 @@ def layout() -> html.Details:
                          className="diagram-output", options=[{"label": "the prediction (or 0)", "value": "auto"}])]),
         dcc.Graph(id=ids.DIAGRAM_GRAPH, className="diagram-graph", config={"displayModeBar": False},
                   figure=figures.empty_figure("Open to draw")),
+        dcc.Store(id=ids.DIAGRAM_ASK),
     ])
 
 
+# While the card is closed nothing goes to the server: a first visit and a switch cost no request more.
+ASK = """
+function (opened, store, sample, output) {
+    if (!opened || !store) { return window.dash_clientside.no_update; }
+    return {view: store, sample: Number.isInteger(sample) ? sample : null, output: output || "auto"};
+}
+"""
+
+
 def register(app: Dash, service: Service) -> dict:
+    app.clientside_callback(ASK, Output(ids.DIAGRAM_ASK, "data"), Input(ids.DIAGRAM_CARD, "open"),
+                            Input(ids.STATE_VIEW, "data"), Input(ids.STATE_SAMPLE, "data"),
+                            Input(ids.DIAGRAM_OUTPUT, "value"))
+
     @app.callback(Output(ids.DIAGRAM_GRAPH, "figure"), Output(ids.DIAGRAM_OUTPUT, "options"),
-                  Output(ids.DIAGRAM_OUTPUT_BOX, "className"),
-                  Input(ids.DIAGRAM_CARD, "open"), Input(ids.STATE_VIEW, "data"), Input(ids.STATE_SAMPLE, "data"),
-                  Input(ids.DIAGRAM_OUTPUT, "value"))
+                  Output(ids.DIAGRAM_OUTPUT_BOX, "className"), Input(ids.DIAGRAM_ASK, "data"),
+                  prevent_initial_call=True)
+    def asked(ask):
+        if not isinstance(ask, dict):
+            return no_update, no_update, no_update
+        return draw(True, ask.get("view"), ask.get("sample"), ask.get("output"))
+
     def draw(opened, store, sample=None, output="auto"):
         if not opened:
             return no_update, no_update, no_update
@@ -64,4 +82,4 @@ def register(app: Dash, service: Service) -> dict:
         shown = "toggles" if isinstance(model, LinearNet) else "toggles hidden"
         return service.cached(view, "diagram", key, build), options, shown
 
-    return {"diagram": draw}
+    return {"diagram": draw, "diagram_asked": asked}
