@@ -16,7 +16,6 @@ from typing import Optional
 
 import numpy as np
 import torch
-from scipy.optimize import minimize
 from torch import nn
 
 from .config import Normalization
@@ -54,6 +53,8 @@ def linear_change(weights: np.ndarray, bias: np.ndarray, x: np.ndarray, target: 
                   margin: float = MARGIN) -> Optional[np.ndarray]:
     """The exact smallest change d (flat, float64) with 0 <= x + d <= 1 and z_t - z_c >= margin for all c != t,
     for scores z = weights @ (x + d) + bias (weights (classes, pixels), x flat in 0..1); None if none exists."""
+    from scipy.optimize import minimize  # here, not at import: a web worker that never fools anything skips it
+
     others = [c for c in range(len(weights)) if c != target]
     a = weights[target] - weights[others]  # (k, n): each row's constraint is a @ (x + d) + gap >= margin
     need = margin - (bias[target] - bias[others]) - a @ x  # a @ d >= need

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.optimize import minimize_scalar
 from torch import nn
 
 from .config import Normalization
@@ -60,6 +59,8 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The T > 0 that minimises the negative log-likelihood of softmax(logits / T) on these labels."""
+    from scipy.optimize import minimize_scalar  # here, not at import: scipy costs a web worker's start ~0.3 s
+
     z = np.asarray(logits, dtype=np.float64)
     y = np.asarray(labels)
 

@@ -84,6 +84,11 @@ def test_fifty_slow_clients_starve_bare_gunicorn_but_not_the_proxied_deployment(
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         procs.append(web)
         wait_for_http(f"http://127.0.0.1:{app_port}/", web, timeout=120)
+        # The first answer means one worker is up; the attack is only real once all three take connections (a
+        # worker still importing takes none, and the normal request then finds it free).
+        for _ in range(6):
+            _timed_get(app_port, timeout=30)
+        time.sleep(2)
         conf = _nginx_config(tmp_path, app_port, proxy_port)
         proxy = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(tmp_path), "-g", "daemon off;"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
