@@ -183,6 +183,7 @@ TABLE_SINK = "predictions-sink"  # the browser-side refresh's dummy output
 # The network drawn from its weights (app/panels/diagram.py)
 DIAGRAM_CARD = "diagram-card"  # a <details>: drawn only once it is opened
 DIAGRAM_GRAPH = "diagram-graph"
+DIAGRAM_BOX = "diagram-box"  # holds the graph once the card is opened: a closed card renders no Plotly figure
 DIAGRAM_OUTPUT = "diagram-output"  # the output whose incoming edges the 1-layer diagram draws
 DIAGRAM_OUTPUT_BOX = "diagram-output-box"  # the choice and its label, hidden for a net with hidden layers
 DIAGRAM_ASK = "diagram-ask"  # what to draw, set in the browser only while the card is open: closed, it asks nothing

@@ -4,10 +4,21 @@
 (function () {
   document.addEventListener("toggle", function (event) {
     const card = event.target;
-    if (card instanceof Element && card.id === "diagram-card" && window.dash_clientside && window.dash_clientside.set_props) {
+    if (!(card instanceof Element) || card.id !== "diagram-card") return;
+    if (window.dash_clientside && window.dash_clientside.set_props) {
       window.dash_clientside.set_props("diagram-card", {open: card.open});
     }
+    // The graph is in the card from the start and keeps its element through every redraw: wire it once opened
+    // (nothing watches the page's other changes, which every click makes many of).
+    if (card.open) waitAndWire(0);
   }, true);  // toggle does not bubble
+
+  // The graph arrives with the server's first answer after opening; it keeps its element after that.
+  function waitAndWire(tries) {
+    const gd = document.querySelector("#diagram-graph .js-plotly-plot");
+    if (gd && typeof gd.on === "function") { wire(gd); return; }
+    if (tries < 100) setTimeout(function () { waitAndWire(tries + 1); }, 150);
+  }
 
   function highlight(gd, input) {
     const meta = gd.layout && gd.layout.meta && gd.layout.meta.diagram;
@@ -37,7 +48,4 @@
     gd.on("plotly_unhover", function () { highlight(gd, null); });
   }
 
-  new MutationObserver(function () {
-    wire(document.querySelector("#diagram-graph .js-plotly-plot"));
-  }).observe(document.documentElement, {childList: true, subtree: true});
 })();

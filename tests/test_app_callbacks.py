@@ -910,8 +910,8 @@ def test_fool_it_finds_the_smallest_change_and_says_it_in_words(cb):
 
 def test_the_diagram_asks_the_server_only_through_its_open_card(cb):
     ask = {"view": shown_view(cb), "sample": 5, "output": "2"}
-    figure, _, _ = cb["diagram_asked"](ask)
-    assert "edges into 2" in go.Figure(figure).layout.title.text
+    graph, _, _ = cb["diagram_asked"](ask)
+    assert graph.id == "diagram-graph" and "edges into 2" in go.Figure(graph.figure).layout.title.text
     for forged in (None, "x", ["view"]):
         assert cb["diagram_asked"](forged) == (no_update, no_update, no_update)
     assert "Preparing the network" in str(cb["diagram_asked"]({"view": "x", "sample": "1", "output": 3})[0])
