@@ -29,8 +29,9 @@ class Reading:
         return self.job is not None and self.job.state == "done"
 
 
-def read(service, handle, modes, queued: str = "Waiting for the server's queue: {ahead} job(s) ahead.") -> Reading:
-    """How the job a page's handle names stands, for a card that shows jobs of `modes`."""
+def read(service, handle, modes, queued="Waiting for the server's queue: {ahead} job(s) ahead.") -> Reading:
+    """How the job a page's handle names stands, for a card that shows jobs of `modes`. `queued` is what a
+    waiting job's bar says: a text with {ahead}, or a function of the job and the jobs ahead of it."""
     job = service.queue.get(handle.get("id")) if isinstance(handle, dict) else None
     if job is None or job.mode not in modes:
         return Reading(None)
@@ -42,7 +43,8 @@ def read(service, handle, modes, queued: str = "Waiting for the server's queue: 
     progress = job.progress or {}
     label = progress.get("label") or MODES[job.mode].starting
     if job.state == "queued":
-        label = queued.format(ahead=service.queue.ahead_of(job))
+        ahead = service.queue.ahead_of(job)
+        label = queued(job, ahead) if callable(queued) else queued.format(ahead=ahead)
     elif job.state == "cancelling":
         label = "Stopping…"
     return Reading(job, str(progress.get("step", 0)), str(progress.get("total", 1)), label)

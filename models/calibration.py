@@ -90,10 +90,12 @@ def report(test_logits: np.ndarray, test_labels: np.ndarray, temperature: float,
     before = softmax(test_logits)
     after = softmax(test_logits, temperature)
     return {"ece": ece(before, test_labels, n),
-            "bins": [{"lo": b.lo, "hi": b.hi, "count": b.count,
-                      "confidence": None if b.count == 0 else b.confidence,
-                      "accuracy": None if b.count == 0 else b.accuracy} for b in bins(before, test_labels, n)],
+            "bins": _plain(bins(before, test_labels, n)),
             "temperature": temperature, "ece_scaled": ece(after, test_labels, n),
-            "bins_scaled": [{"lo": b.lo, "hi": b.hi, "count": b.count,
-                             "confidence": None if b.count == 0 else b.confidence,
-                             "accuracy": None if b.count == 0 else b.accuracy} for b in bins(after, test_labels, n)]}
+            "bins_scaled": _plain(bins(after, test_labels, n))}
+
+
+def _plain(found: list[Bin]) -> list[dict]:
+    """Bins as JSON: an empty bin's confidence and accuracy are null, not NaN."""
+    return [{"lo": b.lo, "hi": b.hi, "count": b.count, "confidence": b.confidence if b.count else None,
+             "accuracy": b.accuracy if b.count else None} for b in found]

@@ -129,7 +129,7 @@ class MLP(nn.Module):
 
     def outgoing(self) -> torch.Tensor:
         """The weights that carry the first hidden layer's units onward, (next units, first-layer units): the
-        tests' oracle zeroes their columns."""
+        tests' oracle zeroes their columns, and the diagram picks a wide layer's weightiest units by them."""
         return (self.deeper[0] if len(self.deeper) else self.out).weight
 
     def hidden_filters(self) -> torch.Tensor:

@@ -66,5 +66,4 @@ def test_a_searched_change_flips_an_mlp_within_the_pixel_range():
     found = adversarial.fool(model, image, NORM)
     assert found is not None and not found.exact and found.fooled
     assert np.all(found.changed >= 0) and np.all(found.changed <= 1)
-    # It is an upper bound: no smaller than the exact answer for a linear model of the same kind of problem.
-    assert found.size > 0
+    assert found.size > 0  # a search gives an upper bound on the smallest change, so nothing exact to compare

@@ -147,10 +147,8 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         keep = (no_update,) * 5
         if isinstance(handle, dict) and isinstance(handle.get("error"), str):
             return "0", "1", handle["error"], no_update, no_update, "train-box notice", True, False, no_update, no_update
-        job = service.queue.get(handle.get("id")) if isinstance(handle, dict) else None
-        reading = progress.read(service, handle, TRAINING, "Waiting for the trainer: " + (
-            network_label(job.network) if job is not None and job.mode in TRAINING else "it") +
-            " starts after {ahead} job(s) ahead.")
+        reading = progress.read(service, handle, TRAINING, lambda job, ahead: (
+            f"Waiting for the trainer: {network_label(job.network)} starts after {ahead} job(s) ahead."))
         job = reading.job
         if job is None:
             return *keep, "train-box", True, False, no_update, no_update
