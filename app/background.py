@@ -9,13 +9,13 @@ from typing import Optional
 
 import numpy as np
 import torch
-from models import datasets, kinds, layers
+from models import datasets, kinds, layers, units
 from models.zoo import kind_of
 from models.errors import LookInsideError
 
 from .access import address
 from .jobs import Job, Refused, Target
-from .representations import train_means, result_path, units_name, write
+from .representations import train_means, result_path, save_visualisation, units_name, write
 
 UMAP_NEIGHBOURS, UMAP_MIN_DIST = 15, 0.1
 
@@ -85,6 +85,42 @@ def switch_off(work, job: Job) -> dict:
         work.report({"step": done, "total": total, "label": f"{noun} switched off: {done:,} of {total:,} test images"})
     write(path("off", detail), layers.probs_without(ckpt.model, test.images, ckpt.normalization, units,
                                                     work.settings.device, on_batch=on_batch, cancel=work.cancel))
+    return _done(job)
+
+
+def unit_detail(layer: int, unit: int) -> str:
+    """A "unit" job's detail: "2.4" is layer 2, unit 4, as the page numbers them."""
+    return f"{layer}.{unit}"
+
+
+def parse_unit_detail(detail: str) -> Optional[tuple[int, int]]:
+    parts = detail.split(".")
+    if len(parts) != 2 or not all(p.isdecimal() and len(p) <= 5 for p in parts):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def unit(work, job: Job) -> dict:
+    """"unit": a convnet's unit view: first (once per checkpoint) every unit layer's activations over the test
+    split, for the top images and the classes; then one unit's feature visualisation (models/units.py)."""
+    ckpt, path = _checkpoint(work, job)
+    found = parse_unit_detail(job.target.detail)
+    if found is None:
+        raise LookInsideError("No such unit.")
+    number, index = found
+    _, u = units.find(ckpt.model, number, index)
+    test = datasets.load(job.dataset, False, work.settings)
+    saved = path("units", str(number))
+    if not saved.exists():
+        def on_batch(done, total):
+            work.report({"step": done, "total": total + 1,
+                         "label": f"Every unit's activation: {done:,} of {total:,} test images"})
+        for i, values in enumerate(units.activations(ckpt.model, test.images, ckpt.normalization,
+                                                     work.settings.device, on_batch=on_batch, cancel=work.cancel)):
+            write(path("units", str(i + 1)), values)
+    work.report({"step": len(test), "total": len(test) + 1, "label": "Searching for the image it responds to most…"})
+    save_visualisation(path("visual", unit_detail(number, index)).with_suffix(".npz"), ckpt, test.images,
+                       np.load(saved, allow_pickle=False)[:, u], number, u, work.settings.device)
     return _done(job)
 
 

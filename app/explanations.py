@@ -7,10 +7,11 @@ from __future__ import annotations
 import numpy as np
 from dash import dcc, html
 
+from models import adversarial
 from models.explain import Contributions, Gradients, HiddenContributions, reference_class
 
 from . import figures
-from .images import colorize, diverging, png_data_uri
+from .images import colorize, diverging, png_data_uri, to_display
 
 
 def compose(view, ex, probs: np.ndarray, actual, title: str, image_uri: str, graph_ids: dict) -> list:
@@ -165,3 +166,33 @@ def _gradients(ex: Gradients, pred: int, ref: int, names: dict) -> list:
                    "estimate: its sum need not equal the score.", className="explain"),
             _key(), _maps(items)]
 
+
+
+def fooled(ckpt, image: np.ndarray, predicted: int, actual, target, graph_id: str) -> list:
+    """Fool it: the smallest change to `image` (uint8, (C, H, W)) that makes the network say `target` (None:
+    the nearest other class), shown as the original, the change on a signed scale, the changed image and its
+    probabilities, and in words. `actual` is its true class where it has one (a drawing has none)."""
+    if target == predicted:
+        return [html.P(f"It says {ckpt.classes[predicted]} already: choose another class.", className="hint")]
+    found = adversarial.fool(ckpt.model, image, ckpt.normalization, target)
+    if found is None:
+        return [html.P("No image within the pixel range makes it say that." if target is not None else
+                       "No change within the pixel range was found that fools it.", className="hint")]
+    scale = float(np.abs(found.delta).max()) or 1.0
+    shown = np.clip(np.round(found.changed * 255), 0, 255).astype(np.uint8)
+    changed_probs = np.exp(found.logits - found.logits.max())
+    changed_probs /= changed_probs.sum()
+    how = ("exact: no smaller change does it" if found.exact else
+           "found by search: a smaller change may exist")
+    words = (f"Changing {found.pixels} pixel{'s' if found.pixels != 1 else ''} by a total of {found.size:.2f} "
+             f"(the length of the change, on 0..1 pixels) makes it say {ckpt.classes[found.target]} "
+             f"({100 * changed_probs[found.target]:.1f}%) instead of {ckpt.classes[predicted]} ({how}).")
+    tiles = [(to_display(image), "the image"),
+             (diverging(found.delta.mean(0), scale), f"the change (±{scale:.2f}; purple brighter, orange darker)"),
+             (to_display(shown), f"the changed image: {ckpt.classes[found.target]}")]
+    return [html.P(words, className="explain"),
+            html.Div(className="map-row", children=[
+                html.Figure(className="map-tile", children=[html.Img(src=png_data_uri(img), className="map-img", alt=t),
+                                                            html.Figcaption(t)]) for img, t in tiles]),
+            dcc.Graph(id=graph_id, className="explain-probs", config={"displayModeBar": False},
+                      figure=figures.probability_figure(changed_probs, ckpt.classes, actual))]

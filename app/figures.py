@@ -446,3 +446,33 @@ def reliability_figure(bins: Sequence[dict], ece: float, title: str) -> go.Figur
                       xaxis=dict(range=[0, 1], tickformat=".0%", title="confidence (top probability)", fixedrange=True),
                       yaxis=dict(range=[0, 1], tickformat=".0%", title="accuracy", gridcolor="#eee", fixedrange=True))
     return fig
+
+
+def unit_classes_figure(boxes: Sequence[Optional[dict]], classes: Sequence[str], noun: str) -> go.Figure:
+    """One unit's activation within each true class: a box from the 25th to the 75th percentile with its
+    median, whiskers at the 5th and 95th, and the mean as a dot (the statistics are computed on the server)."""
+    shown = [(str(c), b) for c, b in zip(classes, boxes) if b is not None]
+    fig = go.Figure(go.Box(
+        x=[c for c, _ in shown], q1=[b["q1"] for _, b in shown], median=[b["median"] for _, b in shown],
+        q3=[b["q3"] for _, b in shown], lowerfence=[b["lowerfence"] for _, b in shown],
+        upperfence=[b["upperfence"] for _, b in shown], mean=[b["mean"] for _, b in shown],
+        marker_color=POSITIVE, fillcolor="rgba(84,39,136,0.25)", line_width=1.5, boxpoints=False,
+        hoverinfo="x+y", showlegend=False))
+    fig.update_xaxes(type="category", title_text="true class", fixedrange=True)
+    fig.update_yaxes(title_text=f"the {noun}'s activation", fixedrange=True, zeroline=True, zerolinecolor="#888",
+                     gridcolor="#f0f0f0")
+    fig.update_layout(font=FONT, height=260, margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor="white",
+                      paper_bgcolor="white", dragmode=False)
+    return fig
+
+
+def unit_outgoing_figure(weights: np.ndarray, names: Sequence[str], what: str) -> go.Figure:
+    """The weights from one unit to each unit (or class) of the next layer: a bar each, purple raises it."""
+    w = np.asarray(weights, dtype=float)
+    fig = go.Figure(go.Bar(x=[str(n) for n in names], y=w, marker_color=[POSITIVE if v >= 0 else NEGATIVE for v in w],
+                           hovertemplate=f"{what} %{{x}}: weight %{{y:.3f}}<extra></extra>", showlegend=False))
+    fig.update_xaxes(type="category", title_text=what, fixedrange=True)
+    fig.update_yaxes(title_text="weight", fixedrange=True, zeroline=True, zerolinecolor="#888", gridcolor="#f0f0f0")
+    fig.update_layout(font=FONT, height=240, margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor="white",
+                      paper_bgcolor="white", bargap=0.15, dragmode=False)
+    return fig

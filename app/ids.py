@@ -199,3 +199,20 @@ CALIBRATION_GRAPH = "calibration-graph"
 CALIBRATION_SCALED = "calibration-scaled"  # [] or ["scaled"]: the temperature-scaled probabilities
 CALIBRATION_NOTE = "calibration-note"
 CALIBRATION_BIN = "calibration-bin"  # the images of the bin clicked
+
+# The unit view (app/panels/unit.py): one unit of any layer, what drives it, and what it sends on
+UNIT_CARD = "unit-card"
+UNIT_LAYER = "unit-layer"  # the layer, as the page numbers them (1: the first hidden layer)
+UNIT_NUMBER = "unit-number"  # the unit within it, from 1
+UNIT_BODY = "unit-body"
+UNIT_VISUAL = "unit-visual"  # its feature visualisation, or the job's progress towards it
+UNIT_PROGRESS = "unit-progress"
+UNIT_NOTE = "unit-note"
+UNIT_POLL = "unit-poll"
+STATE_UNIT_JOB = "state-unit-job"
+STATE_UNIT_DONE = "state-unit-done"
+OWN_FOOL_BOX = "own-fool-box"  # Fool it for a drawing or an upload
+OWN_FOOL = "own-fool-button"
+OWN_FOOL_TARGET = "own-fool-target"
+OWN_FOOL_RESULT = "own-fool-result"
+OWN_FOOL_PROBS = "own-fool-probs"

@@ -17,7 +17,7 @@ from .access import Access, Limits
 from .jobs import Queue, default_folder
 from .replay import Replay
 from .panels import (address, bar, build, calibration, chapter, compare, confusion, diagram, embedding, explain,
-                     gallery, model, own, samples, suspects, switch, table, timeline, weights)
+                     gallery, model, own, samples, suspects, switch, table, timeline, weights, unit)
 from .service import Service
 from .state import screen
 
@@ -117,13 +117,14 @@ def create_app(settings: Settings, access: Access | None = None, queue: Queue | 
                                 **samples.register(app, service), **weights.register(app, service),
                                 **explain.register(app, service, limits), **suspects.register(app, service),
                                 **timeline.register(app, service), **address.register(app),
-                                **compare.register(app, service), **own.register(app, service),
+                                **compare.register(app, service), **own.register(app, service, limits),
                                 **gallery.register(app, service),
                                 **build.register(app, service, access, limits),
                                 **embedding.register(app, service, access, limits),
                                 **switch.register(app, service, access, limits), **table.register(app, service),
                                 **views.register(app, service), **chapter.register(app),
-                                **diagram.register(app, service), **calibration.register(app, service)}
+                                **diagram.register(app, service), **calibration.register(app, service),
+                                **unit.register(app, service, access, limits)}
     strips.register(app.server, service)
     replayed = [key for key in app.callback_map if output_ids(key) <= REPLAYED]
     app.lookinside_replay = None

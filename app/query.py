@@ -48,6 +48,7 @@ def parse(search) -> dict:
     if isinstance(query.get("class"), str) and query["class"].isdecimal() and len(query["class"]) <= 4:
         found["class"] = str(int(query["class"]))  # checked against the dataset's classes where it is used
     found.update(_off(query.get("off")))
+    found.update(_unit(query.get("unit")))
     for key, name in (("cell", "cell"), ("sample", "sample"), ("t", "position"), ("seed", "seed")):
         value = _ints(query.get(key), 2 if key == "cell" else 1)
         if value is not None:
@@ -66,6 +67,15 @@ def _off(text) -> dict:
         return {}
     units = {int(p) - (0 if legacy else 1) for p in parts}
     return {} if min(units) < 0 else {"off": sorted(units)}
+
+
+def _unit(text) -> dict:
+    """The unit view's unit, as the page numbers it: "unit=2.4" is layer 2, unit 4 (checked against the network
+    where it is used)."""
+    parts = text.split(".") if isinstance(text, str) else []
+    if len(parts) != 2 or not all(p.isdecimal() and len(p) <= 5 for p in parts) or min(map(int, parts)) < 1:
+        return {}
+    return {"unit": [int(parts[0]), int(parts[1])]}
 
 
 def _ints(text, count: int) -> Optional[list[int]]:

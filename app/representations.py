@@ -16,7 +16,7 @@ from typing import BinaryIO, Optional, Sequence
 import numpy as np
 import torch
 
-from models import datasets, layers
+from models import datasets, layers, units
 from models.cache import Bounded
 from models.checkpoint import parse_id
 from models.evaluate import Evaluation
@@ -201,6 +201,44 @@ class Representations:
             query = torch.as_tensor(x[index])
         return layers.nearest(found, query, NEAREST)
 
+    # One unit (app/panels/unit.py)
+    def unit_activations(self, view, layer: int) -> Optional[np.ndarray]:
+        """Every test image's activation of each unit of a unit layer (models/units.py; 1-based), (N, count)
+        float32: computed here where the kind's passes run in a request (milliseconds), else read from the
+        "unit" job's file (None until it ran)."""
+        if view.kind.maps is Pass.JOB:
+            return self.saved(view, "units", str(layer))
+        ckpt = view.checkpoint
+        return self.store.get(self._key(view, "units", layer), lambda: units.activations(
+            ckpt.model, view.images.images, ckpt.normalization, self.service.settings.device, layer=layer)[0])
+
+    def visualisation(self, view, layer: int, unit: int, make: bool = False) -> Optional[dict]:
+        """A unit's feature visualisation (layer and unit as the page numbers them): {"image", "activation",
+        "best", "seconds", "steps"}, from its file, which every visitor and process shares. With `make`, where
+        the kind's passes run in a request (a fully connected unit's takes about 0.1 s), it is made here if it
+        is missing, counted once per unit against the visitor's limit; a convnet's is the "unit" job's, and
+        None until that ran."""
+        path = self.path(view, "visual", f"{layer}.{unit}").with_suffix(".npz")
+        ckpt = view.checkpoint
+
+        def read():
+            try:
+                stamp = path.stat().st_mtime_ns
+            except OSError:
+                return None
+            return self.store.get(self._key(view, "visual", layer, unit, stamp),
+                                  lambda: read_visualisation(path, ckpt.model.in_shape))
+        found = read()
+        if found is not None or not make or view.kind.maps is Pass.JOB:
+            return found
+
+        def build():
+            self.service.limit_once("unit", f"{ckpt.id}/{layer}.{unit}")
+            values = self.unit_activations(view, layer)[:, unit - 1]
+            return save_visualisation(path, ckpt, view.images.images, values, layer, unit - 1,
+                                      self.service.settings.device)
+        return self.service.cached(view, "visual", (layer, unit), build)
+
     # Switching units off
     def first(self, view) -> torch.Tensor:
         """The test images' output of the module whose units switch off (models.nets.Units), kept."""
@@ -345,3 +383,32 @@ def write(path: Path, values: np.ndarray) -> None:
 
 def write_npz(path: Path, **arrays) -> None:
     atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def save_visualisation(path: Path, ckpt, images: torch.Tensor, values: np.ndarray, layer: int, unit: int,
+                       device: str = "cpu") -> dict:
+    """Find the input that drives unit `unit` (0-based) of `layer` hardest, beating the best of the test images
+    (`values`, their activations of it), and keep it in `path` (in memory only where it cannot be written)."""
+    best = float(np.max(values))
+    mean = images.float().mean(0).numpy() / 255.0
+    made = units.visualise(ckpt.model, ckpt.normalization, layer, unit, beat=best, around=mean)
+    numbers = np.array([made.activation, best, made.seconds, made.steps], dtype=np.float64)
+    try:
+        write_npz(path, image=made.image, numbers=numbers)
+    except OSError:
+        pass
+    return {"image": made.image, "activation": made.activation, "best": best, "seconds": made.seconds,
+            "steps": made.steps}
+
+
+def read_visualisation(path: Path, shape) -> Optional[dict]:
+    """A unit job's visualisation file, if it is sound."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            image, numbers = f["image"], f["numbers"]
+    except (OSError, ValueError, KeyError):
+        return None
+    if image.shape != tuple(shape) or numbers.shape != (4,) or not np.isfinite(image).all():
+        return None
+    activation, best, seconds, steps = (float(v) for v in numbers)
+    return {"image": image, "activation": activation, "best": best, "seconds": seconds, "steps": int(steps)}

@@ -54,7 +54,8 @@ for _mode in (
         Mode("ladder", training.climb, "Starting…"),
         Mode("features", background.features, "The network's layers: starting…"),
         Mode("map", background.umap_map, "UMAP: starting…"),
-        Mode("off", background.switch_off, "Units switched off: starting…")):
+        Mode("off", background.switch_off, "Units switched off: starting…"),
+        Mode("unit", background.unit, "What the unit responds to: starting…")):
     register(_mode)
 
 

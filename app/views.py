@@ -18,7 +18,7 @@ from models.datasets import DATASETS
 from . import ids, query
 from .state import on_screen
 from .panels import build, calibration, chapter, compare, confusion, diagram, embedding, explain, gallery, own, \
-    samples, suspects, switch, table, weights
+    samples, suspects, switch, table, unit, weights
 
 
 @dataclass(frozen=True)
@@ -41,11 +41,13 @@ def _core(wanted: dict, service=None, shown=None) -> list:
 
 
 def _layers(wanted: dict, service=None, shown=None) -> list:
-    return [html.Main(className="grid", children=[
-        html.Div(className="focus focus-map", children=[
-            embedding.layout(),
-            html.Div(className="focus-side", children=[samples.layout(wanted, picking=True),
-                                                       explain.layout(nearest=True)])])])]
+    maps = html.Div(className="focus focus-map", children=[
+        embedding.layout(),
+        html.Div(className="focus-side", children=[samples.layout(wanted, picking=True),
+                                                   explain.layout(nearest=True)])])
+    # A link to one unit (from a weight tile) shows that unit first; otherwise the maps lead.
+    one = unit.layout(wanted)
+    return [html.Main(className="grid", children=[one, maps] if "unit" in wanted else [maps, one])]
 
 
 def _training(wanted: dict, service=None, shown=None) -> list:
@@ -61,7 +63,8 @@ def _predictions(wanted: dict, service=None, shown=None) -> list:
 VIEWS = (
     View("core", "/", "Where it fails", "Where does it fail, what did it see, and why?", _core),
     View("layers", "/layers", "Inside the layers",
-         "What does each layer turn the images into, and which training images does one resemble?", _layers),
+         "What does each layer turn the images into, what makes one unit fire, and which training images does an "
+         "image resemble?", _layers),
     View("training", "/training", "Training",
          "How did it learn, and how much do more units buy? Compare networks, or build your own.", _training),
     View("predictions", "/predictions", "Every prediction",

@@ -8,7 +8,7 @@
 (function () {
   const SETTLE_MS = 400;
   const ORDER = ["dataset", "model", "counts", "view", "sort", "cell", "sample", "t", "colours", "split", "class", "seed",
-                 "gallery", "off"];
+                 "gallery", "off", "unit"];
   let timer = null;
   let restoring = true; // until the first settled write after the page opens or back/forward
   let parts = read(window.location.search);
@@ -132,6 +132,11 @@
       },
       writeGallery: function (mode) {
         return set({gallery: when(mode === "unsure", mode)});
+      },
+      // The unit view's unit, numbered as the page numbers it ("unit=2.4": layer 2, unit 4).
+      writeUnit: function (layer, unit) {
+        const ok = /^\d+$/.test(layer || "") && /^\d+$/.test(unit || "");
+        return set({unit: ok ? layer + "." + unit : null});
       },
     }),
   });

@@ -16,23 +16,40 @@
     });
   }
 
-  document.addEventListener("click", function (event) {
-    const a = event.target.closest && event.target.closest("a.view-link");
-    if (!a || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
-    event.preventDefault();
-    links();
-    const path = a.getAttribute("data-path");
-    if (path === window.location.pathname) return;
-    window.history.pushState(null, "", path + here());
+  // The address as it stands with some keys set: a unit's link (a weight tile's "look inside") adds its unit.
+  function withKeys(search, keys) {
+    const query = new URLSearchParams(search);
+    Object.keys(keys || {}).forEach(function (k) { query.set(k, keys[k]); });
+    const text = query.toString().replace(/%2C/g, ",");
+    return text ? "?" + text : "";
+  }
+
+  function go(path, search) {
+    window.history.pushState(null, "", path + search);
     if (window.lookinsideAddress) window.lookinsideAddress.moved();
     const loc = window.location;
     window.dash_clientside.set_props("url", {href: loc.href, pathname: loc.pathname, search: loc.search,
                                              hash: loc.hash});
     window.scrollTo(0, 0);
+  }
+
+  document.addEventListener("click", function (event) {
+    const a = event.target.closest && event.target.closest("a.view-link, a.unit-link");
+    if (!a || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    if (a.classList.contains("unit-link")) {
+      go(a.getAttribute("data-path"), withKeys(here(), {unit: a.getAttribute("data-unit")}));
+      return;
+    }
+    links();
+    const path = a.getAttribute("data-path");
+    if (path === window.location.pathname) return;
+    go(path, here());
   });
 
   window.lookinsideViews = {
     links: links,
+    withKeys: withKeys,
     // The tabs' class names: the view on screen is marked (aria-current tells a screen reader).
     marks: function (path, paths) {
       setTimeout(function () {

@@ -99,6 +99,17 @@
     const caption = element("figcaption", null, entry.label);
     if (Number.isInteger(entry.class)) caption.append(element("span", "role"));
     figure.append(img, caption);
+    if (typeof entry.inspect === "string" && /^\d+\.\d+$/.test(entry.inspect)) {
+      // Opens the unit view on this unit (assets/views.js moves there without reloading the page).
+      const link = element("a", "unit-link", "inside");
+      link.setAttribute("data-path", "/layers");
+      link.setAttribute("data-unit", entry.inspect);
+      link.href = "/layers" + (window.lookinsideViews ? window.lookinsideViews.withKeys(
+        window.lookinsideAddress ? window.lookinsideAddress.query() : window.location.search,
+        {unit: entry.inspect}) : "?unit=" + entry.inspect);
+      link.title = "What makes it fire: its top images, its classes, the input that drives it hardest";
+      figure.append(link);
+    }
     if (Number.isInteger(entry.unit)) {
       const button = element("button", "unit-toggle", "on");
       button.type = "button";

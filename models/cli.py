@@ -1,4 +1,5 @@
-"""Command line: `python -m models train|evaluate|table`; user errors end in one line on stderr."""
+"""Command line: `python -m models train|evaluate|calibration|units|flip|table`; user errors end in one line on
+stderr."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +11,9 @@ from typing import Optional, Sequence
 import torch
 from tqdm import tqdm
 
-from . import calibration, datasets, kinds
+import numpy as np
+
+from . import adversarial, calibration, datasets, kinds, units
 from .config import Settings
 from .errors import ConfigError, LookInsideError
 from .train import Progress
@@ -53,6 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
                                help="how well its confidence matches its accuracy: reliability bins, ECE, temperature")
     calibrate.add_argument("--bins", type=int, default=calibration.BINS, help="equal-width confidence bins (default 15)")
     calibrate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    unit = sub.add_parser("units", parents=[common, pair],
+                          help="one unit over the test split: its top and bottom images and its class means")
+    unit.add_argument("--layer", type=int, required=True,
+                      help="1 is the first hidden layer (or block); the class scores are the last")
+    unit.add_argument("--unit", type=int, required=True, help="from 1, as the page numbers them")
+    unit.add_argument("--top", type=int, default=units.TOP, help=f"images at each end (default {units.TOP})")
+    unit.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    flip = sub.add_parser("flip", parents=[common, pair],
+                          help="the smallest change to a test image that makes the network say another class")
+    flip.add_argument("--index", type=int, required=True, help="the test image, from 0 in the split's file order")
+    flip.add_argument("--to", type=int, help="the class to make it say (its index; default: the nearest one)")
+    flip.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     table = sub.add_parser("table", parents=[common], help="retrain every pair and print a results table")
     table.add_argument("--datasets", nargs="+", choices=list(datasets.DATASETS),
                        default=["mnist", "fashion-mnist", "kmnist", "cifar10"])
@@ -68,7 +83,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         settings = Settings.resolve(args.data_dir, args.model_dir, args.offline, args.device)
         zoo = Zoo(settings)
-        if args.command in ("train", "evaluate", "calibration"):
+        if args.command in ("train", "evaluate", "calibration", "units", "flip"):
             network = network_of(args)
         if args.command == "train":
             if args.epochs is not None and args.epochs < 1:
@@ -104,6 +119,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 print(f"{args.dataset}/{network}: expected calibration error {100 * found['ece']:.2f}% over "
                       f"{args.bins} bins; temperature {found['temperature']:.3f} (fitted on the training split's last "
                       f"{calibration.HELD_OUT:,} images) gives {100 * found['ece_scaled']:.2f}%")
+        elif args.command == "units":
+            found = _units(zoo, args.dataset, network, args.layer, args.unit, args.top)
+            if args.json:
+                print(json.dumps(found))
+            else:
+                print(f"{args.dataset}/{network}, layer {args.layer} ({found['title']}), {found['noun']} {args.unit}: "
+                      f"highest on test images {', '.join(map(str, found['top'][:8]))}…; mean activation per class "
+                      + ", ".join(f"{c} {m:.2f}" for c, m in zip(found["classes"], found["class_means"])))
+        elif args.command == "flip":
+            found = _flip(zoo, args.dataset, network, args.index, args.to)
+            if args.json:
+                print(json.dumps(found))
+            else:
+                print(f"test image {args.index}: moving {found['changed_pixels']} pixels by a total (L2) of "
+                      f"{found['l2']:.3f} makes it say {found['to_name']} instead of {found['from_name']} "
+                      f"({'exact' if found['exact'] else 'found by search'})")
         else:
             print(_table(zoo, args.datasets, args.archs, retrain=not args.existing))
     except LookInsideError as e:
@@ -125,6 +156,45 @@ def _calibration(zoo: Zoo, dataset: str, network: str, bins: int) -> dict:
     test = datasets.load(dataset, False, zoo.settings)
     logits = calibration.logits_of(ckpt.model, test.images, ckpt.normalization, zoo.settings.device)
     return calibration.report(logits, ev.labels, t, bins)
+
+
+def _units(zoo: Zoo, dataset: str, network: str, layer: int, unit: int, top: int) -> dict:
+    """One unit over the test split, numbered as the page numbers it (ConfigError for one it does not have)."""
+    if not 1 <= top <= 1000:
+        raise LookInsideError("--top must be between 1 and 1000")
+    ckpt = zoo.load(dataset, network)
+    chosen, index = units.find(ckpt.model, layer, unit)
+    test = datasets.load(dataset, False, zoo.settings)
+    values = units.activations(ckpt.model, test.images, ckpt.normalization, zoo.settings.device,
+                               layer=chosen.number)[0][:, index]
+    found = units.profile(values, test.labels.numpy(), len(ckpt.classes), top)
+    return {"layer": layer, "unit": unit, "title": chosen.title, "noun": chosen.noun, "classes": list(ckpt.classes),
+            **found.summary()}
+
+
+def _flip(zoo: Zoo, dataset: str, network: str, index: int, to: Optional[int]) -> dict:
+    """The smallest change to test image `index` that makes the network say another class (`to`, or the nearest)."""
+    ckpt = zoo.load(dataset, network)
+    test = datasets.load(dataset, False, zoo.settings)
+    if not 0 <= index < len(test):
+        raise LookInsideError(f"--index must be between 0 and {len(test) - 1}: the test split has {len(test):,} images")
+    if to is not None and not 0 <= to < len(ckpt.classes):
+        raise LookInsideError(f"--to must be a class index between 0 and {len(ckpt.classes) - 1}")
+    image = test.images[index].numpy()
+    model = ckpt.model.cpu().eval()
+    with torch.no_grad():
+        before = int(torch.argmax(model(ckpt.normalization.apply(torch.as_tensor(image)[None]))))
+    if to == before:
+        raise LookInsideError(f"it already says {ckpt.classes[to]} for test image {index}: pick another --to")
+    change = adversarial.fool(model, image, ckpt.normalization, to)
+    if change is None:
+        raise LookInsideError("no change within the pixel range 0..1 was found that makes it say "
+                              + ("that" if to is not None else "another class"))
+    probs = torch.softmax(torch.as_tensor(change.logits), 0).numpy()
+    return {"index": index, "from": before, "to": change.target, "from_name": ckpt.classes[before],
+            "to_name": ckpt.classes[change.target], "l2": round(change.size, 6), "changed_pixels": change.pixels,
+            "exact": change.exact, "image": [round(float(v), 6) for v in np.asarray(change.changed).reshape(-1)],
+            "probabilities": [round(float(p), 6) for p in probs]}
 
 
 def network_of(args) -> str:

@@ -31,6 +31,14 @@ class Inspectable(Protocol):
     - `representations(x)`: those representations for a batch, each (B, units): a layer whose output has
       more axes (feature maps, tokens) says here how it is pooled to one row per image.
     - `units()`: where its first layer's units can be switched off (None: it has no hidden units).
+
+    Optionally, for the unit view (models/units.py; a kind without them shows the layers of `representations`):
+    - `unit_layers()`: (title, count, noun) of every layer whose units can be looked at, the class scores last;
+    - `unit_maps(x)`: those layers' outputs for a batch, each (B, count, ...) (a convnet's keep their maps);
+    - `unit_filters(i)`: layer i's units' input weights as images (units, C, h, w), None where they read another
+      layer;
+    - `unit_outgoing(i)`: the weights from layer i's units to the next layer's, (next, count) (a convolution's
+      kernels summed), None for the class scores.
     """
     in_shape: tuple[int, int, int]
 
@@ -74,6 +82,18 @@ class LinearNet(nn.Module):
 
     def units(self) -> Optional[Units]:
         return None  # inputs to classes: no unit between them
+
+    def unit_layers(self) -> list[tuple[str, int, str]]:
+        return [("class scores", self.fc.out_features, "class")]
+
+    def unit_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return [self(x)]
+
+    def unit_filters(self, i: int) -> Optional[torch.Tensor]:
+        return self.templates()
+
+    def unit_outgoing(self, i: int) -> Optional[torch.Tensor]:
+        return None
 
 
 class MLP(nn.Module):
@@ -127,6 +147,20 @@ class MLP(nn.Module):
     def units(self) -> Units:
         return Units(self.first, -1, self.widths[0], onward=self.from_first)
 
+    def unit_layers(self) -> list[tuple[str, int, str]]:
+        return [*((f"hidden layer {i + 1}", w, "unit") for i, w in enumerate(self.widths)),
+                ("class scores", self.out.out_features, "class")]
+
+    def unit_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.representations(x)
+
+    def unit_filters(self, i: int) -> Optional[torch.Tensor]:
+        return self.hidden_filters() if i == 0 else None
+
+    def unit_outgoing(self, i: int) -> Optional[torch.Tensor]:
+        onward = [*self.deeper, self.out]
+        return onward[i].weight.detach() if i < len(onward) else None
+
     def outgoing(self) -> torch.Tensor:
         """The weights that carry the first hidden layer's units onward, (next units, first-layer units): the
         tests' oracle zeroes their columns, and the diagram picks a wide layer's weightiest units by them."""
@@ -178,6 +212,30 @@ class CNN(nn.Module):
     def units(self) -> Units:
         """The first convolution with its batch norm and ReLU: its output channels are the first-layer filters."""
         return Units(self.features[0], 1, self.features[0][0].out_channels)
+
+    def _blocks(self) -> list[nn.Sequential]:
+        return [m for m in self.features if isinstance(m, nn.Sequential)]
+
+    def unit_layers(self) -> list[tuple[str, int, str]]:
+        return [*((f"convolution block {i + 1}", b[0].out_channels, "filter") for i, b in enumerate(self._blocks())),
+                ("class scores", self.head.out_features, "class")]
+
+    def unit_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        found, blocks = [], set(map(id, self._blocks()))
+        for module in self.features:
+            x = module(x)
+            if id(module) in blocks:
+                found.append(x)
+        return [*found, self.head(torch.amax(x, dim=(2, 3)))]
+
+    def unit_filters(self, i: int) -> Optional[torch.Tensor]:
+        return self.first_layer_filters() if i == 0 else None
+
+    def unit_outgoing(self, i: int) -> Optional[torch.Tensor]:
+        blocks = self._blocks()
+        if i + 1 < len(blocks):
+            return blocks[i + 1][0].weight.detach().sum(dim=(2, 3))
+        return self.head.weight.detach() if i + 1 == len(blocks) else None
 
     def outgoing(self) -> torch.Tensor:
         """The kernels that read the first layer's filters, (filters of layer 2, filters of layer 1, k, k): the

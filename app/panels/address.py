@@ -55,7 +55,8 @@ def register(app: Dash) -> dict:
             ("writeSort", (ids.SAMPLES_SORT,), ()),
             ("writeSeed", (ids.DATA_SEED,), ()),
             ("writeData", (ids.DATA_SPLIT, ids.DATA_CLASS), ()),
-            ("writeGallery", (ids.GALLERY_MODE,), ())):
+            ("writeGallery", (ids.GALLERY_MODE,), ()),
+            ("writeUnit", (ids.UNIT_LAYER, ids.UNIT_NUMBER), ())):
         app.clientside_callback(
             ClientsideFunction(namespace="lookinside", function_name=function),
             Output(ids.URL_SINK, "data", allow_duplicate=True),

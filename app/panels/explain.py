@@ -1,14 +1,13 @@
 """Why this prediction: the selected image's probabilities and what, pixel by pixel or unit by unit, made them."""
 from __future__ import annotations
 
-import numpy as np
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
-from models import adversarial, datasets, layers
+from models import datasets, layers
 
 from .. import figures, ids, representations
-from ..explanations import compose
-from ..images import diverging, png_data_uri, to_display
+from ..explanations import compose, fooled
+from ..images import png_data_uri, to_display
 from ..service import Service, View
 from ..state import whole, whole_text
 from . import triggered_id
@@ -119,34 +118,11 @@ def register(app: Dash, service: Service, limits=None) -> dict:
 
 
 def fooled_panel(view: View, index: int, target) -> list:
-    """The original, the change on a signed scale, the changed image and its probabilities, in words too."""
-    ckpt, ev = view.checkpoint, view.evaluation
-    image = view.images.images[index].numpy()
-    predicted = int(ev.preds[index])
-    if target == predicted:
-        return [html.P(f"It says {ckpt.classes[predicted]} already: choose another class.", className="hint")]
-    found = adversarial.fool(ckpt.model, image, ckpt.normalization, target)
-    if found is None:
-        return [html.P("No image within the pixel range makes it say that." if target is not None else
-                       "No change within the pixel range was found that fools it.", className="hint")]
-    scale = float(np.abs(found.delta).max()) or 1.0
-    shown = np.clip(np.round(found.changed * 255), 0, 255).astype(np.uint8)
-    changed_probs = np.exp(found.logits - found.logits.max())
-    changed_probs /= changed_probs.sum()
-    how = ("exact: no smaller change does it" if found.exact else
-           "found by search: a smaller change may exist")
-    words = (f"Changing {found.pixels} pixel{'s' if found.pixels != 1 else ''} by a total of {found.size:.2f} "
-             f"(the length of the change, on 0..1 pixels) makes it say {ckpt.classes[found.target]} "
-             f"({100 * changed_probs[found.target]:.1f}%) instead of {ckpt.classes[predicted]} ({how}).")
-    tiles = [(to_display(image), "the image"),
-             (diverging(found.delta.mean(0), scale), f"the change (±{scale:.2f}; purple brighter, orange darker)"),
-             (to_display(shown), f"the changed image: {ckpt.classes[found.target]}")]
-    return [html.P(words, className="explain"),
-            html.Div(className="map-row", children=[
-                html.Figure(className="map-tile", children=[html.Img(src=png_data_uri(img), className="map-img", alt=t),
-                                                            html.Figcaption(t)]) for img, t in tiles]),
-            dcc.Graph(id=ids.FOOL_PROBS, className="explain-probs", config={"displayModeBar": False},
-                      figure=figures.probability_figure(changed_probs, ckpt.classes, int(ev.labels[index])))]
+    """Fool it for test image `index`: the smallest change that makes the network say `target` (None: the
+    nearest other class)."""
+    ev = view.evaluation
+    return fooled(view.checkpoint, view.images.images[index].numpy(), int(ev.preds[index]), int(ev.labels[index]),
+                  target, ids.FOOL_PROBS)
 
 
 def _asked(ask) -> tuple:

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from models import datasets
 
 from .. import ids, upload
-from ..explanations import compose
+from ..explanations import compose, fooled
 from ..images import png_data_uri, to_display
 from ..service import Service
+from ..state import whole_text
 from . import triggered_id
 
 GRAPHS = {"probs": ids.OWN_PROBS, "hidden": ids.OWN_HIDDEN, "units": ids.OWN_UNITS}
@@ -53,12 +55,21 @@ def layout() -> html.Section:
                        children=html.Div(["Drop a picture here or ", html.B("choose a file"),
                                           html.Br(), "PNG, JPEG, GIF, BMP or WebP, up to 2 MB"])),
             html.Div(id=ids.OWN_MESSAGE, className="status"),
-        ]), html.Div(id=ids.OWN_RESULT, className="explain-panel own-result")]),
+        ]), html.Div(className="own-side", children=[
+            html.Div(id=ids.OWN_RESULT, className="explain-panel own-result"),
+            html.Div(id=ids.OWN_FOOL_BOX, className="fool hidden", children=[
+                html.H3("Fool it: the smallest change that makes it say something else", className="sub"),
+                html.Div(className="toggles", children=[
+                    dcc.Dropdown(id=ids.OWN_FOOL_TARGET, value="nearest", clearable=False, searchable=False,
+                                 className="fool-target",
+                                 options=[{"label": "the nearest other class", "value": "nearest"}]),
+                    html.Button("Find it", id=ids.OWN_FOOL, className="more-button", n_clicks=0)]),
+                html.Div(id=ids.OWN_FOOL_RESULT, className="fool-result")])])]),
         dcc.Store(id=ids.OWN_PIXELS), dcc.Store(id=ids.OWN_UPLOADED), dcc.Store(id=ids.OWN_SOURCE),
     ])
 
 
-def register(app: Dash, service: Service) -> dict:
+def register(app: Dash, service: Service, limits=None) -> dict:
     app.clientside_callback(CHECK_UPLOAD, Output(ids.OWN_UPLOADED, "data"), Input(ids.OWN_UPLOAD, "contents"),
                             State(ids.OWN_UPLOAD, "filename"), prevent_initial_call=True)
 
@@ -80,16 +91,10 @@ def register(app: Dash, service: Service) -> dict:
             return None, "No network is ready for this dataset yet: see the message at the top.", \
                 "status status-busy", source
         shape, dataset = tuple(view.checkpoint.model.in_shape), view.checkpoint.dataset
+        if source == "draw" and pixels is None:
+            return None, "", "status", source
         try:
-            if source == "draw":
-                if pixels is None:
-                    return None, "", "status", source
-                if not _draws(dataset):
-                    raise upload.UploadError("Drawing works with the grey datasets; upload a picture here.")
-                image = upload.from_pixels(pixels, shape, upload.recipe(dataset, shape))
-                title, note = "Your drawing", ""
-            else:
-                image, title, note = _uploaded(uploaded, shape, upload.recipe(dataset, shape))
+            image, title, note = _image(view, source, pixels, uploaded)
         except upload.UploadError as e:
             return None, str(e), "status status-error", source
         ex = view.kind.explain(view.checkpoint.model, image, view.checkpoint.normalization)
@@ -98,7 +103,59 @@ def register(app: Dash, service: Service) -> dict:
         children = compose(view, ex, probs / probs.sum(), None, title, png_data_uri(to_display(image)), GRAPHS)
         return children, note, "status status-note" if note else "status", source
 
-    return {"own_predict": predict, "own_drawing_area": drawing_area}
+    # Fool it shows once there is a result, and a new drawing or upload clears the last change: in the browser,
+    # so a stroke sends no request more than its prediction.
+    app.clientside_callback(
+        "function (result) { return result ? 'fool' : 'fool hidden'; }",
+        Output(ids.OWN_FOOL_BOX, "className"), Input(ids.OWN_RESULT, "children"))
+    app.clientside_callback(
+        "function () { return null; }", Output(ids.OWN_FOOL_RESULT, "children", allow_duplicate=True),
+        Input(ids.OWN_PIXELS, "data"), Input(ids.OWN_UPLOADED, "data"), prevent_initial_call=True)
+
+    @app.callback(Output(ids.OWN_FOOL_TARGET, "options"), Input(ids.STATE_VIEW, "data"))
+    def fool_targets(store):
+        view = service.shown(store)
+        if view is None:
+            return no_update
+        return [{"label": "the nearest other class", "value": "nearest"}] + [
+            {"label": f"say {name}", "value": str(i)} for i, name in enumerate(view.checkpoint.classes)]
+
+    @app.callback(Output(ids.OWN_FOOL_RESULT, "children"), Input(ids.OWN_FOOL, "n_clicks"),
+                  State(ids.OWN_FOOL_TARGET, "value"), State(ids.OWN_SOURCE, "data"), State(ids.OWN_PIXELS, "data"),
+                  State(ids.OWN_UPLOADED, "data"), State(ids.STATE_VIEW, "data"), prevent_initial_call=True)
+    def fool_it(_, target="nearest", source=None, pixels=None, uploaded=None, store=None):
+        """Fool it for a drawing or an upload: the smallest change to the image on screen (rebuilt from what the
+        page holds, and checked as when it was made) that makes the network say another class."""
+        view = service.shown(store)
+        if view is None or source not in ("draw", "upload"):
+            return None
+        classes = view.checkpoint.classes
+        try:
+            image, _, _ = _image(view, source, pixels, uploaded)
+        except upload.UploadError as e:
+            return html.P(str(e), className="hint")
+        if limits is not None:
+            limits.check("fool")
+        ckpt = view.checkpoint
+        with torch.no_grad():
+            predicted = int(torch.argmax(ckpt.model.eval()(ckpt.normalization.apply(torch.as_tensor(image)[None]))))
+        return fooled(ckpt, image, predicted, None, whole_text(target, len(classes)), ids.OWN_FOOL_PROBS)
+
+    return {"own_predict": predict, "own_drawing_area": drawing_area, "own_fool": fool_it,
+            "own_fool_targets": fool_targets}
+
+
+def _image(view, source: str, pixels, uploaded) -> tuple[np.ndarray, str, str]:
+    """The drawing or the upload as the network's input, its title and a note on what was done to it
+    (UploadError, in one sentence, for anything the page could not have sent)."""
+    shape, dataset = tuple(view.checkpoint.model.in_shape), view.checkpoint.dataset
+    if source == "draw":
+        if not _draws(dataset):
+            raise upload.UploadError("Drawing works with the grey datasets; upload a picture here.")
+        if pixels is None:
+            raise upload.UploadError("Draw something first.")
+        return upload.from_pixels(pixels, shape, upload.recipe(dataset, shape)), "Your drawing", ""
+    return _uploaded(uploaded, shape, upload.recipe(dataset, shape))
 
 
 def _uploaded(uploaded, shape, how: str) -> tuple[np.ndarray, str, str]:

@@ -6,7 +6,7 @@ from typing import Optional
 
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
 
-from models import datasets, layers
+from models import datasets, layers, units
 from models.kinds import Bars, Matrix, Tiles
 
 from .. import figures, ids
@@ -144,6 +144,14 @@ def _panel(service: Service, view, colormap: str, page: int = 0) -> dict:
         notes.append(f"Each {kind.unit} of the first layer has a switch: turn it off to "
                      "see what the network gets wrong without it (the heatmap above shows the change).")
     drawn = []
+    found = units.unit_layers(ckpt.model)
+
+    def inspect(part, i, count):
+        """The unit view's address of a tile: a class's template is its class score's unit, a first-layer
+        filter its unit."""
+        if part.per_class:
+            return f"{len(found)}.{i + 1}"
+        return f"1.{i + 1}" if count == found[0].count and not found[0].classes else None
     for part in parts:
         if isinstance(part, Tiles):
             # One scale for all of them (or each its own), whichever page is drawn.
@@ -159,8 +167,8 @@ def _panel(service: Service, view, colormap: str, page: int = 0) -> dict:
                 "note": f"Units {first + 1}–{shown.stop} of {len(uris)}; the menu above shows the others."
                 if len(uris) > PAGE else None,
                 "tiles": [{"src": uris[i], "label": str(i + 1) if part.small else str(part.labels[i]),
-                           "class": i if part.per_class else None, "unit": i if switches else None}
-                          for i in shown]})
+                           "class": i if part.per_class else None, "unit": i if switches else None,
+                           "inspect": inspect(part, i, len(uris))} for i in shown]})
         elif isinstance(part, Matrix):
             figure = service.cached(view, "matrix", (part.name,), lambda: figures.matrix_figure(
                 part.values, part.rows, part.columns, part.row_labels).to_dict())
