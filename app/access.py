@@ -56,6 +56,7 @@ LIMITS = {
     "fool": "10 per minute; 120 per hour",  # the smallest change that fools a network: up to seconds of CPU
     "calibration": "6 per minute; 60 per hour",  # a network's temperature: a pass over 5,000 training images
     "unit": "60 per minute; 600 per hour",  # a unit's feature visualisation (once per unit), or a convnet's pass
+    "influence": "10 per minute; 100 per hour",  # TracIn: a 1-layer net's scorer (once), or another net's job
 }
 # Per client address, whatever its cookies: a classroom behind one NAT is many honest visitors, so these
 # are the per-visitor figures times a class's worth, except for token guesses, which nobody needs many of.
@@ -69,6 +70,7 @@ ADDRESS_LIMITS = {
     "fool": "40 per minute; 600 per hour",
     "calibration": "30 per minute; 300 per hour",
     "unit": "240 per minute; 2400 per hour",
+    "influence": "40 per minute; 400 per hour",
 }
 ONCE = parse_many("1 per hour")[0]
 SENTENCES = {
@@ -81,6 +83,7 @@ SENTENCES = {
     "fool": "Too many changes were searched for; wait a minute and try again.",
     "calibration": "Too many networks' temperatures were fitted; wait a minute and try again.",
     "unit": "Too many units' images were searched for; wait a minute and try again.",
+    "influence": "Too many searches for the training images behind an answer; wait a minute and try again.",
 }
 
 

@@ -9,13 +9,14 @@ from typing import Optional
 
 import numpy as np
 import torch
-from models import datasets, kinds, layers, units
+from models import datasets, influence, kinds, layers, units
 from models.zoo import kind_of
 from models.errors import LookInsideError
 
 from .access import address
 from .jobs import Job, Refused, Target
-from .representations import train_means, result_path, save_visualisation, units_name, write
+from .representations import influence_rows, ranked_in_split, train_means, result_path, save_visualisation, \
+    units_name, write
 
 UMAP_NEIGHBOURS, UMAP_MIN_DIST = 15, 0.1
 
@@ -121,6 +122,30 @@ def unit(work, job: Job) -> dict:
     work.report({"step": len(test), "total": len(test) + 1, "label": "Searching for the image it responds to most…"})
     save_visualisation(path("visual", unit_detail(number, index)).with_suffix(".npz"), ckpt, test.images,
                        np.load(saved, allow_pickle=False)[:, u], number, u, work.settings.device)
+    return _done(job)
+
+
+def influence_job(work, job: Job) -> dict:
+    """"influence": TracIn over the timeline for one test image of a fully connected net that is not the 1-layer
+    net (its rank-one scorer runs in the request): one pass over the training images per snapshot."""
+    ckpt, path = _checkpoint(work, job)
+    detail = job.target.detail
+    test = datasets.load(job.dataset, False, work.settings)
+    if not (detail.isdecimal() and int(detail) < len(test)):
+        raise LookInsideError("No such test image.")
+    index = int(detail)
+    train = datasets.without(datasets.load(job.dataset, True, work.settings), ckpt.config.exclude_train)
+    checkpoints = influence.timeline_checkpoints(work.zoo, ckpt, len(train))
+    image = test.images[index].numpy()
+    with torch.no_grad():
+        target = int(ckpt.model.eval()(ckpt.normalization.apply(test.images[index:index + 1])).argmax())
+
+    def on_chunk(done, total):
+        work.report({"step": done, "total": total, "label": f"Scoring the {len(train):,} training images at "
+                                                              f"{len(checkpoints)} points of its training"})
+    found = influence.scores(checkpoints, train.images, train.labels, ckpt.normalization, image, target,
+                             cancel=work.cancel, on_chunk=on_chunk)
+    write(path("influence", detail), influence_rows(ranked_in_split(found, ckpt)))
     return _done(job)
 
 

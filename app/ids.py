@@ -216,3 +216,12 @@ OWN_FOOL = "own-fool-button"
 OWN_FOOL_TARGET = "own-fool-target"
 OWN_FOOL_RESULT = "own-fool-result"
 OWN_FOOL_PROBS = "own-fool-probs"
+
+# Which training images taught it this (models/influence.py), under an explanation
+INFLUENCE = "influence-panel"
+INFLUENCE_FIND = "influence-find"  # a job for the nets whose scoring is seconds, not milliseconds
+INFLUENCE_PROGRESS = "influence-progress"
+INFLUENCE_NOTE = "influence-note"
+INFLUENCE_POLL = "influence-poll"
+STATE_INFLUENCE_JOB = "state-influence-job"
+STATE_INFLUENCE_DONE = "state-influence-done"

@@ -115,7 +115,7 @@ def create_app(settings: Settings, access: Access | None = None, queue: Queue | 
     app.lookinside_callbacks = {**model.register(app, service, access, limits), **bar.register(app, service),
                                 **confusion.register(app, service),
                                 **samples.register(app, service), **weights.register(app, service),
-                                **explain.register(app, service, limits), **suspects.register(app, service),
+                                **explain.register(app, service, limits, access), **suspects.register(app, service),
                                 **timeline.register(app, service), **address.register(app),
                                 **compare.register(app, service), **own.register(app, service, limits),
                                 **gallery.register(app, service),

@@ -16,7 +16,8 @@ from typing import BinaryIO, Optional, Sequence
 import numpy as np
 import torch
 
-from models import datasets, layers, units
+from models import datasets, influence, layers, units
+from models.nets import LinearNet
 from models.cache import Bounded
 from models.checkpoint import parse_id
 from models.evaluate import Evaluation
@@ -239,6 +240,31 @@ class Representations:
                                       self.service.settings.device)
         return self.service.cached(view, "visual", (layer, unit), build)
 
+    # Which training images taught it (models/influence.py)
+    def influence(self, view, index: int) -> Optional[dict]:
+        """The proponents and opponents of test image `index` at its predicted class: {"proponents": [[train
+        index, score], ...], "opponents": [...]}. The 1-layer net's are computed here (its rank-one scorer is
+        built once per checkpoint, about 1.5 s, counted against the visitor's limit; then tens of milliseconds an
+        image); any other fully connected net's are an "influence" job's, None until it ran."""
+        ckpt = view.checkpoint
+        target = int(view.evaluation.preds[index])
+        if not isinstance(ckpt.model, LinearNet):
+            saved = self.saved(view, "influence", str(index), rows=2 * influence.TOP)
+            if saved is None:
+                return None
+            rows = [[int(i), float(s)] for i, s in np.asarray(saved, dtype=np.float64)]
+            return {"proponents": rows[:influence.TOP], "opponents": rows[influence.TOP:]}
+
+        def scorer():
+            self.service.limit_once("influence", ckpt.id)
+            train = datasets.load(ckpt.dataset, True, self.service.local)
+            kept = datasets.without(train, ckpt.config.exclude_train)
+            return influence.LinearScorer(influence.timeline_checkpoints(self.service.zoo, ckpt, len(kept)),
+                                          kept.images, kept.labels, ckpt.normalization)
+        found = self.store.get(self._key(view, "influence-scorer"), scorer)
+        return self.service.cached(view, "influence", (index,), lambda: ranked_in_split(
+            found.scores(view.images.images[index].numpy(), target), ckpt))
+
     # Switching units off
     def first(self, view) -> torch.Tensor:
         """The test images' output of the module whose units switch off (models.nets.Units), kept."""
@@ -385,6 +411,22 @@ def write_npz(path: Path, **arrays) -> None:
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
+def ranked_in_split(scores: np.ndarray, ckpt) -> dict:
+    """Proponents and opponents, their indices counted in the training split's file order (a network trained
+    without some images scored the rest)."""
+    found = influence.ranked(scores)
+    left_out = sorted(int(i) for i in ckpt.config.exclude_train)
+    if left_out:
+        kept = np.setdiff1d(np.arange(len(scores) + len(left_out)), left_out)
+        found = {k: [[int(kept[i]), s] for i, s in rows] for k, rows in found.items()}
+    return found
+
+
+def influence_rows(found: dict) -> np.ndarray:
+    """An "influence" job's file: the proponents then the opponents, as (index, score) rows."""
+    return np.array(found["proponents"] + found["opponents"], dtype=np.float64)
+
+
 def save_visualisation(path: Path, ckpt, images: torch.Tensor, values: np.ndarray, layer: int, unit: int,
                        device: str = "cpu") -> dict:
     """Find the input that drives unit `unit` (0-based) of `layer` hardest, beating the best of the test images
@@ -392,23 +434,36 @@ def save_visualisation(path: Path, ckpt, images: torch.Tensor, values: np.ndarra
     best = float(np.max(values))
     mean = images.float().mean(0).numpy() / 255.0
     made = units.visualise(ckpt.model, ckpt.normalization, layer, unit, beat=best, around=mean)
-    numbers = np.array([made.activation, best, made.seconds, made.steps], dtype=np.float64)
+    found = {"image": made.image, "numbers": np.array([made.activation, best, made.seconds, made.steps],
+                                                      dtype=np.float64)}
+    if units.unit_layers(ckpt.model)[layer - 1].classes:  # a class: also noise it calls that class, surely
+        found["fooling"], found["fooling_probs"], _ = units.fooling_image(ckpt.model, ckpt.normalization, unit)
     try:
-        write_npz(path, image=made.image, numbers=numbers)
+        write_npz(path, **found)
     except OSError:
         pass
-    return {"image": made.image, "activation": made.activation, "best": best, "seconds": made.seconds,
-            "steps": made.steps}
+    return _visualisation(found)
+
+
+def _visualisation(found) -> dict:
+    activation, best, seconds, steps = (float(v) for v in found["numbers"])
+    made = {"image": found["image"], "activation": activation, "best": best, "seconds": seconds, "steps": int(steps)}
+    if "fooling" in found:
+        made["fooling"], made["fooling_probs"] = found["fooling"], found["fooling_probs"]
+    return made
 
 
 def read_visualisation(path: Path, shape) -> Optional[dict]:
     """A unit job's visualisation file, if it is sound."""
     try:
         with np.load(path, allow_pickle=False) as f:
-            image, numbers = f["image"], f["numbers"]
+            found = {k: f[k] for k in f.files if k in ("image", "numbers", "fooling", "fooling_probs")}
     except (OSError, ValueError, KeyError):
         return None
-    if image.shape != tuple(shape) or numbers.shape != (4,) or not np.isfinite(image).all():
+    image, numbers = found.get("image"), found.get("numbers")
+    if image is None or numbers is None or image.shape != tuple(shape) or numbers.shape != (4,) \
+            or not np.isfinite(image).all():
         return None
-    activation, best, seconds, steps = (float(v) for v in numbers)
-    return {"image": image, "activation": activation, "best": best, "seconds": seconds, "steps": int(steps)}
+    if "fooling" in found and (found["fooling"].shape != tuple(shape) or "fooling_probs" not in found):
+        found.pop("fooling")
+    return _visualisation(found)

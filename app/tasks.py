@@ -6,7 +6,8 @@ by name and poll it through one reader (app/progress.py). No Dash here, nor in t
   (app/training.py);
 - ladder: the width ladder's missing networks of a dataset, one after the other (app/training.py);
 - features, map, off: a network's layers over both splits, a layer's UMAP, the test split with first-layer
-  units switched off (app/background.py).
+  units switched off; unit: a convnet unit's activations and visualisation; influence: TracIn for one test
+  image (app/background.py).
 """
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ for _mode in (
         Mode("features", background.features, "The network's layers: starting…"),
         Mode("map", background.umap_map, "UMAP: starting…"),
         Mode("off", background.switch_off, "Units switched off: starting…"),
-        Mode("unit", background.unit, "What the unit responds to: starting…")):
+        Mode("unit", background.unit, "What the unit responds to: starting…"),
+        Mode("influence", background.influence_job, "Which training images taught it: starting…")):
     register(_mode)
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
@@ -13,7 +14,7 @@ from tqdm import tqdm
 
 import numpy as np
 
-from . import adversarial, calibration, datasets, kinds, units
+from . import adversarial, calibration, datasets, influence, kinds, nets, units
 from .config import Settings
 from .errors import ConfigError, LookInsideError
 from .train import Progress
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", parents=[common, pair], help="train a network and save its checkpoint")
     train.add_argument("--epochs", type=int, help="override the default number of epochs")
     train.add_argument("--seed", type=int, help="random seed (default 0)")
+    train.add_argument("--exclude-train", metavar="FILE",
+                       help="train without these training images: one index per line, from 0 in the split's file "
+                            "order (name a scratch --model-dir: the network is saved as the pair's)")
     evaluate = sub.add_parser("evaluate", parents=[common, pair],
                               help="evaluate on the test split (trains first if there is no checkpoint)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -68,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     flip.add_argument("--index", type=int, required=True, help="the test image, from 0 in the split's file order")
     flip.add_argument("--to", type=int, help="the class to make it say (its index; default: the nearest one)")
     flip.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    infl = sub.add_parser("influence", parents=[common, pair],
+                          help="the training images that most raised and lowered a test image's predicted class "
+                               "(TracIn over its training timeline; fully connected nets)")
+    infl.add_argument("--index", type=int, required=True, help="the test image, from 0 in the split's file order")
+    infl.add_argument("--top", type=int, default=influence.TOP, help=f"images each way (default {influence.TOP})")
+    infl.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     table = sub.add_parser("table", parents=[common], help="retrain every pair and print a results table")
     table.add_argument("--datasets", nargs="+", choices=list(datasets.DATASETS),
                        default=["mnist", "fashion-mnist", "kmnist", "cifar10"])
@@ -83,12 +93,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         settings = Settings.resolve(args.data_dir, args.model_dir, args.offline, args.device)
         zoo = Zoo(settings)
-        if args.command in ("train", "evaluate", "calibration", "units", "flip"):
+        if args.command in ("train", "evaluate", "calibration", "units", "flip", "influence"):
             network = network_of(args)
         if args.command == "train":
             if args.epochs is not None and args.epochs < 1:
                 raise LookInsideError("--epochs must be at least 1")
-            config = zoo.default_config(args.dataset, network, epochs=args.epochs, seed=args.seed)
+            config = zoo.default_config(args.dataset, network, epochs=args.epochs, seed=args.seed,
+                                        exclude_train=read_indices(args.exclude_train))
             with ProgressBar(f"{args.dataset}/{network}") as bar:
                 ckpt = zoo.train(args.dataset, network, config, on_progress=bar.update)
             print(f"{args.dataset}/{network}: {100 * ckpt.metrics['test_accuracy']:.2f}% test accuracy, "
@@ -127,6 +138,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 print(f"{args.dataset}/{network}, layer {args.layer} ({found['title']}), {found['noun']} {args.unit}: "
                       f"highest on test images {', '.join(map(str, found['top'][:8]))}…; mean activation per class "
                       + ", ".join(f"{c} {m:.2f}" for c, m in zip(found["classes"], found["class_means"])))
+        elif args.command == "influence":
+            found = _influence(zoo, args.dataset, network, args.index, args.top)
+            if args.json:
+                print(json.dumps(found))
+            else:
+                for name in ("proponents", "opponents"):
+                    print(f"{name}: " + ", ".join(f"#{i} ({s:+.3g})" for i, s in found[name]))
         elif args.command == "flip":
             found = _flip(zoo, args.dataset, network, args.index, args.to)
             if args.json:
@@ -172,6 +190,32 @@ def _units(zoo: Zoo, dataset: str, network: str, layer: int, unit: int, top: int
             **found.summary()}
 
 
+def _influence(zoo: Zoo, dataset: str, network: str, index: int, top: int) -> dict:
+    """TracIn proponents and opponents of test image `index` at the class the network gives it."""
+    if not 1 <= top <= 1000:
+        raise LookInsideError("--top must be between 1 and 1000")
+    ckpt = zoo.load(dataset, network)
+    influence.check_fully_connected(ckpt.model)
+    test = datasets.load(dataset, False, zoo.settings)
+    if not 0 <= index < len(test):
+        raise LookInsideError(f"--index must be between 0 and {len(test) - 1}: the test split has {len(test):,} images")
+    train = datasets.load(dataset, True, zoo.settings)
+    kept = np.setdiff1d(np.arange(len(train)), np.asarray(ckpt.config.exclude_train, dtype=np.int64))
+    train = datasets.without(train, ckpt.config.exclude_train)
+    model = ckpt.model.eval()
+    with torch.no_grad():
+        target = int(model(ckpt.normalization.apply(test.images[index:index + 1])).argmax())
+    checkpoints = influence.timeline_checkpoints(zoo, ckpt, len(train))
+    image = test.images[index].numpy()
+    if isinstance(model, nets.LinearNet):
+        values = influence.LinearScorer(checkpoints, train.images, train.labels, ckpt.normalization).scores(image, target)
+    else:
+        values = influence.scores(checkpoints, train.images, train.labels, ckpt.normalization, image, target)
+    found = influence.ranked(values, top)
+    return {"index": index, "class": target,
+            **{k: [[int(kept[i]), round(s, 9)] for i, s in rows] for k, rows in found.items()}}
+
+
 def _flip(zoo: Zoo, dataset: str, network: str, index: int, to: Optional[int]) -> dict:
     """The smallest change to test image `index` that makes the network say another class (`to`, or the nearest)."""
     ckpt = zoo.load(dataset, network)
@@ -195,6 +239,25 @@ def _flip(zoo: Zoo, dataset: str, network: str, index: int, to: Optional[int]) -
             "to_name": ckpt.classes[change.target], "l2": round(change.size, 6), "changed_pixels": change.pixels,
             "exact": change.exact, "image": [round(float(v), 6) for v in np.asarray(change.changed).reshape(-1)],
             "probabilities": [round(float(p), 6) for p in probs]}
+
+
+def read_indices(path: Optional[str]) -> Optional[tuple[int, ...]]:
+    """The training indices a file names, one per line (blank lines and # comments skipped)."""
+    if path is None:
+        return None
+    try:
+        lines = Path(path).read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise LookInsideError(f"cannot read --exclude-train {path}: {e.strerror if isinstance(e, OSError) else e}")
+    found = []
+    for number, line in enumerate(lines, 1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        if not text.isdecimal() or len(text) > 9:
+            raise LookInsideError(f"--exclude-train {path}, line {number}: {text[:20]!r} is not a training index")
+        found.append(int(text))
+    return tuple(sorted(set(found)))
 
 
 def network_of(args) -> str:

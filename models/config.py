@@ -115,3 +115,6 @@ class TrainConfig:
     average: float = 0.0
     seed: int = 0
     arch_args: dict = field(default_factory=dict)  # passed to the network's constructor
+    # Training images left out, by their index in the training split's file order (`python -m models train
+    # --exclude-train`): the counterfactual half of a training-data attribution check (models/influence.py).
+    exclude_train: tuple = ()

@@ -16,7 +16,7 @@ from torchvision import datasets as tvd
 from torchvision.datasets.utils import check_integrity, extract_archive
 
 from .config import Settings
-from .errors import DataError
+from .errors import ConfigError, DataError
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,19 @@ class ImageSet:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+
+def without(split: ImageSet, rows) -> ImageSet:
+    """The split less the images at `rows` (indices in its file order; ConfigError for one it lacks)."""
+    if not len(rows):
+        return split
+    drop = np.asarray(sorted({int(r) for r in rows}), dtype=np.int64)
+    if drop[0] < 0 or drop[-1] >= len(split):
+        bad = int(drop[0] if drop[0] < 0 else drop[-1])
+        raise ConfigError(f"training image indices run from 0 to {len(split) - 1}; {bad} is not one")
+    keep = torch.ones(len(split), dtype=torch.bool)
+    keep[torch.as_tensor(drop)] = False
+    return ImageSet(split.images[keep], split.labels[keep], split.classes)
 
 
 class SafeCIFAR10(tvd.CIFAR10):

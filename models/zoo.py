@@ -170,7 +170,7 @@ class Zoo:
         wanted = shape_of(arch).args
         if any(config.arch_args.get(k) != v for k, v in wanted.items()):
             raise ConfigError(f"the settings {config.arch_args} do not build the network {arch}")
-        train_set = datasets.load(dataset, True, self.settings)
+        train_set = datasets.without(datasets.load(dataset, True, self.settings), config.exclude_train)
         test_set = datasets.load(dataset, False, self.settings)
         norm = Normalization(*map(tuple, datasets.channel_stats(train_set.images)))
         steps_per_epoch = math.ceil(len(train_set) / config.batch_size)

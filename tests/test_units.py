@@ -171,9 +171,16 @@ def test_the_unit_view_of_a_2_layer_unit_matches_the_brute_force_pass(cb):
     assert len(pictures) == 2  # its filter and its visualisation
     visual = cb["service"].representations.visualisation(cb["service"].shown(store), 1, 4)
     assert visual["activation"] >= want.max() - 1e-5
-    # The class scores' menu names classes, and a class's unit view has its class in words.
+    # The class scores' menu names classes; a class's view adds noise the network calls that class.
     _, _, options, _ = cb["unit_menus"](store, "2", "1")
     assert options[3]["label"] == "class 3"
+    body, _, _ = cb["unit_draw"](store, "2", "4")
+    assert "Layer 2 (class scores), class 3" in text_of(body) and "A fooling image" in text_of(body)
+    visual = cb["service"].representations.visualisation(cb["service"].shown(store), 2, 4)
+    with torch.no_grad():  # the probabilities shown are the network's own for that image
+        z = ckpt.model((torch.as_tensor(visual["fooling"])[None] - torch.tensor(ckpt.normalization.mean).view(1, -1, 1, 1))
+                       / torch.tensor(ckpt.normalization.std).view(1, -1, 1, 1))
+    np.testing.assert_allclose(torch.softmax(z, 1)[0].numpy(), visual["fooling_probs"], atol=1e-5)
 
 
 def test_a_built_3_layer_nets_deep_unit_has_its_lowest_images_and_next_layers_weights(cb):

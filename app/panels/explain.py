@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
+import models.influence
 from models import datasets, layers
+from models.errors import LookInsideError
 
-from .. import figures, ids, representations
+from .. import background, figures, ids, progress, representations
+from ..access import visitor
 from ..explanations import compose, fooled
 from ..images import png_data_uri, to_display
 from ..service import Service, View
@@ -28,6 +31,15 @@ def layout(nearest: bool = False) -> html.Section:
                              className="fool-target", options=[{"label": "the nearest other class", "value": "nearest"}]),
                 html.Button("Find it", id=ids.FOOL, className="more-button", n_clicks=0)]),
             html.Div(id=ids.FOOL_RESULT, className="fool-result")]),
+        html.Div(className="influence", children=[
+            html.H3("The training images that taught it this", className="sub"),
+            html.Div(id=ids.INFLUENCE, className="influence-panel"),
+            html.Div(className="unit-job", children=[
+                html.Button("Find them", id=ids.INFLUENCE_FIND, n_clicks=0, className="more-button hidden"),
+                html.Progress(id=ids.INFLUENCE_PROGRESS, className="train-progress hidden", value="0", max="1"),
+                html.Span(id=ids.INFLUENCE_NOTE, className="hint"),
+                dcc.Interval(id=ids.INFLUENCE_POLL, interval=800, disabled=True),
+                dcc.Store(id=ids.STATE_INFLUENCE_JOB), dcc.Store(id=ids.STATE_INFLUENCE_DONE)])]),
         *([html.Div(id=ids.EXPLAIN_NEAREST, className="nearest")] if nearest else []),
         dcc.Store(id=ids.EXPLAIN_SHOWN), dcc.Store(id=ids.EXPLAIN_ASK),
     ])
@@ -62,7 +74,7 @@ function (children, index) {
 """ % ids.EXPLAIN_CARD
 
 
-def register(app: Dash, service: Service, limits=None) -> dict:
+def register(app: Dash, service: Service, limits=None, access=None) -> dict:
     app.clientside_callback(SCROLL_INTO_VIEW, Output(ids.EXPLAIN_SHOWN, "data"), Input(ids.EXPLAIN, "children"),
                             State(ids.STATE_SAMPLE, "data"), prevent_initial_call=True)
 
@@ -113,8 +125,85 @@ def register(app: Dash, service: Service, limits=None) -> dict:
             limits.check("fool")  # a second of CPU for a 2-layer net, several for a convnet
         return service.cached(view, "fool", (index, wanted), lambda: fooled_panel(view, index, wanted)), options
 
+    @app.callback(Output(ids.INFLUENCE, "children"), Output(ids.INFLUENCE_FIND, "className"),
+                  Input(ids.EXPLAIN_ASK, "data"), Input(ids.STATE_INFLUENCE_DONE, "data"), prevent_initial_call=True)
+    def influence(ask, _=None):
+        """The explained image's proponents and opponents: at once for a 1-layer net; for another fully
+        connected net once its job ran (a button queues it); a sentence for a convnet."""
+        index, store = _asked(ask)
+        view = service.shown(store)
+        if view is None or whole(index, view.evaluation.n) is None:
+            return None, "more-button hidden"
+        if view.checkpoint.is_snapshot:
+            return html.P("Computed for the finished network: move the timeline to its end.", className="hint"), \
+                "more-button hidden"
+        try:
+            models.influence.check_fully_connected(view.checkpoint.model)
+            found = service.representations.influence(view, index)
+        except LookInsideError as e:
+            return html.P(str(e), className="hint"), "more-button hidden"
+        if found is None:
+            n = len(datasets.load(view.checkpoint.dataset, True, service.local))
+            return html.P(f"TracIn scores all {n:,} training images at every stored point of this network's "
+                          "training: a few seconds of the server's CPU, in the queue.", className="hint"), "more-button"
+        return influence_panel(service, view, index, found), "more-button hidden"
+
+    @app.callback(Output(ids.STATE_INFLUENCE_JOB, "data"), Output(ids.INFLUENCE_NOTE, "children"),
+                  Input(ids.INFLUENCE_FIND, "n_clicks"), State(ids.EXPLAIN_ASK, "data"), State(ids.ADMIN_TOKEN, "data"),
+                  prevent_initial_call=True)
+    def influence_request(_, ask, token=None):
+        index, store = _asked(ask)
+        view = service.shown(store)
+        if view is None or whole(index, view.evaluation.n) is None or view.checkpoint.is_snapshot:
+            return no_update, None
+        if limits is not None:
+            limits.check("influence")
+        handle = background.request(service, view, "influence", str(index), visitor(),
+                                    access is not None and access.is_admin(token))
+        return (no_update, handle["error"]) if "error" in handle else (handle, None)
+
+    @app.callback(Output(ids.INFLUENCE_PROGRESS, "value"), Output(ids.INFLUENCE_PROGRESS, "max"),
+                  Output(ids.INFLUENCE_PROGRESS, "className"),
+                  Output(ids.INFLUENCE_NOTE, "children", allow_duplicate=True), Output(ids.INFLUENCE_POLL, "disabled"),
+                  Output(ids.STATE_INFLUENCE_DONE, "data"),
+                  Input(ids.STATE_INFLUENCE_JOB, "data"), Input(ids.INFLUENCE_POLL, "n_intervals"),
+                  prevent_initial_call=True)
+    def influence_poll(handle, _=None):
+        return progress.bar(progress.read(service, handle, ("influence",)))
+
     return {"explanation": explanation, "nearest": nearest, "explain": explain, "explain_nearest": explain_nearest,
-            "fool": fool_it}
+            "fool": fool_it, "influence": influence, "influence_request": influence_request,
+            "influence_poll": influence_poll}
+
+
+def influence_panel(service: Service, view: View, index: int, found: dict) -> list:
+    """The proponents and opponents of test image `index`, each a training image with its label and score."""
+    ev = view.evaluation
+    train = datasets.load(view.checkpoint.dataset, True, service.local)
+    actual, predicted = int(ev.labels[index]), int(ev.preds[index])
+    said = ev.classes[predicted]
+
+    def tiles(rows):
+        made = []
+        for r, score in rows:
+            label = int(train.labels[r])
+            made.append(html.Figure(className="tile nearest-tile" + (" nearest-predicted" if label != actual else ""),
+                                    title=f"training image #{r}: labelled {ev.classes[label]}, TracIn score {score:.3g}",
+                                    children=[html.Img(src=png_data_uri(to_display(train.images[r].numpy())),
+                                                       className="tile-img", alt=f"training image {r}"),
+                                              html.Figcaption([html.B(ev.classes[label]),
+                                                               html.Span(f" {score:+.3g}", className="tile-prob")])]))
+        return html.Div(made, className="tiles nearest-tiles")
+    pro = [int(train.labels[r]) for r, _ in found["proponents"]]
+    note = (f"It is a mistake: these are the training images that led it to say {said}, "
+            f"{sum(label == predicted for label in pro)} of them labelled {said}." if predicted != actual else
+            f"{sum(label == predicted for label in pro)} of {len(pro)} are labelled {said}.")
+    return [html.P([html.B("Proponents: "), f"the training images whose steps most raised its score for {said} on this "
+                    "image (TracIn: the learning rate times the dot product of the two images' loss gradients, "
+                    "summed over the snapshots of its training). ", note], className="hint"),
+            tiles(found["proponents"]),
+            html.P([html.B("Opponents: "), "those whose steps most lowered it."], className="hint"),
+            tiles(found["opponents"])]
 
 
 def fooled_panel(view: View, index: int, target) -> list:

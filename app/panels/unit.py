@@ -167,6 +167,8 @@ def body(service: Service, view, layer: units.UnitLayer, index: int, values: np.
             html.Figcaption(["Its weights, the filter it applies to the input: purple raises it where the image "
                              "is bright, orange lowers it."])]))
     pictures.append(_visual(visual, name))
+    if visual is not None and "fooling" in visual:
+        pictures.append(_fooling(visual, classes, index))
     outgoing = units.outgoing(ckpt.model, layer)
     if outgoing is not None:
         w = outgoing.cpu().numpy()[:, index]
@@ -209,6 +211,19 @@ def _visual(visual: Optional[dict], name: str) -> html.Figure:
                          f"found by gradient ascent from grey, shifted a pixel or two and blurred a little at every "
                          f"step so it reads as an image. It reaches {reached:.2f}; the best test image reaches "
                          f"{best:.2f}."])])
+
+
+def _fooling(visual: dict, classes, index: int) -> html.Figure:
+    """Noise the network calls this class, almost surely (Nguyen et al., "Deep neural networks are easily
+    fooled"): what its confidence is worth."""
+    image = np.clip(np.round(np.asarray(visual["fooling"]) * 255), 0, 255).astype(np.uint8)
+    sure = float(np.asarray(visual["fooling_probs"])[index])
+    return html.Figure(className="unit-picture", children=[
+        html.Img(src=png_data_uri(to_display(image)), className="unit-big", alt=f"noise it calls {classes[index]}"),
+        html.Figcaption([html.B("A fooling image: "),
+                         f"it calls this {classes[index]} with {100 * sure:.1f}% confidence. It began as random "
+                         "noise, changed only as much as it took (after Nguyen et al., \"Deep neural networks are "
+                         "easily fooled\"): a high probability says how sure it is, not how right."])])
 
 
 def _images(service: Service, view, indices, values) -> html.Div:
