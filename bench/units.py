@@ -44,6 +44,7 @@ def unit_view(settings: Settings, repeats: int) -> dict:
         app = create_app(settings, queue=Queue(Path(jobs), launch=lambda q, job: None))
         cb = app.lookinside_callbacks
         for dataset, arch, layer, unit in (("mnist", "mlp", "1", "4"), ("mnist", "linear", "1", "4")):
+            app.lookinside_service.zoo.evaluation(dataset, arch)  # the scratch folder holds no evaluation yet
             store = screen(cb["resolve"](dataset, arch)["resolved"], None, dataset, arch, None)
             started = time.perf_counter()
             cb["unit_draw"](store, layer, unit)  # the first: makes its visualisation and profile

@@ -81,6 +81,20 @@ def quick_service(tmp: Path, pairs):
         yield Service(settings, queue=Queue(tmp / "jobs", launch=lambda q, job: None))
 
 
+@contextlib.contextmanager
+def callbacks_of(tmp: Path, pairs):
+    """The app's callbacks over `quick_trained` networks, with its zoo, queue (jobs recorded, never started:
+    a test runs one with tests.test_app_callbacks.run_job), settings and service."""
+    from app.jobs import Queue
+    from app.main import create_app
+    with quick_trained(tmp, pairs) as (settings, zoo):
+        started = []
+        queue = Queue(tmp / "jobs", launch=lambda q, job: started.append(job.id))
+        app = create_app(settings, queue=queue)
+        yield dict(app.lookinside_callbacks, zoo=zoo, queue=queue, started=started, settings=settings,
+                   service=app.lookinside_service)
+
+
 @pytest.fixture
 def synth_settings(synth_root, tmp_path) -> Settings:
     return Settings(data_dir=synth_root, model_dir=tmp_path / "models", offline=True)

@@ -13,28 +13,21 @@ import torch
 from dash import no_update
 
 from app import figures
-from app.jobs import Queue
-from app.main import create_app
 from app.panels import table
 from models import datasets, layers
 from models.compare import difference
 from models.evaluate import Evaluation
 from models.train import predict_proba
-from tests.conftest import quick_trained
+from tests.conftest import callbacks_of
 from tests.test_app_callbacks import array, find, run_job, shown_view, text_of, triggered
 from dash import html
 
 
 @pytest.fixture(scope="module")
 def cb(tmp_path_factory):
-    pairs = (("mnist", "linear"), ("mnist", "mlp"), ("cifar10", "cnn"))
-    root = tmp_path_factory.mktemp("maps")
-    with quick_trained(root, pairs) as (settings, zoo):
-        started = []
-        queue = Queue(root / "jobs", launch=lambda q, job: started.append(job.id))
-        app = create_app(settings, queue=queue)
-        yield dict(app.lookinside_callbacks, zoo=zoo, queue=queue, started=started, settings=settings,
-                   service=app.lookinside_service)
+    with callbacks_of(tmp_path_factory.mktemp("maps"), (("mnist", "linear"), ("mnist", "mlp"), ("cifar10", "cnn"))) \
+            as found:
+        yield found
 
 
 @pytest.fixture(autouse=True)

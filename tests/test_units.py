@@ -12,14 +12,12 @@ import torch
 from dash import dcc, html, no_update
 
 from app import query
-from app.jobs import Queue
-from app.main import create_app
 from models import cli, datasets, kinds, units
 from models.config import Normalization
 from models.errors import ConfigError
 from models.explain import folded_first_layer
 from models.nets import CNN, MLP, LinearNet
-from tests.conftest import quick_trained
+from tests.conftest import callbacks_of
 from tests.test_app_callbacks import array, find, run_job, shown_view, text_of, weight_tiles
 
 BUILT = kinds.fully_connected((16, 12, 8), "tanh")  # a 3-layer built net whose units go negative
@@ -54,14 +52,9 @@ def brute_force(model, images, norm, layer, unit):
 
 @pytest.fixture(scope="module")
 def cb(tmp_path_factory):
-    root = tmp_path_factory.mktemp("units")
-    with quick_trained(root, (("mnist", "linear"), ("mnist", "mlp"), ("mnist", BUILT), ("cifar10", "cnn"))) \
-            as (settings, zoo):
-        started = []
-        queue = Queue(root / "jobs", launch=lambda q, job: started.append(job.id))
-        app = create_app(settings, queue=queue)
-        yield dict(app.lookinside_callbacks, zoo=zoo, queue=queue, started=started, settings=settings,
-                   service=app.lookinside_service)
+    with callbacks_of(tmp_path_factory.mktemp("units"),
+                      (("mnist", "linear"), ("mnist", "mlp"), ("mnist", BUILT), ("cifar10", "cnn"))) as found:
+        yield found
 
 
 @pytest.fixture(autouse=True)
@@ -229,8 +222,8 @@ def test_the_weights_card_links_each_template_and_filter_to_its_unit(cb):
 def test_a_forged_unit_gets_one_sentence(cb, layer, unit):
     store = shown_view(cb, "mnist", "mlp")
     body, handle, _ = cb["unit_draw"](store, layer, unit)
-    assert isinstance(body, html.P) and body.children.startswith("This network has") or \
-        body.children.startswith("Layer")
+    assert isinstance(body, html.P)
+    assert body.children.startswith(("This network has layers 1 to 2", "Layer 1 (hidden layer 1) has units 1 to 10"))
     assert handle is no_update
     _, layer_value, _, unit_value = cb["unit_menus"](store, layer, unit)  # the menus fall back to unit 1.1
     assert layer_value in ("1", "2") and unit_value.isdecimal()

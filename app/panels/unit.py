@@ -50,8 +50,9 @@ def _number(text) -> Optional[int]:
     return int(text) if isinstance(text, str) and text.isdecimal() and len(text) <= 5 else None
 
 
-def choices(model, layer, unit) -> tuple[list, str, list, str]:
-    """The layer and unit menus for a network, keeping the chosen ones where the network has them."""
+def choices(model, classes, layer, unit) -> tuple[list, str, list, str]:
+    """The layer and unit menus for a network, keeping the chosen ones where the network has them (a class
+    score's unit is named by its class)."""
     found = units.unit_layers(model)
     number = _number(layer)
     number = number if number is not None and 1 <= number <= len(found) else 1
@@ -60,7 +61,8 @@ def choices(model, layer, unit) -> tuple[list, str, list, str]:
     index = index if index is not None and 1 <= index <= chosen.count else 1
     layer_options = [{"label": f"Layer {f.number}: {f.title} ({f.count} {f.noun}{'es' if f.noun == 'class' else 's'})",
                       "value": str(f.number)} for f in found]
-    unit_options = [{"label": f"{chosen.noun} {i}", "value": str(i)} for i in range(1, chosen.count + 1)]
+    unit_options = [{"label": f"class {classes[i - 1]}" if chosen.classes else f"{chosen.noun} {i}", "value": str(i)}
+                    for i in range(1, chosen.count + 1)]
     return layer_options, str(number), unit_options, str(index)
 
 
@@ -74,13 +76,7 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         view = service.shown(store)
         if view is None:
             return no_update, no_update, no_update, no_update
-        found = choices(view.checkpoint.model, layer, unit)
-        classes = view.checkpoint.classes
-        last = units.unit_layers(view.checkpoint.model)[int(found[1]) - 1]
-        if last.classes:  # a class's unit is named by the class
-            found = (found[0], found[1], [{"label": f"class {classes[i - 1]}", "value": str(i)}
-                                          for i in range(1, last.count + 1)], found[3])
-        return found
+        return choices(view.checkpoint.model, view.checkpoint.classes, layer, unit)
 
     @app.callback(Output(ids.UNIT_LAYER, "value", allow_duplicate=True),
                   Output(ids.UNIT_NUMBER, "value", allow_duplicate=True),
@@ -130,10 +126,6 @@ def register(app: Dash, service: Service, access: Access, limits: Limits) -> dic
         return progress.bar(progress.read(service, handle, ("unit",)))
 
     return {"unit_menus": menus, "unit_from_address": from_address, "unit_draw": draw, "unit_poll": poll}
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" + ("" if n == 1 else ("es" if noun.endswith("s") else "s"))
 
 
 def body(service: Service, view, layer: units.UnitLayer, index: int, values: np.ndarray,
