@@ -5,9 +5,11 @@ Shared by the explanation card (test images) and the try-your-own card (drawings
 from __future__ import annotations
 
 import numpy as np
-from dash import dcc, html
+from typing import Optional
 
-from models import adversarial
+from dash import Input, Output, dcc, html
+
+from models import adversarial, saliency
 from models.explain import Contributions, Gradients, HiddenContributions, reference_class
 
 from . import figures
@@ -42,21 +44,51 @@ def compose(view, ex, probs: np.ndarray, actual, title: str, image_uri: str, gra
         body = _linear(ex, predicted, ref, names, "true" if ref == actual else "other",
                        view.kind.first_layer(ckpt.model, ckpt.classes).images, image_uri, classes)
     elif isinstance(ex, HiddenContributions):
-        body = _mlp(ex, predicted, ref, names, view.kind.first_layer(ckpt.model, ckpt.classes).images, graph_ids)
+        body = _mlp(ex, predicted, ref, names, view.kind.first_layer(ckpt.model, ckpt.classes).images, graph_ids,
+                    len(getattr(ckpt.model, "widths", ())) or 1)
     else:
         body = _gradients(ex, predicted, ref, names)
     return [head, *body]
 
 
-def _maps(items: list[tuple[np.ndarray, str, list]]) -> html.Div:
-    """Signed maps on one shared scale (99th percentile of their magnitudes): purple +, orange −."""
+def _maps(items: list[tuple[np.ndarray, str, list]], links: Optional[list] = None) -> html.Div:
+    """Signed maps on one shared scale (99th percentile of their magnitudes): purple +, orange −; each with the
+    link given for it (a unit's "inside"), if any."""
     values = np.concatenate([np.abs(m).ravel() for m, _, _ in items])
     scale = float(np.percentile(values[values > 0], 99)) if np.any(values > 0) else 1.0
     tiles = [html.Figure(className="map-tile", children=[
         html.Img(src=png_data_uri(diverging(m, scale)), className="map-img", alt=title),
-        html.Figcaption([html.B(title), *[html.Div(line, className="map-sum") for line in lines]])])
-        for m, title, lines in items]
+        html.Figcaption([html.B(title), *[html.Div(line, className="map-sum") for line in lines]]),
+        *([link] if link is not None else [])])
+        for (m, title, lines), link in zip(items, links or [None] * len(items))]
     return html.Div(tiles, className="map-row")
+
+
+# A click on a bar of an explanation's hidden activations or unit shares opens that unit's view (the bars name
+# their units, figures.activations_figure): in the browser, with no request of its own.
+OPEN_UNIT = """
+function (click) {
+    const point = click && click.points && click.points[0];
+    if (point && window.lookinsideViews) { window.lookinsideViews.openUnit(point.customdata); }
+    return window.dash_clientside.no_update;
+}
+"""
+
+
+def open_units_on_click(app, graph_ids: dict, opened: str) -> None:
+    """Bars of the charts `graph_ids` names ("hidden", "units") open their unit; `opened` is a store of the card."""
+    for key in ("hidden", "units"):
+        app.clientside_callback(OPEN_UNIT, Output(opened, "data", allow_duplicate=True),
+                                Input(graph_ids[key], "clickData"), prevent_initial_call=True)
+
+
+def unit_link(layer: int, unit: int) -> html.A:
+    """"inside": opens the unit view on unit `unit` (from 0) of hidden layer `layer` (from 1, as the page numbers
+    them); assets/views.js moves there without reloading, keeping the rest of the address."""
+    key = f"{layer}.{unit + 1}"
+    return html.A("inside", className="unit-link", href=f"/layers?unit={key}",
+                  title="What makes it fire: its top images, its classes, the input that drives it hardest",
+                  **{"data-path": "/layers", "data-unit": key})
 
 
 def _key() -> html.P:
@@ -110,7 +142,9 @@ SHOWN_UNITS = 16  # bars per chart when a layer has more units than fit: those t
 FIRST_MAPS = 4  # input × filter maps shown for a deeper net's first layer: its most active units
 
 
-def _mlp(ex: HiddenContributions, pred: int, ref: int, names: dict, filters: np.ndarray, graph_ids: dict) -> list:
+def _mlp(ex: HiddenContributions, pred: int, ref: int, names: dict, filters: np.ndarray, graph_ids: dict,
+         depth: int = 1) -> list:
+    """`depth`: its hidden layers (the charts' units are the last one's: a click on a bar opens one)."""
     unit = ex.key_unit(pred, ref)
     n = len(ex.activations)
     gaps = ex.unit_contributions[pred] - ex.unit_contributions[ref]
@@ -123,10 +157,11 @@ def _mlp(ex: HiddenContributions, pred: int, ref: int, names: dict, filters: np.
                     f" = {ex.total(c):.3f} (network: {ex.logits[c]:.3f})") for c in (pred, ref)]
     charts = html.Div(className="explain-charts", children=[
         dcc.Graph(id=graph_ids["hidden"], config={"displayModeBar": False},
-                  figure=figures.activations_figure(ex.activations, unit, shown, f"Activations of {layer}")),
+                  figure=figures.activations_figure(ex.activations, unit, shown, f"Activations of {layer}", depth)),
         dcc.Graph(id=graph_ids["units"], config={"displayModeBar": False},
                   figure=figures.unit_contributions_figure(
-                      ex.unit_contributions[pred], ex.unit_contributions[ref], names[pred], names[ref], shown)),
+                      ex.unit_contributions[pred], ex.unit_contributions[ref], names[pred], names[ref], shown,
+                      layer=depth)),
     ])
     head = [html.H3(f"The exact sums the {'deeper' if ex.deep else '2-layer'} net computes", className="sub"),
             *([html.P(of, className="hint")] if of else []), charts, html.Ul(sums, className="score-sums")]
@@ -142,7 +177,7 @@ def _mlp(ex: HiddenContributions, pred: int, ref: int, names: dict, filters: np.
                 html.Div(className="map-row", children=[
                     html.Figure(className="map-tile", children=[
                         html.Img(src=png_data_uri(filter_img), className="map-img", alt=f"filter of unit {unit + 1}"),
-                        html.Figcaption([html.B(f"filter of unit {unit + 1}")])]),
+                        html.Figcaption([html.B(f"filter of unit {unit + 1}")]), unit_link(1, unit)]),
                     *_maps([(ex.unit_maps[unit], f"input × filter of unit {unit + 1}", map_caption)]).children])]
     # A deeper net: the last layer's units are sums of units, not of pixels; the pixels meet the first layer.
     top = np.argsort(-ex.first, kind="stable")[:FIRST_MAPS]
@@ -150,21 +185,54 @@ def _mlp(ex: HiddenContributions, pred: int, ref: int, names: dict, filters: np.
               [f"pre-activation b + Σ = {ex.unit_bias[u]:+.2f} + {ex.unit_maps[u].sum():.2f} = "
                f"{ex.pre_activations[u]:.3f}, activation {ex.first[u]:.3f}"]) for u in top]
     return [*head,
-            html.P(f"Unit {unit + 1} of the last hidden layer favours {names[pred]} over {names[ref]} most: it adds "
-                   f"{gaps[unit]:+.3f} to the gap. Its input is the layer before, not the pixels.", className="explain"),
+            html.P([f"Unit {unit + 1} of the last hidden layer favours {names[pred]} over {names[ref]} most: it adds "
+                    f"{gaps[unit]:+.3f} to the gap. Its input is the layer before, not the pixels. ",
+                    html.A("What makes it fire", className="unit-link-inline", href=f"/layers?unit={depth}.{unit + 1}",
+                           **{"data-path": "/layers", "data-unit": f"{depth}.{unit + 1}"}),
+                    " (a click on a bar above opens any of them)."], className="explain"),
             html.H3(f"The first hidden layer: its {len(top)} most active units, input × filter", className="sub"),
-            _key(), _maps(items)]
+            _key(), _maps(items, [unit_link(1, int(u)) for u in top])]
 
 
 def _gradients(ex: Gradients, pred: int, ref: int, names: dict) -> list:
-    items = [(ex.maps[c], f"gradient × input for {names[c]}",
+    name = saliency.METHODS[ex.method]
+    items = [(ex.maps[c], f"{name} for {names[c]}",
               [f"the map adds up to {ex.maps[c].sum():.2f}; the network's score is {ex.logits[c]:.2f} "
                "(the map is an estimate, not a split of the score)"]) for c in dict.fromkeys((pred, ref))]
-    return [html.H3("An approximation: gradient × input", className="sub"),
-            html.P("A convnet's score is no plain sum of pixels. Gradient × input, computed by autograd, shows "
-                   "which pixels the score is most sensitive to, weighted by their brightness. It is a first-order "
-                   "estimate: its sum need not equal the score.", className="explain"),
+    return [html.H3(f"An approximation: {name}", className="sub"),
+            html.P(f"A convnet's score is no plain sum of pixels, so every map of it is an estimate, and methods "
+                   f"disagree. {name} (computed by Captum): {saliency.ABOUT[ex.method]}. The menu above chooses "
+                   "another; below the maps, check whether this one depends on what the network learned.",
+                   className="explain"),
             _key(), _maps(items)]
+
+
+def sanity(check: saliency.Check, name: str, said: str) -> list:
+    """Adebayo's cascade drawn: the trained network's map, then one per layer randomised, each on its own scale
+    (a random network's scores are on another), with its rank correlation, and what it means in words."""
+    def tile(m, title, line):
+        scale = float(np.percentile(np.abs(m)[m != 0], 99)) if np.any(m != 0) else 1.0
+        return html.Figure(className="map-tile", children=[
+            html.Img(src=png_data_uri(diverging(m, scale)), className="map-img", alt=title),
+            html.Figcaption([html.B(title), html.Div(line, className="map-sum")])])
+    first, last = check.steps[0], check.steps[-1]
+    if check.survives:
+        words = (f"{name} survives randomisation: with {first.title if first.correlation >= last.correlation else last.title}"
+                 f" its map keeps a rank correlation of {max(first.correlation, last.correlation):.2f} with the "
+                 f"trained network's. It shows the image more than what the network learned for {said}: read it with care.")
+    else:
+        words = (f"{name} passes: with {first.title} its map changes (rank correlation {first.correlation:.2f} with "
+                 f"the trained network's)" + ("." if len(check.steps) == 1 else
+                                               f", and with every layer randomised it is {last.correlation:.2f}.")
+                 + f" It depends on what the network learned for {said}.")
+    tiles = [tile(check.trained, "the trained network", f"its map for {said}")] + [
+        tile(s.map, s.title, f"rank correlation {s.correlation:+.2f}") for s in check.steps]
+    notes = [html.P(words, className="explain"), html.Div(tiles, className="map-row")]
+    if check.method in ("ig", "gradxinput", "occlusion") and last.magnitude > last.correlation + 0.3:
+        notes.append(html.P(f"The correlation is of the signed maps. Of their magnitudes it stays {last.magnitude:.2f}: "
+                            "this method multiplies by the image, so black pixels are zero in any network's map and "
+                            "the magnitudes partly show where the ink is.", className="hint"))
+    return notes
 
 
 

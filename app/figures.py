@@ -241,15 +241,20 @@ def matrix_figure(values: np.ndarray, rows: str, columns: str, row_labels: Seque
 
 
 def activations_figure(activations: np.ndarray, highlight: Optional[int] = None,
-                       units: Optional[Sequence[int]] = None, title: str = "Hidden activations") -> go.Figure:
-    """Hidden activations for one image, one bar per unit (only `units`, when given); `highlight` outlined."""
+                       units: Optional[Sequence[int]] = None, title: str = "Hidden activations",
+                       layer: Optional[int] = None) -> go.Figure:
+    """Hidden activations for one image, one bar per unit (only `units`, when given); `highlight` outlined.
+    With the `layer` they are in (numbered as the page does), each bar names its unit ("L.U") for a click to
+    open its unit view (assets/explain.js)."""
     shown = list(range(len(activations))) if units is None else list(units)
     acts = np.asarray(activations, dtype=float)[shown]
     names = [f"unit {u + 1}" for u in shown]
     colors = [POSITIVE if u == highlight else "#9e9ac8" for u in shown]
     fig = go.Figure(go.Bar(x=names, y=acts, marker_color=colors, text=[f"{a:.2f}" for a in acts],
                            textposition="outside", cliponaxis=False,
-                           hovertemplate="%{x}: activation %{y:.3f}<extra></extra>"))
+                           customdata=None if layer is None else [f"{layer}.{u + 1}" for u in shown],
+                           hovertemplate="%{x}: activation %{y:.3f}"
+                           + ("<br>click: what makes it fire" if layer is not None else "") + "<extra></extra>"))
     fig.update_layout(font=FONT, title=dict(text=title, font=dict(size=13), x=0, xanchor="left"),
                       margin=dict(l=10, r=10, t=30, b=10), height=220, plot_bgcolor="white",
                       paper_bgcolor="white", dragmode=False, showlegend=False,
@@ -260,18 +265,20 @@ def activations_figure(activations: np.ndarray, highlight: Optional[int] = None,
 
 def unit_contributions_figure(predicted: np.ndarray, reference: np.ndarray, predicted_name: str,
                               reference_name: str, units: Optional[Sequence[int]] = None,
-                              title: str = "Each unit's share of the two scores (activation × output weight)"
-                              ) -> go.Figure:
+                              title: str = "Each unit's share of the two scores (activation × output weight)",
+                              layer: Optional[int] = None) -> go.Figure:
     """Each hidden unit's share (activation x output weight) of two classes' logits, side by side (only
-    `units`, when given)."""
+    `units`, when given); with their `layer`, a click on a bar opens its unit (as `activations_figure`)."""
     shown = list(range(len(predicted))) if units is None else list(units)
     names = [f"unit {u + 1}" for u in shown]
+    keys = None if layer is None else [f"{layer}.{u + 1}" for u in shown]
+    more = "<br>click: what makes it fire" if layer is not None else ""
     fig = go.Figure([
         # Greys, not the purple and orange that mean "raises" and "lowers" in the maps below.
         go.Bar(x=names, y=np.asarray(predicted, float)[shown], name=predicted_name, marker_color="#252525",
-               hovertemplate=f"{predicted_name}<br>%{{x}}: %{{y:+.3f}}<extra></extra>"),
+               customdata=keys, hovertemplate=f"{predicted_name}<br>%{{x}}: %{{y:+.3f}}{more}<extra></extra>"),
         go.Bar(x=names, y=np.asarray(reference, float)[shown], name=reference_name, marker_color="#a3a3a3",
-               hovertemplate=f"{reference_name}<br>%{{x}}: %{{y:+.3f}}<extra></extra>")])
+               customdata=keys, hovertemplate=f"{reference_name}<br>%{{x}}: %{{y:+.3f}}{more}<extra></extra>")])
     fig.update_layout(font=FONT, barmode="group", height=240, plot_bgcolor="white", paper_bgcolor="white",
                       title=dict(text=title,
                                  font=dict(size=13), x=0, xanchor="left"),

@@ -48,6 +48,8 @@ OWN_RESULT = "own-result"
 OWN_MESSAGE = "own-message"
 OWN_PROBS = "own-probs"
 OWN_HIDDEN = "own-hidden"
+OWN_OPENED = "own-opened"  # written by nothing: the output of a bar click that opens a unit (in the browser)
+EXPLAIN_OPENED = "explain-opened"  # the same for the explanation card
 OWN_UNITS = "own-units"
 
 COMPARE_A = "compare-a"  # values: "arch" (a finished network) or "arch@position" (a timeline snapshot)
@@ -193,6 +195,12 @@ FOOL = "fool-button"
 FOOL_TARGET = "fool-target"  # "nearest", or a class index in digits
 FOOL_RESULT = "fool-result"
 FOOL_PROBS = "fool-probs"
+
+# Pixel maps and their sanity check (models/saliency.py), in the explanation card
+SALIENCY_BOX = "saliency-box"  # the map method's menu, shown for a network whose maps are estimates
+SALIENCY_METHOD = "saliency-method"
+SANITY = "sanity-button"  # "Can I trust this map?": the randomisation cascade
+SANITY_RESULT = "sanity-result"
 
 # How far to trust its confidence (app/panels/calibration.py)
 CALIBRATION_GRAPH = "calibration-graph"

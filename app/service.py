@@ -386,10 +386,11 @@ class Service:
         except LookInsideError:
             return None
 
-    def explanation(self, view: View, index: int):
-        """Why the network on screen predicted what it did for test image `index` (the panel is memoised)."""
+    def explanation(self, view: View, index: int, method: Optional[str] = None):
+        """Why the network on screen predicted what it did for test image `index` (the panel is memoised);
+        `method` chooses a convnet's pixel maps (models/saliency.py)."""
         return view.kind.explain(view.checkpoint.model, view.images.images[index].numpy(),
-                                 view.checkpoint.normalization, int(view.evaluation.labels[index]))
+                                 view.checkpoint.normalization, int(view.evaluation.labels[index]), method)
 
     def sample_uri(self, dataset: str, index: int) -> str:
         return _thumbnails(self.local, dataset).uri(int(index))

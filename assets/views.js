@@ -34,10 +34,10 @@
   }
 
   document.addEventListener("click", function (event) {
-    const a = event.target.closest && event.target.closest("a.view-link, a.unit-link");
+    const a = event.target.closest && event.target.closest("a.view-link, a.unit-link, a.unit-link-inline");
     if (!a || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
     event.preventDefault();
-    if (a.classList.contains("unit-link")) {
+    if (a.hasAttribute("data-unit")) {
       go(a.getAttribute("data-path"), withKeys(here(), {unit: a.getAttribute("data-unit")}));
       return;
     }
@@ -50,6 +50,10 @@
   window.lookinsideViews = {
     links: links,
     withKeys: withKeys,
+    // The unit view on unit "L.U" (a bar of an explanation's hidden activations), in the layers view.
+    openUnit: function (unit) {
+      if (typeof unit === "string" && /^\d+\.\d+$/.test(unit)) go("/layers", withKeys(here(), {unit: unit}));
+    },
     // The tabs' class names: the view on screen is marked (aria-current tells a screen reader).
     marks: function (path, paths) {
       setTimeout(function () {

@@ -63,9 +63,10 @@ class HiddenContributions:
 
 @dataclass(frozen=True)
 class Gradients:
-    """Gradient x input per class: a first-order approximation of each pixel's share of the logit."""
+    """An attribution map per class (models/saliency.py): an estimate of each pixel's share of the logit."""
     logits: np.ndarray
     maps: dict  # class index -> (H, W), colour channels summed
+    method: str = "gradxinput"
 
 
 def to_unit(image: np.ndarray) -> np.ndarray:
@@ -116,21 +117,6 @@ def mlp(model: MLP, image: np.ndarray, norm: Normalization) -> HiddenContributio
                                first if len(model.deeper) else None)
 
 
-def gradient_x_input(model: nn.Module, image: np.ndarray, norm: Normalization, classes) -> Gradients:
-    """d z_c / d x * x on 0..1 pixels for each class in `classes`, by autograd (one backward pass each)."""
-    model.eval()
-    device = next(model.parameters()).device
-    x01 = torch.as_tensor(to_unit(image), dtype=torch.float32, device=device)[None].requires_grad_(True)
-    mean = torch.tensor(norm.mean, device=device).view(1, -1, 1, 1)
-    std = torch.tensor(norm.std, device=device).view(1, -1, 1, 1)
-    logits = model((x01 - mean) / std)[0]
-    maps = {}
-    for c in dict.fromkeys(int(c) for c in classes):
-        (grad,) = torch.autograd.grad(logits[c], x01, retain_graph=True)
-        maps[c] = (grad * x01).detach()[0].sum(0).double().cpu().numpy()
-    return Gradients(logits.detach().double().cpu().numpy(), maps)
-
-
 def reference_class(logits: np.ndarray, actual: Optional[int]) -> int:
     """What a prediction is contrasted with: the true class if it was missed, else the runner-up."""
     predicted = int(np.argmax(logits))
@@ -140,8 +126,12 @@ def reference_class(logits: np.ndarray, actual: Optional[int]) -> int:
     return int(order[1])
 
 
-def convnet(model: nn.Module, image: np.ndarray, norm: Normalization, actual: Optional[int] = None) -> Gradients:
-    """Gradient x input for the predicted class and the one it is contrasted with: no exact sum exists."""
+def convnet(model: nn.Module, image: np.ndarray, norm: Normalization, actual: Optional[int] = None,
+            method: str = "ig") -> Gradients:
+    """Captum's `method` map (models/saliency.py) for the predicted class and the one it is contrasted with: no
+    exact sum of pixels exists for a convnet's score."""
+    from . import saliency
     logits = _logits(model, image, norm)
     predicted = int(np.argmax(logits))
-    return gradient_x_input(model, image, norm, (predicted, reference_class(logits, actual)))
+    classes = dict.fromkeys((predicted, reference_class(logits, actual)))
+    return Gradients(logits, {c: saliency.attribute(model, image, norm, c, method) for c in classes}, method)

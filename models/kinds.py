@@ -13,6 +13,7 @@ import numpy as np
 from torch import nn
 
 from . import explain as explaining
+from . import saliency
 from .config import Normalization, TrainConfig
 from .errors import ConfigError
 from . import nets
@@ -103,6 +104,9 @@ class Kind:
     # Seconds of training per weight, training image and epoch here (after about 6 s of start), for the
     # estimate on the button that trains it; None where its cost is not in its weight count (convolutions).
     train_rate: Optional[float] = 9e-11
+    # Its pixel maps are estimates whose method can be chosen (models/saliency.py); the fully connected nets'
+    # are exact, and have no other.
+    map_methods: bool = False
 
     def __repr__(self) -> str:
         return f"Kind({self.name!r})"
@@ -133,8 +137,12 @@ class Kind:
         and beside an explanation; None for a kind whose weights are not images."""
         return next((w for w in self.weights(model, classes) if isinstance(w, Tiles)), None)
 
-    def explain(self, model: nn.Module, image: np.ndarray, norm: Normalization, actual: Optional[int] = None):
-        """Why it predicted what it did for one uint8 image (see models.explain)."""
+    def explain(self, model: nn.Module, image: np.ndarray, norm: Normalization, actual: Optional[int] = None,
+                method: Optional[str] = None):
+        """Why it predicted what it did for one uint8 image (see models.explain); `method` chooses the pixel
+        maps of a kind with `map_methods` (None: its default) and is not asked of the others."""
+        if self.map_methods:
+            return self.explain_with(model, image, norm, actual, method=method or saliency.DEFAULT)
         return self.explain_with(model, image, norm, actual)
 
 
@@ -305,6 +313,7 @@ CNN_KIND = Kind(
     # Scoring the test split costs a convnet seconds: its snapshots record no accuracy, and the live
     # view scores a slice of it.
     live_images=2000, scores_snapshots=False, maps=Pass.JOB, switching=Pass.JOB, unit="filter", train_rate=None,
+    map_methods=True,
     targets={"mnist": (0.99, 120), "cifar10": (0.75, 600)})
 
 KINDS: dict[str, Kind] = {k.name: k for k in (LINEAR, MLP_KIND, CNN_KIND)}

@@ -39,6 +39,9 @@ class Inspectable(Protocol):
       layer;
     - `unit_outgoing(i)`: the weights from layer i's units to the next layer's, (next, count) (a convolution's
       kernels summed), None for the class scores.
+
+    Optionally, for the saliency sanity check (models/saliency.py): `weight_layers()`, the modules that hold
+    each of `unit_layers()`'s weights, in the same order (randomised from the last, Adebayo's cascade).
     """
     in_shape: tuple[int, int, int]
 
@@ -94,6 +97,9 @@ class LinearNet(nn.Module):
 
     def unit_outgoing(self, i: int) -> Optional[torch.Tensor]:
         return None
+
+    def weight_layers(self) -> list[nn.Module]:
+        return [self.fc]
 
 
 class MLP(nn.Module):
@@ -160,6 +166,9 @@ class MLP(nn.Module):
     def unit_outgoing(self, i: int) -> Optional[torch.Tensor]:
         onward = [*self.deeper, self.out]
         return onward[i].weight.detach() if i < len(onward) else None
+
+    def weight_layers(self) -> list[nn.Module]:
+        return [self.hidden, *self.deeper, self.out]
 
     def outgoing(self) -> torch.Tensor:
         """The weights that carry the first hidden layer's units onward, (next units, first-layer units): the
@@ -236,6 +245,9 @@ class CNN(nn.Module):
         if i + 1 < len(blocks):
             return blocks[i + 1][0].weight.detach().sum(dim=(2, 3))
         return self.head.weight.detach() if i + 1 == len(blocks) else None
+
+    def weight_layers(self) -> list[nn.Module]:
+        return [*self._blocks(), self.head]
 
     def outgoing(self) -> torch.Tensor:
         """The kernels that read the first layer's filters, (filters of layer 2, filters of layer 1, k, k): the

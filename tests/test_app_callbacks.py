@@ -21,7 +21,7 @@ from app.jobs import Queue
 from app.main import create_app
 from app.service import UNREADABLE
 from app.state import screen
-from models import datasets
+from models import datasets, saliency
 from tests.conftest import quick_trained
 
 
@@ -332,9 +332,34 @@ def test_explanation_shows_exact_sums_that_match_the_logits(cb, arch):
 
 
 def test_explanation_of_a_convnet_is_labelled_an_approximation(cb):
-    children, cls = cb["explanation"](3, shown_view(cb, "cifar10", "cnn"))
-    assert "approximation" in text_of(children) and cls == "card card-explain"
+    view = shown_view(cb, "cifar10", "cnn")
+    children, cls = cb["explanation"](3, view)
+    assert "approximation: Integrated Gradients" in text_of(children) and cls == "card card-explain"
     assert len([img for img in find(children, html.Img) if img.className == "map-img"]) == 2
+    for method, label in saliency.METHODS.items():  # the menu's methods, each named as what it is
+        children, _ = cb["explanation"](3, view, method)
+        assert f"approximation: {label}" in text_of(children)
+    ask = {"index": 3, "view": view}
+    assert "hidden" not in cb["explain"](ask, "occlusion")[2]  # the menu shows for a convnet...
+    assert "hidden" in cb["explain"]({"index": 3, "view": shown_view(cb)}, "occlusion")[2]  # ...not for exact maps
+    for forged in ("deeplift", ["ig"], 7):
+        children, _ = cb["explanation"](3, view, forged)
+        assert "There is no attribution method" in text_of(children)
+
+
+def test_can_i_trust_this_map_randomises_the_layers_from_the_top(cb):
+    view = shown_view(cb, "cifar10", "cnn")
+    children = cb["sanity"](1, {"index": 3, "view": view}, "gradcam")
+    tiles = find(children, html.Figure)
+    assert len(tiles) == 1 + len(cb["zoo"].load("cifar10", "cnn").model.unit_layers())
+    assert "class scores randomised" in text_of(children) and "rank correlation" in text_of(children)
+    assert "Grad-CAM" in text_of(children) and ("survives" in text_of(children) or "passes" in text_of(children))
+    linear = cb["sanity"](1, {"index": 3, "view": shown_view(cb)}, "occlusion")  # exact maps: no choice
+    assert "The exact map (x × w)" in text_of(linear) and len(find(linear, html.Figure)) == 2
+    mlp = cb["sanity"](1, {"index": 3, "view": shown_view(cb, "mnist", "mlp")}, None)
+    assert "Gradient × input of the class score" in text_of(mlp)
+    assert cb["sanity"](1, {"index": 10 ** 9, "view": view}, "ig") is None
+    assert "There is no attribution method" in text_of(cb["sanity"](1, {"index": 3, "view": view}, "lime"))
 
 
 def test_explanation_ignores_forged_indices(cb):
@@ -915,3 +940,16 @@ def test_the_diagram_asks_the_server_only_through_its_open_card(cb):
     for forged in (None, "x", ["view"]):
         assert cb["diagram_asked"](forged) == (no_update, no_update, no_update)
     assert "Preparing the network" in str(cb["diagram_asked"]({"view": "x", "sample": "1", "output": 3})[0])
+
+
+def test_an_explanations_hidden_units_open_their_unit_view(cb):
+    """The 2-layer net's explanation: its unit tiles carry "inside" links, and every bar of its charts names its
+    unit ("1.U", as the address does) for a click to open it (assets/views.js openUnit)."""
+    children, _ = cb["explanation"](3, shown_view(cb, "mnist", "mlp"))
+    links = [a.to_plotly_json()["props"] for a in find(children, html.A)]
+    units = [p["data-unit"] for p in links if p.get("className") in ("unit-link", "unit-link-inline")]
+    assert units and all(u.startswith("1.") and 1 <= int(u[2:]) <= 10 for u in units)
+    charts = [g.figure for g in find(children, dcc.Graph) if g.id in ("explain-hidden", "explain-units")]
+    assert len(charts) == 2
+    for figure in charts:
+        assert list(figure.data[0].customdata) == [f"1.{u + 1}" for u in range(10)]

@@ -1,15 +1,17 @@
 """Why this prediction: the selected image's probabilities and what, pixel by pixel or unit by unit, made them."""
 from __future__ import annotations
 
+from typing import Optional
+
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
 import models.influence
-from models import datasets, layers
+from models import datasets, layers, saliency
 from models.errors import LookInsideError
 
 from .. import background, figures, ids, progress, representations
 from ..access import visitor
-from ..explanations import compose, fooled
+from ..explanations import compose, fooled, open_units_on_click, sanity
 from ..images import png_data_uri, to_display
 from ..service import Service, View
 from ..state import whole, whole_text
@@ -23,7 +25,19 @@ def layout(nearest: bool = False) -> html.Section:
     """The explanation card; beside the map (`nearest`) it also lists the nearest training images."""
     return html.Section(id=ids.EXPLAIN_CARD, className=HIDDEN, children=[
         html.H2("Why this prediction"),
+        html.Div(id=ids.SALIENCY_BOX, className="toggles saliency hidden", children=[
+            html.Label("Pixel maps by", htmlFor=ids.SALIENCY_METHOD, className="toggle-label"),
+            dcc.Dropdown(id=ids.SALIENCY_METHOD, value=saliency.DEFAULT, clearable=False, searchable=False,
+                         className="saliency-method",
+                         options=[{"label": label, "value": name} for name, label in saliency.METHODS.items()])]),
         html.Div(id=ids.EXPLAIN, className="explain-panel"),
+        html.Div(className="sanity", children=[
+            html.H3("Can I trust this map?", className="sub"),
+            html.P("The same map for the network with its layers re-initialised one at a time, from the class scores "
+                   "down (Adebayo et al., 2018). A map that explains the network must change; one that stays alike "
+                   "shows the image, not what was learned.", className="hint"),
+            html.Button("Check it", id=ids.SANITY, className="more-button", n_clicks=0),
+            html.Div(id=ids.SANITY_RESULT, className="sanity-result")]),
         html.Div(className="fool", children=[
             html.H3("Fool it: the smallest change that makes it say something else", className="sub"),
             html.Div(className="toggles", children=[
@@ -41,7 +55,7 @@ def layout(nearest: bool = False) -> html.Section:
                 dcc.Interval(id=ids.INFLUENCE_POLL, interval=800, disabled=True),
                 dcc.Store(id=ids.STATE_INFLUENCE_JOB), dcc.Store(id=ids.STATE_INFLUENCE_DONE)])]),
         *([html.Div(id=ids.EXPLAIN_NEAREST, className="nearest")] if nearest else []),
-        dcc.Store(id=ids.EXPLAIN_SHOWN), dcc.Store(id=ids.EXPLAIN_ASK),
+        dcc.Store(id=ids.EXPLAIN_SHOWN), dcc.Store(id=ids.EXPLAIN_OPENED), dcc.Store(id=ids.EXPLAIN_ASK),
     ])
 
 
@@ -75,6 +89,7 @@ function (children, index) {
 
 
 def register(app: Dash, service: Service, limits=None, access=None) -> dict:
+    open_units_on_click(app, GRAPHS, ids.EXPLAIN_OPENED)
     app.clientside_callback(SCROLL_INTO_VIEW, Output(ids.EXPLAIN_SHOWN, "data"), Input(ids.EXPLAIN, "children"),
                             State(ids.STATE_SAMPLE, "data"), prevent_initial_call=True)
 
@@ -83,11 +98,17 @@ def register(app: Dash, service: Service, limits=None, access=None) -> dict:
                             Input(ids.STATE_SAMPLE, "data"), Input(ids.STATE_VIEW, "data"),
                             State(ids.EXPLAIN_CARD, "className"), prevent_initial_call="initial_duplicate")
 
-    def explanation(index, store):
+    def explanation(index, store, method=None):
         view = service.shown(store)
         if view is None or whole(index, view.evaluation.n) is None:
             return no_update, HIDDEN
-        return service.cached(view, "explain-panel", (index,), lambda: panel(service, view, index)), SHOWN
+        method = _method(view, method)
+        try:
+            if method is not None:
+                saliency.check_method(view.checkpoint.model, method)
+        except LookInsideError as e:  # a forged method
+            return html.P(str(e), className="hint"), SHOWN
+        return service.cached(view, "explain-panel", (index, method), lambda: panel(service, view, index, method)), SHOWN
 
     def nearest(index, store, layer, _=None):
         view = service.shown(store)
@@ -96,9 +117,36 @@ def register(app: Dash, service: Service, limits=None, access=None) -> dict:
         return nearest_panel(service, view, index, layer)
 
     @app.callback(Output(ids.EXPLAIN, "children"), Output(ids.EXPLAIN_CARD, "className"),
-                  Input(ids.EXPLAIN_ASK, "data"), prevent_initial_call=True)  # asked only for an image (ASK)
-    def explain(ask):
-        return explanation(*_asked(ask))
+                  Output(ids.SALIENCY_BOX, "className"),
+                  Input(ids.EXPLAIN_ASK, "data"), Input(ids.SALIENCY_METHOD, "value"),
+                  prevent_initial_call=True)  # asked only for an image (ASK)
+    def explain(ask, method=None):
+        index, store = _asked(ask)
+        view = service.shown(store)
+        box = "toggles saliency" + ("" if view is not None and view.kind.map_methods else " hidden")
+        return (*explanation(index, store, method), box)
+
+    # A new image or method clears the last check, in the browser: a click asks for nothing more.
+    app.clientside_callback("function () { return null; }", Output(ids.SANITY_RESULT, "children", allow_duplicate=True),
+                            Input(ids.EXPLAIN_ASK, "data"), Input(ids.SALIENCY_METHOD, "value"),
+                            prevent_initial_call=True)
+
+    @app.callback(Output(ids.SANITY_RESULT, "children"), Input(ids.SANITY, "n_clicks"), State(ids.EXPLAIN_ASK, "data"),
+                  State(ids.SALIENCY_METHOD, "value"), prevent_initial_call=True)
+    def sanity_check(_, ask, method=None):
+        """Adebayo's cascade for the explained image's map of its predicted class."""
+        index, store = _asked(ask)
+        view = service.shown(store)
+        if view is None or whole(index, view.evaluation.n) is None:
+            return None
+        method = _method(view, method) or "gradxinput"
+        try:
+            saliency.check_method(view.checkpoint.model, method)
+        except LookInsideError as e:
+            return html.P(str(e), className="hint")
+        if limits is not None:
+            limits.check("sanity")
+        return service.cached(view, "sanity", (index, method), lambda: sanity_panel(view, index, method))
 
     @app.callback(Output(ids.EXPLAIN_NEAREST, "children"),
                   Input(ids.EXPLAIN_ASK, "data"), Input(ids.EMBEDDING_LAYER, "value"),
@@ -172,7 +220,7 @@ def register(app: Dash, service: Service, limits=None, access=None) -> dict:
         return progress.bar(progress.read(service, handle, ("influence",)))
 
     return {"explanation": explanation, "nearest": nearest, "explain": explain, "explain_nearest": explain_nearest,
-            "fool": fool_it, "influence": influence, "influence_request": influence_request,
+            "fool": fool_it, "sanity": sanity_check, "influence": influence, "influence_request": influence_request,
             "influence_poll": influence_poll}
 
 
@@ -212,6 +260,24 @@ def fooled_panel(view: View, index: int, target) -> list:
     ev = view.evaluation
     return fooled(view.checkpoint, view.images.images[index].numpy(), int(ev.preds[index]), int(ev.labels[index]),
                   target, ids.FOOL_PROBS)
+
+
+def _method(view: View, method) -> Optional[str]:
+    """The map method asked for, where the network's maps have a choice (None where they are exact)."""
+    if not view.kind.map_methods:
+        return None
+    return method if method is not None else saliency.DEFAULT
+
+
+def sanity_panel(view: View, index: int, method: str) -> list:
+    """The randomisation cascade of test image `index`'s map for its predicted class (a fully connected net's
+    exact map is gradient × input: for the 1-layer net x × w itself)."""
+    ckpt = view.checkpoint
+    predicted = int(view.evaluation.preds[index])
+    check = saliency.cascade(ckpt.model, view.images.images[index].numpy(), ckpt.normalization, predicted, method)
+    name = saliency.METHODS[method] if view.kind.map_methods else (
+        "The exact map (x × w)" if len(check.steps) == 1 else "Gradient × input of the class score")
+    return sanity(check, name, ckpt.classes[predicted])
 
 
 def _asked(ask) -> tuple:
@@ -257,8 +323,9 @@ def nearest_panel(service: Service, view: View, index: int, layer) -> list:
     return [head, html.Div(tiles, className="tiles nearest-tiles"), html.P(note, className="hint")]
 
 
-def panel(service: Service, view: View, index: int) -> list:
-    """The explanation's children for test image `index` under the network on screen."""
+def panel(service: Service, view: View, index: int, method: Optional[str] = None) -> list:
+    """The explanation's children for test image `index` under the network on screen (`method`: a convnet's
+    pixel maps)."""
     ev = view.evaluation
-    return compose(view, service.explanation(view, index), ev.probs[index], int(ev.labels[index]),
+    return compose(view, service.explanation(view, index, method), ev.probs[index], int(ev.labels[index]),
                    f"Test image #{index}", service.sample_uri(ev.dataset, index), GRAPHS)

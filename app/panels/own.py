@@ -8,7 +8,7 @@ from dash import Dash, Input, Output, State, dcc, html, no_update
 from models import datasets
 
 from .. import ids, upload
-from ..explanations import compose, fooled
+from ..explanations import compose, fooled, open_units_on_click
 from ..images import png_data_uri, to_display
 from ..service import Service
 from ..state import whole_text
@@ -65,11 +65,12 @@ def layout() -> html.Section:
                                  options=[{"label": "the nearest other class", "value": "nearest"}]),
                     html.Button("Find it", id=ids.OWN_FOOL, className="more-button", n_clicks=0)]),
                 html.Div(id=ids.OWN_FOOL_RESULT, className="fool-result")])])]),
-        dcc.Store(id=ids.OWN_PIXELS), dcc.Store(id=ids.OWN_UPLOADED), dcc.Store(id=ids.OWN_SOURCE),
+        dcc.Store(id=ids.OWN_PIXELS), dcc.Store(id=ids.OWN_OPENED), dcc.Store(id=ids.OWN_UPLOADED), dcc.Store(id=ids.OWN_SOURCE),
     ])
 
 
 def register(app: Dash, service: Service, limits=None) -> dict:
+    open_units_on_click(app, GRAPHS, ids.OWN_OPENED)
     app.clientside_callback(CHECK_UPLOAD, Output(ids.OWN_UPLOADED, "data"), Input(ids.OWN_UPLOAD, "contents"),
                             State(ids.OWN_UPLOAD, "filename"), prevent_initial_call=True)
 
