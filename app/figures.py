@@ -455,6 +455,26 @@ def reliability_figure(bins: Sequence[dict], ece: float, title: str) -> go.Figur
     return fig
 
 
+def reliability_pair(sides: Sequence[tuple[str, Sequence[dict], float]]) -> go.Figure:
+    """Two reliability diagrams side by side, one per (name, bins, ece): Compare's calibration."""
+    fig = make_subplots(rows=1, cols=len(sides), shared_yaxes=True, horizontal_spacing=0.06,
+                        subplot_titles=[f"{name}: ECE {100 * ece:.2f}%" for name, _, ece in sides])
+    for col, (name, bins, ece) in enumerate(sides, start=1):
+        for trace in reliability_figure(bins, ece, name).data:
+            trace.showlegend = col == 1
+            if isinstance(trace, go.Bar):
+                trace.hovertemplate = trace.hovertemplate.replace("<br>click to list them", "")
+            fig.add_trace(trace, row=1, col=col)
+        fig.update_xaxes(range=[0, 1], tickformat=".0%", title_text="confidence", fixedrange=True, row=1, col=col)
+    fig.update_yaxes(range=[0, 1], tickformat=".0%", gridcolor="#eee", fixedrange=True)
+    fig.update_yaxes(title_text="accuracy", row=1, col=1)
+    fig.update_layout(font=FONT, height=320, margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white",
+                      paper_bgcolor="white", bargap=0, dragmode=False, legend=dict(orientation="h", y=-0.25, x=0))
+    for annotation in fig.layout.annotations:
+        annotation.font = dict(size=12)
+    return fig
+
+
 def unit_classes_figure(boxes: Sequence[Optional[dict]], classes: Sequence[str], noun: str) -> go.Figure:
     """One unit's activation within each true class: a box from the 25th to the 75th percentile with its
     median, whiskers at the 5th and 95th, and the mean as a dot (the statistics are computed on the server)."""

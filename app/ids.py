@@ -202,7 +202,9 @@ SALIENCY_METHOD = "saliency-method"
 SANITY = "sanity-button"  # "Can I trust this map?": the randomisation cascade
 SANITY_RESULT = "sanity-result"
 
-# How far to trust its confidence (app/panels/calibration.py)
+# How far to trust its confidence (app/panels/calibration.py), and side by side in Compare
+COMPARE_CALIBRATION = "compare-calibration"
+COMPARE_CALIBRATION_NOTE = "compare-calibration-note"
 CALIBRATION_GRAPH = "calibration-graph"
 CALIBRATION_SCALED = "calibration-scaled"  # [] or ["scaled"]: the temperature-scaled probabilities
 CALIBRATION_NOTE = "calibration-note"

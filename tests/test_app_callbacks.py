@@ -628,6 +628,30 @@ def test_compare_two_networks_and_the_images_that_moved(cb):
         assert cb["compare"](forged, "mlp", None, "mnist", options)[1] is None
 
 
+def independent_ece(ev, n=15) -> float:
+    """15 equal-width bins of the top probability, recomputed here from the evaluation's probabilities."""
+    confidence, right = ev.probs.max(1), ev.probs.argmax(1) == ev.labels
+    edges = np.linspace(0, 1, n + 1)
+    total = 0.0
+    for lo, hi in zip(edges, edges[1:]):
+        inside = (confidence > lo) & (confidence <= hi)
+        if inside.any():
+            total += inside.mean() * abs(right[inside].mean() - confidence[inside].mean())
+    return total
+
+
+def test_compare_sets_the_two_networks_calibration_side_by_side(cb):
+    fig, note = cb["compare_calibration"]("linear", "mlp", "mnist")
+    la, lb = cb["zoo"].evaluation("mnist", "linear"), cb["zoo"].evaluation("mnist", "mlp")
+    ea, eb = independent_ece(la), independent_ece(lb)
+    assert f"A {100 * ea:.2f}%, B {100 * eb:.2f}%" in note
+    titles = [a.text for a in go.Figure(fig).layout.annotations]
+    assert titles == [f"A: ECE {100 * ea:.2f}%", f"B: ECE {100 * eb:.2f}%"]
+    bars = [t for t in go.Figure(fig).data if t.type == "bar"]
+    assert len(bars) == 2 and sum(int(c[2]) for c in bars[0].customdata) == la.n
+    assert cb["compare_calibration"]("../x", "mlp", "mnist")[1] is None
+
+
 def test_downloads(cb):
     st = ready(cb)
     ev = cb["zoo"].evaluation("mnist", "linear")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
+from models import calibration
 from models.compare import difference
 from models.datasets import DATASETS
 
@@ -10,6 +11,7 @@ from .. import figures, ids
 from ..cells import parse_cell, parse_click
 from ..moves import moves
 from ..service import Service, parse_compare_value
+from .calibration import report as calibration_report
 from . import triggered_id
 
 def layout() -> html.Section:
@@ -35,6 +37,14 @@ def layout() -> html.Section:
                   figure=figures.empty_figure("Choose two networks")),
         html.Div(id=ids.COMPARE_LIST, className="compare-list"),
         dcc.Store(id=ids.STATE_COMPARE_CELL),
+        html.H3("How far to trust their confidence", className="sub"),
+        html.P(f"Each network's reliability diagram as trained: its test images in {calibration.BINS} equal bins by "
+               "the probability it gave its answer, each bar how often it was right there. On the diagonal, 90% sure "
+               "is right 90% of the time; bars below it are overconfident. The calibration card of the focus view "
+               "adds temperature scaling.", className="explain"),
+        html.Div(id=ids.COMPARE_CALIBRATION_NOTE, className="status"),
+        dcc.Graph(id=ids.COMPARE_CALIBRATION, config={"displayModeBar": False},
+                  figure=figures.empty_figure("Choose two networks")),
     ])
 
 
@@ -94,4 +104,25 @@ def register(app: Dash, service: Service) -> dict:
         listing = service.cache.get(("compare-list", *key), lambda: moves(service, ea, eb, cell))
         return fig, listing, note
 
-    return {"compare_choices": choices, "compare_select": select, "compare": compare}
+    @app.callback(Output(ids.COMPARE_CALIBRATION, "figure"), Output(ids.COMPARE_CALIBRATION_NOTE, "children"),
+                  Input(ids.COMPARE_A, "value"), Input(ids.COMPARE_B, "value"), State(ids.DATASET, "value"))
+    def compare_calibration(a, b, dataset):
+        """A's and B's reliability diagrams side by side, and which one's confidence is worth more."""
+        dataset = dataset if isinstance(dataset, str) and dataset in DATASETS else None
+        va, vb = service.view_of(dataset, a), service.view_of(dataset, b)
+        if va is None or vb is None:
+            return figures.empty_figure("Choose two networks"), None
+        ra, rb = (calibration_report(service, v, False) for v in (va, vb))
+        fig = service.cache.get(("compare-calibration", va.checkpoint.id, vb.checkpoint.id), lambda: figures.reliability_pair(
+            [("A", ra["bins"], ra["ece"]), ("B", rb["bins"], rb["ece"])]).to_dict())
+        gap = abs(ra["ece"] - rb["ece"])
+        if gap < 0.002:
+            words = "They are about as well calibrated"
+        else:
+            better = "A" if ra["ece"] < rb["ece"] else "B"
+            words = f"{better}'s confidence is nearer its accuracy, by {100 * gap:.2f} points of calibration error"
+        return fig, (f"Expected calibration error: A {100 * ra['ece']:.2f}%, B {100 * rb['ece']:.2f}%. {words}; "
+                     f"accuracy: A {100 * va.evaluation.accuracy:.2f}%, B {100 * vb.evaluation.accuracy:.2f}%.")
+
+    return {"compare_choices": choices, "compare_select": select, "compare": compare,
+            "compare_calibration": compare_calibration}
