@@ -216,12 +216,15 @@ def sanity(check: saliency.Check, name: str, said: str) -> list:
             html.Img(src=png_data_uri(diverging(m, scale)), className="map-img", alt=title),
             html.Figcaption([html.B(title), html.Div(line, className="map-sum")])])
     first, last = check.steps[0], check.steps[-1]
+
+    def said_of(step) -> str:
+        return ("the " if step.title.startswith("class") else "") + step.title
     if check.survives:
-        words = (f"{name} survives randomisation: with {first.title if first.correlation >= last.correlation else last.title}"
+        words = (f"{name} survives randomisation: with {said_of(first if first.correlation >= last.correlation else last)}"
                  f" its map keeps a rank correlation of {max(first.correlation, last.correlation):.2f} with the "
                  f"trained network's. It shows the image more than what the network learned for {said}: read it with care.")
     else:
-        words = (f"{name} passes: with {first.title} its map changes (rank correlation {first.correlation:.2f} with "
+        words = (f"{name} passes: with {said_of(first)} its map changes (rank correlation {first.correlation:.2f} with "
                  f"the trained network's)" + ("." if len(check.steps) == 1 else
                                                f", and with every layer randomised it is {last.correlation:.2f}.")
                  + f" It depends on what the network learned for {said}.")

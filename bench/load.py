@@ -202,8 +202,10 @@ def visit(client: Client, pairs: list[tuple[str, str]], rng: random.Random) -> N
                     [on_screen, ("state-units-off", "data", None), ("state-off-done", "data", None)])
     # A click selects its cell in the browser; the one request it costs is for the cell's images.
     client.callback("cell click", CELL_OUTPUTS, cell_inputs(cell, view), CELL_STATE)
-    client.callback("image explanation", [("explain-panel", "children"), ("explain-card", "className")],
-                    [("explain-ask", "data", {"index": rng.randrange(10000), "view": view})])
+    client.callback("image explanation", [("explain-panel", "children"), ("explain-card", "className"),
+                                          ("saliency-box", "className")],
+                    [("explain-ask", "data", {"index": rng.randrange(10000), "view": view}),
+                     ("saliency-method", "value", "ig")])
     client.callback("weights", WEIGHTS_OUTPUTS,
                     [on_screen, ("weights-colormap", "value", "diverging"), ("weights-page", "value", "0")])
 

@@ -240,7 +240,7 @@ def influence_panel(service: Service, view: View, index: int, found: dict) -> li
                                     children=[html.Img(src=png_data_uri(to_display(train.images[r].numpy())),
                                                        className="tile-img", alt=f"training image {r}"),
                                               html.Figcaption([html.B(ev.classes[label]),
-                                                               html.Span(f" {score:+.3g}", className="tile-prob")])]))
+                                                               html.Span(f" {score:+.0f}" if abs(score) >= 100 else f" {score:+.3g}", className="tile-prob")])]))
         return html.Div(made, className="tiles nearest-tiles")
     pro = [int(train.labels[r]) for r, _ in found["proponents"]]
     note = (f"It is a mistake: these are the training images that led it to say {said}, "
