@@ -16,7 +16,7 @@ from models.errors import LookInsideError
 from .access import address
 from .jobs import Job, Refused, Target
 from .representations import influence_rows, ranked_in_split, train_means, result_path, save_visualisation, \
-    units_name, write
+    units_name, write, VISUAL
 
 UMAP_NEIGHBOURS, UMAP_MIN_DIST = 15, 0.1
 
@@ -120,7 +120,7 @@ def unit(work, job: Job) -> dict:
                                                      work.settings.device, on_batch=on_batch, cancel=work.cancel)):
             write(path("units", str(i + 1)), values)
     work.report({"step": len(test), "total": len(test) + 1, "label": "Searching for the image it responds to most…"})
-    save_visualisation(path("visual", unit_detail(number, index)).with_suffix(".npz"), ckpt, test.images,
+    save_visualisation(path(VISUAL, unit_detail(number, index)).with_suffix(".npz"), ckpt, test.images,
                        np.load(saved, allow_pickle=False)[:, u], number, u, work.settings.device)
     return _done(job)
 

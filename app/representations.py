@@ -219,7 +219,7 @@ class Representations:
         the kind's passes run in a request (a fully connected unit's takes about 0.1 s), it is made here if it
         is missing, counted once per unit against the visitor's limit; a convnet's is the "unit" job's, and
         None until that ran."""
-        path = self.path(view, "visual", f"{layer}.{unit}").with_suffix(".npz")
+        path = self.path(view, VISUAL, f"{layer}.{unit}").with_suffix(".npz")
         ckpt = view.checkpoint
 
         def read():
@@ -425,6 +425,12 @@ def ranked_in_split(scores: np.ndarray, ckpt) -> dict:
 def influence_rows(found: dict) -> np.ndarray:
     """An "influence" job's file: the proponents then the opponents, as (index, score) rows."""
     return np.array(found["proponents"] + found["opponents"], dtype=np.float64)
+
+
+# The visualisations' file kind, renamed when the search changes so that images an older one made are made again
+# (2: a convnet channel's extra steps raise the centre of its map, which beat the best test image where the
+# largest value stalled at an edge).
+VISUAL = "visual-2"
 
 
 def save_visualisation(path: Path, ckpt, images: torch.Tensor, values: np.ndarray, layer: int, unit: int,

@@ -170,6 +170,16 @@ def _measure(model: nn.Module, x: torch.Tensor, layer: int, unit: int) -> torch.
     return pooled(_maps(model, x)[layer - 1])[:, unit]
 
 
+def _centre(model: nn.Module, x: torch.Tensor, layer: int, unit: int) -> torch.Tensor:
+    """A channel's value at the centre of its map (a unit's output as it is). Ascent on a map's largest value
+    sends its gradient to wherever that is, often the edge, where the zero padding caps it: a local optimum
+    below what the middle can reach. The centre is never at an edge."""
+    out = _maps(model, x)[layer - 1]
+    if out.dim() == 4:
+        return out[:, unit, out.shape[2] // 2, out.shape[3] // 2]
+    return _objective(model, x, layer, unit)
+
+
 def _blur(x: torch.Tensor) -> torch.Tensor:
     """A 3x3 binomial blur per channel, its edges replicated: the prior against high frequencies."""
     c = x.shape[1]
@@ -193,7 +203,8 @@ def visualise(model: nn.Module, norm: Normalization, layer: int, unit: int, step
     box, the image kept within that L2 distance of the centre (the oracle's setting: for a linear score the
     answer is the centre plus the radius along the weights; plain gradient steps, as Adam's per-pixel scaling
     would bend the path). `beat`: if the result's activation is below it
-    (the best test image's), more steps without the blur follow until it is reached, within `seconds`."""
+    (the best test image's), more steps without the blur follow until it is reached, within `seconds`; for a
+    convnet channel they raise the centre of its map (`_centre`)."""
     started = time.monotonic()
     model = model.eval()
     device = next(model.parameters()).device
@@ -219,12 +230,12 @@ def visualise(model: nn.Module, norm: Normalization, layer: int, unit: int, step
         shift = max(1, h // 14) if jitter is None else jitter
         done = 0
 
-        def step(with_priors: bool) -> None:
+        def step(with_priors: bool, goal=_objective) -> None:
             seen = x
             if with_priors and shift:
                 dy, dx = (int(v) for v in torch.randint(-shift, shift + 1, (2,), generator=g))
                 seen = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
-            loss = -_objective(model, (seen - mean) / std, layer, unit).sum()
+            loss = -goal(model, (seen - mean) / std, layer, unit).sum()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -248,7 +259,7 @@ def visualise(model: nn.Module, norm: Normalization, layer: int, unit: int, step
                     if float(_measure(model, (x - mean) / std, layer, unit).max()) >= beat:
                         break
                 for _ in range(16):
-                    step(False)
+                    step(False, _centre)
                     done += 1
         with torch.no_grad():
             reached = _measure(model, (x - mean) / std, layer, unit)
