@@ -9,14 +9,14 @@ from typing import Optional
 
 import numpy as np
 import torch
-from models import datasets, influence, kinds, layers, units
+from models import adversarial, datasets, influence, kinds, layers, units
 from models.zoo import kind_of
 from models.errors import LookInsideError
 
 from .access import address
 from .jobs import Job, Refused, Target
 from .representations import influence_rows, ranked_in_split, train_means, result_path, save_visualisation, \
-    units_name, write, VISUAL
+    units_name, write, write_change, VISUAL
 
 UMAP_NEIGHBOURS, UMAP_MIN_DIST = 15, 0.1
 
@@ -146,6 +146,37 @@ def influence_job(work, job: Job) -> dict:
     found = influence.scores(checkpoints, train.images, train.labels, ckpt.normalization, image, target,
                              cancel=work.cancel, on_chunk=on_chunk)
     write(path("influence", detail), influence_rows(ranked_in_split(found, ckpt)))
+    return _done(job)
+
+
+def fool_detail(index: int, target: Optional[int]) -> str:
+    """A "fool" job's detail: "12.n" is test image 12 towards the nearest other class, "12.3" towards class 3."""
+    return f"{index}.{'n' if target is None else target}"
+
+
+def parse_fool_detail(detail: str) -> Optional[tuple[int, Optional[int]]]:
+    parts = detail.split(".")
+    if len(parts) != 2 or not parts[0].isdecimal() or len(parts[0]) > 6:
+        return None
+    if parts[1] == "n":
+        return int(parts[0]), None
+    return (int(parts[0]), int(parts[1])) if parts[1].isdecimal() and len(parts[1]) <= 4 else None
+
+
+def fool_job(work, job: Job) -> dict:
+    """"fool": the smallest change to one test image that makes a convnet say another class (a search of
+    seconds, models/adversarial.py), kept for every visitor."""
+    ckpt, path = _checkpoint(work, job)
+    found = parse_fool_detail(job.target.detail)
+    test = datasets.load(job.dataset, False, work.settings)
+    if found is None or found[0] >= len(test):
+        raise LookInsideError("No such test image.")
+    index, to = found
+    if to is not None and to >= len(ckpt.classes):
+        raise LookInsideError("No such class.")
+    work.report({"step": 0, "total": 1, "label": "Searching for the smallest change that fools it…"})
+    change = adversarial.fool(ckpt.model.cpu(), test.images[index].numpy(), ckpt.normalization, to)
+    write_change(path("fool", job.target.detail).with_suffix(".npz"), change)
     return _done(job)
 
 

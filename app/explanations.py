@@ -239,13 +239,18 @@ def sanity(check: saliency.Check, name: str, said: str) -> list:
 
 
 
-def fooled(ckpt, image: np.ndarray, predicted: int, actual, target, graph_id: str) -> list:
+SEARCH = object()  # fooled(): search for the change here
+
+
+def fooled(ckpt, image: np.ndarray, predicted: int, actual, target, graph_id: str, found=SEARCH) -> list:
     """Fool it: the smallest change to `image` (uint8, (C, H, W)) that makes the network say `target` (None:
     the nearest other class), shown as the original, the change on a signed scale, the changed image and its
-    probabilities, and in words. `actual` is its true class where it has one (a drawing has none)."""
+    probabilities, and in words. `actual` is its true class where it has one (a drawing has none). `found`: the
+    change a job found (None: it found none); else it is searched for here."""
     if target == predicted:
         return [html.P(f"It says {ckpt.classes[predicted]} already: choose another class.", className="hint")]
-    found = adversarial.fool(ckpt.model, image, ckpt.normalization, target)
+    if found is SEARCH:
+        found = adversarial.fool(ckpt.model, image, ckpt.normalization, target)
     if found is None:
         return [html.P("No image within the pixel range makes it say that." if target is not None else
                        "No change within the pixel range was found that fools it.", className="hint")]

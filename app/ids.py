@@ -195,6 +195,11 @@ FOOL = "fool-button"
 FOOL_TARGET = "fool-target"  # "nearest", or a class index in digits
 FOOL_RESULT = "fool-result"
 FOOL_PROBS = "fool-probs"
+FOOL_PROGRESS = "fool-progress"  # a convnet's search, queued
+FOOL_NOTE = "fool-note"
+FOOL_POLL = "fool-poll"
+STATE_FOOL_JOB = "state-fool-job"
+STATE_FOOL_DONE = "state-fool-done"
 
 # Pixel maps and their sanity check (models/saliency.py), in the explanation card
 SALIENCY_BOX = "saliency-box"  # the map method's menu, shown for a network whose maps are estimates

@@ -16,7 +16,7 @@ from typing import BinaryIO, Optional, Sequence
 import numpy as np
 import torch
 
-from models import datasets, influence, layers, units
+from models import adversarial, datasets, influence, layers, units
 from models.nets import LinearNet
 from models.cache import Bounded
 from models.checkpoint import parse_id
@@ -67,6 +67,10 @@ class Representations:
     def path(self, view, what: str, detail: str) -> Path:
         ckpt = view.checkpoint
         return result_path(self.service.settings.model_dir, ckpt.dataset, ckpt.name, ckpt.id, what, detail)
+
+    def change(self, view, detail: str):
+        """A "fool" job's result for the detail it was asked with (background.fool_detail): read_change's."""
+        return read_change(self.path(view, "fool", detail).with_suffix(".npz"), view.checkpoint.model.in_shape)
 
     def saved(self, view, what: str, detail: str, rows: Optional[int] = None) -> Optional[np.ndarray]:
         """A job's result for this checkpoint if it is on disk and well formed, else None."""
@@ -431,6 +435,36 @@ def influence_rows(found: dict) -> np.ndarray:
 # (2: a convnet channel's extra steps raise the centre of its map, which beat the best test image where the
 # largest value stalled at an edge).
 VISUAL = "visual-2"
+
+
+def write_change(path: Path, change: Optional[adversarial.Change]) -> None:
+    """A "fool" job's result: the change found, or that none was (an empty file of one flag)."""
+    if change is None:
+        write_npz(path, found=np.array(False))
+    else:
+        write_npz(path, found=np.array(True), target=np.array(change.target), delta=change.delta,
+                  changed=change.changed, logits=change.logits, exact=np.array(change.exact))
+
+
+NO_CHANGE = "none"  # read_change's answer for a search that found nothing (None: no result yet)
+
+
+def read_change(path: Path, shape):
+    """A "fool" job's change (adversarial.Change), NO_CHANGE if it found none, None if there is no sound file."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            found = {k: f[k] for k in f.files}
+    except (OSError, ValueError, KeyError):
+        return None
+    if "found" not in found:
+        return None
+    if not bool(found["found"]):
+        return NO_CHANGE
+    if any(k not in found for k in ("target", "delta", "changed", "logits", "exact")) \
+            or found["delta"].shape != tuple(shape) or found["changed"].shape != tuple(shape):
+        return None
+    return adversarial.Change(int(found["target"]), found["delta"], found["changed"], found["logits"],
+                              bool(found["exact"]))
 
 
 def save_visualisation(path: Path, ckpt, images: torch.Tensor, values: np.ndarray, layer: int, unit: int,

@@ -57,7 +57,8 @@ for _mode in (
         Mode("map", background.umap_map, "UMAP: starting…"),
         Mode("off", background.switch_off, "Units switched off: starting…"),
         Mode("unit", background.unit, "What the unit responds to: starting…"),
-        Mode("influence", background.influence_job, "Which training images taught it: starting…")):
+        Mode("influence", background.influence_job, "Which training images taught it: starting…"),
+        Mode("fool", background.fool_job, "The smallest change that fools it: starting…")):
     register(_mode)
 
 

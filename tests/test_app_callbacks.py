@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+import torch
 from dash import dcc, html, no_update
 from dash._callback_context import context_value
 from dash._utils import AttributeDict
@@ -940,9 +941,9 @@ def test_fool_it_finds_the_smallest_change_and_says_it_in_words(cb):
     changed image's probabilities; a new image clears it; a class it says already is refused."""
     from models import adversarial
     ask = {"index": 3, "view": shown_view(cb)}
-    cleared, options = triggered(cb["fool"], "explain-ask.data", ask, 0, ask, "nearest")
+    cleared, options, _ = triggered(cb["fool"], "explain-ask.data", ask, 0, ask, "nearest")
     assert cleared is None and [o["value"] for o in options][:2] == ["nearest", "0"] and len(options) == 11
-    result, _ = triggered(cb["fool"], "fool-button.n_clicks", 1, 1, ask, "nearest")
+    result, _, _ = triggered(cb["fool"], "fool-button.n_clicks", 1, 1, ask, "nearest")
     text = text_of(result)
     view = cb["service"].shown(shown_view(cb))
     image = view.images.images[3].numpy()
@@ -951,10 +952,35 @@ def test_fool_it_finds_the_smallest_change_and_says_it_in_words(cb):
     assert f"makes it say {view.checkpoint.classes[want.target]}" in text
     assert len([i for i in find(result, html.Img) if "map-img" in i.className]) == 3  # image, change, changed
     predicted = int(view.evaluation.preds[3])
-    same, _ = triggered(cb["fool"], "fool-button.n_clicks", 2, 2, ask, str(predicted))
+    same, _, _ = triggered(cb["fool"], "fool-button.n_clicks", 2, 2, ask, str(predicted))
     assert "already" in text_of(same)
     for forged in ({"index": 10**9, "view": shown_view(cb)}, {"index": "3"}, None):
-        assert triggered(cb["fool"], "fool-button.n_clicks", 3, 3, forged, "nearest") == (None, no_update)
+        assert triggered(cb["fool"], "fool-button.n_clicks", 3, 3, forged, "nearest") == (None, no_update, no_update)
+
+
+def test_a_convnets_fool_it_is_a_queued_job_whose_change_flips_it(cb):
+    """A convnet's search takes seconds: the press queues a "fool" job, its end draws the change, which flips
+    the prediction in a plain forward pass; a second press (anyone's) reads the kept result."""
+    store = shown_view(cb, "cifar10", "cnn")
+    ask = {"index": 5, "view": store}
+    note, options, handle = triggered(cb["fool"], "fool-button.n_clicks", 1, 1, ask, "nearest")
+    assert "in the queue" in text_of(note) and len(options) == 11 and handle["id"] in cb["started"]
+    run_job(cb, handle)
+    *_, done = cb["fool_poll"](handle)
+    assert done == handle["id"]
+    result, _, again = triggered(cb["fool"], "state-fool-done.data", done, 1, ask, "nearest", done)
+    assert again is no_update and "makes it say" in text_of(result) and "found by search" in text_of(result)
+    view = cb["service"].shown(store)
+    change = cb["service"].representations.change(view, "5.n")
+    with torch.no_grad():
+        x = torch.as_tensor(change.changed, dtype=torch.float32)[None]
+        mean = torch.tensor(view.checkpoint.normalization.mean).view(1, -1, 1, 1)
+        std = torch.tensor(view.checkpoint.normalization.std).view(1, -1, 1, 1)
+        said = int(view.checkpoint.model.eval()((x - mean) / std).argmax())
+    assert said == change.target != int(view.evaluation.preds[5])
+    assert f"makes it say {view.checkpoint.classes[said]}" in text_of(result)
+    pressed, _, queued = triggered(cb["fool"], "fool-button.n_clicks", 2, 2, ask, "nearest")
+    assert queued is no_update and "makes it say" in text_of(pressed)  # kept: no second job
 
 
 def test_the_diagram_asks_the_server_only_through_its_open_card(cb):

@@ -23,7 +23,7 @@ def settings_of(settings) -> dict:
 
 def test_every_mode_is_registered_once_with_its_work():
     assert set(tasks.MODES) == {"train", "retrain", "run", "ladder", "features", "map", "off", "unit",
-                                "influence"}
+                                "influence", "fool"}
     assert tasks.get("off").run is background.switch_off and tasks.get("ladder").run is training.climb
     assert all(mode.starting for mode in tasks.MODES.values())
     with pytest.raises(Exception, match="does not run 'mine' jobs"):

@@ -8,10 +8,12 @@ from dash import Dash, Input, Output, State, dcc, html, no_update
 import models.influence
 from models import datasets, layers, saliency
 from models.errors import LookInsideError
+from models.kinds import Pass
 
 from .. import background, figures, ids, progress, representations
+from ..representations import NO_CHANGE
 from ..access import visitor
-from ..explanations import compose, fooled, open_units_on_click, sanity
+from ..explanations import SEARCH, compose, fooled, open_units_on_click, sanity
 from ..images import png_data_uri, to_display
 from ..service import Service, View
 from ..state import whole, whole_text
@@ -44,6 +46,11 @@ def layout(nearest: bool = False) -> html.Section:
                 dcc.Dropdown(id=ids.FOOL_TARGET, value="nearest", clearable=False, searchable=False,
                              className="fool-target", options=[{"label": "the nearest other class", "value": "nearest"}]),
                 html.Button("Find it", id=ids.FOOL, className="more-button", n_clicks=0)]),
+            html.Div(className="unit-job", children=[
+                html.Progress(id=ids.FOOL_PROGRESS, className="train-progress hidden", value="0", max="1"),
+                html.Span(id=ids.FOOL_NOTE, className="hint"),
+                dcc.Interval(id=ids.FOOL_POLL, interval=800, disabled=True),
+                dcc.Store(id=ids.STATE_FOOL_JOB), dcc.Store(id=ids.STATE_FOOL_DONE)]),
             html.Div(id=ids.FOOL_RESULT, className="fool-result")]),
         html.Div(className="influence", children=[
             html.H3("The training images that taught it this", className="sub"),
@@ -155,23 +162,54 @@ def register(app: Dash, service: Service, limits=None, access=None) -> dict:
         return nearest(*_asked(ask), layer, done)
 
     @app.callback(Output(ids.FOOL_RESULT, "children"), Output(ids.FOOL_TARGET, "options"),
+                  Output(ids.STATE_FOOL_JOB, "data"),
                   Input(ids.FOOL, "n_clicks"), Input(ids.EXPLAIN_ASK, "data"), State(ids.FOOL_TARGET, "value"),
-                  prevent_initial_call=True)
-    def fool_it(_, ask, target="nearest"):
+                  Input(ids.STATE_FOOL_DONE, "data"), State(ids.ADMIN_TOKEN, "data"), prevent_initial_call=True)
+    def fool_it(_, ask, target="nearest", done=None, token=None):
         """On a press, the smallest change to the explained image that makes the network say another class (or
-        the one chosen); a new image clears it and lists its classes."""
+        the one chosen); a new image clears it and lists its classes. A convnet's search (seconds) is a queued
+        job, kept for every visitor; its end draws it here."""
         index, store = _asked(ask)
         view = service.shown(store)
         if view is None or whole(index, view.evaluation.n) is None:
-            return None, no_update
+            return None, no_update, no_update
         options = [{"label": "the nearest other class", "value": "nearest"}] + [
             {"label": f"say {name}", "value": str(i)} for i, name in enumerate(view.checkpoint.classes)]
-        if triggered_id() != ids.FOOL:
-            return None, options
+        trigger = triggered_id()
+        if trigger not in (ids.FOOL, ids.STATE_FOOL_DONE):
+            return None, options, no_update
         wanted = whole_text(target, len(view.checkpoint.classes))
+        queued = view.kind.switching is Pass.JOB and not view.checkpoint.is_snapshot
+        if not queued or wanted == int(view.evaluation.preds[index]):
+            if trigger != ids.FOOL:
+                return no_update, no_update, no_update
+            if limits is not None:
+                limits.check("fool")  # a second of CPU for a 2-layer net
+            return service.cached(view, "fool", (index, wanted), lambda: fooled_panel(view, index, wanted)), \
+                options, no_update
+        detail = background.fool_detail(index, wanted)
+        saved = service.representations.change(view, detail)
+        if saved is not None:
+            found = None if saved is NO_CHANGE else saved
+            return service.cached(view, "fool", (index, wanted), lambda: fooled_panel(view, index, wanted, found)), \
+                options, no_update
+        if trigger != ids.FOOL:  # a job ended, not this one (it failed, or another image is shown now)
+            return no_update, no_update, no_update
         if limits is not None:
-            limits.check("fool")  # a second of CPU for a 2-layer net, several for a convnet
-        return service.cached(view, "fool", (index, wanted), lambda: fooled_panel(view, index, wanted)), options
+            limits.check("fool")
+        handle = background.request(service, view, "fool", detail, visitor(),
+                                    access is not None and access.is_admin(token))
+        if "error" in handle:
+            return html.P(handle["error"], className="hint"), options, no_update
+        return html.P("A convnet's search takes seconds of the server's CPU: it runs in the queue, and the change "
+                      "shows here when it is found.", className="hint"), options, handle
+
+    @app.callback(Output(ids.FOOL_PROGRESS, "value"), Output(ids.FOOL_PROGRESS, "max"),
+                  Output(ids.FOOL_PROGRESS, "className"), Output(ids.FOOL_NOTE, "children"),
+                  Output(ids.FOOL_POLL, "disabled"), Output(ids.STATE_FOOL_DONE, "data"),
+                  Input(ids.STATE_FOOL_JOB, "data"), Input(ids.FOOL_POLL, "n_intervals"), prevent_initial_call=True)
+    def fool_poll(handle, _=None):
+        return progress.bar(progress.read(service, handle, ("fool",)))
 
     @app.callback(Output(ids.INFLUENCE, "children"), Output(ids.INFLUENCE_FIND, "className"),
                   Input(ids.EXPLAIN_ASK, "data"), Input(ids.STATE_INFLUENCE_DONE, "data"), prevent_initial_call=True)
@@ -220,7 +258,7 @@ def register(app: Dash, service: Service, limits=None, access=None) -> dict:
         return progress.bar(progress.read(service, handle, ("influence",)))
 
     return {"explanation": explanation, "nearest": nearest, "explain": explain, "explain_nearest": explain_nearest,
-            "fool": fool_it, "sanity": sanity_check, "influence": influence, "influence_request": influence_request,
+            "fool": fool_it, "fool_poll": fool_poll, "sanity": sanity_check, "influence": influence, "influence_request": influence_request,
             "influence_poll": influence_poll}
 
 
@@ -254,12 +292,12 @@ def influence_panel(service: Service, view: View, index: int, found: dict) -> li
             tiles(found["opponents"])]
 
 
-def fooled_panel(view: View, index: int, target) -> list:
+def fooled_panel(view: View, index: int, target, found=SEARCH) -> list:
     """Fool it for test image `index`: the smallest change that makes the network say `target` (None: the
-    nearest other class)."""
+    nearest other class); `found`: what a job found, else searched for here."""
     ev = view.evaluation
     return fooled(view.checkpoint, view.images.images[index].numpy(), int(ev.preds[index]), int(ev.labels[index]),
-                  target, ids.FOOL_PROBS)
+                  target, ids.FOOL_PROBS, found)
 
 
 def _method(view: View, method) -> Optional[str]:
