@@ -82,11 +82,11 @@ def open_units_on_click(app, graph_ids: dict, opened: str) -> None:
                                 Input(graph_ids[key], "clickData"), prevent_initial_call=True)
 
 
-def unit_link(layer: int, unit: int) -> html.A:
+def unit_link(layer: int, unit: int, text: str = "inside", inline: bool = False) -> html.A:
     """"inside": opens the unit view on unit `unit` (from 0) of hidden layer `layer` (from 1, as the page numbers
     them); assets/views.js moves there without reloading, keeping the rest of the address."""
     key = f"{layer}.{unit + 1}"
-    return html.A("inside", className="unit-link", href=f"/layers?unit={key}",
+    return html.A(text, className="unit-link-inline" if inline else "unit-link", href=f"/layers?unit={key}",
                   title="What makes it fire: its top images, its classes, the input that drives it hardest",
                   **{"data-path": "/layers", "data-unit": key})
 

@@ -11,6 +11,7 @@ from models import layers
 from models.compare import difference, moved
 
 from . import figures
+from .explanations import unit_link
 
 LISTED = 24  # images listed per direction
 
@@ -74,7 +75,9 @@ def switched_note(service, view, units: tuple[int, ...]) -> list | str:
         return f"Switching off first-layer {what} {names}: one pass over the test images, in the queue…"
     change = 100 * (switched.accuracy - ev.accuracy)
     moved = int((switched.preds != ev.preds).sum())
+    links = [part for u in units for part in (", " if u != units[0] else "", unit_link(1, u, str(u + 1), inline=True))]
     return [html.B(f"First-layer {what} {names} switched off. "),
             f"Accuracy {100 * ev.accuracy:.2f}% → {100 * switched.accuracy:.2f}% ({change:+.2f} points); "
             f"{moved:,} of {ev.n:,} test images change their prediction. The heatmap shows switched off minus "
-            "intact: purple cells gained images, orange ones lost them. Click a cell to see the images that moved."]
+            "intact: purple cells gained images, orange ones lost them. Click a cell to see the images that moved. "
+            f"What makes each fire: {view.kind.unit} ", *links, "."]

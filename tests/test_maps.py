@@ -162,6 +162,8 @@ def test_switching_units_off_turns_the_heatmap_into_the_difference(cb):
     assert f"{100 * ev.accuracy:.2f}% → {100 * oracle.accuracy:.2f}%" in words
     assert f"{int((oracle.preds != ev.preds).sum()):,} of {ev.n:,}" in words
     assert reset == "link-button"
+    # Each unit switched off opens its unit view (layer 1, numbered from 1 as the address numbers it).
+    assert [a.to_plotly_json()["props"]["data-unit"] for a in find(note, html.A)] == ["1.1", "1.3"]
     # A cell then lists the images that moved, as the oracle moved them.
     cell = {"actual": 1, "predicted": 1}
     listing, _, _, _ = cb["samples"](cell, 24, "predicted", store, None, off)[:4]
