@@ -197,3 +197,30 @@ def test_the_slider_the_player_and_an_address_in_the_browser(dash_duo, trained):
     assert flipped(None, 10) == "unchanged" and flipped(None, -1) == "unchanged"  # out of range: no change
     assert flipped(None, 0, {"network": "linear", "switches": 0}) == "unchanged"  # no switches at all
     assert dash_duo.get_logs() == []
+
+
+def test_an_explanations_hidden_units_and_tiles_open_the_unit_view(dash_duo, trained):
+    """Issue 26's ways in from an explanation: a click on a bar of the hidden activations (Plotly's click, as
+    the chart emits it) and the "inside" link under a unit's tile move to the layers view on that unit, the
+    rest of the address kept, without reloading the page."""
+    settings, _ = trained
+    dash_duo.start_server(create_app(settings))
+    dash_duo.driver.get(dash_duo.server_url + "/?dataset=mnist&model=mlp&sample=3")
+    dash_duo.wait_for_element("#explain-hidden .js-plotly-plot", timeout=30)
+    dash_duo.driver.execute_script("window.lookinsideNotReloaded = true;")
+    dash_duo.driver.execute_script(
+        "const gd = document.querySelector('#explain-hidden .js-plotly-plot'); const t = gd._fullData[0];"
+        "gd.emit('plotly_click', {points: [{curveNumber: 0, pointNumber: 2, pointIndex: 2, x: t.x[2], y: 0,"
+        " customdata: t.customdata[2], data: t, fullData: t}]});")
+    dash_duo.wait_for_element("#unit-card .unit-image", timeout=30)
+    assert dash_duo.driver.current_url.split("?")[0].endswith("/layers")
+    assert "unit=1.3" in dash_duo.driver.current_url
+    assert "mlp" in dash_duo.driver.current_url and "sample=3" in dash_duo.driver.current_url
+    assert dash_duo.driver.execute_script("return window.lookinsideNotReloaded === true;")
+    wait_until(lambda: dash_duo.driver.find_elements("css selector", "#explain-card a.unit-link"), timeout=30)
+    link = dash_duo.driver.find_element("css selector", "#explain-card a.unit-link")
+    unit = link.get_attribute("data-unit")
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", link)
+    link.click()
+    wait_until(lambda: f"unit={unit}" in dash_duo.driver.current_url, timeout=30)
+    assert dash_duo.driver.execute_script("return window.lookinsideNotReloaded === true;")
