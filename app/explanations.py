@@ -196,9 +196,13 @@ def _mlp(ex: HiddenContributions, pred: int, ref: int, names: dict, filters: np.
 
 def _gradients(ex: Gradients, pred: int, ref: int, names: dict) -> list:
     name = saliency.METHODS[ex.method]
-    items = [(ex.maps[c], f"{name} for {names[c]}",
-              [f"the map adds up to {ex.maps[c].sum():.2f}; the network's score is {ex.logits[c]:.2f} "
-               "(the map is an estimate, not a split of the score)"]) for c in dict.fromkeys((pred, ref))]
+    def line(c: int) -> str:
+        if ex.black is not None:  # completeness: up to the path's steps, the map is a split of the rise
+            return (f"the map adds up to {ex.maps[c].sum():.2f}; the score rises from {ex.black[c]:.2f} on a black "
+                    f"image to {ex.logits[c]:.2f} on this one, by {ex.logits[c] - ex.black[c]:.2f}")
+        return (f"the map adds up to {ex.maps[c].sum():.2f}; the network's score is {ex.logits[c]:.2f} "
+                "(the map is an estimate, not a split of the score)")
+    items = [(ex.maps[c], f"{name} for {names[c]}", [line(c)]) for c in dict.fromkeys((pred, ref))]
     return [html.H3(f"An approximation: {name}", className="sub"),
             html.P(f"A convnet's score is no plain sum of pixels, so every map of it is an estimate, and methods "
                    f"disagree. {name} (computed by Captum): {saliency.ABOUT[ex.method]}. The menu above chooses "

@@ -67,6 +67,7 @@ class Gradients:
     logits: np.ndarray
     maps: dict  # class index -> (H, W), colour channels summed
     method: str = "gradxinput"
+    black: Optional[np.ndarray] = None  # a black image's logits: what Integrated Gradients' maps add up from
 
 
 def to_unit(image: np.ndarray) -> np.ndarray:
@@ -134,4 +135,5 @@ def convnet(model: nn.Module, image: np.ndarray, norm: Normalization, actual: Op
     logits = _logits(model, image, norm)
     predicted = int(np.argmax(logits))
     classes = dict.fromkeys((predicted, reference_class(logits, actual)))
-    return Gradients(logits, {c: saliency.attribute(model, image, norm, c, method) for c in classes}, method)
+    black = _logits(model, np.zeros_like(image), norm) if method == "ig" else None
+    return Gradients(logits, {c: saliency.attribute(model, image, norm, c, method) for c in classes}, method, black)

@@ -158,7 +158,7 @@ def body(service: Service, view, layer: units.UnitLayer, index: int, values: np.
             html.Img(src=png_data_uri(tile), className="unit-big", alt=f"the weights of {name}"),
             html.Figcaption(["Its weights, the filter it applies to the input: purple raises it where the image "
                              "is bright, orange lowers it."])]))
-    pictures.append(_visual(visual, name))
+    pictures.append(_visual(visual, name, layer.noun == "filter"))
     if visual is not None and "fooling" in visual:
         pictures.append(_fooling(visual, classes, index))
     outgoing = units.outgoing(ckpt.model, layer)
@@ -190,7 +190,8 @@ def body(service: Service, view, layer: units.UnitLayer, index: int, values: np.
     return parts
 
 
-def _visual(visual: Optional[dict], name: str) -> html.Figure:
+def _visual(visual: Optional[dict], name: str, maps: bool = False) -> html.Figure:
+    """The input that drives it hardest; `maps`: a convnet filter's, whose last steps raise its map's centre."""
     if visual is None:
         return html.Figure(className="unit-picture", children=[
             html.Div(className="unit-big unit-waiting", children="…"),
@@ -201,8 +202,10 @@ def _visual(visual: Optional[dict], name: str) -> html.Figure:
         html.Img(src=png_data_uri(to_display(image)), className="unit-big", alt=f"the input that drives {name} hardest"),
         html.Figcaption([html.B("What drives it hardest: "),
                          f"found by gradient ascent from grey, shifted a pixel or two and blurred a little at every "
-                         f"step so it reads as an image. It reaches {reached:.2f}; the best test image reaches "
-                         f"{best:.2f}."])])
+                         f"step so it reads as an image"
+                         + (", then raised at the centre of its map (the pattern there is the one it answers most)"
+                            if maps else "")
+                         + f". It reaches {reached:.2f}; the best test image reaches {best:.2f}."])])
 
 
 def _fooling(visual: dict, classes, index: int) -> html.Figure:
