@@ -80,6 +80,12 @@ def test_cnn_gets_gradient_maps_for_prediction_and_reference():
     assert np.allclose(ex.logits, oracle_logits(model, image, norm), atol=1e-4)
     assert set(ex.maps) == {predicted, explain.reference_class(ex.logits, 4)}
     assert all(m.shape == shape[1:] and np.isfinite(m).all() for m in ex.maps.values())
+    # Integrated Gradients by default: each map adds up to the score's rise from a black image, which it carries.
+    assert ex.method == "ig"
+    np.testing.assert_allclose(ex.black, oracle_logits(model, np.zeros_like(image), norm), atol=1e-4)
+    for c, m in ex.maps.items():
+        assert m.sum() == pytest.approx(ex.logits[c] - ex.black[c], rel=0.05, abs=0.05)
+    assert kinds.get("cnn").explain(model, image, norm, actual=4, method="occlusion").black is None
 
 
 def test_reference_is_the_true_class_when_wrong_else_the_runner_up():

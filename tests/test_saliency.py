@@ -93,16 +93,3 @@ def test_a_map_that_ignores_the_weights_survives():
     assert check.survives
     assert saliency.rank_correlation(same, np.zeros((4, 4))) == 0.0
 
-
-def test_a_convnets_integrated_gradients_explanation_adds_up_to_the_rise_from_black():
-    """The explanation's IG maps carry the black image's logits, and each map adds up to the rise."""
-    shape, norm = SHAPES["gray"]
-    torch.manual_seed(4)
-    model = kinds.build("cnn", shape, 10, widths=(8, 16))
-    image = random_image(shape, 4)
-    ex = kinds.get("cnn").explain(model, image, norm, actual=1)
-    assert ex.method == "ig"
-    np.testing.assert_allclose(ex.black, oracle_logits(model, np.zeros_like(image), norm), atol=1e-4)
-    for c, m in ex.maps.items():
-        assert m.sum() == pytest.approx(ex.logits[c] - ex.black[c], rel=0.05, abs=0.05)
-    assert kinds.get("cnn").explain(model, image, norm, actual=1, method="occlusion").black is None
