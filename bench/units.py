@@ -61,12 +61,13 @@ def unit_view(settings: Settings, repeats: int) -> dict:
 
 def visualisations(zoo: Zoo, settings: Settings) -> dict:
     found = {}
-    for dataset, arch, layer, count in (("mnist", "mlp", 1, 10), ("cifar10", "cnn", 1, 4)):
+    for dataset, arch, layer, count in (("mnist", "mlp", 1, 10), ("cifar10", "cnn", 1, 4), ("mnist", "cnn", 1, 8),
+                                        ("mnist", "cnn", 3, 4)):
         try:
             ckpt = zoo.load(dataset, arch)
             test = datasets.load(dataset, False, settings)
         except Exception as e:  # a dataset this machine lacks
-            found[f"{dataset}/{arch}"] = {"skipped": str(e)[:100]}
+            found[f"{dataset}/{arch} layer {layer}"] = {"skipped": str(e)[:100]}
             continue
         values = units.activations(ckpt.model, test.images, ckpt.normalization, layer=layer)[0]
         mean = test.images.float().mean(0).numpy() / 255
@@ -76,7 +77,7 @@ def visualisations(zoo: Zoo, settings: Settings) -> dict:
                                    around=mean)
             seconds.append(made.seconds)
             beaten += made.activation >= float(values[:, u].max())
-        found[f"{dataset}/{arch}"] = {"layer": layer, "units": count, "median_s": statistics.median(seconds),
+        found[f"{dataset}/{arch} layer {layer}"] = {"layer": layer, "units": count, "median_s": statistics.median(seconds),
                                       "max_s": max(seconds), "beat_best_test_image": beaten}
     return found
 
@@ -142,7 +143,7 @@ def report(r: dict) -> str:
         if "skipped" in row:
             lines.append(f"| {name} | skipped: {row['skipped']} | | | |")
         else:
-            lines.append(f"| {name}, layer {row['layer']} | {row['units']} | {row['median_s']:.2f} s | "
+            lines.append(f"| {name} | {row['units']} | {row['median_s']:.2f} s | "
                          f"{row['max_s']:.2f} s | {row['beat_best_test_image']} of {row['units']} |")
     lines += ["", "| MNIST network | test accuracy | median L2 of the smallest flip (p25-p75) | flipped in a plain pass | "
               "time per flip (median, max) |", "|---|---|---|---|---|"]
