@@ -58,6 +58,7 @@ LIMITS = {
     "unit": "60 per minute; 600 per hour",  # a unit's feature visualisation (once per unit), or a convnet's pass
     "influence": "10 per minute; 100 per hour",  # TracIn: a 1-layer net's scorer (once), or another net's job
     "sanity": "20 per minute; 300 per hour",  # a map's randomisation cascade: up to a second or two of CPU
+    "saliency": "120 per minute; 2400 per hour",  # a convnet explanation's Captum maps, once per image and method
 }
 # Per client address, whatever its cookies: a classroom behind one NAT is many honest visitors, so these
 # are the per-visitor figures times a class's worth, except for token guesses, which nobody needs many of.
@@ -73,6 +74,7 @@ ADDRESS_LIMITS = {
     "unit": "240 per minute; 2400 per hour",
     "influence": "40 per minute; 400 per hour",
     "sanity": "80 per minute; 1200 per hour",
+    "saliency": "480 per minute; 9600 per hour",
 }
 ONCE = parse_many("1 per hour")[0]
 SENTENCES = {
@@ -87,6 +89,7 @@ SENTENCES = {
     "unit": "Too many units' images were searched for; wait a minute and try again.",
     "influence": "Too many searches for the training images behind an answer; wait a minute and try again.",
     "sanity": "Too many maps were checked; wait a minute and try again.",
+    "saliency": "Too many pixel maps were computed; wait a minute and try again.",
 }
 
 

@@ -4,6 +4,7 @@ split with first-layer units switched off ("off"). Each job writes files for one
 (app/representations.py reads them). No Dash here: the pages poll jobs through app/progress.py."""
 from __future__ import annotations
 
+import copy
 import threading
 from typing import Optional
 
@@ -175,7 +176,8 @@ def fool_job(work, job: Job) -> dict:
     if to is not None and to >= len(ckpt.classes):
         raise LookInsideError("No such class.")
     work.report({"step": 0, "total": 1, "label": "Searching for the smallest change that fools it…"})
-    change = adversarial.fool(ckpt.model.cpu(), test.images[index].numpy(), ckpt.normalization, to)
+    model = copy.deepcopy(ckpt.model).cpu()  # the cached checkpoint stays on its device for the next job
+    change = adversarial.fool(model, test.images[index].numpy(), ckpt.normalization, to)
     write_change(path("fool", job.target.detail).with_suffix(".npz"), change)
     return _done(job)
 

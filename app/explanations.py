@@ -16,8 +16,10 @@ from . import figures
 from .images import colorize, diverging, png_data_uri, to_display
 
 
-def compose(view, ex, probs: np.ndarray, actual, title: str, image_uri: str, graph_ids: dict) -> list:
-    """Image, probabilities and the explanation body; `actual` is None for an image with no label."""
+def compose(view, ex, probs: np.ndarray, actual, title: str, image_uri: str, graph_ids: dict,
+            menus: bool = True) -> list:
+    """Image, probabilities and the explanation body; `actual` is None for an image with no label. `menus`: the
+    card has the map method's menu and the sanity check (the explanation card; not try-your-own)."""
     classes = view.evaluation.classes
     predicted = int(np.argmax(ex.logits))
     ref = reference_class(ex.logits, actual)
@@ -47,7 +49,7 @@ def compose(view, ex, probs: np.ndarray, actual, title: str, image_uri: str, gra
         body = _mlp(ex, predicted, ref, names, view.kind.first_layer(ckpt.model, ckpt.classes).images, graph_ids,
                     len(getattr(ckpt.model, "widths", ())) or 1)
     else:
-        body = _gradients(ex, predicted, ref, names)
+        body = _gradients(ex, predicted, ref, names, menus)
     return [head, *body]
 
 
@@ -91,9 +93,19 @@ def unit_link(layer: int, unit: int, text: str = "inside", inline: bool = False)
                   **{"data-path": "/layers", "data-unit": key})
 
 
-def _key() -> html.P:
-    return html.P(["Each pixel's share of a score: ", html.Span("purple", className="key-positive"),
-                   " raises it, ", html.Span("orange", className="key-negative"),
+def _key(method: Optional[str] = None) -> html.P:
+    """What the maps' colours mean: a share of the score (exact maps, and the estimates that split it), or, for
+    SmoothGrad and Grad-CAM, which are no split of it, what they are."""
+    purple, orange = html.Span("purple", className="key-positive"), html.Span("orange", className="key-negative")
+    if method == "smoothgrad":
+        return html.P(["How the score moves with each pixel: ", purple, " where brightening it raises the score, ",
+                       orange, " where it lowers it (a black pixel can be either). All maps share one colour scale."],
+                      className="explain")
+    if method == "gradcam":
+        return html.P(["Where the last block sees evidence for the class: the more ", purple, ", the more (Grad-CAM "
+                       "is never negative, and as coarse as the block's maps). All maps share one colour scale."],
+                      className="explain")
+    return html.P(["Each pixel's share of a score: ", purple, " raises it, ", orange,
                    " lowers it; white pixels add nothing. All maps share one colour scale."], className="explain")
 
 
@@ -194,7 +206,7 @@ def _mlp(ex: HiddenContributions, pred: int, ref: int, names: dict, filters: np.
             _key(), _maps(items, [unit_link(1, int(u)) for u in top])]
 
 
-def _gradients(ex: Gradients, pred: int, ref: int, names: dict) -> list:
+def _gradients(ex: Gradients, pred: int, ref: int, names: dict, menus: bool = True) -> list:
     name = saliency.METHODS[ex.method]
     def line(c: int) -> str:
         if ex.black is not None:  # completeness: up to the path's steps, the map is a split of the rise
@@ -205,21 +217,25 @@ def _gradients(ex: Gradients, pred: int, ref: int, names: dict) -> list:
     items = [(ex.maps[c], f"{name} for {names[c]}", [line(c)]) for c in dict.fromkeys((pred, ref))]
     return [html.H3(f"An approximation: {name}", className="sub"),
             html.P(f"A convnet's score is no plain sum of pixels, so every map of it is an estimate, and methods "
-                   f"disagree. {name} (computed by Captum): {saliency.ABOUT[ex.method]}. The menu above chooses "
-                   "another; below the maps, check whether this one depends on what the network learned.",
-                   className="explain"),
-            _key(), _maps(items)]
+                   f"disagree. {name} (computed by Captum): {saliency.ABOUT[ex.method]}."
+                   + (" The menu above chooses another; below the maps, check whether this one depends on what the "
+                      "network learned." if menus else ""), className="explain"),
+            _key(ex.method), _maps(items)]
 
 
-def sanity(check: saliency.Check, name: str, said: str) -> list:
+def sanity(check: saliency.Check, name: str, said: str, title: str = "") -> list:
     """Adebayo's cascade drawn: the trained network's map, then one per layer randomised, each on its own scale
-    (a random network's scores are on another), with its rank correlation, and what it means in words."""
+    (a random network's scores are on another), with its rank correlation, and what it means in words. `title`
+    names the image and method checked (a check still running when they change lands under the new ones)."""
     def tile(m, title, line):
         scale = float(np.percentile(np.abs(m)[m != 0], 99)) if np.any(m != 0) else 1.0
         return html.Figure(className="map-tile", children=[
             html.Img(src=png_data_uri(diverging(m, scale)), className="map-img", alt=title),
             html.Figcaption([html.B(title), html.Div(line, className="map-sum")])])
     first, last = check.steps[0], check.steps[-1]
+    if np.ptp(check.trained) == 0:
+        return [html.P(f"{name} gives the trained network a flat map for {said} (every pixel {check.trained.flat[0]:.2g}):"
+                       " there is nothing to compare.", className="explain")]
 
     def said_of(step) -> str:
         return ("the " if step.title.startswith("class") else "") + step.title
@@ -235,6 +251,8 @@ def sanity(check: saliency.Check, name: str, said: str) -> list:
     tiles = [tile(check.trained, "the trained network", f"its map for {said}")] + [
         tile(s.map, s.title, f"rank correlation {s.correlation:+.2f}") for s in check.steps]
     notes = [html.P(words, className="explain"), html.Div(tiles, className="map-row")]
+    if title:
+        notes.insert(0, html.H4(title, className="sanity-title"))
     if check.method in ("ig", "gradxinput", "occlusion") and last.magnitude > last.correlation + 0.3:
         notes.append(html.P(f"The correlation is of the signed maps. Of their magnitudes it stays {last.magnitude:.2f}: "
                             "this method multiplies by the image, so black pixels are zero in any network's map and "
@@ -244,6 +262,7 @@ def sanity(check: saliency.Check, name: str, said: str) -> list:
 
 
 SEARCH = object()  # fooled(): search for the change here
+REQUEST_BUDGET = 2 * adversarial.SEARCH_SECONDS  # the seconds a search may take in a request (a drawing's)
 
 
 def fooled(ckpt, image: np.ndarray, predicted: int, actual, target, graph_id: str, found=SEARCH) -> list:
@@ -253,8 +272,8 @@ def fooled(ckpt, image: np.ndarray, predicted: int, actual, target, graph_id: st
     change a job found (None: it found none); else it is searched for here."""
     if target == predicted:
         return [html.P(f"It says {ckpt.classes[predicted]} already: choose another class.", className="hint")]
-    if found is SEARCH:
-        found = adversarial.fool(ckpt.model, image, ckpt.normalization, target)
+    if found is SEARCH:  # in the request: bounded to two classes' searches
+        found = adversarial.fool(ckpt.model, image, ckpt.normalization, target, budget=REQUEST_BUDGET)
     if found is None:
         return [html.P("No image within the pixel range makes it say that." if target is not None else
                        "No change within the pixel range was found that fools it.", className="hint")]

@@ -245,7 +245,7 @@ def activations_figure(activations: np.ndarray, highlight: Optional[int] = None,
                        layer: Optional[int] = None) -> go.Figure:
     """Hidden activations for one image, one bar per unit (only `units`, when given); `highlight` outlined.
     With the `layer` they are in (numbered as the page does), each bar names its unit ("L.U") for a click to
-    open its unit view (assets/explain.js)."""
+    open its unit view (explanations.OPEN_UNIT, assets/views.js)."""
     shown = list(range(len(activations))) if units is None else list(units)
     acts = np.asarray(activations, dtype=float)[shown]
     names = [f"unit {u + 1}" for u in shown]

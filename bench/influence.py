@@ -111,7 +111,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir")
     parser.add_argument("--images", type=int, default=5)
     parser.add_argument("--remove", type=int, default=100)
-    parser.add_argument("--draws", type=int, default=3)
+    parser.add_argument("--draws", type=int, default=3, choices=range(1, 21), metavar="1..20")
     parser.add_argument("--pick", choices=("least-sure", "first"), default="least-sure")
     parser.add_argument("--json")
     args = parser.parse_args(argv)

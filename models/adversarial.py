@@ -140,15 +140,21 @@ def _change(model, norm, changed_flat, delta_flat, shape, target, exact) -> Chan
     return Change(target, delta_flat.reshape(shape), changed, logits, exact)
 
 
-def fool(model: nn.Module, image: np.ndarray, norm: Normalization, target: Optional[int] = None) -> Optional[Change]:
+def fool(model: nn.Module, image: np.ndarray, norm: Normalization, target: Optional[int] = None,
+         budget: Optional[float] = None) -> Optional[Change]:
     """The smallest change that makes the network say `target`, or (None) the nearest class it can be made to
-    say: exact for a 1-layer net, searched for the others."""
+    say: exact for a 1-layer net, searched for the others. `budget`: the seconds a search may take in all (a
+    request's bound; without it the nearest class is searched for until one is found)."""
     solve = fool_linear if isinstance(model, LinearNet) else fool_search
     with torch.no_grad():
         z = model.eval()(norm.apply(torch.as_tensor(np.ascontiguousarray(image))[None]))[0]
     predicted = int(torch.argmax(z))
     if target is not None:
-        return solve(model, image, norm, target) if target != predicted else None
+        if target == predicted:
+            return None
+        if isinstance(model, LinearNet):
+            return solve(model, image, norm, target)
+        return solve(model, image, norm, target, seconds=SEARCH_SECONDS if budget is None else min(SEARCH_SECONDS, budget))
     # Nearest: the classes in order of their score. Each is one solve; every class for the exact QP. A search
     # takes up to seconds a class, so it goes down the order only while its time lasts or nothing was found:
     # the runner-up by score is not always reachable (raising it may raise the predicted class with it).
@@ -157,10 +163,14 @@ def fool(model: nn.Module, image: np.ndarray, norm: Normalization, target: Optio
         found = [f for f in (solve(model, image, norm, t) for t in order) if f is not None]
     else:
         found, deadline = [], time.monotonic() + SEARCH_SECONDS * 2
+        end = None if budget is None else time.monotonic() + budget
         for t in order:
             if found and time.monotonic() + SEARCH_SECONDS > deadline:
                 break  # another class's search could run past the two searches' time
-            change = solve(model, image, norm, t)
+            left = SEARCH_SECONDS if end is None else min(SEARCH_SECONDS, end - time.monotonic())
+            if left <= 0.05:
+                break
+            change = solve(model, image, norm, t, seconds=left)
             if change is not None:
                 found.append(change)
     return min(found, key=lambda f: f.size) if found else None

@@ -108,24 +108,41 @@ def attribute(model: nn.Module, image: np.ndarray, norm: Normalization, target: 
         found = Occlusion(f).attribute(x, sliding_window_shapes=(c, side, side), strides=(c, max(1, side // 2),
                                                                                              max(1, side // 2)),
                                        baselines=0.0, target=target, perturbations_per_eval=64)
-    elif method == "gradcam":
-        cam = LayerGradCam(f, last_block(model)).attribute(x, target=target, relu_attributions=True)
+    elif method == "gradcam":  # its hook goes on a private copy: the checkpoint's model is every thread's
+        mine = private(f)
+        cam = LayerGradCam(mine, last_block(mine.model)).attribute(x, target=target, relu_attributions=True)
         found = LayerAttribution.interpolate(cam, tuple(x.shape[2:]), interpolate_mode="bilinear")
     else:
         found = InputXGradient(f).attribute(x.requires_grad_(True), target=target)
     return found.detach()[0].sum(0).double().cpu().numpy()
 
 
+def private(model: nn.Module) -> nn.Module:
+    """A copy of `model` without any hook another thread may have put on the original meanwhile."""
+    copied = copy.deepcopy(model)
+    for m in copied.modules():
+        m._forward_hooks.clear()
+        m._forward_pre_hooks.clear()
+        m._backward_hooks.clear()
+    return copied
+
+
+@torch.no_grad()
 def randomised(model: nn.Module, layers: int, seed: int = RANDOM_SEED) -> nn.Module:
-    """A copy of `model` with its last `layers` weight layers re-initialised (batch norms reset too)."""
-    copied = copy.deepcopy(model).eval()
-    torch.manual_seed(seed)
+    """A copy of `model` with its last `layers` weight layers re-initialised, as PyTorch initialises a new layer
+    (uniform within 1/sqrt(fan-in)), from a generator of its own: the same draws whatever other threads do with
+    the global one. Batch norms are reset (weight 1, bias 0, running statistics 0 and 1)."""
+    copied = private(model).eval()
+    g = torch.Generator().manual_seed(seed)
     for layer in copied.weight_layers()[::-1][:layers]:
         for m in layer.modules():
-            if hasattr(m, "reset_parameters"):
-                m.reset_parameters()
-            if hasattr(m, "reset_running_stats"):
-                m.reset_running_stats()
+            if isinstance(m, (nn.Linear, nn.Conv2d)):
+                bound = 1.0 / float(np.sqrt(m.weight[0].numel()))
+                for p in (m.weight, m.bias):
+                    if p is not None:
+                        p.copy_(torch.empty(p.shape).uniform_(-bound, bound, generator=g))
+            elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.reset_parameters()  # deterministic: ones, zeros, and fresh running statistics
     return copied
 
 

@@ -188,7 +188,10 @@ def _blur(x: torch.Tensor) -> torch.Tensor:
     return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), k.expand(c, 1, 3, 3).contiguous(), groups=c)
 
 
-def visualise(model: nn.Module, norm: Normalization, layer: int, unit: int, steps: int = 256, seed: int = 0,
+STEPS = 256  # the ascent's steps with its priors, before any that follow to beat the best test image
+
+
+def visualise(model: nn.Module, norm: Normalization, layer: int, unit: int, steps: int = STEPS, seed: int = 0,
               lr: float = 0.05, starts: int = 8, jitter: Optional[int] = None, blur_every: int = 4, priors: bool = True,
               ball: Optional[tuple[np.ndarray, float]] = None, beat: Optional[float] = None,
               seconds: float = 30.0, around: Optional[np.ndarray] = None) -> Visualisation:

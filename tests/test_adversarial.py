@@ -67,3 +67,15 @@ def test_a_searched_change_flips_an_mlp_within_the_pixel_range():
     assert found is not None and not found.exact and found.fooled
     assert np.all(found.changed >= 0) and np.all(found.changed <= 1)
     assert found.size > 0  # a search gives an upper bound on the smallest change, so nothing exact to compare
+
+
+def test_a_search_in_a_request_keeps_to_its_budget():
+    """The page's in-request search (a drawing's) stops at its budget however many classes it has left."""
+    import time
+    torch.manual_seed(0)
+    model = MLP((1, 8, 8), 10, hidden=(16,)).eval()
+    image = (np.random.default_rng(2).uniform(0, 1, (1, 8, 8)) * 255).astype(np.uint8)
+    for target in (None, 3):
+        started = time.monotonic()
+        adversarial.fool(model, image, NORM, target, budget=0.3)
+        assert time.monotonic() - started < 1.5

@@ -52,6 +52,7 @@ def test_grad_cam_is_for_convnets_and_forged_methods_get_a_sentence():
     assert "gradcam" in saliency.methods(cnn) and "gradcam" not in saliency.methods(mlp)
     cam = saliency.attribute(cnn, random_image(shape, 2), norm, 1, "gradcam")
     assert cam.shape == shape[1:] and cam.min() >= 0
+    assert not any(m._forward_hooks for m in cnn.modules())  # Captum's hook went on a private copy
     with pytest.raises(ConfigError, match="needs a convolution layer"):
         saliency.attribute(mlp, random_image(shape, 2), norm, 1, "gradcam")
     for forged in ("lime", None, ["ig"]):
@@ -68,6 +69,8 @@ def test_the_cascade_randomises_from_the_class_scores_down():
     every = saliency.randomised(model, 3)
     assert not torch.equal(every.hidden.weight, model.hidden.weight)
     assert torch.equal(saliency.randomised(model, 2).out.weight, first.out.weight)  # one seed: the same draws
+    torch.manual_seed(123)  # whatever the global generator holds
+    assert torch.equal(saliency.randomised(model, 1).out.weight, first.out.weight)
     check = saliency.cascade(model, random_image(shape, 0), norm, 4, "gradxinput")
     assert [s.title for s in check.steps] == ["class scores randomised", "down to hidden layer 2 randomised",
                                               "every layer randomised"]

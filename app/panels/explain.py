@@ -115,7 +115,12 @@ def register(app: Dash, service: Service, limits=None, access=None) -> dict:
                 saliency.check_method(view.checkpoint.model, method)
         except LookInsideError as e:  # a forged method
             return html.P(str(e), className="hint"), SHOWN
-        return service.cached(view, "explain-panel", (index, method), lambda: panel(service, view, index, method)), SHOWN
+
+        def build():
+            if method is not None and limits is not None:
+                limits.check("saliency")  # a convnet's two Captum maps: 0.1 s (IG) to 0.3 s (Occlusion, CIFAR-10)
+            return panel(service, view, index, method)
+        return service.cached(view, "explain-panel", (index, method), build), SHOWN
 
     def nearest(index, store, layer, _=None):
         view = service.shown(store)
@@ -178,23 +183,31 @@ def register(app: Dash, service: Service, limits=None, access=None) -> dict:
         trigger = triggered_id()
         if trigger not in (ids.FOOL, ids.STATE_FOOL_DONE):
             return None, options, no_update
-        wanted = whole_text(target, len(view.checkpoint.classes))
-        queued = view.kind.switching is Pass.JOB and not view.checkpoint.is_snapshot
-        if not queued or wanted == int(view.evaluation.preds[index]):
-            if trigger != ids.FOOL:
+        queued = view.kind.switching is Pass.JOB
+
+        def kept(wanted, saved):
+            found = None if saved is NO_CHANGE else saved
+            return service.cached(view, "fool", (index, wanted), lambda: fooled_panel(view, index, wanted, found))
+        if trigger == ids.STATE_FOOL_DONE:  # a job ended: its own image and class, whatever the menu says now
+            job = service.queue.get(done) if isinstance(done, str) else None
+            asked = background.parse_fool_detail(job.target.detail) if job is not None and job.mode == "fool" else None
+            if not queued or asked is None or asked[0] != index:
                 return no_update, no_update, no_update
+            saved = service.representations.change(view, background.fool_detail(*asked))
+            return (None if saved is None else kept(asked[1], saved)), no_update, no_update  # None: it failed
+        wanted = whole_text(target, len(view.checkpoint.classes))
+        if queued and view.checkpoint.is_snapshot:
+            return html.P("A convnet's change is searched for in the finished network: move the timeline to its "
+                          "end.", className="hint"), options, no_update
+        if not queued or wanted == int(view.evaluation.preds[index]):
             if limits is not None:
-                limits.check("fool")  # a second of CPU for a 2-layer net
+                limits.check("fool")  # seconds of CPU for a 2-layer net (at most REQUEST_BUDGET)
             return service.cached(view, "fool", (index, wanted), lambda: fooled_panel(view, index, wanted)), \
                 options, no_update
         detail = background.fool_detail(index, wanted)
         saved = service.representations.change(view, detail)
         if saved is not None:
-            found = None if saved is NO_CHANGE else saved
-            return service.cached(view, "fool", (index, wanted), lambda: fooled_panel(view, index, wanted, found)), \
-                options, no_update
-        if trigger != ids.FOOL:  # a job ended, not this one (it failed, or another image is shown now)
-            return no_update, no_update, no_update
+            return kept(wanted, saved), options, no_update
         if limits is not None:
             limits.check("fool")
         handle = background.request(service, view, "fool", detail, visitor(),
@@ -315,7 +328,7 @@ def sanity_panel(view: View, index: int, method: str) -> list:
     check = saliency.cascade(ckpt.model, view.images.images[index].numpy(), ckpt.normalization, predicted, method)
     name = saliency.METHODS[method] if view.kind.map_methods else (
         "The exact map (x × w)" if len(check.steps) == 1 else "Gradient × input of the class score")
-    return sanity(check, name, ckpt.classes[predicted])
+    return sanity(check, name, ckpt.classes[predicted], f"Test image #{index}: {name.lower() if name.startswith('The') else name}")
 
 
 def _asked(ask) -> tuple:

@@ -98,10 +98,13 @@ def register(app: Dash, service: Service, limits=None) -> dict:
             image, title, note = _image(view, source, pixels, uploaded)
         except upload.UploadError as e:
             return None, str(e), "status status-error", source
-        ex = view.kind.explain(view.checkpoint.model, image, view.checkpoint.normalization)
+        # Every stroke asks again: a convnet's map is gradient × input here (milliseconds), not the explanation
+        # card's Integrated Gradients.
+        ex = view.kind.explain(view.checkpoint.model, image, view.checkpoint.normalization, method="gradxinput")
         logits = np.asarray(ex.logits, dtype=np.float64)
         probs = np.exp(logits - logits.max())
-        children = compose(view, ex, probs / probs.sum(), None, title, png_data_uri(to_display(image)), GRAPHS)
+        children = compose(view, ex, probs / probs.sum(), None, title, png_data_uri(to_display(image)), GRAPHS,
+                           menus=False)
         return children, note, "status status-note" if note else "status", source
 
     # Fool it shows once there is a result, and a new drawing or upload clears the last change: in the browser,

@@ -204,7 +204,7 @@ def _visual(visual: Optional[dict], name: str, maps: bool = False) -> html.Figur
                          f"found by gradient ascent from grey, shifted a pixel or two and blurred a little at every "
                          f"step so it reads as an image"
                          + (", then raised at the centre of its map (the pattern there is the one it answers most)"
-                            if maps else "")
+                            if maps and visual["steps"] > units.STEPS else "")
                          + f". It reaches {reached:.2f}; the best test image reaches {best:.2f}."])])
 
 
