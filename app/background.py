@@ -5,6 +5,7 @@ split with first-layer units switched off ("off"). Each job writes files for one
 from __future__ import annotations
 
 import copy
+import re
 import threading
 from typing import Optional
 
@@ -17,7 +18,7 @@ from models.errors import LookInsideError
 from .access import address
 from .jobs import Job, Refused, Target
 from .representations import influence_rows, ranked_in_split, train_means, result_path, save_visualisation, \
-    units_name, write, write_change, VISUAL
+    units_name, write, write_change, read_kept_image, VISUAL
 
 UMAP_NEIGHBOURS, UMAP_MIN_DIST = 15, 0.1
 
@@ -150,18 +151,26 @@ def influence_job(work, job: Job) -> dict:
     return _done(job)
 
 
-def fool_detail(index: int, target: Optional[int]) -> str:
-    """A "fool" job's detail: "12.n" is test image 12 towards the nearest other class, "12.3" towards class 3."""
-    return f"{index}.{'n' if target is None else target}"
+def fool_detail(image, target: Optional[int]) -> str:
+    """A "fool" job's detail: "12.n" is test image 12 towards the nearest other class, "12.3" towards class 3;
+    "d0123456789abcdef.n" a drawing or upload the page kept under that digest (representations.keep_image)."""
+    return f"{image if isinstance(image, int) else 'd' + image}.{'n' if target is None else target}"
 
 
-def parse_fool_detail(detail: str) -> Optional[tuple[int, Optional[int]]]:
-    parts = detail.split(".")
-    if len(parts) != 2 or not parts[0].isdecimal() or len(parts[0]) > 6:
+def parse_fool_detail(detail) -> Optional[tuple]:
+    """(test index or drawing digest, class or None), or None for anything fool_detail does not write."""
+    parts = detail.split(".") if isinstance(detail, str) else []
+    if len(parts) != 2:
+        return None
+    if parts[0].isdecimal() and len(parts[0]) <= 6:
+        image = int(parts[0])
+    elif re.fullmatch(r"d[0-9a-f]{16}", parts[0]):
+        image = parts[0][1:]
+    else:
         return None
     if parts[1] == "n":
-        return int(parts[0]), None
-    return (int(parts[0]), int(parts[1])) if parts[1].isdecimal() and len(parts[1]) <= 4 else None
+        return image, None
+    return (image, int(parts[1])) if parts[1].isdecimal() and len(parts[1]) <= 4 else None
 
 
 def fool_job(work, job: Job) -> dict:
@@ -169,15 +178,23 @@ def fool_job(work, job: Job) -> dict:
     seconds, models/adversarial.py), kept for every visitor."""
     ckpt, path = _checkpoint(work, job)
     found = parse_fool_detail(job.target.detail)
-    test = datasets.load(job.dataset, False, work.settings)
-    if found is None or found[0] >= len(test):
-        raise LookInsideError("No such test image.")
-    index, to = found
+    if found is None:
+        raise LookInsideError("No such image.")
+    source, to = found
+    if isinstance(source, str):  # a drawing or upload, kept by the page before it asked
+        image = read_kept_image(path("fool-image", source), ckpt.model.in_shape)
+        if image is None:
+            raise LookInsideError("The drawing to fool is no longer kept; press Find it again.")
+    else:
+        test = datasets.load(job.dataset, False, work.settings)
+        if source >= len(test):
+            raise LookInsideError("No such test image.")
+        image = test.images[source].numpy()
     if to is not None and to >= len(ckpt.classes):
         raise LookInsideError("No such class.")
     work.report({"step": 0, "total": 1, "label": "Searching for the smallest change that fools it…"})
     model = copy.deepcopy(ckpt.model).cpu()  # the cached checkpoint stays on its device for the next job
-    change = adversarial.fool(model, test.images[index].numpy(), ckpt.normalization, to)
+    change = adversarial.fool(model, image, ckpt.normalization, to)
     write_change(path("fool", job.target.detail).with_suffix(".npz"), change)
     return _done(job)
 

@@ -231,6 +231,11 @@ OWN_FOOL = "own-fool-button"
 OWN_FOOL_TARGET = "own-fool-target"
 OWN_FOOL_RESULT = "own-fool-result"
 OWN_FOOL_PROBS = "own-fool-probs"
+OWN_FOOL_PROGRESS = "own-fool-progress"  # a convnet's search for a drawing or an upload, queued
+OWN_FOOL_NOTE = "own-fool-note"
+OWN_FOOL_POLL = "own-fool-poll"
+STATE_OWN_FOOL_JOB = "state-own-fool-job"
+STATE_OWN_FOOL_DONE = "state-own-fool-done"
 
 # Which training images taught it this (models/influence.py), under an explanation
 INFLUENCE = "influence-panel"

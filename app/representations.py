@@ -9,6 +9,7 @@ until then the panels offer to start that job. Switching units off follows the s
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from pathlib import Path
 from typing import BinaryIO, Optional, Sequence
@@ -67,6 +68,14 @@ class Representations:
     def path(self, view, what: str, detail: str) -> Path:
         ckpt = view.checkpoint
         return result_path(self.service.settings.model_dir, ckpt.dataset, ckpt.name, ckpt.id, what, detail)
+
+    def keep_image(self, view, image: np.ndarray) -> str:
+        """Keep a drawing or an upload (uint8, the network's input shape) for a "fool" job to read; its digest."""
+        digest = image_digest(image)
+        path = self.path(view, "fool-image", digest)
+        if not path.exists():
+            write(path, np.ascontiguousarray(image, dtype=np.uint8))
+        return digest
 
     def change(self, view, detail: str):
         """A "fool" job's result for the detail it was asked with (background.fool_detail): read_change's."""
@@ -444,6 +453,20 @@ def write_change(path: Path, change: Optional[adversarial.Change]) -> None:
     else:
         write_npz(path, found=np.array(True), target=np.array(change.target), delta=change.delta,
                   changed=change.changed, logits=change.logits, exact=np.array(change.exact))
+
+
+def image_digest(image: np.ndarray) -> str:
+    """A drawing's or an upload's name for the files of its "fool" job: 16 hex digits of its pixels' SHA-256."""
+    return hashlib.sha256(np.ascontiguousarray(image, dtype=np.uint8).tobytes()).hexdigest()[:16]
+
+
+def read_kept_image(path: Path, shape) -> Optional[np.ndarray]:
+    """A kept drawing or upload, if it is one: uint8 of the network's input shape."""
+    try:
+        image = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return image if image.dtype == np.uint8 and image.shape == tuple(shape) else None
 
 
 NO_CHANGE = "none"  # read_change's answer for a search that found nothing (None: no result yet)

@@ -262,7 +262,8 @@ def test_fool_it_flips_a_drawing_in_a_plain_forward_pass(cb):
     box[side // 5:4 * side // 5, side // 4:3 * side // 4] = 255
     box[side // 5 + 3:4 * side // 5 - 3, side // 4 + 3:3 * side // 4 - 3] = 0
     pixels = box.astype(int).reshape(-1).tolist()
-    found = cb["own_fool"](1, "nearest", "draw", pixels, None, store)
+    found, queued = cb["own_fool"](1, "nearest", "draw", pixels, None, store)
+    assert queued is no_update  # a 1-layer net's change is exact, in the request
     text = text_of(found)
     assert "makes it say" in text and "exact" in text
     view = cb["service"].shown(store)
@@ -270,7 +271,56 @@ def test_fool_it_flips_a_drawing_in_a_plain_forward_pass(cb):
     with torch.no_grad():
         before = int(view.checkpoint.model(view.checkpoint.normalization.apply(torch.as_tensor(image)[None])).argmax())
     assert f"instead of {view.checkpoint.classes[before]}" in text
-    assert "Draw something first" in text_of(cb["own_fool"](1, "nearest", "draw", None, None, store))
+    assert "Draw something first" in text_of(cb["own_fool"](1, "nearest", "draw", None, None, store)[0])
+
+
+def test_a_convnets_fool_it_for_an_upload_is_a_queued_job_on_the_kept_image(cb):
+    """An upload to the convnet: the press keeps the converted image under its digest and queues a "fool" job;
+    its end draws the change, which flips the network in a plain forward pass."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from app import upload
+    from tests.test_app_callbacks import triggered
+    store = shown_view(cb, "cifar10", "cnn")
+    picture = np.zeros((32, 32, 3), dtype=np.uint8)
+    picture[8:24, 8:24] = (200, 40, 40)
+    data = io.BytesIO()
+    Image.fromarray(picture).save(data, format="PNG")
+    uploaded = {"name": "square.png", "contents": "data:image/png;base64," + base64.b64encode(data.getvalue()).decode()}
+    note, handle = triggered(cb["own_fool"], "own-fool-button.n_clicks", 1, 1, "nearest", "upload", None, uploaded,
+                             store)
+    assert "in the queue" in text_of(note) and handle["id"] in cb["started"]
+    run_job(cb, handle)
+    *_, done = cb["own_fool_poll"](handle)
+    result, _ = triggered(cb["own_fool"], "state-own-fool-done.data", done, 1, "nearest", "upload", None, uploaded,
+                          store, done)
+    assert "makes it say" in text_of(result)
+    view = cb["service"].shown(store)
+    image = upload.to_dataset_image(upload.open_image(data.getvalue()), (3, 32, 32), upload.recipe("cifar10", (3, 32, 32)))
+    from app.representations import image_digest
+    change = cb["service"].representations.change(view, f"d{image_digest(image)}.n")
+    with torch.no_grad():
+        x = torch.as_tensor(change.changed, dtype=torch.float32)[None]
+        norm = view.checkpoint.normalization
+        said = int(view.checkpoint.model.eval()((x - torch.tensor(norm.mean).view(1, -1, 1, 1))
+                                                / torch.tensor(norm.std).view(1, -1, 1, 1)).argmax())
+    assert said == change.target
+    # Another image on screen by then: its end draws nothing there.
+    other = dict(uploaded, contents="data:image/png;base64," + base64.b64encode(_png(255 - picture)).decode())
+    assert triggered(cb["own_fool"], "state-own-fool-done.data", done, 1, "nearest", "upload", None, other, store,
+                     done) == (no_update, no_update)
+
+
+def _png(array: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+    data = io.BytesIO()
+    Image.fromarray(array).save(data, format="PNG")
+    return data.getvalue()
 
 
 # The command line

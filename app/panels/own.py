@@ -6,10 +6,13 @@ import torch
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from models import datasets
+from models.kinds import Pass
 
-from .. import ids, upload
+from .. import background, ids, progress, upload
+from ..access import visitor
 from ..explanations import compose, fooled, open_units_on_click
 from ..images import png_data_uri, to_display
+from ..representations import NO_CHANGE, image_digest
 from ..service import Service
 from ..state import whole_text
 from . import triggered_id
@@ -64,6 +67,11 @@ def layout() -> html.Section:
                                  className="fool-target",
                                  options=[{"label": "the nearest other class", "value": "nearest"}]),
                     html.Button("Find it", id=ids.OWN_FOOL, className="more-button", n_clicks=0)]),
+                html.Div(className="unit-job", children=[
+                    html.Progress(id=ids.OWN_FOOL_PROGRESS, className="train-progress hidden", value="0", max="1"),
+                    html.Span(id=ids.OWN_FOOL_NOTE, className="hint"),
+                    dcc.Interval(id=ids.OWN_FOOL_POLL, interval=800, disabled=True),
+                    dcc.Store(id=ids.STATE_OWN_FOOL_JOB), dcc.Store(id=ids.STATE_OWN_FOOL_DONE)]),
                 html.Div(id=ids.OWN_FOOL_RESULT, className="fool-result")])])]),
         dcc.Store(id=ids.OWN_PIXELS), dcc.Store(id=ids.OWN_OPENED), dcc.Store(id=ids.OWN_UPLOADED), dcc.Store(id=ids.OWN_SOURCE),
     ])
@@ -124,29 +132,66 @@ def register(app: Dash, service: Service, limits=None) -> dict:
         return [{"label": "the nearest other class", "value": "nearest"}] + [
             {"label": f"say {name}", "value": str(i)} for i, name in enumerate(view.checkpoint.classes)]
 
-    @app.callback(Output(ids.OWN_FOOL_RESULT, "children"), Input(ids.OWN_FOOL, "n_clicks"),
+    @app.callback(Output(ids.OWN_FOOL_RESULT, "children"), Output(ids.STATE_OWN_FOOL_JOB, "data"),
+                  Input(ids.OWN_FOOL, "n_clicks"),
                   State(ids.OWN_FOOL_TARGET, "value"), State(ids.OWN_SOURCE, "data"), State(ids.OWN_PIXELS, "data"),
-                  State(ids.OWN_UPLOADED, "data"), State(ids.STATE_VIEW, "data"), prevent_initial_call=True)
-    def fool_it(_, target="nearest", source=None, pixels=None, uploaded=None, store=None):
+                  State(ids.OWN_UPLOADED, "data"), State(ids.STATE_VIEW, "data"), Input(ids.STATE_OWN_FOOL_DONE, "data"),
+                  prevent_initial_call=True)
+    def fool_it(_, target="nearest", source=None, pixels=None, uploaded=None, store=None, done=None):
         """Fool it for a drawing or an upload: the smallest change to the image on screen (rebuilt from what the
-        page holds, and checked as when it was made) that makes the network say another class."""
+        page holds, and checked as when it was made) that makes the network say another class. A convnet's
+        search is a queued job on the image kept under its digest; its end draws it if that image is still on
+        screen."""
         view = service.shown(store)
         if view is None or source not in ("draw", "upload"):
-            return None
+            return None, no_update
         classes = view.checkpoint.classes
         try:
             image, _, _ = _image(view, source, pixels, uploaded)
         except upload.UploadError as e:
-            return html.P(str(e), className="hint")
-        if limits is not None:
-            limits.check("fool")
+            return html.P(str(e), className="hint"), no_update
         ckpt = view.checkpoint
         with torch.no_grad():
             predicted = int(torch.argmax(ckpt.model.eval()(ckpt.normalization.apply(torch.as_tensor(image)[None]))))
-        return fooled(ckpt, image, predicted, None, whole_text(target, len(classes)), ids.OWN_FOOL_PROBS)
+        wanted = whole_text(target, len(classes))
+        queued = view.kind.switching is Pass.JOB and not ckpt.is_snapshot and wanted != predicted
+        if triggered_id() == ids.STATE_OWN_FOOL_DONE:  # a job ended: its own image and class
+            job = service.queue.get(done) if isinstance(done, str) else None
+            asked = background.parse_fool_detail(job.target.detail) if job is not None and job.mode == "fool" else None
+            if not queued or asked is None or asked[0] != image_digest(image):
+                return no_update, no_update
+            saved = service.representations.change(view, background.fool_detail(*asked))
+            if saved is None:
+                return None, no_update  # it failed: the note above says why
+            return fooled(ckpt, image, predicted, None, asked[1], ids.OWN_FOOL_PROBS,
+                          None if saved is NO_CHANGE else saved), no_update
+        if not queued:
+            if limits is not None:
+                limits.check("fool")
+            return fooled(ckpt, image, predicted, None, wanted, ids.OWN_FOOL_PROBS), no_update
+        detail = background.fool_detail(service.representations.keep_image(view, image), wanted)
+        saved = service.representations.change(view, detail)
+        if saved is not None:
+            return fooled(ckpt, image, predicted, None, wanted, ids.OWN_FOOL_PROBS,
+                          None if saved is NO_CHANGE else saved), no_update
+        if limits is not None:
+            limits.check("fool")
+        handle = background.request(service, view, "fool", detail, visitor(), False)
+        if "error" in handle:
+            return html.P(handle["error"], className="hint"), no_update
+        return html.P("A convnet's search takes seconds of the server's CPU: it runs in the queue, and the change "
+                      "shows here when it is found.", className="hint"), handle
+
+    @app.callback(Output(ids.OWN_FOOL_PROGRESS, "value"), Output(ids.OWN_FOOL_PROGRESS, "max"),
+                  Output(ids.OWN_FOOL_PROGRESS, "className"), Output(ids.OWN_FOOL_NOTE, "children"),
+                  Output(ids.OWN_FOOL_POLL, "disabled"), Output(ids.STATE_OWN_FOOL_DONE, "data"),
+                  Input(ids.STATE_OWN_FOOL_JOB, "data"), Input(ids.OWN_FOOL_POLL, "n_intervals"),
+                  prevent_initial_call=True)
+    def fool_poll(handle, _=None):
+        return progress.bar(progress.read(service, handle, ("fool",)))
 
     return {"own_predict": predict, "own_drawing_area": drawing_area, "own_fool": fool_it,
-            "own_fool_targets": fool_targets}
+            "own_fool_poll": fool_poll, "own_fool_targets": fool_targets}
 
 
 def _image(view, source: str, pixels, uploaded) -> tuple[np.ndarray, str, str]:
