@@ -101,6 +101,10 @@ def _key(method: Optional[str] = None) -> html.P:
         return html.P(["How the score moves with each pixel: ", purple, " where brightening it raises the score, ",
                        orange, " where it lowers it (a black pixel can be either). All maps share one colour scale."],
                       className="explain")
+    if method == "occlusion":
+        return html.P(["What covering each pixel's square costs the score: ", purple, " where blacking it out "
+                       "lowers the score (it helped), ", orange, " where it raises it. All maps share one colour "
+                       "scale."], className="explain")
     if method == "gradcam":
         return html.P(["Where the last block sees evidence for the class: the more ", purple, ", the more (Grad-CAM "
                        "is never negative, and as coarse as the block's maps). All maps share one colour scale."],
@@ -208,13 +212,15 @@ def _mlp(ex: HiddenContributions, pred: int, ref: int, names: dict, filters: np.
 
 def _gradients(ex: Gradients, pred: int, ref: int, names: dict, menus: bool = True) -> list:
     name = saliency.METHODS[ex.method]
-    def line(c: int) -> str:
+    def lines(c: int) -> list:
         if ex.black is not None:  # completeness: up to the path's steps, the map is a split of the rise
-            return (f"the map adds up to {ex.maps[c].sum():.2f}; the score rises from {ex.black[c]:.2f} on a black "
-                    f"image to {ex.logits[c]:.2f} on this one, by {ex.logits[c] - ex.black[c]:.2f}")
-        return (f"the map adds up to {ex.maps[c].sum():.2f}; the network's score is {ex.logits[c]:.2f} "
-                "(the map is an estimate, not a split of the score)")
-    items = [(ex.maps[c], f"{name} for {names[c]}", [line(c)]) for c in dict.fromkeys((pred, ref))]
+            return [f"the map adds up to {ex.maps[c].sum():.2f}; the score rises from {ex.black[c]:.2f} on a black "
+                    f"image to {ex.logits[c]:.2f} on this one, by {ex.logits[c] - ex.black[c]:.2f}"]
+        if ex.method == "gradxinput":
+            return [f"the map adds up to {ex.maps[c].sum():.2f}; the network's score is {ex.logits[c]:.2f} "
+                    "(the map is an estimate, not a split of the score)"]
+        return [f"the network's score is {ex.logits[c]:.2f}"]  # the others' sums mean nothing
+    items = [(ex.maps[c], f"{name} for {names[c]}", lines(c)) for c in dict.fromkeys((pred, ref))]
     return [html.H3(f"An approximation: {name}", className="sub"),
             html.P(f"A convnet's score is no plain sum of pixels, so every map of it is an estimate, and methods "
                    f"disagree. {name} (computed by Captum): {saliency.ABOUT[ex.method]}."
@@ -243,6 +249,13 @@ def sanity(check: saliency.Check, name: str, said: str, title: str = "") -> list
         words = (f"{name} survives randomisation: with {said_of(first if first.correlation >= last.correlation else last)}"
                  f" its map keeps a rank correlation of {max(first.correlation, last.correlation):.2f} with the "
                  f"trained network's. It shows the image more than what the network learned for {said}: read it with care.")
+    elif last.magnitude >= saliency.SURVIVES:  # the signs change, where it is strong does not
+        words = (f"{name} passes, in part. Its colours depend on what the network learned for {said}: with "
+                 f"{said_of(first)} the signed maps' rank correlation is {first.correlation:.2f}"
+                 + ("" if len(check.steps) == 1 else f", with every layer randomised {last.correlation:.2f}")
+                 + f". Where it is strong does not: the magnitudes stay {last.magnitude:.2f} alike, so the maps below "
+                 "look alike. This method multiplies by the image, and a black pixel is zero in any network's map: "
+                 "the outline is the image's, only which pixels raise and which lower the score is the network's.")
     else:
         words = (f"{name} passes: with {said_of(first)} its map changes (rank correlation {first.correlation:.2f} with "
                  f"the trained network's)" + ("." if len(check.steps) == 1 else
@@ -253,10 +266,6 @@ def sanity(check: saliency.Check, name: str, said: str, title: str = "") -> list
     notes = [html.P(words, className="explain"), html.Div(tiles, className="map-row")]
     if title:
         notes.insert(0, html.H4(title, className="sanity-title"))
-    if check.method in ("ig", "gradxinput", "occlusion") and last.magnitude > last.correlation + 0.3:
-        notes.append(html.P(f"The correlation is of the signed maps. Of their magnitudes it stays {last.magnitude:.2f}: "
-                            "this method multiplies by the image, so black pixels are zero in any network's map and "
-                            "the magnitudes partly show where the ink is.", className="hint"))
     return notes
 
 
@@ -283,9 +292,17 @@ def fooled(ckpt, image: np.ndarray, predicted: int, actual, target, graph_id: st
     changed_probs /= changed_probs.sum()
     how = ("exact: no smaller change does it" if found.exact else
            "found by search: a smaller change may exist")
-    words = (f"Changing {found.pixels} pixel{'s' if found.pixels != 1 else ''} by a total of {found.size:.2f} "
-             f"(the length of the change, on 0..1 pixels) makes it say {ckpt.classes[found.target]} "
-             f"({100 * changed_probs[found.target]:.1f}%) instead of {ckpt.classes[predicted]} ({how}).")
+    said = f"{ckpt.classes[found.target]} ({100 * changed_probs[found.target]:.1f}%)"
+    if found.pixels:
+        words = (f"Changing {found.pixels} pixel{'s' if found.pixels != 1 else ''} by a total of {found.size:.2f} "
+                 f"(the length of the change, on 0..1 pixels) makes it say {said} instead of "
+                 f"{ckpt.classes[predicted]} ({how}).")
+    else:  # a near tie: no pixel moves by a grey level
+        words = (f"Changes smaller than one grey level, {found.size:.2g} in all (the length of the change, on 0..1 "
+                 f"pixels), make it say {said} instead of {ckpt.classes[predicted]}: it was nearly saying it already "
+                 f"({how}).")
+    if actual is not None and found.target == actual and actual != predicted:
+        words += f" {ckpt.classes[actual]} is its true class: this change corrects the mistake."
     tiles = [(to_display(image), "the image"),
              (diverging(found.delta.mean(0), scale), f"the change (±{scale:.2f}; purple brighter, orange darker)"),
              (to_display(shown), f"the changed image: {ckpt.classes[found.target]}")]

@@ -18,7 +18,7 @@ from models.errors import ConfigError
 from models.explain import folded_first_layer
 from models.nets import CNN, MLP, LinearNet
 from tests.conftest import callbacks_of, real_data_dir
-from tests.test_app_callbacks import array, find, run_job, shown_view, text_of, weight_tiles
+from tests.test_app_callbacks import array, drain, find, run_job, shown_view, text_of, weight_tiles
 
 BUILT = kinds.fully_connected((16, 12, 8), "tanh")  # a 3-layer built net whose units go negative
 
@@ -290,6 +290,7 @@ def test_a_convnets_fool_it_for_an_upload_is_a_queued_job_on_the_kept_image(cb):
     data = io.BytesIO()
     Image.fromarray(picture).save(data, format="PNG")
     uploaded = {"name": "square.png", "contents": "data:image/png;base64," + base64.b64encode(data.getvalue()).decode()}
+    drain(cb)
     note, handle = triggered(cb["own_fool"], "own-fool-button.n_clicks", 1, 1, "nearest", "upload", None, uploaded,
                              store)
     assert "in the queue" in text_of(note) and handle["id"] in cb["started"]

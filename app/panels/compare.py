@@ -40,8 +40,9 @@ def layout() -> html.Section:
         html.H3("How far to trust their confidence", className="sub"),
         html.P(f"Each network's reliability diagram as trained: its test images in {calibration.BINS} equal bins by "
                "the probability it gave its answer, each bar how often it was right there. On the diagonal, 90% sure "
-               "is right 90% of the time; bars below it are overconfident. The calibration card of the focus view "
-               "adds temperature scaling.", className="explain"),
+               "is right 90% of the time; bars below it are overconfident, bars above it underconfident (a network "
+               "trained with label smoothing, as the convnets are, is taught never to be quite sure). Hover a bar for "
+               "its count. The calibration card in Every prediction adds temperature scaling.", className="explain"),
         html.Div(id=ids.COMPARE_CALIBRATION_NOTE, className="status"),
         dcc.Graph(id=ids.COMPARE_CALIBRATION, config={"displayModeBar": False},
                   figure=figures.empty_figure("Choose two networks")),
