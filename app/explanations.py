@@ -304,7 +304,7 @@ def fooled(ckpt, image: np.ndarray, predicted: int, actual, target, graph_id: st
     if actual is not None and found.target == actual and actual != predicted:
         words += f" {ckpt.classes[actual]} is its true class: this change corrects the mistake."
     tiles = [(to_display(image), "the image"),
-             (diverging(found.delta.mean(0), scale), f"the change (±{scale:.2f}; purple brighter, orange darker)"),
+             (diverging(found.delta.mean(0), scale), f"the change (±{scale:.2g}; purple brighter, orange darker)"),
              (to_display(shown), f"the changed image: {ckpt.classes[found.target]}")]
     return [html.P(words, className="explain"),
             html.Div(className="map-row", children=[
