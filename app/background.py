@@ -173,6 +173,18 @@ def parse_fool_detail(detail) -> Optional[tuple]:
     return (image, int(parts[1])) if parts[1].isdecimal() and len(parts[1]) <= 4 else None
 
 
+QUEUED_FOOL = ("A convnet's search takes seconds of the server's CPU: it runs in the queue, and the change shows here "
+               "when it is found.")
+
+
+def finished_change(service, view, done) -> Optional[tuple]:
+    """(image, class, change or None) of the "fool" job whose id `done` is, as the page asked for it (the image:
+    a test index or a drawing's digest), whatever its menus say now; None if `done` names no such job."""
+    job = service.queue.get(done) if isinstance(done, str) else None
+    asked = parse_fool_detail(job.target.detail) if job is not None and job.mode == "fool" else None
+    return None if asked is None else (*asked, service.representations.change(view, fool_detail(*asked)))
+
+
 def fool_job(work, job: Job) -> dict:
     """"fool": the smallest change to one test image that makes a convnet say another class (a search of
     seconds, models/adversarial.py), kept for every visitor."""

@@ -189,12 +189,11 @@ def register(app: Dash, service: Service, limits=None, access=None) -> dict:
             found = None if saved is NO_CHANGE else saved
             return service.cached(view, "fool", (index, wanted), lambda: fooled_panel(view, index, wanted, found))
         if trigger == ids.STATE_FOOL_DONE:  # a job ended: its own image and class, whatever the menu says now
-            job = service.queue.get(done) if isinstance(done, str) else None
-            asked = background.parse_fool_detail(job.target.detail) if job is not None and job.mode == "fool" else None
-            if not queued or asked is None or asked[0] != index:
+            ended = background.finished_change(service, view, done)
+            if not queued or ended is None or ended[0] != index:
                 return no_update, no_update, no_update
-            saved = service.representations.change(view, background.fool_detail(*asked))
-            return (None if saved is None else kept(asked[1], saved)), no_update, no_update  # None: it failed
+            _, asked, saved = ended
+            return (None if saved is None else kept(asked, saved)), no_update, no_update  # None: it failed
         wanted = whole_text(target, len(view.checkpoint.classes))
         if queued and view.checkpoint.is_snapshot:
             return html.P("A convnet's change is searched for in the finished network: move the timeline to its "
@@ -214,8 +213,7 @@ def register(app: Dash, service: Service, limits=None, access=None) -> dict:
                                     access is not None and access.is_admin(token))
         if "error" in handle:
             return html.P(handle["error"], className="hint"), options, no_update
-        return html.P("A convnet's search takes seconds of the server's CPU: it runs in the queue, and the change "
-                      "shows here when it is found.", className="hint"), options, handle
+        return html.P(background.QUEUED_FOOL, className="hint"), options, handle
 
     @app.callback(Output(ids.FOOL_PROGRESS, "value"), Output(ids.FOOL_PROGRESS, "max"),
                   Output(ids.FOOL_PROGRESS, "className"), Output(ids.FOOL_NOTE, "children"),

@@ -156,14 +156,13 @@ def register(app: Dash, service: Service, limits=None) -> dict:
         wanted = whole_text(target, len(classes))
         queued = view.kind.switching is Pass.JOB and not ckpt.is_snapshot and wanted != predicted
         if triggered_id() == ids.STATE_OWN_FOOL_DONE:  # a job ended: its own image and class
-            job = service.queue.get(done) if isinstance(done, str) else None
-            asked = background.parse_fool_detail(job.target.detail) if job is not None and job.mode == "fool" else None
-            if not queued or asked is None or asked[0] != image_digest(image):
+            ended = background.finished_change(service, view, done)
+            if not queued or ended is None or ended[0] != image_digest(image):
                 return no_update, no_update
-            saved = service.representations.change(view, background.fool_detail(*asked))
+            _, asked, saved = ended
             if saved is None:
                 return None, no_update  # it failed: the note above says why
-            return fooled(ckpt, image, predicted, None, asked[1], ids.OWN_FOOL_PROBS,
+            return fooled(ckpt, image, predicted, None, asked, ids.OWN_FOOL_PROBS,
                           None if saved is NO_CHANGE else saved), no_update
         if not queued:
             if limits is not None:
@@ -179,8 +178,7 @@ def register(app: Dash, service: Service, limits=None) -> dict:
         handle = background.request(service, view, "fool", detail, visitor(), False)
         if "error" in handle:
             return html.P(handle["error"], className="hint"), no_update
-        return html.P("A convnet's search takes seconds of the server's CPU: it runs in the queue, and the change "
-                      "shows here when it is found.", className="hint"), handle
+        return html.P(background.QUEUED_FOOL, className="hint"), handle
 
     @app.callback(Output(ids.OWN_FOOL_PROGRESS, "value"), Output(ids.OWN_FOOL_PROGRESS, "max"),
                   Output(ids.OWN_FOOL_PROGRESS, "className"), Output(ids.OWN_FOOL_NOTE, "children"),
